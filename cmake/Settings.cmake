@@ -1,0 +1,13 @@
+# Language level and build-type switches shared by every first-party target.
+add_library(plexsync_settings INTERFACE)
+target_compile_features(plexsync_settings INTERFACE cxx_std_20)
+set(CMAKE_CXX_EXTENSIONS OFF)
+target_compile_definitions(plexsync_settings INTERFACE
+  PLEXSYNC_VERSION="${PROJECT_VERSION}"
+  $<$<CONFIG:Debug>:_GLIBCXX_ASSERTIONS>
+  BOOST_BEAST_USE_STD_STRING_VIEW)
+if(ENABLE_SANITIZERS)
+  target_compile_options(plexsync_settings INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
+                         -fno-sanitize-recover=undefined)
+  target_link_options(plexsync_settings INTERFACE -fsanitize=address,undefined)
+endif()

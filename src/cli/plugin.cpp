@@ -1,0 +1,340 @@
+#include "cli/plugin.hpp"
+
+#include <algorithm>
+#include <array>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fcntl.h>
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <spawn.h>
+#include <unistd.h>
+
+#include "config/manifest.hpp"
+#include "queue/queue.hpp"
+#include "stash/protocol.hpp"
+#include "store/db.hpp"
+#include "util/clock.hpp"
+#include "util/datadirlock.hpp"
+#include "util/log.hpp"
+#include "worker/worker.hpp"
+
+extern char** environ;
+
+namespace cli {
+namespace {
+
+constexpr int64_t k_task_wait_ms = 30LL * 60 * 1000;
+
+std::string executable_path() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : p.string();
+}
+
+// Update fields that cannot change anything PlexSync writes (play counts, O-counter, ...).
+bool irrelevant_field(const std::string& f) {
+  static const std::array<const char*, 10> k_irrelevant{
+      "id", "ids", "clientMutationId", "o_counter", "play_count", "play_duration", "resume_time", "organized",
+      "gallery_ids", "stash_ids"};
+  return std::any_of(k_irrelevant.begin(), k_irrelevant.end(), [&](const char* k) { return f == k; });
+}
+
+struct Answer {
+  nlohmann::json output;
+  std::optional<std::string> error;
+};
+
+Answer fail(std::string message) {
+  return Answer{nullptr, std::move(message)};
+}
+
+void file_log_sink(const std::string& data_dir) {
+  const std::string path = data_dir + "/plexsync.log";
+  std::error_code ec;
+  if (std::filesystem::file_size(path, ec) > 5U * 1024U * 1024U) {
+    std::filesystem::rename(path, path + ".1", ec); // one generation of rotation
+  }
+  FILE* f = std::fopen(path.c_str(), "a");
+  if (f == nullptr) {
+    return;
+  }
+  util::log::set_sink([f](util::log::Level level, std::string_view message) {
+    static const char* names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR"};
+    const auto now = std::time(nullptr);
+    char stamp[32];
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::fprintf(f, "%s %-5s [%d] %.*s\n", stamp, names[static_cast<int>(level)], static_cast<int>(getpid()),
+                 static_cast<int>(message.size()), message.data());
+    std::fflush(f);
+  });
+}
+
+nlohmann::json counts_json(const queue::Counts& c) {
+  return {{"pending", c.pending}, {"due", c.due}, {"in_flight", c.in_flight}, {"dead", c.dead}};
+}
+
+Answer handle_hook(const stash::PluginInput& in, store::Db& db) {
+  const auto& hook = *in.hook;
+  if (hook.scene_id.empty()) {
+    return fail("hook " + hook.type + " carried no scene id; nothing queued");
+  }
+  queue::Queue q(db);
+  const int64_t now = util::SystemClock().now_ms();
+  if (hook.type == "Scene.Destroy.Post") {
+    auto dropped = q.drop(hook.scene_id);
+    if (!dropped) {
+      return fail("cannot update the queue: " + dropped.error().message);
+    }
+    return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "scene deleted"}}, std::nullopt};
+  }
+  if (hook.type == "Scene.Update.Post" && hook.has_input_fields &&
+      std::all_of(hook.input_fields.begin(), hook.input_fields.end(), irrelevant_field)) {
+    return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "no synced field changed"}},
+                  std::nullopt};
+  }
+  // Enqueue and remember how to reach Stash in one short transaction.
+  auto txn = store::Txn::begin(db);
+  if (!txn) {
+    return fail("cannot queue scene " + hook.scene_id + ": " + txn.error().message);
+  }
+  auto queued = q.enqueue(hook.scene_id, hook.type, now);
+  if (!queued) {
+    return fail("cannot queue scene " + hook.scene_id + ": " + queued.error().message);
+  }
+  if (auto saved = worker::save_connection(
+          db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
+      !saved) {
+    return fail("cannot queue scene " + hook.scene_id + ": " + saved.error().message);
+  }
+  if (auto committed = txn->commit(); !committed) {
+    return fail("cannot queue scene " + hook.scene_id + ": " + committed.error().message);
+  }
+  return Answer{{{"queued", true}, {"scene_id", hook.scene_id}}, std::nullopt};
+}
+
+Answer process_queue(store::Db& db, const std::string& data_dir) {
+  queue::Queue q(db);
+  util::SystemClock clock;
+  util::DataDirLock lock(data_dir);
+  if (lock.try_acquire()) {
+    util::SystemRng rng;
+    worker::Worker w(db, clock, rng);
+    const auto stats = w.run(worker::RunMode::drain, [](int64_t done, int64_t remaining) {
+      util::log::progress(static_cast<double>(done) / static_cast<double>(done + remaining));
+    });
+    util::log::progress(1.0);
+    auto counts = q.counts(clock.now_ms());
+    LOG_INFO("processed " << stats.processed << " jobs: " << stats.synced << " synced, " << stats.unchanged
+                          << " unchanged, " << stats.retried << " to retry, " << stats.dead << " dead");
+    return Answer{{{"processed", stats.processed},
+                   {"synced", stats.synced},
+                   {"unchanged", stats.unchanged},
+                   {"skipped", stats.skipped},
+                   {"retrying", stats.retried},
+                   {"dead", stats.dead},
+                   {"plex_requests", stats.plex_requests},
+                   {"queue", counts ? counts_json(*counts) : nlohmann::json()}},
+                  std::nullopt};
+  }
+  // A background worker is already draining: follow its progress instead of competing.
+  LOG_INFO("a background worker is running; waiting for it to drain the queue");
+  const int64_t start = clock.now_ms();
+  auto first = q.counts(start);
+  const double total = first ? static_cast<double>(first->due + first->in_flight) : 0.0;
+  while (clock.now_ms() - start < k_task_wait_ms) {
+    auto c = q.counts(clock.now_ms());
+    if (!c) {
+      return fail(c.error().message);
+    }
+    if (c->due + c->in_flight == 0) {
+      util::log::progress(1.0);
+      return Answer{{{"queue", counts_json(*c)}, {"drained_by", "background worker"}}, std::nullopt};
+    }
+    if (total > 0) {
+      util::log::progress(1.0 - static_cast<double>(c->due + c->in_flight) / total);
+    }
+    if (!util::DataDirLock::held_by_someone(data_dir)) {
+      return process_queue(db, data_dir); // it exited: take over
+    }
+    clock.sleep_ms(250);
+  }
+  return fail("the background worker did not drain the queue within 30 minutes; see plexsync.log in " + data_dir);
+}
+
+Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir) {
+  if (auto saved = worker::save_connection(
+          db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
+      !saved) {
+    return fail(saved.error().message);
+  }
+  queue::Queue q(db);
+  const int64_t now = util::SystemClock().now_ms();
+  const auto& mode = in.mode;
+  auto wrap = [](util::Result<int64_t> n, const char* key) {
+    return n ? Answer{{{key, *n}}, std::nullopt} : fail(n.error().message);
+  };
+  if (mode == "process_queue") {
+    return process_queue(db, data_dir);
+  }
+  if (mode == "queue_status") {
+    auto c = q.counts(now);
+    if (!c) {
+      return fail(c.error().message);
+    }
+    auto out = counts_json(*c);
+    out["worker_running"] = util::DataDirLock::held_by_someone(data_dir);
+    return Answer{out, std::nullopt};
+  }
+  if (mode == "clear_queue") {
+    return wrap(q.clear_pending(), "cleared");
+  }
+  if (mode == "clear_dlq") {
+    return wrap(q.clear_dead(), "cleared");
+  }
+  if (mode == "retry_dlq") {
+    auto r = wrap(q.retry_dead(now), "requeued");
+    if (!r.error && !util::DataDirLock::held_by_someone(data_dir)) {
+      spawn_worker(data_dir);
+    }
+    return r;
+  }
+  if (mode == "purge_dlq") {
+    return wrap(q.purge_dead_older_than(now - 30LL * 24 * 3600 * 1000), "purged");
+  }
+  for (const auto& t : config::task_table()) {
+    if (mode == t.mode) {
+      return fail("task mode '" + mode + "' (" + t.name + ") is not implemented yet in this version of PlexSync");
+    }
+  }
+  std::string known;
+  for (const auto& t : config::task_table()) {
+    known += (known.empty() ? "" : ", ") + std::string(t.mode);
+  }
+  return fail("unknown task mode '" + mode + "'; known modes: " + known);
+}
+
+} // namespace
+
+std::string resolve_data_dir(const std::string& plugin_dir) {
+  if (const char* env = std::getenv("PLEXSYNC_DATA_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  if (!plugin_dir.empty()) {
+    return plugin_dir + "/data";
+  }
+  const auto exe = executable_path();
+  return exe.empty() ? std::string("data") : std::filesystem::path(exe).parent_path().string() + "/data";
+}
+
+bool spawn_worker(const std::string& data_dir) {
+  const auto exe = executable_path();
+  if (exe.empty()) {
+    return false;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  // Stash waits for stdout/stderr EOF: the worker must not hold them.
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  std::string a0 = exe;
+  std::string a1 = "worker";
+  std::string a2 = "--data-dir";
+  std::string a3 = data_dir;
+  char* argv[] = {a0.data(), a1.data(), a2.data(), a3.data(), nullptr};
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, exe.c_str(), &actions, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  return rc == 0;
+}
+
+int run_worker(const std::string& data_dir, bool forever) {
+  std::signal(SIGPIPE, SIG_IGN);
+  util::DataDirLock lock(data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (!lock.try_acquire()) {
+    if (lock.error() == "held by another process") {
+      return 0; // another worker serves this data dir
+    }
+    std::fprintf(stderr, "plexsync: error: %s\n", lock.error().c_str());
+    return 1;
+  }
+  if (isatty(2) == 0) {
+    file_log_sink(data_dir);
+  } else {
+    util::log::use_plain_stderr();
+  }
+  auto db = store::Db::open(data_dir);
+  if (!db) {
+    LOG_ERROR(db.error().message);
+    return 1;
+  }
+  util::SystemClock clock;
+  util::SystemRng rng;
+  queue::Queue q(*db);
+  while (true) {
+    worker::Worker w(*db, clock, rng);
+    const auto stats = w.run(forever ? worker::RunMode::forever : worker::RunMode::until_idle);
+    LOG_INFO("worker idle after " << stats.processed << " jobs (" << stats.synced << " synced, " << stats.unchanged
+                                  << " unchanged)");
+    // A hook that saw our lock held did not start a worker; its job is already committed, so
+    // re-checking after the release closes that window.
+    lock.release();
+    auto counts = q.counts(clock.now_ms());
+    if (!counts || counts->due == 0 || !lock.try_acquire()) {
+      break;
+    }
+  }
+  return 0;
+}
+
+int run_plugin() {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  auto input = stash::parse_plugin_input(text);
+  if (!input) {
+    LOG_ERROR(input.error().message);
+    stash::write_result(nullptr, input.error().message);
+    return 2;
+  }
+  util::log::add_secret(input->server.cookie_value);
+  const auto data_dir = resolve_data_dir(input->server.plugin_dir);
+  auto db = store::Db::open(data_dir);
+  if (!db) {
+    // Nothing may be lost silently: say so loudly in Stash's log and the result.
+    LOG_ERROR("PlexSync cannot open its queue: " << db.error().message);
+    stash::write_result(nullptr, "PlexSync cannot open its queue: " + db.error().message);
+    return 1;
+  }
+  Answer answer;
+  if (input->hook) {
+    answer = handle_hook(*input, *db);
+    if (!answer.error && answer.output.value("queued", false) && !util::DataDirLock::held_by_someone(data_dir)) {
+      if (!spawn_worker(data_dir)) {
+        LOG_WARN("could not start the background worker; run the 'Process queue' task");
+      }
+    }
+  } else if (input->mode.empty() || input->mode == "hook") {
+    answer = fail("no task mode given: Stash passes args.mode from the task's defaultArgs");
+  } else {
+    answer = handle_task(*input, *db, data_dir);
+  }
+  if (answer.error) {
+    LOG_ERROR(*answer.error);
+  }
+  stash::write_result(answer.output, answer.error);
+  return answer.error ? 1 : 0;
+}
+
+} // namespace cli

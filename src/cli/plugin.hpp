@@ -1,0 +1,17 @@
+// The Stash plugin entry (hooks and tasks) and the worker launcher it shares with the CLI.
+#pragma once
+
+#include <string>
+
+namespace cli {
+
+// Reads Stash's JSON from stdin, answers with one JSON object on stdout. Returns the exit code.
+int run_plugin();
+// plexsync worker: one per data dir; exits quietly when another holds the lock.
+int run_worker(const std::string& data_dir, bool forever);
+// Data dir: $PLEXSYNC_DATA_DIR, else <plugin_dir>/data, else next to the executable.
+std::string resolve_data_dir(const std::string& plugin_dir);
+// Starts a detached worker (new session, stdio on /dev/null) so Stash does not wait for it.
+bool spawn_worker(const std::string& data_dir);
+
+} // namespace cli

@@ -1,0 +1,219 @@
+#include "config/settings.hpp"
+
+#include <array>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "net/http.hpp"
+#include "util/strings.hpp"
+
+namespace config {
+namespace {
+
+using S = Settings;
+
+// Order is the order shown in Stash's settings form.
+const std::array k_table{
+    SettingSpec{"plex_url", "Plex URL", SettingType::string, &S::plex_url, 0, 0, true, false,
+                "Address of Plex Media Server, e.g. http://192.168.1.20:32400"},
+    SettingSpec{"plex_token", "Plex token", SettingType::string, &S::plex_token, 0, 0, true, true,
+                "X-Plex-Token of the server owner (sent only in a header, never logged)"},
+    SettingSpec{"plex_library", "Plex libraries", SettingType::string, &S::plex_library, 0, 0, false,
+                false, "Comma-separated Plex library titles to sync into; empty = every movie library"},
+    SettingSpec{"enabled", "Enabled", SettingType::boolean, &S::enabled, 0, 0, false, false,
+                "Turn syncing on or off without uninstalling"},
+    SettingSpec{"connect_timeout", "Connect timeout (s)", SettingType::number, &S::connect_timeout, 1,
+                300, false, false, "Seconds to wait for a connection to Plex"},
+    SettingSpec{"read_timeout", "Read timeout (s)", SettingType::number, &S::read_timeout, 1, 600,
+                false, false, "Seconds Plex may stay silent while answering"},
+    SettingSpec{"max_retries", "Max retries", SettingType::number, &S::max_retries, 0, 100, false,
+                false, "Retries of a transient failure before a job goes to dead letters"},
+    SettingSpec{"strict_matching", "Strict matching", SettingType::boolean, &S::strict_matching, 0, 0,
+                false, false, "Write nothing when the Plex match is uncertain"},
+    SettingSpec{"preserve_plex_edits", "Preserve Plex edits", SettingType::boolean,
+                &S::preserve_plex_edits, 0, 0, false, false, "Only fill fields that are empty in Plex"},
+    SettingSpec{"path_map", "Path mapping", SettingType::string, &S::path_map, 0, 0, false, false,
+                "STASH_PREFIX=>PLEX_PREFIX rules separated by ';', e.g. /data=>/media"},
+    SettingSpec{"sync_title", "Sync title", SettingType::boolean, &S::sync_title, 0, 0, false, false,
+                "Write the scene title"},
+    SettingSpec{"sync_summary", "Sync details", SettingType::boolean, &S::sync_summary, 0, 0, false,
+                false, "Write the scene details as the Plex summary"},
+    SettingSpec{"sync_studio", "Sync studio", SettingType::boolean, &S::sync_studio, 0, 0, false, false,
+                "Write the studio name"},
+    SettingSpec{"sync_date", "Sync date", SettingType::boolean, &S::sync_date, 0, 0, false, false,
+                "Write the scene date as originally available"},
+    SettingSpec{"sync_genres", "Sync tags as genres", SettingType::boolean, &S::sync_genres, 0, 0,
+                false, false, "Write Stash tags as Plex genres (the list is set, not merged)"},
+    SettingSpec{"sync_actors", "Sync performers as actors", SettingType::boolean, &S::sync_actors, 0,
+                0, false, false, "Write Stash performers as Plex actors (the list is set, not merged)"},
+    SettingSpec{"debug_logging", "Debug logging", SettingType::boolean, &S::debug_logging, 0, 0, false,
+                false, "Log each step at info level so Stash shows it"},
+    SettingSpec{"plex_verify_tls", "Verify Plex TLS", SettingType::boolean, &S::plex_verify_tls, 0, 0,
+                false, false, "Verify the Plex certificate on https:// URLs"},
+    SettingSpec{"plex_ca_file", "Plex CA file", SettingType::string, &S::plex_ca_file, 0, 0, false,
+                false, "PEM file of the CA that signed the Plex certificate (default: system bundle)"},
+    SettingSpec{"stash_api_key", "Stash API key", SettingType::string, &S::stash_api_key, 0, 0, false,
+                true, "Only needed when Stash has credentials and the session cookie is not enough"},
+    SettingSpec{"worker_idle_seconds", "Worker idle exit (s)", SettingType::number,
+                &S::worker_idle_seconds, 1, 3600, false, false,
+                "Seconds the background worker waits for new work before exiting"},
+};
+
+std::string quoted(const nlohmann::json& value) {
+  return value.is_string() ? "\"" + value.get<std::string>() + "\"" : value.dump();
+}
+
+// Stash stores NUMBER as integers and BOOLEAN as bools; older configs hold strings.
+bool read_bool(const nlohmann::json& v, bool& out) {
+  if (v.is_boolean()) {
+    out = v.get<bool>();
+    return true;
+  }
+  if (v.is_number_integer() && (v.get<int64_t>() == 0 || v.get<int64_t>() == 1)) {
+    out = v.get<int64_t>() == 1;
+    return true;
+  }
+  if (v.is_string()) {
+    const auto s = util::to_lower(util::trim(v.get<std::string>()));
+    if (s == "true" || s == "1" || s == "yes" || s == "on") {
+      out = true;
+      return true;
+    }
+    if (s == "false" || s == "0" || s == "no" || s == "off") {
+      out = false;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool read_int(const nlohmann::json& v, int64_t& out) {
+  if (v.is_number_integer()) {
+    out = v.get<int64_t>();
+    return true;
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::floor(d) == d && std::abs(d) < 1e12) {
+      out = static_cast<int64_t>(d);
+      return true;
+    }
+    return false;
+  }
+  if (v.is_string()) {
+    const auto s = util::trim(v.get<std::string>());
+    if (s.empty() || s.size() > 12) {
+      return false;
+    }
+    size_t used = 0;
+    try {
+      out = std::stoll(s, &used);
+    } catch (...) {
+      return false;
+    }
+    return used == s.size();
+  }
+  return false;
+}
+
+const char* type_name(SettingType t) {
+  switch (t) {
+  case SettingType::string:
+    return "text";
+  case SettingType::number:
+    return "a whole number";
+  case SettingType::boolean:
+    return "true or false";
+  }
+  return "?";
+}
+
+} // namespace
+
+std::span<const SettingSpec> settings_table() {
+  return k_table;
+}
+
+bool LoadResult::usable() const {
+  for (const auto& p : problems) {
+    if (p.fatal) {
+      return false;
+    }
+  }
+  return true;
+}
+
+LoadResult load_settings(const nlohmann::json& plugin_map) {
+  LoadResult result;
+  auto& s = result.settings;
+  for (const auto& spec : k_table) {
+    if (!plugin_map.is_object() || !plugin_map.contains(spec.key) || plugin_map.at(spec.key).is_null()) {
+      continue; // never saved: default applies
+    }
+    const auto& v = plugin_map.at(spec.key);
+    bool ok = false;
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_reference_t<decltype(s.*member)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            if (v.is_string()) {
+              s.*member = util::trim(v.get<std::string>());
+              ok = true;
+            } else if (v.is_number()) {
+              s.*member = v.dump();
+              ok = true;
+            }
+          } else if constexpr (std::is_same_v<T, bool>) {
+            bool b = false;
+            ok = read_bool(v, b);
+            if (ok) {
+              s.*member = b;
+            }
+          } else {
+            int64_t n = 0;
+            if (read_int(v, n)) {
+              if (n < spec.min || n > spec.max) {
+                result.problems.push_back(
+                    {spec.key,
+                     std::string(spec.key) + ": " + quoted(v) + " must be between " + std::to_string(spec.min) +
+                         " and " + std::to_string(spec.max) + "; using the default " +
+                         std::to_string(s.*member),
+                     false});
+                ok = true; // reported; keep the default
+              } else {
+                s.*member = static_cast<int>(n);
+                ok = true;
+              }
+            }
+          }
+        },
+        spec.member);
+    if (!ok) {
+      result.problems.push_back({spec.key,
+                                 std::string(spec.key) + ": " + (spec.secret ? "<hidden>" : quoted(v)) +
+                                     " must be " + type_name(spec.type) + "; using the default",
+                                 false});
+    }
+  }
+
+  if (s.plex_url.empty()) {
+    result.problems.push_back(
+        {"plex_url", "plex_url is not set: enter your Plex address (e.g. http://192.168.1.20:32400) under "
+                     "Settings > Plugins > PlexSync",
+         true});
+  } else if (auto url = net::Url::parse(s.plex_url); !url) {
+    result.problems.push_back({"plex_url", "plex_url " + url.error().message, true});
+  }
+  if (s.plex_token.empty()) {
+    result.problems.push_back(
+        {"plex_token", "plex_token is not set: copy the X-Plex-Token of the server owner into Settings > "
+                       "Plugins > PlexSync",
+         true});
+  } else if (s.plex_token.find_first_of(" \t\r\n") != std::string::npos) {
+    result.problems.push_back({"plex_token", "plex_token contains white space: paste the token alone", true});
+  }
+  return result;
+}
+
+} // namespace config

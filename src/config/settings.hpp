@@ -1,0 +1,69 @@
+// Every plugin setting, declared once. Loading, validation, the manifest's settings: block and
+// the settings reference all walk k_settings_table.
+#pragma once
+
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace config {
+
+struct Settings {
+  std::string plex_url;
+  std::string plex_token;
+  std::string plex_library; // comma-separated section titles; empty = all movie sections
+  bool enabled = true;
+  int connect_timeout = 5; // seconds
+  int read_timeout = 30;   // seconds
+  int max_retries = 8;
+  bool strict_matching = true;
+  bool preserve_plex_edits = false;
+  std::string path_map; // "STASH=>PLEX;..."
+  bool sync_title = true;
+  bool sync_summary = true;
+  bool sync_studio = true;
+  bool sync_date = true;
+  bool sync_genres = true;
+  bool sync_actors = true;
+  bool debug_logging = false;
+  bool plex_verify_tls = true;
+  std::string plex_ca_file;
+  std::string stash_api_key;
+  int worker_idle_seconds = 30;
+};
+
+enum class SettingType { string, number, boolean };
+
+struct SettingSpec {
+  const char* key;
+  const char* display_name;
+  SettingType type;
+  std::variant<std::string Settings::*, int Settings::*, bool Settings::*> member;
+  int min = 0; // numbers only
+  int max = 0;
+  bool required = false;
+  bool secret = false;
+  const char* description;
+};
+
+std::span<const SettingSpec> settings_table();
+
+struct Problem {
+  std::string key;
+  std::string message; // names the key, the value and the fix
+  bool fatal = false;  // required setting missing or unusable: syncing stops, queueing goes on
+};
+
+struct LoadResult {
+  Settings settings;
+  std::vector<Problem> problems;
+  [[nodiscard]] bool usable() const;
+};
+
+// plugin_map: the object Stash returns under configuration.plugins.PlexSync (may be null).
+LoadResult load_settings(const nlohmann::json& plugin_map);
+
+} // namespace config

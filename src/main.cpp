@@ -1,0 +1,18 @@
+// plexsync: Stash plugin, queue worker and operator CLI in one static binary.
+#include <cstdio>
+#include <exception>
+
+#include "cli/cli.hpp"
+#include "util/fatal.hpp"
+
+int main(int argc, char** argv) {
+  try {
+    return cli::run(argc, argv);
+  } catch (const util::Fatal& e) {
+    std::fprintf(stderr, "plexsync: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "plexsync: internal error: %s\n", e.what());
+    return 70;
+  }
+}

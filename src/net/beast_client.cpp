@@ -1,0 +1,271 @@
+// The only translation unit that includes Beast's client side. One keep-alive connection per
+// client; every phase (resolve+connect, TLS handshake, write, each read) has its own timer and
+// the whole exchange an overall deadline.
+#include <chrono>
+#include <optional>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "net/http.hpp"
+
+namespace net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+class BeastClient final : public HttpClient {
+public:
+  explicit BeastClient(ClientOptions options)
+      : options_(std::move(options)), ssl_ctx_(asio::ssl::context::tls_client) {
+    if (options_.base.scheme == "https") {
+      setup_tls();
+    }
+  }
+
+  tl::expected<Response, TransportError> send(const Request& request) override {
+    const bool reused = connected();
+    auto result = exchange(request);
+    // A keep-alive connection the server closed while idle fails before any byte of the
+    // answer: reconnect once. Every request we send is idempotent.
+    if (!result && reused && result.error().kind == TransportFailure::reset) {
+      close();
+      result = exchange(request);
+    }
+    if (!result) {
+      close();
+    }
+    return result;
+  }
+
+private:
+  [[nodiscard]] bool connected() const { return tcp_ != nullptr || tls_ != nullptr; }
+
+  void close() {
+    beast::error_code ec;
+    if (tls_) {
+      beast::get_lowest_layer(*tls_).socket().close(ec);
+    }
+    if (tcp_) {
+      tcp_->socket().close(ec);
+    }
+    tls_.reset();
+    tcp_.reset();
+  }
+
+  void setup_tls() {
+    if (!options_.verify_tls) {
+      ssl_ctx_.set_verify_mode(asio::ssl::verify_none);
+      return;
+    }
+    ssl_ctx_.set_verify_mode(asio::ssl::verify_peer);
+    const std::string bundle =
+        options_.ca_file.empty() ? discover_ca_bundle() : options_.ca_file;
+    beast::error_code ec;
+    if (!bundle.empty()) {
+      ssl_ctx_.load_verify_file(bundle, ec);
+      if (ec) {
+        tls_setup_error_ = "cannot load CA bundle " + bundle + ": " + ec.message();
+      }
+    } else {
+      ssl_ctx_.set_default_verify_paths(ec);
+    }
+  }
+
+  beast::tcp_stream& lowest() {
+    return tls_ ? beast::get_lowest_layer(*tls_) : *tcp_;
+  }
+
+  // Runs one async operation to completion with the given timeout.
+  template <typename Start>
+  beast::error_code run(std::chrono::milliseconds timeout, Start&& start) {
+    beast::error_code result = asio::error::would_block;
+    lowest().expires_after(timeout);
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    ioc_.restart();
+    ioc_.run();
+    return result;
+  }
+
+  std::chrono::milliseconds remaining(Clock::time_point deadline, int phase_ms) const {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    return std::max(std::chrono::milliseconds(1), std::min(left, std::chrono::milliseconds(phase_ms)));
+  }
+
+  static TransportError error(TransportFailure kind, const std::string& what) {
+    return TransportError{kind, what};
+  }
+
+  tl::expected<void, TransportError> connect(Clock::time_point deadline) {
+    const auto& base = options_.base;
+    tcp::resolver resolver(ioc_);
+    beast::error_code ec;
+    const auto endpoints = resolver.resolve(base.host, std::to_string(base.port), ec);
+    if (ec) {
+      return tl::unexpected(error(TransportFailure::dns, "cannot resolve host '" + base.host + "': " + ec.message()));
+    }
+    auto stream = std::make_unique<beast::tcp_stream>(ioc_);
+    beast::error_code cec = asio::error::would_block;
+    stream->expires_after(remaining(deadline, options_.connect_timeout_ms));
+    stream->async_connect(endpoints, [&cec](beast::error_code e, const tcp::endpoint&) { cec = e; });
+    ioc_.restart();
+    ioc_.run();
+    if (cec == beast::error::timeout) {
+      return tl::unexpected(error(TransportFailure::connect_timeout,
+                                  "no connection to " + base.display() + " within " +
+                                      std::to_string(options_.connect_timeout_ms) + " ms"));
+    }
+    if (cec) {
+      const auto kind = cec == asio::error::connection_refused ? TransportFailure::connect_refused
+                                                                : TransportFailure::reset;
+      return tl::unexpected(error(kind, "cannot connect to " + base.display() + ": " + cec.message()));
+    }
+    stream->socket().set_option(tcp::no_delay(true), ec);
+    if (base.scheme != "https") {
+      tcp_ = std::move(stream);
+      return {};
+    }
+    if (!tls_setup_error_.empty()) {
+      return tl::unexpected(error(TransportFailure::tls, tls_setup_error_));
+    }
+    tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), ssl_ctx_);
+    if (SSL_set_tlsext_host_name(tls_->native_handle(), base.host.c_str()) != 1) {
+      close();
+      return tl::unexpected(error(TransportFailure::tls, "cannot set TLS server name"));
+    }
+    if (options_.verify_tls) {
+      tls_->set_verify_callback(asio::ssl::host_name_verification(base.host));
+    }
+    const auto hec = run(remaining(deadline, options_.connect_timeout_ms), [this](auto handler) {
+      tls_->async_handshake(asio::ssl::stream_base::client, handler);
+    });
+    if (hec) {
+      close();
+      return tl::unexpected(error(TransportFailure::tls,
+                                  "TLS handshake with " + base.display() + " failed: " + hec.message() +
+                                      " (check plex_ca_file or the certificate's host name)"));
+    }
+    return {};
+  }
+
+  template <typename Stream>
+  tl::expected<Response, TransportError> exchange_on(Stream& stream, const Request& request,
+                                                     Clock::time_point deadline) {
+    http::request<http::string_body> req;
+    req.method_string(request.method);
+    req.target(options_.base.base_path + request.target);
+    req.version(11);
+    const bool default_port = (options_.base.scheme == "http" && options_.base.port == 80) ||
+                              (options_.base.scheme == "https" && options_.base.port == 443);
+    const bool v6 = options_.base.host.find(':') != std::string::npos;
+    std::string host = v6 ? "[" + options_.base.host + "]" : options_.base.host;
+    if (!default_port) {
+      host += ":" + std::to_string(options_.base.port);
+    }
+    req.set(http::field::host, host);
+    req.set(http::field::user_agent, "PlexSync/" PLEXSYNC_VERSION);
+    for (const auto& h : request.headers) {
+      req.set(h.name, h.value);
+    }
+    req.body() = request.body;
+    req.prepare_payload();
+
+    auto wec = run(remaining(deadline, options_.read_timeout_ms),
+                   [&](auto handler) { http::async_write(stream, req, handler); });
+    if (wec) {
+      return tl::unexpected(classify_io(wec, deadline, "sending the request"));
+    }
+
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(options_.max_response_bytes);
+    parser.header_limit(64 * 1024);
+    while (!parser.is_done()) {
+      if (Clock::now() >= deadline) {
+        return tl::unexpected(error(TransportFailure::deadline,
+                                    "no complete answer within " + std::to_string(options_.total_timeout_ms) + " ms"));
+      }
+      auto rec = run(remaining(deadline, options_.read_timeout_ms),
+                     [&](auto handler) { http::async_read_some(stream, buffer, parser, handler); });
+      if (rec == http::error::body_limit || rec == http::error::header_limit) {
+        return tl::unexpected(error(TransportFailure::too_large,
+                                    "response larger than " + std::to_string(options_.max_response_bytes) + " bytes"));
+      }
+      if (rec) {
+        return tl::unexpected(classify_io(rec, deadline, "reading the response"));
+      }
+    }
+    Response response;
+    auto msg = parser.release();
+    response.status = static_cast<int>(msg.result_int());
+    for (const auto& field : msg) {
+      response.headers.push_back(Header{std::string(field.name_string()), std::string(field.value())});
+    }
+    response.body = std::move(msg.body());
+    if (!msg.keep_alive()) {
+      close();
+    }
+    return response;
+  }
+
+  TransportError classify_io(const beast::error_code& ec, Clock::time_point deadline, const char* phase) {
+    if (ec == beast::error::timeout) {
+      if (Clock::now() >= deadline) {
+        return error(TransportFailure::deadline, std::string("overall deadline exceeded while ") + phase);
+      }
+      return error(TransportFailure::read_timeout, std::string("no data for ") +
+                                                       std::to_string(options_.read_timeout_ms) +
+                                                       " ms while " + phase);
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::broken_pipe || ec == http::error::partial_message ||
+        ec == asio::ssl::error::stream_truncated) {
+      return error(TransportFailure::reset, std::string("connection closed while ") + phase);
+    }
+    if (ec.category() == asio::error::get_ssl_category()) {
+      return error(TransportFailure::tls, std::string("TLS error while ") + phase + ": " + ec.message());
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      return error(TransportFailure::protocol, std::string("malformed HTTP while ") + phase + ": " + ec.message());
+    }
+    return error(TransportFailure::reset, std::string("I/O error while ") + phase + ": " + ec.message());
+  }
+
+  tl::expected<Response, TransportError> exchange(const Request& request) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(options_.total_timeout_ms);
+    if (!connected()) {
+      auto c = connect(deadline);
+      if (!c) {
+        close();
+        return tl::unexpected(c.error());
+      }
+    }
+    if (tls_) {
+      return exchange_on(*tls_, request, deadline);
+    }
+    return exchange_on(*tcp_, request, deadline);
+  }
+
+  ClientOptions options_;
+  asio::io_context ioc_;
+  asio::ssl::context ssl_ctx_;
+  std::string tls_setup_error_;
+  std::unique_ptr<beast::tcp_stream> tcp_;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
+};
+
+} // namespace
+
+std::unique_ptr<HttpClient> make_http_client(const ClientOptions& options) {
+  return std::make_unique<BeastClient>(options);
+}
+
+} // namespace net

@@ -1,0 +1,250 @@
+// The only translation unit with Beast's server side: thread per connection, which is plenty
+// for loopback simulators and keeps fault injection (stalls, resets) straightforward.
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "net/server.hpp"
+#include "util/fatal.hpp"
+#include "util/strings.hpp"
+
+namespace net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+class BeastServer final : public HttpServer {
+public:
+  explicit BeastServer(Handler handler) : handler_(std::move(handler)), acceptor_(ioc_) {}
+
+  ~BeastServer() override { stop(); }
+
+  void listen(const std::string& host, uint16_t port) {
+    beast::error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    if (ec) {
+      throw util::Fatal("cannot listen on '" + host + "': not an IP address");
+    }
+    const tcp::endpoint endpoint(address, port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) {
+      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+      acceptor_.bind(endpoint, ec);
+    }
+    if (!ec) {
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      throw util::Fatal("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    accept_thread_ = std::thread([this] { accept_loop(); });
+  }
+
+  [[nodiscard]] uint16_t port() const override { return port_; }
+
+  void stop() override {
+    if (stopped_.exchange(true)) {
+      return;
+    }
+    beast::error_code ec;
+    acceptor_.cancel(ec);
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    acceptor_.close(ec);
+    if (accept_thread_.joinable()) {
+      accept_thread_.join();
+    }
+    std::unique_lock lock(mutex_);
+    for (auto* socket : sockets_) {
+      socket->shutdown(tcp::socket::shutdown_both, ec);
+    }
+    idle_.wait(lock, [this] { return active_ == 0; });
+  }
+
+private:
+  void accept_loop() {
+    while (!stopped_) {
+      auto socket = std::make_unique<tcp::socket>(ioc_);
+      beast::error_code ec;
+      acceptor_.accept(*socket, ec);
+      if (ec) {
+        if (stopped_) {
+          return;
+        }
+        continue;
+      }
+      std::lock_guard lock(mutex_);
+      ++active_;
+      sockets_.insert(socket.get());
+      std::thread([this, s = std::move(socket)]() mutable { serve(std::move(s)); }).detach();
+    }
+  }
+
+  void serve(std::unique_ptr<tcp::socket> socket) {
+    beast::error_code ec;
+    socket->set_option(tcp::no_delay(true), ec);
+    beast::flat_buffer buffer;
+    while (!stopped_) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(256U * 1024U * 1024U);
+      http::read(*socket, buffer, parser, ec);
+      if (ec) {
+        break;
+      }
+      auto msg = parser.release();
+      ServerRequest request;
+      request.method = std::string(msg.method_string());
+      request.target = std::string(msg.target());
+      const auto q = request.target.find('?');
+      request.path = util::percent_decode(request.target.substr(0, q), false);
+      request.query = q == std::string::npos ? "" : request.target.substr(q + 1);
+      for (const auto& field : msg) {
+        request.headers.push_back(Header{std::string(field.name_string()), std::string(field.value())});
+      }
+      request.body = std::move(msg.body());
+      ServerResponse response;
+      try {
+        response = handler_(request);
+      } catch (const std::exception& e) {
+        response = ServerResponse{};
+        response.status = 500;
+        response.body = std::string("handler error: ") + e.what();
+      }
+      if (!write_response(*socket, response) || !msg.keep_alive()) {
+        break;
+      }
+    }
+    socket->shutdown(tcp::socket::shutdown_both, ec);
+    socket->close(ec);
+    std::lock_guard lock(mutex_);
+    sockets_.erase(socket.get());
+    if (--active_ == 0) {
+      idle_.notify_all();
+    }
+  }
+
+  bool sleep_unless_stopped(int ms) {
+    for (int waited = 0; waited < ms && !stopped_; waited += 10) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(10, ms - waited)));
+    }
+    return !stopped_;
+  }
+
+  bool write_response(tcp::socket& socket, const ServerResponse& r) {
+    if (r.delay_ms > 0 && !sleep_unless_stopped(r.delay_ms)) {
+      return false;
+    }
+    if (r.reset) {
+      // SO_LINGER 0 turns close() into an RST, like a crashing proxy.
+      beast::error_code ec;
+      socket.set_option(asio::socket_base::linger(true, 0), ec);
+      socket.close(ec);
+      return false;
+    }
+    std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + status_reason(r.status) + "\r\n";
+    bool has_length = false;
+    for (const auto& h : r.headers) {
+      has_length = has_length || util::iequals(h.name, "Content-Length");
+      head += h.name + ": " + h.value + "\r\n";
+    }
+    if (!has_length) {
+      head += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+    }
+    head += "\r\n";
+    beast::error_code ec;
+    asio::write(socket, asio::buffer(head), ec);
+    if (ec) {
+      return false;
+    }
+    if (r.stall_after_head_ms > 0 && !sleep_unless_stopped(r.stall_after_head_ms)) {
+      return false;
+    }
+    const size_t half = r.body.size() / 2;
+    if (r.stall_mid_body_ms > 0 || r.truncate_body) {
+      asio::write(socket, asio::buffer(r.body.data(), half), ec);
+      if (ec) {
+        return false;
+      }
+      if (r.truncate_body) {
+        return false;
+      }
+      if (!sleep_unless_stopped(r.stall_mid_body_ms)) {
+        return false;
+      }
+      asio::write(socket, asio::buffer(r.body.data() + half, r.body.size() - half), ec);
+    } else {
+      asio::write(socket, asio::buffer(r.body), ec);
+    }
+    return !ec;
+  }
+
+  Handler handler_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::thread accept_thread_;
+  std::atomic<bool> stopped_{false};
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  std::set<tcp::socket*> sockets_;
+  int active_ = 0;
+};
+
+} // namespace
+
+std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler) {
+  auto server = std::make_unique<BeastServer>(std::move(handler));
+  server->listen(host, port);
+  return server;
+}
+
+const char* status_reason(int status) {
+  switch (status) {
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 204:
+    return "No Content";
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 409:
+    return "Conflict";
+  case 414:
+    return "URI Too Long";
+  case 422:
+    return "Unprocessable Entity";
+  case 429:
+    return "Too Many Requests";
+  case 500:
+    return "Internal Server Error";
+  case 502:
+    return "Bad Gateway";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  default:
+    return "Status";
+  }
+}
+
+} // namespace net

@@ -1,0 +1,94 @@
+// The HTTP vocabulary every module speaks. No Beast here: the one client and the one server
+// implementation live in their own .cpp files behind these types.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "util/expected.hpp"
+
+namespace net {
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+using Headers = std::vector<Header>;
+
+// Case-insensitive lookup; nullptr when absent.
+const std::string* find_header(const Headers& headers, std::string_view name);
+
+struct Url {
+  std::string scheme; // "http" or "https"
+  std::string host;   // without brackets
+  uint16_t port = 0;
+  std::string base_path; // "" or "/prefix" without trailing slash
+
+  static util::Result<Url> parse(std::string_view text);
+  // scheme://host:port/base_path, safe to log (never carries credentials or a query).
+  [[nodiscard]] std::string display() const;
+};
+
+struct Request {
+  std::string method = "GET";
+  std::string target; // path + query, relative to the client's base URL
+  Headers headers;
+  std::string body;
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  [[nodiscard]] const std::string* header(std::string_view name) const {
+    return find_header(headers, name);
+  }
+};
+
+// Failures below HTTP: what happened on the wire, classified where it happened.
+enum class TransportFailure {
+  dns,             // the host name did not resolve
+  connect_refused, // nothing listens there
+  connect_timeout, // no answer to the connection attempt in time
+  read_timeout,    // the peer went quiet for longer than the read timeout
+  deadline,        // the whole request took longer than its overall deadline
+  reset,           // the connection was closed or reset mid-exchange
+  tls,             // handshake or certificate verification failed
+  too_large,       // the response exceeded the size limit
+  protocol,        // not parseable as HTTP
+};
+const char* to_string(TransportFailure failure);
+
+struct TransportError {
+  TransportFailure kind;
+  std::string message; // never contains credentials
+};
+
+struct ClientOptions {
+  Url base;
+  int connect_timeout_ms = 5000;
+  int read_timeout_ms = 30000;
+  int total_timeout_ms = 120000;
+  size_t max_response_bytes = 64U * 1024U * 1024U;
+  bool verify_tls = true;
+  std::string ca_file; // empty: SSL_CERT_FILE, then the usual Debian/Alpine bundle paths
+};
+
+class HttpClient {
+public:
+  virtual ~HttpClient() = default;
+  virtual tl::expected<Response, TransportError> send(const Request& request) = 0;
+};
+
+std::unique_ptr<HttpClient> make_http_client(const ClientOptions& options);
+
+// Finds the CA bundle to trust when none is configured ("" when none exists).
+std::string discover_ca_bundle();
+
+} // namespace net

@@ -1,0 +1,54 @@
+// A small threaded HTTP/1.1 server for the simulators and the service endpoints. Responses can
+// carry fault directives (delay, stalled body, reset, raw bytes) so tests can reproduce the ways
+// real servers and proxies misbehave.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "net/http.hpp"
+
+namespace net {
+
+struct ServerRequest {
+  std::string method;
+  std::string target; // raw, as on the request line
+  std::string path;   // decoded path without the query
+  std::string query;  // raw query text after '?'
+  Headers headers;
+  std::string body;
+  [[nodiscard]] const std::string* header(std::string_view name) const {
+    return find_header(headers, name);
+  }
+};
+
+struct ServerResponse {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  // Fault directives.
+  int delay_ms = 0;         // wait before answering
+  int stall_after_head_ms = 0; // send status + headers, then go quiet this long before the body
+  int stall_mid_body_ms = 0;   // send half the body, then go quiet this long
+  bool reset = false;       // close the connection without answering
+  bool truncate_body = false; // announce the full length, send half, close
+};
+
+using Handler = std::function<ServerResponse(const ServerRequest&)>;
+
+class HttpServer {
+public:
+  virtual ~HttpServer() = default;
+  [[nodiscard]] virtual uint16_t port() const = 0;
+  // Closes the listener and every open connection, then waits for handler threads.
+  virtual void stop() = 0;
+};
+
+// Listens on host:port (port 0 picks a free one). Throws util::Fatal when it cannot bind.
+std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler);
+
+const char* status_reason(int status);
+
+} // namespace net

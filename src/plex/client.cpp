@@ -1,0 +1,328 @@
+#include "plex/client.hpp"
+
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "util/log.hpp"
+#include "util/strings.hpp"
+
+namespace plex {
+
+const char* to_string(Failure f) {
+  switch (f) {
+  case Failure::connect:
+    return "connect";
+  case Failure::timeout:
+    return "timeout";
+  case Failure::transient_status:
+    return "server_error";
+  case Failure::rate_limited:
+    return "rate_limited";
+  case Failure::auth:
+    return "auth";
+  case Failure::not_found:
+    return "not_found";
+  case Failure::permanent_status:
+    return "rejected";
+  case Failure::bad_response:
+    return "bad_response";
+  }
+  return "unknown";
+}
+
+std::optional<int64_t> parse_retry_after(const std::string& value, int64_t now_epoch_s) {
+  const auto v = util::trim(value);
+  if (v.empty()) {
+    return std::nullopt;
+  }
+  if (v.find_first_not_of("0123456789") == std::string::npos) {
+    if (v.size() > 9) {
+      return std::nullopt;
+    }
+    return std::stoll(v);
+  }
+  std::tm tm{};
+  if (strptime(v.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) {
+    return std::nullopt;
+  }
+  const int64_t when = timegm(&tm);
+  return std::max<int64_t>(0, when - now_epoch_s);
+}
+
+std::optional<Error> classify(const net::Response& response, int64_t now_epoch_s) {
+  const int s = response.status;
+  if (s >= 200 && s < 300) {
+    return std::nullopt;
+  }
+  Error e{Failure::permanent_status, s, std::nullopt, "Plex answered HTTP " + std::to_string(s)};
+  if (s == 401 || s == 403) {
+    e.kind = Failure::auth;
+    e.message += s == 401 ? ": the token is missing, wrong or revoked; set plex_token to the server owner's token"
+                          : ": the token may not edit this library; use the server owner's token";
+  } else if (s == 404) {
+    e.kind = Failure::not_found;
+  } else if (s == 429) {
+    e.kind = Failure::rate_limited;
+  } else if (s == 408 || s >= 500) {
+    e.kind = Failure::transient_status;
+  }
+  if (const auto* ra = response.header("Retry-After"); ra != nullptr) {
+    e.retry_after_s = parse_retry_after(*ra, now_epoch_s);
+  }
+  return e;
+}
+
+Error classify(const net::TransportError& error) {
+  switch (error.kind) {
+  case net::TransportFailure::connect_timeout:
+  case net::TransportFailure::read_timeout:
+  case net::TransportFailure::deadline:
+    return Error{Failure::timeout, 0, std::nullopt, "Plex " + error.message};
+  case net::TransportFailure::tls:
+    return Error{Failure::permanent_status, 0, std::nullopt, "Plex " + error.message};
+  case net::TransportFailure::too_large:
+  case net::TransportFailure::protocol:
+    return Error{Failure::bad_response, 0, std::nullopt, "Plex " + error.message};
+  default:
+    return Error{Failure::connect, 0, std::nullopt, "Plex " + error.message};
+  }
+}
+
+std::string build_query(const Params& params) {
+  std::string q;
+  for (const auto& [k, v] : params) {
+    if (!q.empty()) {
+      q += '&';
+    }
+    q += k + "=" + util::percent_encode(v);
+  }
+  return q;
+}
+
+PlexClient::PlexClient(std::unique_ptr<net::HttpClient> http, std::string token, ClientIdentity identity)
+    : http_(std::move(http)), token_(std::move(token)), identity_(std::move(identity)) {
+  util::log::add_secret(token_);
+}
+
+Result<net::Response> PlexClient::send(const std::string& method, const std::string& target) {
+  net::Request req;
+  req.method = method;
+  req.target = target;
+  req.headers = {{"Accept", "application/json"},
+                 {"X-Plex-Token", token_},
+                 {"X-Plex-Client-Identifier", identity_.client_id},
+                 {"X-Plex-Product", "PlexSync"},
+                 {"X-Plex-Version", identity_.version},
+                 {"X-Plex-Platform", "Linux"},
+                 {"X-Plex-Device", "PlexSync"},
+                 {"X-Plex-Device-Name", "PlexSync"}};
+  ++requests_;
+  auto res = http_->send(req);
+  if (!res) {
+    return tl::unexpected(classify(res.error()));
+  }
+  if (auto err = classify(*res, std::time(nullptr)); err) {
+    const auto q = target.find('?');
+    err->message += " for " + method + " " + target.substr(0, q);
+    return tl::unexpected(*err);
+  }
+  return std::move(*res);
+}
+
+namespace {
+
+Error bad(const std::string& what) {
+  return Error{Failure::bad_response, 200, std::nullopt, "Plex sent an unusable answer: " + what};
+}
+
+Result<nlohmann::json> container(const net::Response& res) {
+  try {
+    auto doc = nlohmann::json::parse(res.body);
+    if (!doc.is_object() || !doc.contains("MediaContainer") || !doc.at("MediaContainer").is_object()) {
+      return tl::unexpected(bad("no MediaContainer object"));
+    }
+    return doc.at("MediaContainer");
+  } catch (const nlohmann::json::exception&) {
+    return tl::unexpected(bad("body is not JSON"));
+  }
+}
+
+// Plex types ids as numbers but older servers and XML-derived answers send strings.
+std::string as_string(const nlohmann::json& obj, const char* key) {
+  if (!obj.is_object() || !obj.contains(key)) {
+    return {};
+  }
+  const auto& v = obj.at(key);
+  if (v.is_string()) {
+    return v.get<std::string>();
+  }
+  if (v.is_number_integer()) {
+    return std::to_string(v.get<int64_t>());
+  }
+  return {};
+}
+
+int64_t as_int(const nlohmann::json& obj, const char* key) {
+  if (!obj.is_object() || !obj.contains(key)) {
+    return 0;
+  }
+  const auto& v = obj.at(key);
+  if (v.is_number()) {
+    return v.get<int64_t>();
+  }
+  if (v.is_string()) {
+    try {
+      return std::stoll(v.get<std::string>());
+    } catch (...) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+std::vector<PartRef> parts_of(const nlohmann::json& item) {
+  std::vector<PartRef> out;
+  if (!item.contains("Media") || !item.at("Media").is_array()) {
+    return out;
+  }
+  for (const auto& media : item.at("Media")) {
+    if (!media.is_object() || !media.contains("Part") || !media.at("Part").is_array()) {
+      continue;
+    }
+    for (const auto& part : media.at("Part")) {
+      PartRef p{as_string(part, "file"), as_int(part, "size"), as_int(part, "duration")};
+      if (!p.file.empty()) {
+        out.push_back(std::move(p));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> tag_names(const nlohmann::json& item, const char* key) {
+  std::vector<std::string> out;
+  if (item.contains(key) && item.at(key).is_array()) {
+    for (const auto& t : item.at(key)) {
+      if (auto name = as_string(t, "tag"); !name.empty()) {
+        out.push_back(std::move(name));
+      }
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+Result<std::string> PlexClient::identity() {
+  auto res = send("GET", "/identity");
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  auto mc = container(*res);
+  if (!mc) {
+    return tl::unexpected(mc.error());
+  }
+  return as_string(*mc, "machineIdentifier");
+}
+
+Result<std::vector<Section>> PlexClient::sections() {
+  auto res = send("GET", "/library/sections");
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  auto mc = container(*res);
+  if (!mc) {
+    return tl::unexpected(mc.error());
+  }
+  std::vector<Section> out;
+  if (mc->contains("Directory") && mc->at("Directory").is_array()) {
+    for (const auto& d : mc->at("Directory")) {
+      Section s{as_string(d, "key"), as_string(d, "title"), as_string(d, "type"), {}};
+      if (d.contains("Location") && d.at("Location").is_array()) {
+        for (const auto& loc : d.at("Location")) {
+          s.locations.push_back(as_string(loc, "path"));
+        }
+      }
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+Result<Page> PlexClient::list_section(const std::string& section_key, int64_t start, int64_t size) {
+  // Sorted so that items added between pages do not shift what we already read.
+  auto res = send("GET", "/library/sections/" + util::percent_encode(section_key) +
+                             "/all?type=1&sort=addedAt&X-Plex-Container-Start=" + std::to_string(start) +
+                             "&X-Plex-Container-Size=" + std::to_string(size));
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  auto mc = container(*res);
+  if (!mc) {
+    return tl::unexpected(mc.error());
+  }
+  Page page;
+  page.offset = as_int(*mc, "offset");
+  page.total = mc->contains("totalSize") ? as_int(*mc, "totalSize") : as_int(*mc, "size");
+  if (mc->contains("Metadata") && mc->at("Metadata").is_array()) {
+    for (const auto& m : mc->at("Metadata")) {
+      page.items.push_back(
+          ItemSummary{as_string(m, "ratingKey"), as_string(m, "title"), as_int(m, "updatedAt"), parts_of(m)});
+    }
+  }
+  return page;
+}
+
+Result<Item> PlexClient::item(const std::string& rating_key) {
+  auto res = send("GET", "/library/metadata/" + util::percent_encode(rating_key));
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  auto mc = container(*res);
+  if (!mc) {
+    return tl::unexpected(mc.error());
+  }
+  if (!mc->contains("Metadata") || !mc->at("Metadata").is_array() || mc->at("Metadata").empty()) {
+    return tl::unexpected(Error{Failure::not_found, 200, std::nullopt, "Plex item " + rating_key + " is gone"});
+  }
+  const auto& m = mc->at("Metadata").at(0);
+  Item item;
+  item.rating_key = as_string(m, "ratingKey");
+  item.section_id = as_string(m, "librarySectionID");
+  if (item.section_id.empty()) {
+    item.section_id = as_string(*mc, "librarySectionID");
+  }
+  item.title = as_string(m, "title");
+  item.summary = as_string(m, "summary");
+  item.studio = as_string(m, "studio");
+  item.originally_available_at = as_string(m, "originallyAvailableAt");
+  item.genres = tag_names(m, "Genre");
+  item.actors = tag_names(m, "Role");
+  item.parts = parts_of(m);
+  if (m.contains("Field") && m.at("Field").is_array()) {
+    for (const auto& f : m.at("Field")) {
+      if (f.is_object() && f.contains("locked") && (f.at("locked") == true || f.at("locked") == 1)) {
+        item.locked.insert(as_string(f, "name"));
+      }
+    }
+  }
+  return item;
+}
+
+Result<void> PlexClient::edit(const std::string& section_key, const std::string& rating_key, const Params& params) {
+  // Without id Plex applies the edit to every item of the section.
+  if (rating_key.empty() || section_key.empty()) {
+    return tl::unexpected(
+        Error{Failure::permanent_status, 0, std::nullopt, "refusing a Plex edit without an item id"});
+  }
+  Params all = {{"type", "1"}, {"id", rating_key}};
+  all.insert(all.end(), params.begin(), params.end());
+  auto res = send("PUT", "/library/sections/" + util::percent_encode(section_key) + "/all?" + build_query(all));
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  return {};
+}
+
+} // namespace plex

@@ -1,0 +1,113 @@
+// Plex Media Server's HTTP API, the subset a sync needs. JSON only; token only in a header.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "net/http.hpp"
+
+namespace plex {
+
+// What went wrong, classified at the source so the worker's choice is a switch.
+enum class Failure {
+  connect,          // refused, reset, DNS: Plex is not there
+  timeout,          // connect/read timeout or overall deadline
+  transient_status, // 5xx
+  rate_limited,     // 429 (a proxy in front of Plex)
+  auth,             // 401/403: settings must change; retrying burns nothing useful
+  not_found,        // 404
+  permanent_status, // other 4xx
+  bad_response,     // 200 with a body we cannot use
+};
+const char* to_string(Failure f);
+
+struct Error {
+  Failure kind;
+  int status = 0;
+  std::optional<int64_t> retry_after_s;
+  std::string message;
+};
+
+template <typename T> using Result = tl::expected<T, Error>;
+
+struct Section {
+  std::string key;
+  std::string title;
+  std::string type;
+  std::vector<std::string> locations;
+};
+
+struct PartRef {
+  std::string file;
+  int64_t size = 0;
+  int64_t duration_ms = 0;
+};
+
+struct ItemSummary {
+  std::string rating_key;
+  std::string title;
+  int64_t updated_at = 0;
+  std::vector<PartRef> parts;
+};
+
+struct Page {
+  std::vector<ItemSummary> items;
+  int64_t total = 0;
+  int64_t offset = 0;
+};
+
+struct Item {
+  std::string rating_key;
+  std::string section_id;
+  std::string title;
+  std::string summary;
+  std::string studio;
+  std::string originally_available_at;
+  std::vector<std::string> genres;
+  std::vector<std::string> actors;
+  std::set<std::string> locked;
+  std::vector<PartRef> parts;
+};
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+struct ClientIdentity {
+  std::string client_id; // stable per installation
+  std::string version;
+};
+
+class PlexClient {
+public:
+  PlexClient(std::unique_ptr<net::HttpClient> http, std::string token, ClientIdentity identity);
+
+  Result<std::string> identity(); // machineIdentifier
+  Result<std::vector<Section>> sections();
+  Result<Page> list_section(const std::string& section_key, int64_t start, int64_t size);
+  Result<Item> item(const std::string& rating_key);
+  // PUT /library/sections/{key}/all?type=1&id=...; refuses an edit without an id.
+  Result<void> edit(const std::string& section_key, const std::string& rating_key, const Params& params);
+  [[nodiscard]] int64_t requests_sent() const { return requests_; }
+
+private:
+  Result<net::Response> send(const std::string& method, const std::string& target);
+  std::unique_ptr<net::HttpClient> http_;
+  std::string token_;
+  ClientIdentity identity_;
+  int64_t requests_ = 0;
+};
+
+// Status + headers -> classified error (nullopt for 2xx). Exposed for tests.
+std::optional<Error> classify(const net::Response& response, int64_t now_epoch_s);
+Error classify(const net::TransportError& error);
+// Retry-After as delta seconds or HTTP-date; nullopt when absent or unreadable.
+std::optional<int64_t> parse_retry_after(const std::string& value, int64_t now_epoch_s);
+std::string build_query(const Params& params);
+
+} // namespace plex

@@ -1,0 +1,71 @@
+// The durable job queue on top of store::Db: one job per scene, leases for in-flight work,
+// backoff state kept with the job, dead letters for permanent failures.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/db.hpp"
+#include "util/expected.hpp"
+
+namespace queue {
+
+struct Job {
+  int64_t id = 0;
+  std::string scene_id;
+  std::string event;
+  int64_t attempts = 0;
+  int64_t first_enqueued_ms = 0;
+};
+
+struct Counts {
+  int64_t pending = 0;   // due now or waiting on backoff
+  int64_t due = 0;       // pending and due now
+  int64_t in_flight = 0;
+  int64_t dead = 0;
+  int64_t next_due_ms = 0; // earliest next attempt among pending (0 when none)
+};
+
+struct DeadLetter {
+  int64_t id = 0;
+  std::string scene_id;
+  std::string event;
+  std::string error_class;
+  std::string message;
+  int64_t http_status = 0;
+  int64_t attempts = 0;
+  int64_t first_failure_ms = 0;
+  int64_t last_failure_ms = 0;
+};
+
+class Queue {
+public:
+  explicit Queue(store::Db& db) : db_(db) {}
+
+  // Adds or coalesces the scene's job in one short transaction.
+  util::Result<void> enqueue(const std::string& scene_id, const std::string& event, int64_t now_ms);
+  // Drops the scene's job (the scene was destroyed). Returns whether one existed.
+  util::Result<bool> drop(const std::string& scene_id);
+  // Leases the next due job (or one whose lease expired: its worker died).
+  util::Result<std::optional<Job>> claim(int64_t now_ms, int64_t lease_ms);
+  // Done: removes the job, or makes it due again when an event arrived meanwhile.
+  util::Result<void> complete(const Job& job, int64_t now_ms);
+  // Transient failure: back to pending, due at retry_at_ms; attempts counts retries burned.
+  util::Result<void> retry_later(const Job& job, int64_t retry_at_ms, const std::string& error, bool count_attempt);
+  // Permanent failure: moves the job to dead letters.
+  util::Result<void> dead_letter(const Job& job, const std::string& error_class, const std::string& message,
+                                 int http_status, int64_t now_ms);
+  util::Result<Counts> counts(int64_t now_ms);
+  util::Result<std::vector<DeadLetter>> dead_letters();
+  util::Result<int64_t> clear_pending();
+  util::Result<int64_t> clear_dead();
+  util::Result<int64_t> retry_dead(int64_t now_ms);
+  util::Result<int64_t> purge_dead_older_than(int64_t cutoff_ms);
+
+private:
+  store::Db& db_;
+};
+
+} // namespace queue

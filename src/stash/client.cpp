@@ -1,0 +1,91 @@
+#include "stash/client.hpp"
+
+#include "util/log.hpp"
+
+namespace stash {
+
+StashClient::StashClient(std::unique_ptr<net::HttpClient> http, StashAuth auth)
+    : http_(std::move(http)), auth_(std::move(auth)) {
+  util::log::add_secret(auth_.cookie_value);
+  util::log::add_secret(auth_.api_key);
+}
+
+util::Result<nlohmann::json> StashClient::query(const std::string& document, const nlohmann::json& variables) {
+  net::Request req;
+  req.method = "POST";
+  req.target = "/graphql";
+  req.headers.push_back({"Content-Type", "application/json"});
+  req.headers.push_back({"Accept", "application/json"});
+  if (!auth_.cookie_value.empty()) {
+    req.headers.push_back({"Cookie", auth_.cookie_name + "=" + auth_.cookie_value});
+  }
+  if (!auth_.api_key.empty()) {
+    req.headers.push_back({"ApiKey", auth_.api_key});
+  }
+  req.body = nlohmann::json{{"query", document}, {"variables", variables}}.dump();
+  auto res = http_->send(req);
+  if (!res) {
+    return util::fail(std::string("Stash unreachable (") + net::to_string(res.error().kind) + "): " +
+                      res.error().message);
+  }
+  if (res->status == 401) {
+    return util::fail("Stash refused the request (401): the session expired or Stash needs an API key; set "
+                      "stash_api_key in the plugin settings");
+  }
+  if (res->status == 403) {
+    return util::fail("Stash refused the request (403): " + res->body.substr(0, 200));
+  }
+  if (res->status != 200) {
+    return util::fail("Stash answered HTTP " + std::to_string(res->status));
+  }
+  // Stash refreshes the session cookie on every authenticated answer; keep the newest.
+  if (const auto* set_cookie = res->header("Set-Cookie"); set_cookie != nullptr) {
+    const std::string prefix = auth_.cookie_name + "=";
+    if (set_cookie->rfind(prefix, 0) == 0) {
+      const auto end = set_cookie->find(';');
+      auth_.cookie_value = set_cookie->substr(prefix.size(), end == std::string::npos ? end : end - prefix.size());
+      util::log::add_secret(auth_.cookie_value);
+    }
+  }
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(res->body);
+  } catch (const nlohmann::json::exception&) {
+    return util::fail("Stash sent a reply that is not JSON (" + std::to_string(res->body.size()) + " bytes)");
+  }
+  if (doc.contains("errors") && doc.at("errors").is_array() && !doc.at("errors").empty()) {
+    std::string message = "Stash GraphQL error: ";
+    for (const auto& e : doc.at("errors")) {
+      if (e.is_object() && e.contains("message") && e.at("message").is_string()) {
+        message += e.at("message").get<std::string>() + "; ";
+      }
+    }
+    return util::fail(message);
+  }
+  if (!doc.is_object() || !doc.contains("data") || !doc.at("data").is_object()) {
+    return util::fail("Stash reply has no data object");
+  }
+  return doc.at("data");
+}
+
+util::Result<nlohmann::json> StashClient::plugin_settings(const std::string& plugin_id) {
+  TRY_ASSIGN(auto data, query(queries::k_plugin_settings, {{"ids", {plugin_id}}}));
+  const auto ptr = nlohmann::json::json_pointer("/configuration/plugins");
+  if (!data.contains(ptr) || !data.at(ptr).is_object()) {
+    return nlohmann::json::object();
+  }
+  const auto& plugins = data.at(ptr);
+  return plugins.contains(plugin_id) ? plugins.at(plugin_id) : nlohmann::json::object();
+}
+
+util::Result<std::optional<Scene>> StashClient::find_scene(const std::string& id) {
+  TRY_ASSIGN(auto data,
+             query(std::string(queries::k_find_scene) + "\n" + queries::k_scene_fragment, {{"id", id}}));
+  if (!data.contains("findScene") || data.at("findScene").is_null()) {
+    return std::optional<Scene>{};
+  }
+  TRY_ASSIGN(auto scene, scene_from_json(data.at("findScene")));
+  return std::optional<Scene>{std::move(scene)};
+}
+
+} // namespace stash

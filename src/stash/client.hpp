@@ -1,0 +1,38 @@
+// GraphQL over HTTP to Stash, authenticated with the session cookie Stash hands each plugin run
+// (plus the API key when one is configured).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "net/http.hpp"
+#include "stash/scene.hpp"
+#include "util/expected.hpp"
+
+namespace stash {
+
+struct StashAuth {
+  std::string cookie_name = "session";
+  std::string cookie_value;
+  std::string api_key;
+};
+
+class StashClient {
+public:
+  StashClient(std::unique_ptr<net::HttpClient> http, StashAuth auth);
+
+  // data member of the reply; GraphQL errors and HTTP failures become one readable error.
+  util::Result<nlohmann::json> query(const std::string& document, const nlohmann::json& variables);
+  util::Result<nlohmann::json> plugin_settings(const std::string& plugin_id);
+  // nullopt when the scene no longer exists.
+  util::Result<std::optional<Scene>> find_scene(const std::string& id);
+
+private:
+  std::unique_ptr<net::HttpClient> http_;
+  StashAuth auth_;
+};
+
+} // namespace stash

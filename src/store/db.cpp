@@ -1,0 +1,252 @@
+#include "store/db.hpp"
+
+#include <array>
+#include <filesystem>
+
+#include <sqlite3.h>
+
+namespace store {
+namespace {
+
+// Ordered migrations; index + 1 is the user_version after applying it. Never edit a shipped one.
+const std::array<const char*, 1> k_migrations{R"sql(
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY,
+  scene_id TEXT NOT NULL UNIQUE,      -- one job per scene: newer events coalesce into it
+  event TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','in_flight')),
+  dirty INTEGER NOT NULL DEFAULT 0,   -- an event arrived while in flight: run again afterwards
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL,
+  lease_until_ms INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  enqueued_ms INTEGER NOT NULL,
+  first_enqueued_ms INTEGER NOT NULL
+);
+CREATE INDEX jobs_due ON jobs(state, next_attempt_ms);
+CREATE TABLE dead_letters (
+  id INTEGER PRIMARY KEY,
+  scene_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  error_class TEXT NOT NULL,
+  message TEXT NOT NULL,
+  http_status INTEGER,
+  attempts INTEGER NOT NULL,
+  first_failure_ms INTEGER NOT NULL,
+  last_failure_ms INTEGER NOT NULL
+);
+CREATE TABLE sync_records (
+  scene_id TEXT PRIMARY KEY,
+  rating_key TEXT NOT NULL,
+  section_key TEXT NOT NULL,
+  match_score REAL NOT NULL,
+  stash_updated_at TEXT NOT NULL,
+  synced_ms INTEGER NOT NULL,
+  requests INTEGER NOT NULL,
+  wrote INTEGER NOT NULL
+);
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql"};
+
+util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
+  if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) {
+    return {};
+  }
+  std::string message = std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  if (rc == SQLITE_FULL) {
+    message += " (the disk holding the data directory is full: free some space)";
+  } else if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    message += " (the database stayed locked by another PlexSync process for too long)";
+  } else if (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN || rc == SQLITE_PERM) {
+    message += " (check that the data directory is writable by Stash's user)";
+  }
+  return util::fail(message);
+}
+
+} // namespace
+
+util::Result<Db> Db::open(const std::string& data_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    return util::fail("cannot create data directory " + data_dir + ": " + ec.message());
+  }
+  const std::string path = data_dir + "/plexsync.db";
+  sqlite3* handle = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &handle,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = "cannot open " + path + ": " + (handle != nullptr ? sqlite3_errmsg(handle) : "");
+    sqlite3_close(handle);
+    return util::fail(message);
+  }
+  Db db(handle, path);
+  // Many hook processes write at once: wait for the lock instead of failing.
+  sqlite3_busy_timeout(handle, 10000);
+  TRY(db.exec("PRAGMA journal_mode=WAL"));
+  // FULL: a committed enqueue survives power loss, not only a crash.
+  TRY(db.exec("PRAGMA synchronous=FULL"));
+  TRY(db.exec("PRAGMA foreign_keys=ON"));
+  TRY(db.migrate());
+  return db;
+}
+
+Db::Db(Db&& other) noexcept : handle_(other.handle_), path_(std::move(other.path_)) {
+  other.handle_ = nullptr;
+}
+
+Db& Db::operator=(Db&& other) noexcept {
+  if (this != &other) {
+    sqlite3_close(handle_);
+    handle_ = other.handle_;
+    path_ = std::move(other.path_);
+    other.handle_ = nullptr;
+  }
+  return *this;
+}
+
+Db::~Db() {
+  sqlite3_close(handle_);
+}
+
+util::Result<void> Db::exec(std::string_view sql) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(handle_, std::string(sql).c_str(), nullptr, nullptr, &err);
+  sqlite3_free(err);
+  return check(rc, handle_, "database error");
+}
+
+util::Result<Stmt> Db::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(handle_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  TRY(check(rc, handle_, "database error"));
+  return Stmt(stmt, handle_);
+}
+
+int64_t Db::changes() const {
+  return sqlite3_changes64(handle_);
+}
+
+std::string Db::error_message() const {
+  return sqlite3_errmsg(handle_);
+}
+
+util::Result<void> Db::migrate() {
+  TRY_ASSIGN(auto version_stmt, prepare("PRAGMA user_version"));
+  TRY(version_stmt.step());
+  const int64_t version = version_stmt.int_at(0);
+  const auto latest = static_cast<int64_t>(k_migrations.size());
+  if (version > latest) {
+    return util::fail(path_ + " was written by a newer PlexSync (schema " + std::to_string(version) +
+                      ", this build knows " + std::to_string(latest) + "): install the newer plexsync");
+  }
+  for (int64_t v = version; v < latest; ++v) {
+    TRY(exec("BEGIN IMMEDIATE"));
+    // Another process may have migrated while we waited for the lock.
+    TRY_ASSIGN(auto again, prepare("PRAGMA user_version"));
+    TRY(again.step());
+    if (again.int_at(0) > v) {
+      TRY(exec("COMMIT"));
+      continue;
+    }
+    auto applied = exec(k_migrations.at(static_cast<size_t>(v)));
+    if (!applied) {
+      (void)exec("ROLLBACK");
+      return applied;
+    }
+    TRY(exec("PRAGMA user_version=" + std::to_string(v + 1)));
+    TRY(exec("COMMIT"));
+  }
+  return {};
+}
+
+util::Result<void> Db::put_kv(std::string_view key, std::string_view value) {
+  TRY_ASSIGN(auto stmt, prepare("INSERT INTO kv(key, value) VALUES(?1, ?2) "
+                                "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  return stmt.bind(1, key).bind(2, value).run();
+}
+
+util::Result<std::optional<std::string>> Db::get_kv(std::string_view key) {
+  TRY_ASSIGN(auto stmt, prepare("SELECT value FROM kv WHERE key = ?1"));
+  stmt.bind(1, key);
+  TRY_ASSIGN(const bool row, stmt.step());
+  if (!row) {
+    return std::optional<std::string>{};
+  }
+  return std::optional<std::string>{stmt.text_at(0)};
+}
+
+Stmt::Stmt(Stmt&& other) noexcept : stmt_(other.stmt_), db_(other.db_) {
+  other.stmt_ = nullptr;
+}
+
+Stmt::~Stmt() {
+  sqlite3_finalize(stmt_);
+}
+
+Stmt& Stmt::bind(int index, std::string_view value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Stmt& Stmt::bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Stmt& Stmt::bind_null(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+util::Result<bool> Stmt::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) {
+    return true;
+  }
+  TRY(check(rc, db_, "database error"));
+  return false;
+}
+
+util::Result<void> Stmt::run() {
+  while (true) {
+    TRY_ASSIGN(const bool row, step());
+    if (!row) {
+      return {};
+    }
+  }
+}
+
+int64_t Stmt::int_at(int col) const {
+  return sqlite3_column_int64(stmt_, col);
+}
+
+std::string Stmt::text_at(int col) const {
+  const auto* text = sqlite3_column_text(stmt_, col);
+  return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text));
+}
+
+bool Stmt::is_null(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
+
+util::Result<Txn> Txn::begin(Db& db) {
+  TRY(db.exec("BEGIN IMMEDIATE"));
+  return Txn(&db);
+}
+
+Txn::~Txn() {
+  if (db_ != nullptr) {
+    (void)db_->exec("ROLLBACK");
+  }
+}
+
+util::Result<void> Txn::commit() {
+  auto r = db_->exec("COMMIT");
+  if (r) {
+    db_ = nullptr;
+  }
+  return r;
+}
+
+} // namespace store

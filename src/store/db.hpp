@@ -1,0 +1,87 @@
+// SQLite RAII: a connection in WAL mode with a busy timeout, prepared statements, transactions,
+// and the versioned schema (PRAGMA user_version) every PlexSync database carries.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "util/expected.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace store {
+
+class Stmt;
+
+class Db {
+public:
+  // Opens (creating if needed) <data_dir>/plexsync.db and migrates it to the current schema.
+  static util::Result<Db> open(const std::string& data_dir);
+  Db(Db&& other) noexcept;
+  Db& operator=(Db&& other) noexcept;
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  ~Db();
+
+  util::Result<void> exec(std::string_view sql);
+  util::Result<Stmt> prepare(std::string_view sql);
+  [[nodiscard]] int64_t changes() const;
+  [[nodiscard]] std::string error_message() const;
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+  // Key-value state (connection info, cursors, breaker state).
+  util::Result<void> put_kv(std::string_view key, std::string_view value);
+  util::Result<std::optional<std::string>> get_kv(std::string_view key);
+
+private:
+  Db(sqlite3* handle, std::string path) : handle_(handle), path_(std::move(path)) {}
+  util::Result<void> migrate();
+  sqlite3* handle_ = nullptr;
+  std::string path_;
+};
+
+class Stmt {
+public:
+  Stmt(Stmt&& other) noexcept;
+  Stmt& operator=(Stmt&&) = delete;
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt();
+
+  Stmt& bind(int index, std::string_view value);
+  Stmt& bind(int index, int64_t value);
+  Stmt& bind_null(int index);
+  // Returns true while a row is available; an error ends iteration and is kept in error().
+  util::Result<bool> step();
+  util::Result<void> run(); // step to completion
+  [[nodiscard]] int64_t int_at(int col) const;
+  [[nodiscard]] std::string text_at(int col) const;
+  [[nodiscard]] bool is_null(int col) const;
+
+private:
+  friend class Db;
+  Stmt(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  sqlite3_stmt* stmt_ = nullptr;
+  sqlite3* db_ = nullptr;
+};
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.
+class Txn {
+public:
+  static util::Result<Txn> begin(Db& db);
+  Txn(Txn&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Txn& operator=(Txn&&) = delete;
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  ~Txn();
+  util::Result<void> commit();
+
+private:
+  explicit Txn(Db* db) : db_(db) {}
+  Db* db_;
+};
+
+} // namespace store

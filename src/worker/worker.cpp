@@ -1,0 +1,316 @@
+#include "worker/worker.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "sync/plan.hpp"
+#include "util/log.hpp"
+#include "worker/backoff.hpp"
+
+namespace worker {
+namespace {
+
+constexpr int64_t k_lease_ms = 5LL * 60 * 1000;
+constexpr int64_t k_settings_ttl_ms = 60LL * 1000;
+constexpr int64_t k_index_min_age_ms = 30LL * 1000; // rebuild on a miss at most this often
+// Plex may not have scanned a new file yet: retry "no Plex item" for about two hours.
+constexpr BackoffPolicy k_not_found_policy{60LL * 1000, 30LL * 60 * 1000, 60LL * 60 * 1000};
+constexpr int64_t k_not_found_max_attempts = 8;
+
+std::string uuid_v4(util::Rng& rng) {
+  static const char* hexd = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 32; ++i) {
+    int v = static_cast<int>(rng.next_unit() * 16) & 15;
+    if (i == 12) {
+      v = 4;
+    } else if (i == 16) {
+      v = (v & 3) | 8;
+    }
+    out.push_back(hexd[v]);
+    if (i == 7 || i == 11 || i == 15 || i == 19) {
+      out.push_back('-');
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+util::Result<void> save_connection(store::Db& db, const StashConnection& conn) {
+  const nlohmann::json j = {{"base_url", conn.base_url}, {"cookie_name", conn.cookie_name},
+                            {"cookie_value", conn.cookie_value}};
+  return db.put_kv("stash_connection", j.dump());
+}
+
+util::Result<std::optional<StashConnection>> load_connection(store::Db& db) {
+  TRY_ASSIGN(auto text, db.get_kv("stash_connection"));
+  if (!text) {
+    return std::optional<StashConnection>{};
+  }
+  try {
+    const auto j = nlohmann::json::parse(*text);
+    return std::optional<StashConnection>{StashConnection{j.value("base_url", ""), j.value("cookie_name", "session"),
+                                                          j.value("cookie_value", "")}};
+  } catch (const nlohmann::json::exception&) {
+    return std::optional<StashConnection>{};
+  }
+}
+
+std::string client_identifier(store::Db& db) {
+  if (auto existing = db.get_kv("plex_client_identifier"); existing && *existing) {
+    return **existing;
+  }
+  util::SystemRng rng;
+  auto id = uuid_v4(rng);
+  (void)db.put_kv("plex_client_identifier", id);
+  return id;
+}
+
+Worker::Worker(store::Db& db, util::Clock& clock, util::Rng& rng)
+    : db_(db), queue_(db), clock_(clock), rng_(rng) {}
+
+util::Result<void> Worker::refresh_context() {
+  TRY_ASSIGN(auto conn, load_connection(db_));
+  if (!conn) {
+    return util::fail("no Stash connection known yet: run any PlexSync task or save a scene in Stash");
+  }
+  const bool conn_changed = !conn_ || conn_->base_url != conn->base_url || conn_->cookie_value != conn->cookie_value;
+  if (conn_changed || !stash_) {
+    TRY_ASSIGN(auto url, net::Url::parse(conn->base_url));
+    net::ClientOptions opts;
+    opts.base = url;
+    opts.verify_tls = false; // Stash on loopback usually has a self-signed certificate
+    stash::StashAuth auth{conn->cookie_name, conn->cookie_value, settings_ ? settings_->stash_api_key : ""};
+    stash_ = std::make_unique<stash::StashClient>(net::make_http_client(opts), auth);
+    conn_ = conn;
+  }
+  const int64_t now = clock_.now_ms();
+  if (!settings_ || now - settings_loaded_ms_ > k_settings_ttl_ms) {
+    TRY_ASSIGN(auto raw, stash_->plugin_settings("PlexSync"));
+    auto loaded = config::load_settings(raw);
+    for (const auto& p : loaded.problems) {
+      if (p.fatal) {
+        return util::fail(p.message);
+      }
+      LOG_WARN(p.message);
+    }
+    TRY_ASSIGN(auto map, match::PathMap::parse(loaded.settings.path_map));
+    const bool plex_changed = !settings_ || settings_->plex_url != loaded.settings.plex_url ||
+                              settings_->plex_token != loaded.settings.plex_token ||
+                              settings_->connect_timeout != loaded.settings.connect_timeout ||
+                              settings_->read_timeout != loaded.settings.read_timeout ||
+                              settings_->plex_library != loaded.settings.plex_library;
+    settings_ = loaded.settings;
+    settings_loaded_ms_ = now;
+    path_map_ = map;
+    util::log::set_level(settings_->debug_logging ? util::log::Level::debug : util::log::Level::info);
+    if (plex_changed) {
+      TRY_ASSIGN(auto url, net::Url::parse(settings_->plex_url));
+      net::ClientOptions opts;
+      opts.base = url;
+      opts.connect_timeout_ms = settings_->connect_timeout * 1000;
+      opts.read_timeout_ms = settings_->read_timeout * 1000;
+      opts.total_timeout_ms = std::max(opts.read_timeout_ms * 4, 60000);
+      opts.verify_tls = settings_->plex_verify_tls;
+      opts.ca_file = settings_->plex_ca_file;
+      plex_ = std::make_unique<plex::PlexClient>(net::make_http_client(opts), settings_->plex_token,
+                                                 plex::ClientIdentity{client_identifier(db_), PLEXSYNC_VERSION});
+      sections_.clear();
+      index_ = match::LibraryIndex();
+    }
+  }
+  return {};
+}
+
+plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
+  const auto& settings = *settings_;
+  if (sections_.empty()) {
+    auto all = plex_->sections();
+    if (!all) {
+      return tl::unexpected(all.error());
+    }
+    auto chosen = match::select_sections(*all, settings.plex_library);
+    if (!chosen) {
+      return tl::unexpected(plex::Error{plex::Failure::permanent_status, 0, std::nullopt, chosen.error().message});
+    }
+    sections_ = *chosen;
+  }
+  const int64_t now = clock_.now_ms();
+  auto lookup = [&]() {
+    std::vector<match::Candidate> found;
+    for (const auto& f : scene.files) {
+      auto c = index_.find(path_map_.apply(f.path));
+      found.insert(found.end(), c.begin(), c.end());
+    }
+    return found;
+  };
+  std::vector<match::Candidate> candidates;
+  if (index_.built()) {
+    candidates = lookup();
+  }
+  if (candidates.empty() && (!index_.built() || now - index_built_ms_ > k_index_min_age_ms)) {
+    if (auto built = index_.build(*plex_, sections_); !built) {
+      return tl::unexpected(built.error());
+    }
+    index_built_ms_ = now;
+    LOG_DEBUG("indexed " << index_.size() << " Plex files in " << sections_.size() << " libraries");
+    candidates = lookup();
+  }
+  if (candidates.empty()) {
+    const std::string path = scene.files.empty() ? "(no file)" : path_map_.apply(scene.files.front().path);
+    return tl::unexpected(plex::Error{plex::Failure::not_found, 0, std::nullopt,
+                                      "no Plex item has the file " + path +
+                                          " (not scanned by Plex yet, or path_map does not map Stash's path)"});
+  }
+  const auto& match = candidates.front();
+  auto item = plex_->item(match.rating_key);
+  if (!item) {
+    return tl::unexpected(item.error());
+  }
+  const auto plan = fieldsync::plan_edit(scene, *item, settings);
+  bool wrote = false;
+  if (!plan.params.empty()) {
+    if (auto edited = plex_->edit(match.section_key, match.rating_key, plan.params); !edited) {
+      return tl::unexpected(edited.error());
+    }
+    wrote = true;
+    std::string fields;
+    for (const auto& f : plan.changed) {
+      fields += (fields.empty() ? "" : ", ") + f;
+    }
+    LOG_INFO("scene " << scene.id << " -> Plex item " << match.rating_key << ": updated " << fields);
+  } else {
+    LOG_DEBUG("scene " << scene.id << " -> Plex item " << match.rating_key << ": already up to date");
+  }
+  auto rec = db_.prepare(R"sql(
+INSERT INTO sync_records(scene_id, rating_key, section_key, match_score, stash_updated_at, synced_ms, requests, wrote)
+VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_key = excluded.section_key,
+  match_score = excluded.match_score, stash_updated_at = excluded.stash_updated_at, synced_ms = excluded.synced_ms,
+  requests = excluded.requests, wrote = excluded.wrote)sql");
+  if (rec) {
+    (void)rec->bind(1, scene.id)
+        .bind(2, match.rating_key)
+        .bind(3, match.section_key)
+        .bind(4, static_cast<int64_t>(match.score * 100))
+        .bind(5, scene.updated_at)
+        .bind(6, clock_.now_ms())
+        .bind(7, int64_t{wrote ? 2 : 1})
+        .bind(8, int64_t{wrote ? 1 : 0})
+        .run();
+  }
+  return wrote ? Outcome::synced : Outcome::unchanged;
+}
+
+void Worker::process(const queue::Job& job) {
+  ++stats_.processed;
+  const int64_t now = clock_.now_ms();
+  const auto retry = [&](std::optional<int64_t> retry_after, const std::string& message, bool count,
+                         const BackoffPolicy& policy = {}) {
+    const int64_t delay = next_delay_ms(job.attempts, retry_after, rng_.next_unit(), policy);
+    LOG_WARN("scene " << job.scene_id << ": " << message << "; retrying in " << delay / 1000 << " s");
+    ++stats_.retried;
+    if (auto r = queue_.retry_later(job, now + delay, message, count); !r) {
+      LOG_ERROR("cannot reschedule scene " << job.scene_id << ": " << r.error().message);
+    }
+  };
+  if (auto ctx = refresh_context(); !ctx) {
+    retry(std::nullopt, ctx.error().message, false);
+    return;
+  }
+  auto scene = stash_->find_scene(job.scene_id);
+  if (!scene) {
+    retry(std::nullopt, scene.error().message, true);
+    return;
+  }
+  if (!*scene) {
+    LOG_INFO("scene " << job.scene_id << " no longer exists in Stash; nothing to sync");
+    ++stats_.skipped;
+    (void)queue_.complete(job, now);
+    return;
+  }
+  const auto before = plex_->requests_sent();
+  auto outcome = sync_scene(**scene);
+  stats_.plex_requests += plex_->requests_sent() - before;
+  if (outcome) {
+    ++(*outcome == Outcome::synced ? stats_.synced : stats_.unchanged);
+    if (auto r = queue_.complete(job, clock_.now_ms()); !r) {
+      LOG_ERROR("cannot mark scene " << job.scene_id << " done: " << r.error().message);
+    }
+    return;
+  }
+  const auto& err = outcome.error();
+  const int64_t max_retries = settings_ ? settings_->max_retries : 8;
+  switch (err.kind) {
+  case plex::Failure::connect:
+  case plex::Failure::timeout:
+  case plex::Failure::transient_status:
+  case plex::Failure::rate_limited:
+  case plex::Failure::bad_response:
+    if (job.attempts >= max_retries) {
+      ++stats_.dead;
+      LOG_ERROR("scene " << job.scene_id << ": " << err.message << "; giving up after " << job.attempts + 1
+                         << " attempts (see dead letters)");
+      (void)queue_.dead_letter(job, plex::to_string(err.kind), err.message, err.status, now);
+    } else {
+      retry(err.retry_after_s, err.message, true);
+    }
+    return;
+  case plex::Failure::auth:
+    // Settings must change; keep the job without burning its retries.
+    LOG_ERROR(err.message);
+    retry(std::nullopt, err.message, false, BackoffPolicy{60000, 10LL * 60 * 1000, 60LL * 60 * 1000});
+    return;
+  case plex::Failure::not_found:
+    if (job.attempts >= k_not_found_max_attempts) {
+      ++stats_.dead;
+      (void)queue_.dead_letter(job, "not_found", err.message, err.status, now);
+      LOG_ERROR("scene " << job.scene_id << ": " << err.message << "; gave up");
+    } else {
+      index_built_ms_ = 0; // rebuild on the next try
+      retry(std::nullopt, err.message, true, k_not_found_policy);
+    }
+    return;
+  case plex::Failure::permanent_status:
+    ++stats_.dead;
+    LOG_ERROR("scene " << job.scene_id << ": " << err.message << " (permanent; see dead letters)");
+    (void)queue_.dead_letter(job, plex::to_string(err.kind), err.message, err.status, now);
+    return;
+  }
+}
+
+Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& progress) {
+  const int64_t idle_limit_ms = [&] {
+    (void)refresh_context();
+    return int64_t{settings_ ? settings_->worker_idle_seconds : 30} * 1000;
+  }();
+  int64_t idle_since = clock_.now_ms();
+  while (!stop_) {
+    auto job = queue_.claim(clock_.now_ms(), k_lease_ms);
+    if (!job) {
+      LOG_ERROR("queue unavailable: " << job.error().message);
+      clock_.sleep_ms(1000);
+      continue;
+    }
+    if (*job) {
+      process(**job);
+      idle_since = clock_.now_ms();
+      if (progress) {
+        auto counts = queue_.counts(clock_.now_ms());
+        progress(stats_.processed, counts ? counts->due + counts->in_flight : 0);
+      }
+      continue;
+    }
+    if (mode == RunMode::drain) {
+      break;
+    }
+    if (mode == RunMode::until_idle && clock_.now_ms() - idle_since >= idle_limit_ms) {
+      break;
+    }
+    // Nothing due: sleep until the next due job or a short poll interval for new hooks.
+    clock_.sleep_ms(100);
+  }
+  return stats_;
+}
+
+} // namespace worker
