@@ -1,0 +1,55 @@
+// plexsim: the Plex simulator as a standalone loopback server.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "plexsim.hpp"
+#include "sim/args.hpp"
+
+int main(int argc, char** argv) {
+  const auto args = sim::parse_args(argc, argv);
+  if (args.flag("--help")) {
+    std::cout << "usage: plexsim [--host 127.0.0.1] [--port 32400] [--port-file F] [--token T]\n"
+                 "               [--library FILE.json | --generate N [--seed S]] [--latency-ms MS]\n"
+                 "               [--fault 'status=503,retry_after=2,path=/library,times=3'] ... [--allow-no-auth]\n"
+                 "Control at runtime: POST/DELETE /__sim/faults, POST /__sim/latency, GET/DELETE /__sim/requests\n";
+    return 0;
+  }
+  // Block the signals before any thread starts so sigwait() sees them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  plexsim::Options options;
+  options.token = args.get("--token", options.token);
+  options.allow_no_auth = args.flag("--allow-no-auth");
+  options.scan_delay_ms = std::stoi(args.get("--scan-delay-ms", "200"));
+  plexsim::PlexSim sim(options);
+  if (const auto lib = args.get("--library"); !lib.empty()) {
+    std::ifstream in(lib);
+    if (!in) {
+      std::fprintf(stderr, "plexsim: cannot read %s\n", lib.c_str());
+      return 2;
+    }
+    sim.load(nlohmann::json::parse(in));
+  } else {
+    sim.generate(std::stoi(args.get("--generate", "50")), std::stoull(args.get("--seed", "1")));
+  }
+  sim.faults().set_latency_ms(std::stoi(args.get("--latency-ms", "0")));
+  for (const auto& spec : args.all("--fault")) {
+    sim.faults().add(sim::fault_from_spec(spec));
+  }
+  auto server = net::start_server(args.get("--host", "127.0.0.1"),
+                                  static_cast<uint16_t>(std::stoi(args.get("--port", "32400"))),
+                                  [&sim](const net::ServerRequest& r) { return sim.handle(r); });
+  sim::write_port_file(args.get("--port-file"), server->port());
+  std::fprintf(stderr, "plexsim: listening on 127.0.0.1:%d with %zu items\n", server->port(), sim.item_count());
+  sim::wait_for_signal();
+  if (const auto out = args.get("--dump-on-exit"); !out.empty()) {
+    std::ofstream(out) << sim.dump().dump(2);
+  }
+  server->stop();
+  return 0;
+}

@@ -1,0 +1,126 @@
+// A Plex Media Server simulator that keeps state and speaks PMS's dialect (specs/plex-api.md):
+// XML by default, JSON on Accept: application/json, token auth, paging, edits, images, scans.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "net/server.hpp"
+#include "sim/faults.hpp"
+
+namespace plexsim {
+
+struct Tag {
+  int64_t id = 0;
+  std::string tag;
+  std::string role;  // actors: the character (tagging.text)
+  std::string thumb; // actors: photo URL (tag.thumb)
+};
+
+struct Part {
+  int64_t id = 0;
+  std::string file;
+  int64_t size = 0;
+  int64_t duration = 0;
+};
+
+struct Image {
+  std::string rating_key; // upload://posters/<sha1>
+  bool selected = false;
+};
+
+struct Item {
+  std::string rating_key;
+  std::string section_key;
+  std::map<std::string, std::string> text; // title, summary, studio, originallyAvailableAt, ...
+  std::optional<double> user_rating;
+  int64_t year = 0;
+  int64_t added_at = 0;
+  int64_t updated_at = 0;
+  int64_t thumb_epoch = 0;
+  int64_t art_epoch = 0;
+  int64_t duration = 0;
+  int64_t media_id = 0;
+  std::vector<Part> parts;
+  std::map<std::string, std::vector<Tag>> tags; // genre, actor, collection, label, director, ...
+  std::set<std::string> locked;
+  std::vector<Image> posters;
+  std::vector<Image> arts;
+  bool pending = false; // on disk but not scanned yet: invisible until a scan reaches it
+};
+
+struct Section {
+  std::string key;
+  std::string title;
+  std::string type = "movie";
+  std::string uuid;
+  std::vector<std::string> locations;
+  int64_t refreshing_until_ms = 0;
+};
+
+struct Options {
+  std::string token = "plexsim-token";
+  bool allow_no_auth = false;     // the "networks without auth" PMS setting
+  bool auto_lock_on_edit = false; // lock a field edited without .locked
+  int scan_delay_ms = 200;        // how long a requested scan takes to surface pending items
+  size_t max_url_bytes = 16 * 1024;
+  int listing_tag_limit = 3;
+};
+
+class PlexSim {
+public:
+  explicit PlexSim(Options options = {});
+
+  // {"sections": [...], "items": [...]} (see tools/plex-sim/README.md).
+  void load(const nlohmann::json& library);
+  // A generated library: n items over nested folders with duplicate basenames, unicode, spaces.
+  void generate(int n, uint64_t seed);
+
+  net::ServerResponse handle(const net::ServerRequest& req);
+
+  sim::FaultTable& faults() { return faults_; }
+  sim::RequestLog& requests() { return log_; }
+  // The item as GET /library/metadata/{rk} would render it in JSON (null when unknown).
+  nlohmann::json item_json(const std::string& rating_key);
+  size_t item_count();
+  std::vector<std::string> scanned_paths();
+  // Full state as a seed file (round-trips through load()).
+  nlohmann::json dump();
+
+private:
+  net::ServerResponse route(const net::ServerRequest& req, bool json);
+  net::ServerResponse edit(const std::vector<std::pair<std::string, std::string>>& params,
+                           const std::vector<Item*>& targets);
+  nlohmann::json render_item(const Item& item, bool full) const;
+  net::ServerResponse container(const nlohmann::json& mc, bool json, const char* item_element = "Video");
+  void surface_scanned_items(int64_t now_ms);
+  int64_t tag_id(const std::string& type, const std::string& name);
+  Item* find_item(const std::string& rk);
+  int64_t next_epoch();
+
+  Options options_;
+  std::mutex mutex_;
+  std::vector<Section> sections_;
+  std::map<std::string, std::unique_ptr<Item>> items_; // by ratingKey
+  std::map<std::string, int64_t> tag_ids_;             // "type\x1fname(lower)" -> id
+  int64_t next_tag_id_ = 5000;
+  int64_t next_rating_key_ = 100000;
+  int64_t last_epoch_ = 0;
+  std::vector<std::pair<std::string, int64_t>> scans_; // (path, visible at ms)
+  std::vector<std::string> scanned_paths_;
+  sim::FaultTable faults_;
+  sim::RequestLog log_;
+};
+
+// JSON MediaContainer -> PMS-style XML (attributes as strings, booleans 1/0).
+std::string to_xml(const nlohmann::json& media_container, const std::string& item_element);
+
+} // namespace plexsim

@@ -1,0 +1,53 @@
+// stashsim: the Stash simulator as a standalone loopback server.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "sim/args.hpp"
+#include "stashsim.hpp"
+
+int main(int argc, char** argv) {
+  const auto args = sim::parse_args(argc, argv);
+  if (args.flag("--help")) {
+    std::cout << "usage: stashsim [--host 127.0.0.1] [--port 9999] [--port-file F] [--scenes FILE.json | --generate N]\n"
+                 "                [--settings JSON] [--api-key K] [--credentials] [--latency-ms MS] [--fault SPEC] ...\n"
+                 "Control at runtime: POST /__sim/session (new cookie), POST /__sim/scenes/<id> (edit),\n"
+                 "POST /__sim/settings, POST/DELETE /__sim/faults, GET/DELETE /__sim/requests\n";
+    return 0;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  stashsim::Options options;
+  options.api_key = args.get("--api-key");
+  options.credentials = args.flag("--credentials");
+  stashsim::StashSim sim(options);
+  if (const auto file = args.get("--scenes"); !file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      std::fprintf(stderr, "stashsim: cannot read %s\n", file.c_str());
+      return 2;
+    }
+    sim.load(nlohmann::json::parse(in));
+  } else {
+    sim.generate(std::stoi(args.get("--generate", "50")));
+  }
+  if (const auto s = args.get("--settings"); !s.empty()) {
+    sim.set_plugin_settings("PlexSync", nlohmann::json::parse(s));
+  }
+  sim.faults().set_latency_ms(std::stoi(args.get("--latency-ms", "0")));
+  for (const auto& spec : args.all("--fault")) {
+    sim.faults().add(sim::fault_from_spec(spec));
+  }
+  auto server = net::start_server(args.get("--host", "127.0.0.1"),
+                                  static_cast<uint16_t>(std::stoi(args.get("--port", "9999"))),
+                                  [&sim](const net::ServerRequest& r) { return sim.handle(r); });
+  sim::write_port_file(args.get("--port-file"), server->port());
+  std::fprintf(stderr, "stashsim: listening on 127.0.0.1:%d\n", server->port());
+  sim::wait_for_signal();
+  server->stop();
+  return 0;
+}

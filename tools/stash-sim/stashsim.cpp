@@ -1,0 +1,517 @@
+#include "stashsim.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <random>
+
+#include "graphql.hpp"
+#include "util/strings.hpp"
+
+namespace stashsim {
+namespace {
+
+// A real 1x1 PNG: Stash serves actual image bytes for covers.
+const unsigned char k_png[] = {0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+                               0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
+                               0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78,
+                               0xda, 0x63, 0x64, 0x60, 0xf8, 0x5f, 0x0f, 0x00, 0x02, 0x87, 0x01, 0x80, 0xeb, 0x47,
+                               0xba, 0x92, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+const char* k_placeholder_svg =
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 10\"><rect width=\"10\" height=\"10\"/></svg>";
+
+nlohmann::json gql_error(const std::string& message) {
+  return {{"errors", {{{"message", message}}}}, {"data", nullptr}};
+}
+
+std::string cookie_value(const net::ServerRequest& req, const std::string& name) {
+  const auto* cookie = req.header("Cookie");
+  if (cookie == nullptr) {
+    return {};
+  }
+  for (const auto& piece : util::split(*cookie, ';')) {
+    const auto kv = util::trim(piece);
+    if (kv.rfind(name + "=", 0) == 0) {
+      return kv.substr(name.size() + 1);
+    }
+  }
+  return {};
+}
+
+} // namespace
+
+StashSim::StashSim(Options options) : options_(std::move(options)) {}
+
+std::string StashSim::timestamp(int64_t epoch_s) const {
+  // Server local time at a fixed offset, RFC3339 with 1-second precision, as Stash stores it.
+  int offset_s = 0;
+  if (options_.utc_offset.size() == 6) {
+    offset_s = (std::stoi(options_.utc_offset.substr(1, 2)) * 3600 + std::stoi(options_.utc_offset.substr(4, 2)) * 60) *
+               (options_.utc_offset[0] == '-' ? -1 : 1);
+  }
+  const std::time_t t = epoch_s + offset_s;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return std::string(buf) + (offset_s == 0 ? "Z" : options_.utc_offset);
+}
+
+int64_t StashSim::next_tick() {
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  clock_s_ = std::max(clock_s_ + 1, now);
+  return clock_s_;
+}
+
+void StashSim::load(const nlohmann::json& seed) {
+  std::lock_guard lock(mutex_);
+  scenes_.clear();
+  for (const auto& s : seed.value("scenes", nlohmann::json::array())) {
+    auto scene = s;
+    const auto id = std::stoll(scene.at("id").is_string() ? scene.at("id").get<std::string>() : scene.at("id").dump());
+    scene["id"] = std::to_string(id);
+    if (!scene.contains("updated_at")) {
+      scene["updated_at"] = timestamp(next_tick());
+    }
+    if (!scene.contains("created_at")) {
+      scene["created_at"] = scene["updated_at"];
+    }
+    scenes_[id] = scene;
+  }
+  if (seed.contains("plugins")) {
+    plugins_ = seed.at("plugins");
+  }
+}
+
+void StashSim::generate(int n, const std::string& path_prefix) {
+  // Mirrors PlexSim::generate so that every scene has a Plex item with the same file.
+  const std::vector<std::string> studios = {"Harbor Light Studio", "Studio Ünïcode", "Ōkami Pictures", "Nordlicht Studios"};
+  const std::vector<std::string> folders = {"A-M", "N-Z", "日本語 フォルダ", "Été & more", "#1 picks"};
+  const std::vector<std::string> tag_pool = {"Outdoor", "Interview", "Q&A, Extended", "Été 2023", "4K Remaster", "Night"};
+  const std::vector<std::string> people = {"Léa Dubois", "Анна Коваль", "Mika Tanaka (田中 美香)", "Jonas Lindqvist", "Alex Doe"};
+  std::mt19937_64 rng(1);
+  nlohmann::json seed = {{"scenes", nlohmann::json::array()}};
+  for (int i = 0; i < n; ++i) {
+    const auto& studio = studios[rng() % studios.size()];
+    const std::string root = (i % 5 == 4) ? "/mnt/nas2/Adult Archive" : path_prefix;
+    const int name_no = (i % 7 == 6) ? i - 1 : i;
+    const std::string file = root + "/" + studio + "/" + folders[static_cast<size_t>(i) % folders.size()] + "/Scene " +
+                             std::to_string(name_no) + " [1080p].mp4";
+    nlohmann::json tags = nlohmann::json::array();
+    for (size_t t = 0; t < 1 + static_cast<size_t>(i) % 3; ++t) {
+      tags.push_back({{"id", std::to_string(10 + (i + t) % tag_pool.size())}, {"name", tag_pool[(i + t) % tag_pool.size()]}});
+    }
+    nlohmann::json performers = nlohmann::json::array();
+    for (size_t p = 0; p < 1 + static_cast<size_t>(i) % 2; ++p) {
+      performers.push_back({{"id", std::to_string(80 + (i + p) % people.size())}, {"name", people[(i + p) % people.size()]},
+                            {"disambiguation", nullptr}, {"gender", "FEMALE"}});
+    }
+    seed["scenes"].push_back({{"id", std::to_string(i + 1)},
+                              {"title", "Stash Title " + std::to_string(i + 1) + " — Été"},
+                              {"details", "Details of scene " + std::to_string(i + 1) + " & more.\nSecond line."},
+                              {"date", "2024-0" + std::to_string(1 + i % 9) + "-1" + std::to_string(i % 10)},
+                              {"rating100", 20 + (i % 80)},
+                              {"studio", {{"id", std::to_string(14 + i % 4)}, {"name", studio}}},
+                              {"performers", performers},
+                              {"tags", tags},
+                              {"files", {{{"id", std::to_string(5000 + i)}, {"path", file}, {"size", 100000000 + static_cast<int64_t>(i)},
+                                          {"duration", (1800000 + i) / 1000.0}}}}});
+  }
+  load(seed);
+}
+
+nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& host) const {
+  // Every field of the SyncScene fragment, with Stash's null/[] conventions.
+  const auto id = s.at("id").get<std::string>();
+  const std::string base = "http://" + host;
+  nlohmann::json out = {{"id", id}, {"title", s.value("title", nlohmann::json())}, {"code", s.value("code", nlohmann::json())},
+                        {"details", s.value("details", nlohmann::json())}, {"director", s.value("director", nlohmann::json())},
+                        {"date", s.value("date", nlohmann::json())}, {"rating100", s.value("rating100", nlohmann::json())},
+                        {"organized", s.value("organized", false)}, {"urls", s.value("urls", nlohmann::json::array())},
+                        {"created_at", s.at("created_at")}, {"updated_at", s.at("updated_at")}};
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& f : s.value("files", nlohmann::json::array())) {
+    const auto path = f.value("path", "");
+    files.push_back({{"id", f.value("id", "1")}, {"path", path}, {"basename", util::basename(path)},
+                     {"size", f.value("size", int64_t{0})}, {"duration", f.value("duration", 0.0)},
+                     {"width", f.value("width", 1920)}, {"height", f.value("height", 1080)},
+                     {"video_codec", f.value("video_codec", "h264")}, {"audio_codec", f.value("audio_codec", "aac")},
+                     {"frame_rate", f.value("frame_rate", 29.97)}, {"bit_rate", f.value("bit_rate", 7527104)},
+                     {"mod_time", f.value("mod_time", "2023-07-20T11:03:27+02:00")},
+                     {"fingerprints", f.value("fingerprints", nlohmann::json::array({{{"type", "oshash"}, {"value", "a3f1c2d4e5b6978f"}}}))}});
+  }
+  out["files"] = files;
+  out["paths"] = {{"screenshot", base + "/scene/" + id + "/screenshot?t=1763622942"}, {"preview", base + "/scene/" + id + "/preview"},
+                  {"stream", base + "/scene/" + id + "/stream"}, {"webp", base + "/scene/" + id + "/webp"}};
+  if (s.contains("studio") && s.at("studio").is_object()) {
+    auto st = s.at("studio");
+    out["studio"] = {{"id", st.value("id", "1")}, {"name", st.value("name", "")},
+                     {"image_path", base + "/studio/" + st.value("id", "1") + "/image?t=1699996399"},
+                     {"parent_studio", st.value("parent_studio", nlohmann::json())}};
+    if (out["studio"]["parent_studio"].is_object()) {
+      auto& ps = out["studio"]["parent_studio"];
+      ps["image_path"] = base + "/studio/" + ps.value("id", "1") + "/image?t=1&default=true";
+      if (!ps.contains("id")) {
+        ps["id"] = "1";
+      }
+    }
+  } else {
+    out["studio"] = nullptr;
+  }
+  nlohmann::json performers = nlohmann::json::array();
+  for (const auto& p : s.value("performers", nlohmann::json::array())) {
+    const auto pid = p.value("id", "1");
+    performers.push_back({{"id", pid}, {"name", p.value("name", "")}, {"disambiguation", p.value("disambiguation", nlohmann::json())},
+                          {"gender", p.value("gender", nlohmann::json())},
+                          {"image_path", base + "/performer/" + pid + "/image?t=1731096345" + (p.value("has_image", true) ? "" : "&default=true")}});
+  }
+  out["performers"] = performers;
+  nlohmann::json tags = nlohmann::json::array();
+  for (const auto& t : s.value("tags", nlohmann::json::array())) {
+    tags.push_back({{"id", t.value("id", "1")}, {"name", t.value("name", "")}});
+  }
+  out["tags"] = tags;
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& g : s.value("groups", nlohmann::json::array())) {
+    groups.push_back({{"scene_index", g.value("scene_index", nlohmann::json())},
+                      {"group", {{"id", g.value("id", "1")}, {"name", g.value("name", "")},
+                                 {"front_image_path", base + "/group/" + g.value("id", "1") + "/frontimage?t=1"}}}});
+  }
+  out["groups"] = groups;
+  out["stash_ids"] = s.value("stash_ids", nlohmann::json::array());
+  return out;
+}
+
+nlohmann::json StashSim::find_scenes(const nlohmann::json& args, const std::string& host) {
+  std::vector<const nlohmann::json*> matches;
+  std::set<std::string> ids;
+  if (args.contains("ids") && args.at("ids").is_array()) {
+    for (const auto& id : args.at("ids")) {
+      ids.insert(id.is_string() ? id.get<std::string>() : id.dump());
+    }
+  }
+  const auto filter = args.value("scene_filter", nlohmann::json::object());
+  for (const auto& [id, s] : scenes_) {
+    if (!ids.empty() && ids.count(s.at("id").get<std::string>()) == 0U) {
+      continue;
+    }
+    bool keep = true;
+    for (const char* field : {"updated_at", "created_at"}) {
+      if (!filter.is_object() || !filter.contains(field) || !filter.at(field).is_object()) {
+        continue;
+      }
+      const auto& crit = filter.at(field);
+      const auto value = crit.value("value", "");
+      const auto modifier = crit.value("modifier", "EQUALS");
+      const auto have = s.at(field).get<std::string>();
+      // Stash compares these timestamps as plain strings.
+      if (modifier == "GREATER_THAN") {
+        keep = keep && have > value;
+      } else if (modifier == "LESS_THAN") {
+        keep = keep && have < value;
+      } else if (modifier == "EQUALS") {
+        keep = keep && have == value;
+      } else if (modifier == "NOT_EQUALS") {
+        keep = keep && have != value;
+      } else if (modifier == "BETWEEN") {
+        keep = keep && have >= value && have <= crit.value("value2", "9999");
+      }
+    }
+    if (keep) {
+      matches.push_back(&s);
+    }
+  }
+  const auto find_filter = args.value("filter", nlohmann::json::object());
+  const auto sort = find_filter.is_object() ? find_filter.value("sort", "") : std::string();
+  const auto desc = find_filter.is_object() && find_filter.value("direction", "ASC") == "DESC";
+  static const std::set<std::string> k_sorts = {"", "id", "created_at", "updated_at", "title", "date", "path", "rating"};
+  if (k_sorts.count(sort) == 0U && sort.rfind("random", 0) != 0) {
+    throw std::runtime_error("invalid sort: " + sort);
+  }
+  const auto key = [&](const nlohmann::json* s) -> std::string {
+    if (sort == "id" || sort.empty()) {
+      return "";
+    }
+    if (sort == "path") {
+      return s->value("files", nlohmann::json::array()).empty() ? "" : s->at("files").at(0).value("path", "");
+    }
+    const auto& v = s->value(sort, nlohmann::json());
+    return v.is_string() ? v.get<std::string>() : v.dump();
+  };
+  std::stable_sort(matches.begin(), matches.end(), [&](const nlohmann::json* a, const nlohmann::json* b) {
+    const auto ka = key(a);
+    const auto kb = key(b);
+    if (ka != kb) {
+      return desc ? ka > kb : ka < kb;
+    }
+    const auto ia = std::stoll(a->at("id").get<std::string>());
+    const auto ib = std::stoll(b->at("id").get<std::string>());
+    return desc && (sort == "id") ? ia > ib : ia < ib;
+  });
+  const int64_t per_page = find_filter.is_object() ? find_filter.value("per_page", int64_t{25}) : 25;
+  const int64_t page = std::max<int64_t>(1, find_filter.is_object() ? find_filter.value("page", int64_t{1}) : 1);
+  nlohmann::json scenes = nlohmann::json::array();
+  double duration = 0;
+  int64_t filesize = 0;
+  for (const auto* s : matches) {
+    for (const auto& f : s->value("files", nlohmann::json::array())) {
+      duration += f.value("duration", 0.0);
+      filesize += f.value("size", int64_t{0});
+    }
+  }
+  const auto total = static_cast<int64_t>(matches.size());
+  const int64_t begin = per_page < 0 ? 0 : (page - 1) * per_page;
+  const int64_t end = per_page < 0 ? total : std::min(total, begin + per_page);
+  for (int64_t i = begin; i < end; ++i) {
+    scenes.push_back(full_scene(*matches[static_cast<size_t>(i)], host));
+  }
+  return {{"count", total}, {"duration", duration}, {"filesize", filesize}, {"scenes", scenes}};
+}
+
+nlohmann::json StashSim::execute(const std::string& query, const nlohmann::json& variables, const std::string& host) {
+  auto doc = gql::parse(query, variables);
+  if (!doc) {
+    return gql_error(doc.error().message);
+  }
+  const auto& op = doc->operations.front();
+  if (op.type != "query") {
+    return gql_error("the simulator answers queries only");
+  }
+  nlohmann::json data = nlohmann::json::object();
+  std::lock_guard lock(mutex_);
+  for (const auto& sel : op.selections) {
+    nlohmann::json resolved;
+    std::string type;
+    try {
+      if (sel.name == "findScene") {
+        const auto& id = sel.arguments.value("id", nlohmann::json());
+        const auto key = id.is_string() ? std::stoll(id.get<std::string>()) : (id.is_number() ? id.get<int64_t>() : -1);
+        auto it = scenes_.find(key);
+        resolved = it == scenes_.end() ? nlohmann::json() : full_scene(it->second, host);
+        type = "Scene";
+      } else if (sel.name == "findScenes") {
+        resolved = find_scenes(sel.arguments, host);
+        type = "FindScenesResultType";
+      } else if (sel.name == "configuration") {
+        nlohmann::json plugins = plugins_;
+        const auto include = sel.selections.empty() ? nlohmann::json() : nlohmann::json();
+        (void)include;
+        for (const auto& child : sel.selections) {
+          if (child.name == "plugins" && child.arguments.contains("include") && child.arguments.at("include").is_array()) {
+            nlohmann::json filtered = nlohmann::json::object();
+            for (const auto& id : child.arguments.at("include")) {
+              if (plugins_.contains(id.get<std::string>())) {
+                filtered[id.get<std::string>()] = plugins_.at(id.get<std::string>());
+              }
+            }
+            plugins = filtered;
+          }
+        }
+        resolved = {{"plugins", plugins}, {"general", {{"apiKey", options_.api_key}}}};
+        type = "ConfigResult";
+      } else if (sel.name == "jobQueue") {
+        resolved = job_queue_;
+        type = "Job";
+      } else if (sel.name == "version") {
+        resolved = {{"version", "v0.29.0-sim"}, {"hash", "cf3489efdc45"}, {"build_time", "2026-01-14"}};
+        type = "Version";
+      } else {
+        return gql_error("Cannot query field \"" + sel.name + "\" on type \"Query\".");
+      }
+    } catch (const std::exception& e) {
+      return gql_error(std::string(e.what()));
+    }
+    if (resolved.is_null()) {
+      data[sel.alias] = nullptr;
+      continue;
+    }
+    if (sel.selections.empty()) {
+      data[sel.alias] = resolved;
+      continue;
+    }
+    if (resolved.is_array()) {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& e : resolved) {
+        auto p = gql::project(e, sel.selections, *doc, type);
+        if (!p) {
+          return gql_error(p.error().message);
+        }
+        arr.push_back(*p);
+      }
+      data[sel.alias] = arr;
+      continue;
+    }
+    auto projected = gql::project(resolved, sel.selections, *doc, type);
+    if (!projected) {
+      return gql_error(projected.error().message);
+    }
+    data[sel.alias] = *projected;
+  }
+  return {{"data", data}};
+}
+
+net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
+  sim::RecordedRequest rec;
+  rec.method = req.method;
+  rec.path = req.path;
+  rec.query = util::parse_query(req.query);
+  for (const auto& h : req.headers) {
+    rec.header_names.push_back(h.name);
+  }
+  if (req.path.rfind("/__sim/", 0) == 0) {
+    if (auto control = sim::handle_control(req, faults_, log_); control) {
+      return *control;
+    }
+    try {
+      if (req.path == "/__sim/session" && req.method == "POST") {
+        return sim::json_response({{"cookie", new_session()}});
+      }
+      if (req.path.rfind("/__sim/scenes/", 0) == 0 && req.method == "POST") {
+        const bool ok = update_scene(req.path.substr(14), nlohmann::json::parse(req.body));
+        return sim::json_response({{"ok", ok}}, ok ? 200 : 404);
+      }
+      if (req.path == "/__sim/settings" && req.method == "POST") {
+        const auto body = nlohmann::json::parse(req.body);
+        set_plugin_settings(body.value("plugin", "PlexSync"), body.at("settings"));
+        return sim::json_response({{"ok", true}});
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return sim::json_response({{"error", e.what()}}, 400);
+    }
+    return sim::text_response(404, "text/plain", "404 page not found\n");
+  }
+  // Auth in Stash's order: an ApiKey header (or apikey query) must be right; else the cookie.
+  const auto* key_header = req.header("ApiKey");
+  std::string key = key_header != nullptr ? *key_header : "";
+  for (const auto& [k, v] : rec.query) {
+    if (k == "apikey") {
+      key = v;
+    }
+  }
+  const auto cookie = cookie_value(req, "session");
+  bool authed = !options_.credentials;
+  bool valid_cookie = false;
+  {
+    std::lock_guard lock(mutex_);
+    valid_cookie = sessions_.count(cookie) != 0U;
+  }
+  if (!key.empty()) {
+    if (options_.api_key.empty() || key != options_.api_key) {
+      log_.record(rec);
+      auto r = sim::text_response(401, "text/plain", "");
+      r.headers.push_back({"WWW-Authenticate", "FormBased"});
+      return r;
+    }
+    authed = true;
+  } else if (valid_cookie) {
+    authed = true;
+  }
+  rec.token_via = !key.empty() ? "apikey" : (valid_cookie ? "cookie" : "");
+  log_.record(rec);
+  const auto fault = faults_.match(req.method, req.path);
+  net::ServerResponse res;
+  if (!authed) {
+    res = sim::text_response(401, "text/plain", "");
+    res.headers.push_back({"WWW-Authenticate", "FormBased"});
+  } else if (req.path == "/graphql" && req.method == "POST") {
+    const auto* ct = req.header("Content-Type");
+    if (ct == nullptr || ct->find("application/json") == std::string::npos) {
+      res = sim::text_response(415, "text/plain", "Unsupported Media Type");
+    } else {
+      try {
+        const auto body = nlohmann::json::parse(req.body);
+        const auto query = body.value("query", "");
+        {
+          std::lock_guard lock(mutex_);
+          queries_.push_back(query);
+        }
+        const auto* host = req.header("Host");
+        res = sim::json_response(execute(query, body.value("variables", nlohmann::json::object()), host ? *host : "127.0.0.1"));
+      } catch (const nlohmann::json::exception&) {
+        res = sim::json_response(gql_error("json body could not be decoded"), 400);
+      }
+    }
+    if (valid_cookie) {
+      res.headers.push_back({"Set-Cookie", "session=" + cookie + "; Path=/; Max-Age=3600; HttpOnly"});
+    }
+  } else if (req.method == "GET" && req.path.rfind("/scene/", 0) == 0 && req.path.find("/screenshot") != std::string::npos) {
+    const auto id = req.path.substr(7, req.path.find('/', 7) - 7);
+    std::lock_guard lock(mutex_);
+    auto it = scenes_.find(std::atoll(id.c_str()));
+    if (it == scenes_.end()) {
+      res = sim::text_response(404, "text/plain", "404 page not found\n");
+    } else if (it->second.value("has_cover", true)) {
+      res = sim::text_response(200, "image/png", std::string(reinterpret_cast<const char*>(k_png), sizeof k_png));
+    } else {
+      res = sim::text_response(200, "image/svg+xml", k_placeholder_svg);
+    }
+  } else if (req.method == "GET" && (req.path.rfind("/performer/", 0) == 0 || req.path.rfind("/studio/", 0) == 0)) {
+    const bool placeholder = std::any_of(rec.query.begin(), rec.query.end(), [](const auto& kv) { return kv.first == "default"; });
+    res = placeholder ? sim::text_response(200, "image/svg+xml", k_placeholder_svg)
+                      : sim::text_response(200, "image/png", std::string(reinterpret_cast<const char*>(k_png), sizeof k_png));
+  } else {
+    res = sim::text_response(404, "text/plain", "404 page not found\n");
+  }
+  faults_.apply(fault, res, true);
+  return res;
+}
+
+std::string StashSim::new_session() {
+  static std::mt19937_64 rng(std::random_device{}());
+  std::string value = "MTc2" + std::to_string(rng()) + "simsession" + std::to_string(rng());
+  std::lock_guard lock(mutex_);
+  sessions_.insert(value);
+  return value;
+}
+
+bool StashSim::update_scene(const std::string& id, const nlohmann::json& patch) {
+  std::lock_guard lock(mutex_);
+  auto it = scenes_.find(std::atoll(id.c_str()));
+  if (it == scenes_.end()) {
+    return false;
+  }
+  for (const auto& [k, v] : patch.items()) {
+    it->second[k] = v;
+  }
+  it->second["updated_at"] = timestamp(next_tick());
+  return true;
+}
+
+void StashSim::add_scene(const nlohmann::json& scene) {
+  nlohmann::json s = scene;
+  std::lock_guard lock(mutex_);
+  const auto id = std::stoll(s.at("id").get<std::string>());
+  s["created_at"] = timestamp(next_tick());
+  s["updated_at"] = s["created_at"];
+  scenes_[id] = s;
+}
+
+bool StashSim::delete_scene(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  return scenes_.erase(std::atoll(id.c_str())) > 0;
+}
+
+void StashSim::set_plugin_settings(const std::string& plugin_id, const nlohmann::json& settings) {
+  std::lock_guard lock(mutex_);
+  plugins_[plugin_id] = settings;
+}
+
+void StashSim::set_job_queue(const nlohmann::json& jobs) {
+  std::lock_guard lock(mutex_);
+  job_queue_ = jobs;
+}
+
+std::optional<nlohmann::json> StashSim::scene(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto it = scenes_.find(std::atoll(id.c_str()));
+  if (it == scenes_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::vector<std::string> StashSim::received_queries() {
+  std::lock_guard lock(mutex_);
+  return queries_;
+}
+
+} // namespace stashsim

@@ -1,0 +1,71 @@
+// A Stash simulator: GraphQL over HTTP answering the queries of specs/stash-plugin-protocol.md
+// from editable seeded scenes, with Stash's session-cookie and ApiKey rules and image endpoints.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "net/server.hpp"
+#include "sim/faults.hpp"
+
+namespace stashsim {
+
+struct Options {
+  std::string api_key;          // configured API key ("" = none)
+  bool credentials = false;     // Stash has a username/password: requests need a cookie or the key
+  std::string utc_offset = "+01:00"; // timestamps as Stash writes them (server local time)
+};
+
+class StashSim {
+public:
+  explicit StashSim(Options options = {});
+
+  // {"scenes": [...], "plugins": {"PlexSync": {...}}}
+  void load(const nlohmann::json& seed);
+  // n scenes whose files match plexsim's generated library (same paths, sizes, durations).
+  void generate(int n, const std::string& path_prefix = "/media/adult");
+
+  net::ServerResponse handle(const net::ServerRequest& req);
+
+  // A fresh session cookie value, as Stash puts in a plugin's server_connection.
+  std::string new_session();
+  // Edits a scene the way the UI would: merges fields and bumps updated_at.
+  bool update_scene(const std::string& id, const nlohmann::json& patch);
+  void add_scene(const nlohmann::json& scene);
+  bool delete_scene(const std::string& id);
+  void set_plugin_settings(const std::string& plugin_id, const nlohmann::json& settings);
+  void set_job_queue(const nlohmann::json& jobs);
+  std::optional<nlohmann::json> scene(const std::string& id);
+
+  sim::FaultTable& faults() { return faults_; }
+  sim::RequestLog& requests() { return log_; }
+  // Every GraphQL document received, for schema validation in tests.
+  std::vector<std::string> received_queries();
+
+private:
+  nlohmann::json execute(const std::string& query, const nlohmann::json& variables, const std::string& host);
+  nlohmann::json full_scene(const nlohmann::json& s, const std::string& host) const;
+  nlohmann::json find_scenes(const nlohmann::json& args, const std::string& host);
+  std::string timestamp(int64_t epoch_s) const;
+  int64_t next_tick();
+
+  Options options_;
+  std::mutex mutex_;
+  std::map<int64_t, nlohmann::json> scenes_; // by numeric id
+  nlohmann::json plugins_ = nlohmann::json::object();
+  nlohmann::json job_queue_;
+  std::set<std::string> sessions_;
+  std::vector<std::string> queries_;
+  int64_t clock_s_ = 1763600000; // advances one second per edit, like real saves
+  sim::FaultTable faults_;
+  sim::RequestLog log_;
+};
+
+} // namespace stashsim
