@@ -1,5 +1,6 @@
 // The only translation unit that includes CLI11.
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -24,7 +25,9 @@ int run(int argc, char** argv) {
   worker->add_option("--data-dir", data_dir, "Data directory (default: $PLEXSYNC_DATA_DIR)");
   worker->add_flag("--forever", forever, "Service mode: keep running instead of exiting when idle");
 
+  std::string manifest_out;
   auto* manifest = app.add_subcommand("manifest", "Print PlexSync.yml (generated from the settings table)");
+  manifest->add_option("-o,--output", manifest_out, "Write to this file instead of stdout");
   auto* settings_doc = app.add_subcommand("settings-doc", "Print the settings reference as Markdown");
 
   try {
@@ -39,8 +42,13 @@ int run(int argc, char** argv) {
     return run_worker(data_dir.empty() ? resolve_data_dir("") : data_dir, forever);
   }
   if (*manifest) {
-    std::cout << config::render_manifest();
-    return 0;
+    if (manifest_out.empty()) {
+      std::cout << config::render_manifest();
+      return 0;
+    }
+    std::ofstream out(manifest_out);
+    out << config::render_manifest();
+    return out ? 0 : 1;
   }
   if (*settings_doc) {
     std::cout << config::render_settings_doc();

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   const auto args = sim::parse_args(argc, argv);
   if (args.flag("--help")) {
     std::cout << "usage: plexsim [--host 127.0.0.1] [--port 32400] [--port-file F] [--token T]\n"
-                 "               [--library FILE.json | --generate N [--seed S]] [--latency-ms MS]\n"
+                 "               [--library FILE.json | --generate N] [--latency-ms MS]\n"
                  "               [--fault 'status=503,retry_after=2,path=/library,times=3'] ... [--allow-no-auth]\n"
                  "Control at runtime: POST/DELETE /__sim/faults, POST /__sim/latency, GET/DELETE /__sim/requests\n";
     return 0;
@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     }
     sim.load(nlohmann::json::parse(in));
   } else {
-    sim.generate(std::stoi(args.get("--generate", "50")), std::stoull(args.get("--seed", "1")));
+    sim.generate(std::stoi(args.get("--generate", "50")));
   }
   sim.faults().set_latency_ms(std::stoi(args.get("--latency-ms", "0")));
   for (const auto& spec : args.all("--fault")) {

@@ -276,8 +276,7 @@ nlohmann::json PlexSim::dump() {
   return out;
 }
 
-void PlexSim::generate(int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
+void PlexSim::generate(int n) {
   nlohmann::json lib = {{"sections",
                          {{{"key", "1"}, {"title", "Adult"}, {"locations", {"/media/adult", "/mnt/nas2/Adult Archive"}}},
                           {{"key", "2"}, {"title", "Home Videos"}, {"locations", {"/media/home videos"}}}}},
@@ -285,7 +284,7 @@ void PlexSim::generate(int n, uint64_t seed) {
   const std::vector<std::string> studios = {"Harbor Light Studio", "Studio Ünïcode", "Ōkami Pictures", "Nordlicht Studios"};
   const std::vector<std::string> folders = {"A-M", "N-Z", "日本語 フォルダ", "Été & more", "#1 picks"};
   for (int i = 0; i < n; ++i) {
-    const auto& studio = studios[rng() % studios.size()];
+    const auto& studio = studios[static_cast<size_t>(i) % studios.size()];
     const std::string root = (i % 5 == 4) ? "/mnt/nas2/Adult Archive" : "/media/adult";
     // Every 7th basename repeats in another folder, as real libraries do.
     const int name_no = (i % 7 == 6) ? i - 1 : i;
@@ -425,6 +424,11 @@ void PlexSim::surface_scanned_items(int64_t now) {
   }
 }
 
+std::string PlexSim::current_token() {
+  std::lock_guard lock(mutex_);
+  return options_.token;
+}
+
 net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
   if (auto control = sim::handle_control(req, faults_, log_); control) {
     return *control;
@@ -455,7 +459,7 @@ net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
   net::ServerResponse res;
   if (req.target.size() > options_.max_url_bytes) {
     res = html_error(414);
-  } else if (req.path != "/identity" && !options_.allow_no_auth && token != options_.token) {
+  } else if (req.path != "/identity" && !options_.allow_no_auth && token != current_token()) {
     res = html_error(401);
   } else {
     std::lock_guard lock(mutex_);

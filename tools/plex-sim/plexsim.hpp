@@ -82,10 +82,15 @@ public:
   // {"sections": [...], "items": [...]} (see tools/plex-sim/README.md).
   void load(const nlohmann::json& library);
   // A generated library: n items over nested folders with duplicate basenames, unicode, spaces.
-  void generate(int n, uint64_t seed);
+  // Deterministic, and mirrored by StashSim::generate (scene i+1 has item 10000+i's file).
+  void generate(int n);
 
   net::ServerResponse handle(const net::ServerRequest& req);
 
+  void set_token(const std::string& token) {
+    std::lock_guard lock(mutex_);
+    options_.token = token;
+  }
   sim::FaultTable& faults() { return faults_; }
   sim::RequestLog& requests() { return log_; }
   // The item as GET /library/metadata/{rk} would render it in JSON (null when unknown).
@@ -105,6 +110,7 @@ private:
   int64_t tag_id(const std::string& type, const std::string& name);
   Item* find_item(const std::string& rk);
   int64_t next_epoch();
+  std::string current_token();
 
   Options options_;
   std::mutex mutex_;

@@ -88,10 +88,9 @@ void StashSim::generate(int n, const std::string& path_prefix) {
   const std::vector<std::string> folders = {"A-M", "N-Z", "日本語 フォルダ", "Été & more", "#1 picks"};
   const std::vector<std::string> tag_pool = {"Outdoor", "Interview", "Q&A, Extended", "Été 2023", "4K Remaster", "Night"};
   const std::vector<std::string> people = {"Léa Dubois", "Анна Коваль", "Mika Tanaka (田中 美香)", "Jonas Lindqvist", "Alex Doe"};
-  std::mt19937_64 rng(1);
   nlohmann::json seed = {{"scenes", nlohmann::json::array()}};
   for (int i = 0; i < n; ++i) {
-    const auto& studio = studios[rng() % studios.size()];
+    const auto& studio = studios[static_cast<size_t>(i) % studios.size()];
     const std::string root = (i % 5 == 4) ? "/mnt/nas2/Adult Archive" : path_prefix;
     const int name_no = (i % 7 == 6) ? i - 1 : i;
     const std::string file = root + "/" + studio + "/" + folders[static_cast<size_t>(i) % folders.size()] + "/Scene " +

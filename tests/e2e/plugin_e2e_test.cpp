@@ -1,0 +1,191 @@
+// The built plugin driven exactly as Stash drives it: argv from the manifest, one JSON document
+// on stdin, one JSON object read back from stdout, leveled log lines from stderr.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "support/process.hpp"
+#include "support/sandbox.hpp"
+#include "util/datadirlock.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using testing_support::run_process;
+
+constexpr const char* k_token = "e2e-Plex-Token-7f3a9c";
+
+class PluginE2E : public testing_support::SimulatorsTest {
+protected:
+  void SetUp() override {
+    SimulatorsTest::SetUp();
+    const auto bin = testing_support::plexsync_bin();
+    ASSERT_TRUE(fs::exists(bin)) << bin << " is missing: build the plugin_dir target";
+    // Install the plugin folder the way a user does: copy it into Stash's plugins directory.
+    plugin_dir_ = dir_ + "/plugins/PlexSync";
+    fs::create_directories(plugin_dir_);
+    fs::copy_file(bin, plugin_dir_ + "/plexsync");
+    fs::copy_file(fs::path(bin).parent_path() / "PlexSync.yml", plugin_dir_ + "/PlexSync.yml");
+    plex_.generate(40);
+    plex_.set_token(k_token);
+    stash_.generate(40);
+    stash_.set_plugin_settings("PlexSync", {{"plex_url", plex_url()},
+                                            {"plex_token", k_token},
+                                            {"worker_idle_seconds", 1},
+                                            {"plex_library", "Adult"}});
+    cookie_ = stash_.new_session();
+  }
+
+  void TearDown() override {
+    // The detached worker exits after its idle period; wait so it never outlives the servers.
+    EXPECT_TRUE(testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(plugin_dir_ + "/data"); },
+                                          std::chrono::seconds(20)));
+    SimulatorsTest::TearDown();
+  }
+
+  std::string server_connection() const {
+    return R"({"Scheme":"http","Host":"0.0.0.0","Port":)" + std::to_string(stash_port()) +
+           R"(,"SessionCookie":{"Name":"session","Value":")" + cookie_ +
+           R"(","Path":"/","Domain":"","Expires":"2026-01-14T10:12:03.512345678+01:00","RawExpires":"","MaxAge":3600,"Secure":false,"HttpOnly":false,"SameSite":2,"Raw":"","Unparsed":null},"Dir":")" +
+           dir_ + R"(","PluginDir":")" + plugin_dir_ + "\"}";
+  }
+
+  testing_support::ProcessResult run(const std::string& args_json, std::map<std::string, std::string> env = {}) {
+    const auto stdin_text = "{\"server_connection\":" + server_connection() + ",\"args\":" + args_json + "}";
+    env.emplace("PLEXSYNC_DATA_DIR", ""); // the default location under PluginDir is what Stash users get
+    return run_process({plugin_dir_ + "/plexsync", "plugin"}, stdin_text, env, std::chrono::seconds(60));
+  }
+
+  testing_support::ProcessResult hook(int scene_id, const std::string& type = "Scene.Update.Post",
+                                      const std::string& input_fields = R"(["id","title"])") {
+    return run(R"({"hookContext":{"id":)" + std::to_string(scene_id) + R"(,"type":")" + type +
+               R"(","input":null,"inputFields":)" + input_fields + R"(},"mode":"hook"})");
+  }
+
+  static nlohmann::json result_of(const testing_support::ProcessResult& r) {
+    return nlohmann::json::parse(r.out);
+  }
+
+  nlohmann::json plex_item_for_scene(int scene_id) {
+    // stashsim and plexsim generate the same files: scene N is Plex item 10000 + N - 1.
+    return plex_.item_json(std::to_string(10000 + scene_id - 1));
+  }
+
+  bool item_has_title(int scene_id, const std::string& title) {
+    const auto item = plex_item_for_scene(scene_id);
+    return item.is_object() && item.value("title", "") == title;
+  }
+
+  std::string plugin_dir_;
+  std::string cookie_;
+};
+
+TEST_F(PluginE2E, HookQueuesFastAndTheWorkerSyncsThenALateEditFollows) {
+  const auto first = hook(1);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto answer = result_of(first);
+  EXPECT_TRUE(answer.at("error").is_null());
+  EXPECT_EQ(answer.at("output").at("queued"), true);
+
+  ASSERT_TRUE(testing_support::wait_for([&] { return item_has_title(1, "Stash Title 1 — Été"); }, std::chrono::seconds(20)));
+  auto item = plex_item_for_scene(1);
+  EXPECT_EQ(item.at("summary"), "Details of scene 1 & more.\nSecond line.");
+  EXPECT_EQ(item.at("studio"), stash_.scene("1")->at("studio").at("name"));
+  EXPECT_EQ(item.at("originallyAvailableAt"), "2024-01-10");
+  std::vector<std::string> locked;
+  for (const auto& f : item.at("Field")) {
+    locked.push_back(f.at("name"));
+  }
+  EXPECT_EQ(locked, (std::vector<std::string>{"actor", "genre", "originallyAvailableAt", "studio", "summary", "title"}));
+
+  // The user edits the scene in Stash; the next hook carries the change to Plex.
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "Renamed & Re-dated"},
+                                        {"date", "2023-12-31"},
+                                        {"tags", {{{"id", "99"}, {"name", "Brand New Tag"}}}}}));
+  ASSERT_EQ(hook(1).exit_code, 0);
+  ASSERT_TRUE(testing_support::wait_for([&] { return item_has_title(1, "Renamed & Re-dated"); }, std::chrono::seconds(20)));
+  item = plex_item_for_scene(1);
+  EXPECT_EQ(item.at("originallyAvailableAt"), "2023-12-31");
+  ASSERT_EQ(item.at("Genre").size(), 1U); // set, not merged: old tags removed
+  EXPECT_EQ(item.at("Genre")[0].at("tag"), "Brand New Tag");
+}
+
+TEST_F(PluginE2E, IrrelevantUpdatesAreNotQueued) {
+  const auto r = hook(2, "Scene.Update.Post", R"(["id","play_count","resume_time"])");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(result_of(r).at("output").at("queued"), false);
+  EXPECT_EQ(result_of(r).at("output").at("reason"), "no synced field changed");
+}
+
+TEST_F(PluginE2E, ProcessQueueDrainsInTheForegroundWithProgress) {
+  for (int id = 3; id <= 8; ++id) {
+    ASSERT_EQ(hook(id).exit_code, 0);
+  }
+  const auto r = run(R"({"mode":"process_queue"})");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = result_of(r).at("output");
+  EXPECT_EQ(out.at("queue").at("pending"), 0);
+  EXPECT_EQ(out.at("queue").at("in_flight"), 0);
+  for (int id = 3; id <= 8; ++id) {
+    EXPECT_TRUE(item_has_title(id, "Stash Title " + std::to_string(id) + " — Été")) << id;
+  }
+  bool saw_final_progress = false;
+  for (const auto& [level, message] : testing_support::parse_stash_log(r.err)) {
+    EXPECT_NE(level, '?') << "unleveled stderr line: " << message;
+    saw_final_progress = saw_final_progress || (level == 'p' && std::stod(message) == 1.0);
+  }
+  EXPECT_TRUE(saw_final_progress);
+}
+
+TEST_F(PluginE2E, QueueStatusHasTheFixedCounts) {
+  const auto r = run(R"({"mode":"queue_status"})");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = result_of(r).at("output");
+  for (const char* key : {"pending", "in_flight", "dead"}) {
+    ASSERT_TRUE(out.contains(key)) << key;
+    EXPECT_TRUE(out.at(key).is_number_integer()) << key;
+  }
+}
+
+TEST_F(PluginE2E, UnknownAndUnbuiltModesSaySo) {
+  auto r = run(R"({"mode":"frobnicate"})");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(result_of(r).at("error").get<std::string>().find("unknown task mode 'frobnicate'"), std::string::npos);
+  r = run(R"({"mode":"reconcile_all"})");
+  EXPECT_NE(result_of(r).at("error").get<std::string>().find("not implemented yet"), std::string::npos);
+}
+
+TEST_F(PluginE2E, MalformedStdinGetsAnErrorNotACrash) {
+  const auto r = run_process({plugin_dir_ + "/plexsync", "plugin"}, "{\"server_connection\": ", {}, std::chrono::seconds(20));
+  EXPECT_EQ(r.exit_code, 2);
+  const auto out = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(out.at("output").is_null());
+  EXPECT_NE(out.at("error").get<std::string>().find("stdin is not valid JSON"), std::string::npos);
+  const auto empty = run_process({plugin_dir_ + "/plexsync", "plugin"}, "", {}, std::chrono::seconds(20));
+  EXPECT_NE(nlohmann::json::parse(empty.out).at("error").get<std::string>().find("no input on stdin"), std::string::npos);
+}
+
+TEST_F(PluginE2E, SecretsNeverLeak) {
+  ASSERT_EQ(hook(9).exit_code, 0);
+  ASSERT_TRUE(testing_support::wait_for([&] { return item_has_title(9, "Stash Title 9 — Été"); }, std::chrono::seconds(20)));
+  plex_.faults().add(sim::fault_from_spec("status=401"));
+  ASSERT_EQ(hook(10).exit_code, 0);
+  const auto status = run(R"({"mode":"process_queue"})");
+  ASSERT_TRUE(testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(plugin_dir_ + "/data"); },
+                                        std::chrono::seconds(20)));
+  const auto log = testing_support::read_file(plugin_dir_ + "/data/plexsync.log");
+  EXPECT_NE(log.find("401"), std::string::npos); // the failure is reported...
+  for (const auto* text : {&status.out, &status.err, &log}) {
+    EXPECT_EQ(text->find(k_token), std::string::npos);   // ...without the token
+    EXPECT_EQ(text->find(cookie_), std::string::npos);   // or the Stash session
+  }
+  for (const auto& req : plex_.requests().snapshot()) {
+    EXPECT_EQ(req.token_via, "header");
+    for (const auto& [k, v] : req.query) {
+      EXPECT_EQ(v.find(k_token), std::string::npos);
+    }
+  }
+}
+
+} // namespace

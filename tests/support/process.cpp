@@ -1,0 +1,148 @@
+#include "support/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace testing_support {
+
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& stdin_text,
+                          const std::map<std::string, std::string>& env, std::chrono::milliseconds timeout) {
+  std::signal(SIGPIPE, SIG_IGN);
+  int in_pipe[2];
+  int out_pipe[2];
+  int err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    return {};
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string kv(*e);
+    const auto key = kv.substr(0, kv.find('='));
+    if (env.count(key) == 0U) {
+      env_strings.push_back(kv);
+    }
+  }
+  for (const auto& [k, v] : env) {
+    env_strings.push_back(k + "=" + v);
+  }
+  std::vector<char*> envp;
+  for (auto& s : env_strings) {
+    envp.push_back(s.data());
+  }
+  envp.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargv;
+  for (auto& a : args) {
+    cargv.push_back(a.data());
+  }
+  cargv.push_back(nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  ProcessResult result;
+  if (rc != 0) {
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    result.err = std::string("spawn failed: ") + std::strerror(rc);
+    return result;
+  }
+  // Stash writes stdin in one go and closes it.
+  size_t written = 0;
+  while (written < stdin_text.size()) {
+    const auto n = write(in_pipe[1], stdin_text.data() + written, stdin_text.size() - written);
+    if (n <= 0) {
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  close(in_pipe[1]);
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  bool killed = false;
+  while (open_fds > 0) {
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    if (elapsed > timeout) {
+      kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    if (poll(fds, 2, 50) < 0 && errno != EINTR) {
+      break;
+    }
+    for (auto& fd : fds) {
+      if (fd.fd < 0 || (fd.revents & (POLLIN | POLLHUP)) == 0) {
+        continue;
+      }
+      char buf[65536];
+      const auto n = read(fd.fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(fd.fd);
+        fd.fd = -1;
+        --open_fds;
+      } else {
+        (fd.fd == out_pipe[0] ? result.out : result.err).append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  for (auto& fd : fds) {
+    if (fd.fd >= 0) {
+      close(fd.fd);
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.exit_code = killed ? -1 : (WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  return result;
+}
+
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+std::vector<std::pair<char, std::string>> parse_stash_log(const std::string& err) {
+  std::vector<std::pair<char, std::string>> out;
+  size_t start = 0;
+  while (start < err.size()) {
+    auto end = err.find('\n', start);
+    if (end == std::string::npos) {
+      end = err.size();
+    }
+    const auto line = err.substr(start, end - start);
+    if (line.size() >= 4 && line[0] == '\x01' && line[2] == '\x02') {
+      out.emplace_back(line[1], line.substr(3));
+    } else if (!line.empty()) {
+      out.emplace_back('?', line);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+} // namespace testing_support

@@ -1,0 +1,43 @@
+// Test fixtures: a temporary directory removed only when the test passed (kept for debugging),
+// and running simulators on loopback ports.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "net/server.hpp"
+#include "plexsim.hpp"
+#include "stashsim.hpp"
+
+namespace testing_support {
+
+class SandboxedTest : public ::testing::Test {
+protected:
+  void SetUp() override;
+  void TearDown() override;
+  std::string dir_;
+};
+
+// Both simulators started in-process on free loopback ports.
+class SimulatorsTest : public SandboxedTest {
+protected:
+  void SetUp() override;
+  void TearDown() override;
+  std::string plex_url() const { return "http://127.0.0.1:" + std::to_string(plex_server_->port()); }
+  std::string stash_url() const { return "http://127.0.0.1:" + std::to_string(stash_server_->port()); }
+  uint16_t stash_port() const { return stash_server_->port(); }
+
+  plexsim::PlexSim plex_;
+  stashsim::StashSim stash_;
+  std::unique_ptr<net::HttpServer> plex_server_;
+  std::unique_ptr<net::HttpServer> stash_server_;
+};
+
+std::string shared_dir();
+// The assembled plugin binary (dist/PlexSync/plexsync) the e2e tests install and run.
+std::string plexsync_bin();
+std::string read_file(const std::string& path);
+
+} // namespace testing_support

@@ -1,0 +1,119 @@
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "config/manifest.hpp"
+#include "config/settings.hpp"
+
+namespace {
+
+config::LoadResult load(const char* json) {
+  return config::load_settings(nlohmann::json::parse(json));
+}
+
+TEST(Settings, DefaultsWhenNothingWasSaved) {
+  const auto r = config::load_settings(nlohmann::json());
+  const auto& s = r.settings;
+  EXPECT_EQ(s.plex_url, "");
+  EXPECT_EQ(s.plex_library, "");
+  EXPECT_TRUE(s.enabled);
+  EXPECT_EQ(s.connect_timeout, 5);
+  EXPECT_EQ(s.read_timeout, 30);
+  EXPECT_EQ(s.max_retries, 8);
+  EXPECT_TRUE(s.strict_matching);
+  EXPECT_FALSE(s.preserve_plex_edits);
+  EXPECT_EQ(s.path_map, "");
+  EXPECT_TRUE(s.sync_title && s.sync_summary && s.sync_studio && s.sync_date && s.sync_genres && s.sync_actors);
+  EXPECT_FALSE(s.debug_logging);
+  EXPECT_TRUE(s.plex_verify_tls);
+  EXPECT_EQ(s.worker_idle_seconds, 30);
+  EXPECT_FALSE(r.usable()); // plex_url and plex_token are required
+}
+
+TEST(Settings, MissingRequiredSettingsSayWhatToDo) {
+  const auto r = config::load_settings(nlohmann::json::object());
+  ASSERT_EQ(r.problems.size(), 2U);
+  EXPECT_EQ(r.problems[0].message,
+            "plex_url is not set: enter your Plex address (e.g. http://192.168.1.20:32400) under Settings > "
+            "Plugins > PlexSync");
+  EXPECT_TRUE(r.problems[0].fatal);
+  EXPECT_EQ(r.problems[1].key, "plex_token");
+}
+
+TEST(Settings, PlexUrlWithoutSchemeNamesTheValue) {
+  const auto r = load(R"({"plex_url": "plex:32400", "plex_token": "abcd"})");
+  ASSERT_EQ(r.problems.size(), 1U);
+  EXPECT_EQ(r.problems[0].message, "plex_url must start with http:// or https://, got 'plex:32400'");
+  EXPECT_FALSE(r.usable());
+}
+
+TEST(Settings, StashTypesAndOldStringForms) {
+  const auto r = load(R"({"plex_url": "http://h:32400", "plex_token": "abcd", "enabled": "false",
+                          "connect_timeout": "7", "read_timeout": 45, "strict_matching": 0, "max_retries": 3.0})");
+  EXPECT_TRUE(r.usable());
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_FALSE(r.settings.enabled);
+  EXPECT_EQ(r.settings.connect_timeout, 7);
+  EXPECT_EQ(r.settings.read_timeout, 45);
+  EXPECT_FALSE(r.settings.strict_matching);
+  EXPECT_EQ(r.settings.max_retries, 3);
+}
+
+TEST(Settings, BadOptionalValueFallsBackWithAWarning) {
+  const auto r = load(R"({"plex_url": "http://h:32400", "plex_token": "abcd", "connect_timeout": 0,
+                          "sync_title": "maybe"})");
+  EXPECT_TRUE(r.usable());
+  ASSERT_EQ(r.problems.size(), 2U);
+  EXPECT_EQ(r.problems[0].message, "connect_timeout: 0 must be between 1 and 300; using the default 5");
+  EXPECT_EQ(r.problems[1].message, "sync_title: \"maybe\" must be true or false; using the default");
+  EXPECT_EQ(r.settings.connect_timeout, 5);
+  EXPECT_TRUE(r.settings.sync_title);
+}
+
+TEST(Settings, SecretsAreNeverQuotedInProblems) {
+  const auto r = load(R"({"plex_url": "http://h:32400", "plex_token": "abcd", "stash_api_key": ["s3cr3t-key"]})");
+  ASSERT_EQ(r.problems.size(), 1U);
+  EXPECT_EQ(r.problems[0].message, "stash_api_key: <hidden> must be text; using the default");
+}
+
+TEST(Manifest, DeclaresEverySettingAndTask) {
+  const auto yml = config::render_manifest();
+  for (const auto& s : config::settings_table()) {
+    EXPECT_NE(yml.find(std::string("  ") + s.key + ":\n"), std::string::npos) << s.key;
+  }
+  for (const auto& t : config::task_table()) {
+    EXPECT_NE(yml.find(std::string("mode: ") + t.mode + "\n"), std::string::npos) << t.mode;
+  }
+  EXPECT_NE(yml.find("interface: raw\n"), std::string::npos);
+  EXPECT_NE(yml.find("- Scene.Update.Post"), std::string::npos);
+  EXPECT_NE(yml.find("- Scene.Create.Post"), std::string::npos);
+}
+
+TEST(Manifest, UsesOnlyTopLevelKeysStashAccepts) {
+  // Stash's YAML decoder is strict: an unknown top-level key fails the whole plugin.
+  const std::set<std::string> allowed = {"name", "description", "version", "url", "exec", "interface",
+                                         "errLog", "tasks", "hooks", "settings", "ui"};
+  std::istringstream in(config::render_manifest());
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == ' ' || line[0] == '#' || line[0] == '-') {
+      continue;
+    }
+    EXPECT_TRUE(allowed.count(line.substr(0, line.find(':'))) == 1U) << line;
+  }
+}
+
+TEST(Manifest, SettingKeysAreSnakeCaseAndRequiredOnesExist) {
+  std::set<std::string> keys;
+  for (const auto& s : config::settings_table()) {
+    keys.insert(s.key);
+    for (const char c : std::string(s.key)) {
+      EXPECT_TRUE((c >= 'a' && c <= 'z') || c == '_') << s.key;
+    }
+  }
+  for (const char* k : {"plex_url", "plex_token", "plex_library", "enabled", "connect_timeout", "read_timeout",
+                        "max_retries", "strict_matching", "preserve_plex_edits", "path_map"}) {
+    EXPECT_EQ(keys.count(k), 1U) << k;
+  }
+}
+
+} // namespace

@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "stash/protocol.hpp"
+#include "stash/scene.hpp"
+#include "support/sandbox.hpp"
+
+namespace {
+
+std::string fixture(const std::string& name) {
+  return testing_support::read_file(testing_support::shared_dir() + "/fixtures/stash/" + name);
+}
+
+TEST(PluginInput, UiEditHookMapsWildcardHostAndKeepsHookContext) {
+  auto in = stash::parse_plugin_input(fixture("hook_scene_update_post_ui_edit.stdin.json"));
+  ASSERT_TRUE(in) << in.error().message;
+  EXPECT_EQ(in->server.host, "127.0.0.1");
+  EXPECT_EQ(in->server.base_url(), "http://127.0.0.1:9999");
+  EXPECT_FALSE(in->server.cookie_value.empty());
+  EXPECT_EQ(in->mode, "hook");
+  ASSERT_TRUE(in->hook);
+  EXPECT_EQ(in->hook->type, "Scene.Update.Post");
+  EXPECT_EQ(in->hook->scene_id, "1287");
+  EXPECT_TRUE(in->hook->has_input_fields);
+  // Go's \u0026 and \u003c escapes decoded.
+  EXPECT_NE(in->hook->input.at("details").get<std::string>().find("Reisende & ein"), std::string::npos);
+  EXPECT_NE(in->hook->input.at("details").get<std::string>().find("<neon>"), std::string::npos);
+}
+
+TEST(PluginInput, EveryStashFixtureParses) {
+  for (const char* f : {"hook_scene_create_post_scan.stdin.json", "hook_scene_destroy_post_ui_delete.stdin.json",
+                        "hook_scene_update_post_bulk_update.stdin.json", "hook_scene_update_post_identify.stdin.json",
+                        "task_full_sync_mode_all.stdin.json"}) {
+    auto in = stash::parse_plugin_input(fixture(f));
+    EXPECT_TRUE(in) << f << ": " << (in ? "" : in.error().message);
+  }
+  auto task = stash::parse_plugin_input(fixture("task_full_sync_mode_all.stdin.json"));
+  EXPECT_EQ(task->mode, "all");
+  EXPECT_FALSE(task->hook);
+  auto create = stash::parse_plugin_input(fixture("hook_scene_create_post_scan.stdin.json"));
+  EXPECT_FALSE(create->hook->has_input_fields);
+  EXPECT_TRUE(create->hook->input.is_null());
+}
+
+TEST(PluginInput, NullCookieAndIpv6WildcardAreFine) {
+  auto in = stash::parse_plugin_input(
+      R"({"server_connection":{"Scheme":"http","Host":"::","Port":9999,"SessionCookie":null},"args":{"mode":"queue_status"}})");
+  ASSERT_TRUE(in);
+  EXPECT_EQ(in->server.cookie_value, "");
+  EXPECT_EQ(in->server.base_url(), "http://[::1]:9999");
+}
+
+TEST(PluginInput, MalformedInputGetsAClearError) {
+  EXPECT_NE(stash::parse_plugin_input("").error().message.find("no input on stdin"), std::string::npos);
+  EXPECT_NE(stash::parse_plugin_input("{\"args\":").error().message.find("stdin is not valid JSON"), std::string::npos);
+  EXPECT_EQ(stash::parse_plugin_input("[1,2]").error().message,
+            "stdin must be a JSON object with server_connection and args");
+  EXPECT_EQ(stash::parse_plugin_input(R"({"server_connection":{"Port":70000}})").error().message,
+            "server_connection.Port must be 1-65535, got 70000");
+  EXPECT_EQ(stash::parse_plugin_input(R"({"args":"x"})").error().message, "args must be a JSON object");
+}
+
+TEST(Scene, FullFixtureMapsEveryField) {
+  const auto doc = nlohmann::json::parse(fixture("gql_find_scene_full.response.json"));
+  auto s = stash::scene_from_json(doc.at("data").at("findScene"));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->id, "1287");
+  EXPECT_EQ(s->studio, "Nordlicht Studios");
+  EXPECT_EQ(s->parent_studio, "Aurora Media Group");
+  ASSERT_EQ(s->files.size(), 1U);
+  EXPECT_EQ(s->files[0].size, 1734567890);
+  ASSERT_EQ(s->performers.size(), 3U);
+  EXPECT_EQ(s->performers[2].image_path, ""); // default=true placeholder dropped
+  EXPECT_EQ(s->tags, (std::vector<std::string>{"Outdoor", "4K Remaster", "Été 2023"}));
+  EXPECT_EQ(s->groups, (std::vector<std::string>{"Summer Series Vol. 2"}));
+  EXPECT_EQ(s->rating100, 85);
+}
+
+TEST(Scene, RejectsSceneWithoutId) {
+  EXPECT_FALSE(stash::scene_from_json(nlohmann::json::object()));
+  EXPECT_FALSE(stash::scene_from_json(nlohmann::json::array()));
+}
+
+} // namespace
