@@ -37,9 +37,9 @@ std::string executable_path() {
 
 // Update fields that cannot change anything PlexSync writes (play counts, O-counter, ...).
 bool irrelevant_field(const std::string& f) {
-  static const std::array<const char*, 10> k_irrelevant{
-      "id", "ids", "clientMutationId", "o_counter", "play_count", "play_duration", "resume_time", "organized",
-      "gallery_ids", "stash_ids"};
+  static const std::array<const char*, 10> k_irrelevant{"id",          "ids",           "clientMutationId", "o_counter",
+                                                        "play_count",  "play_duration", "resume_time",      "organized",
+                                                        "gallery_ids", "stash_ids"};
   return std::any_of(k_irrelevant.begin(), k_irrelevant.end(), [&](const char* k) { return f == k; });
 }
 
@@ -107,8 +107,7 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db) {
   if (!queued) {
     return fail("cannot queue scene " + hook.scene_id + ": " + queued.error().message);
   }
-  if (auto saved = worker::save_connection(
-          db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
+  if (auto saved = worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
       !saved) {
     return fail("cannot queue scene " + hook.scene_id + ": " + saved.error().message);
   }
@@ -168,8 +167,7 @@ Answer process_queue(store::Db& db, const std::string& data_dir) {
 }
 
 Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir) {
-  if (auto saved = worker::save_connection(
-          db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
+  if (auto saved = worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
       !saved) {
     return fail(saved.error().message);
   }

@@ -99,10 +99,9 @@ std::string render_settings_doc() {
           }
         },
         s.member);
-    const std::string range =
-        s.type == SettingType::number ? std::to_string(s.min) + "-" + std::to_string(s.max) : "";
-    d << "| `" << s.key << "` | " << yaml_type(s.type) << (s.required ? " (required)" : "") << " | " << def
-      << " | " << range << " | " << s.description << " |\n";
+    const std::string range = s.type == SettingType::number ? std::to_string(s.min) + "-" + std::to_string(s.max) : "";
+    d << "| `" << s.key << "` | " << yaml_type(s.type) << (s.required ? " (required)" : "") << " | " << def << " | "
+      << range << " | " << s.description << " |\n";
   }
   return d.str();
 }

@@ -19,45 +19,44 @@ const std::array k_table{
                 "Address of Plex Media Server, e.g. http://192.168.1.20:32400"},
     SettingSpec{"plex_token", "Plex token", SettingType::string, &S::plex_token, 0, 0, true, true,
                 "X-Plex-Token of the server owner (sent only in a header, never logged)"},
-    SettingSpec{"plex_library", "Plex libraries", SettingType::string, &S::plex_library, 0, 0, false,
-                false, "Comma-separated Plex library titles to sync into; empty = every movie library"},
+    SettingSpec{"plex_library", "Plex libraries", SettingType::string, &S::plex_library, 0, 0, false, false,
+                "Comma-separated Plex library titles to sync into; empty = every movie library"},
     SettingSpec{"enabled", "Enabled", SettingType::boolean, &S::enabled, 0, 0, false, false,
                 "Turn syncing on or off without uninstalling"},
-    SettingSpec{"connect_timeout", "Connect timeout (s)", SettingType::number, &S::connect_timeout, 1,
-                300, false, false, "Seconds to wait for a connection to Plex"},
-    SettingSpec{"read_timeout", "Read timeout (s)", SettingType::number, &S::read_timeout, 1, 600,
-                false, false, "Seconds Plex may stay silent while answering"},
-    SettingSpec{"max_retries", "Max retries", SettingType::number, &S::max_retries, 0, 100, false,
-                false, "Retries of a transient failure before a job goes to dead letters"},
-    SettingSpec{"strict_matching", "Strict matching", SettingType::boolean, &S::strict_matching, 0, 0,
-                false, false, "Write nothing when the Plex match is uncertain"},
-    SettingSpec{"preserve_plex_edits", "Preserve Plex edits", SettingType::boolean,
-                &S::preserve_plex_edits, 0, 0, false, false, "Only fill fields that are empty in Plex"},
+    SettingSpec{"connect_timeout", "Connect timeout (s)", SettingType::number, &S::connect_timeout, 1, 300, false,
+                false, "Seconds to wait for a connection to Plex"},
+    SettingSpec{"read_timeout", "Read timeout (s)", SettingType::number, &S::read_timeout, 1, 600, false, false,
+                "Seconds Plex may stay silent while answering"},
+    SettingSpec{"max_retries", "Max retries", SettingType::number, &S::max_retries, 0, 100, false, false,
+                "Retries of a transient failure before a job goes to dead letters"},
+    SettingSpec{"strict_matching", "Strict matching", SettingType::boolean, &S::strict_matching, 0, 0, false, false,
+                "Write nothing when the Plex match is uncertain"},
+    SettingSpec{"preserve_plex_edits", "Preserve Plex edits", SettingType::boolean, &S::preserve_plex_edits, 0, 0,
+                false, false, "Only fill fields that are empty in Plex"},
     SettingSpec{"path_map", "Path mapping", SettingType::string, &S::path_map, 0, 0, false, false,
                 "STASH_PREFIX=>PLEX_PREFIX rules separated by ';', e.g. /data=>/media"},
     SettingSpec{"sync_title", "Sync title", SettingType::boolean, &S::sync_title, 0, 0, false, false,
                 "Write the scene title"},
-    SettingSpec{"sync_summary", "Sync details", SettingType::boolean, &S::sync_summary, 0, 0, false,
-                false, "Write the scene details as the Plex summary"},
+    SettingSpec{"sync_summary", "Sync details", SettingType::boolean, &S::sync_summary, 0, 0, false, false,
+                "Write the scene details as the Plex summary"},
     SettingSpec{"sync_studio", "Sync studio", SettingType::boolean, &S::sync_studio, 0, 0, false, false,
                 "Write the studio name"},
     SettingSpec{"sync_date", "Sync date", SettingType::boolean, &S::sync_date, 0, 0, false, false,
                 "Write the scene date as originally available"},
-    SettingSpec{"sync_genres", "Sync tags as genres", SettingType::boolean, &S::sync_genres, 0, 0,
-                false, false, "Write Stash tags as Plex genres (the list is set, not merged)"},
-    SettingSpec{"sync_actors", "Sync performers as actors", SettingType::boolean, &S::sync_actors, 0,
-                0, false, false, "Write Stash performers as Plex actors (the list is set, not merged)"},
-    SettingSpec{"debug_logging", "Debug logging", SettingType::boolean, &S::debug_logging, 0, 0, false,
-                false, "Log each step at info level so Stash shows it"},
-    SettingSpec{"plex_verify_tls", "Verify Plex TLS", SettingType::boolean, &S::plex_verify_tls, 0, 0,
-                false, false, "Verify the Plex certificate on https:// URLs"},
-    SettingSpec{"plex_ca_file", "Plex CA file", SettingType::string, &S::plex_ca_file, 0, 0, false,
-                false, "PEM file of the CA that signed the Plex certificate (default: system bundle)"},
-    SettingSpec{"stash_api_key", "Stash API key", SettingType::string, &S::stash_api_key, 0, 0, false,
-                true, "Only needed when Stash has credentials and the session cookie is not enough"},
-    SettingSpec{"worker_idle_seconds", "Worker idle exit (s)", SettingType::number,
-                &S::worker_idle_seconds, 1, 3600, false, false,
-                "Seconds the background worker waits for new work before exiting"},
+    SettingSpec{"sync_genres", "Sync tags as genres", SettingType::boolean, &S::sync_genres, 0, 0, false, false,
+                "Write Stash tags as Plex genres (the list is set, not merged)"},
+    SettingSpec{"sync_actors", "Sync performers as actors", SettingType::boolean, &S::sync_actors, 0, 0, false, false,
+                "Write Stash performers as Plex actors (the list is set, not merged)"},
+    SettingSpec{"debug_logging", "Debug logging", SettingType::boolean, &S::debug_logging, 0, 0, false, false,
+                "Log each step at info level so Stash shows it"},
+    SettingSpec{"plex_verify_tls", "Verify Plex TLS", SettingType::boolean, &S::plex_verify_tls, 0, 0, false, false,
+                "Verify the Plex certificate on https:// URLs"},
+    SettingSpec{"plex_ca_file", "Plex CA file", SettingType::string, &S::plex_ca_file, 0, 0, false, false,
+                "PEM file of the CA that signed the Plex certificate (default: system bundle)"},
+    SettingSpec{"stash_api_key", "Stash API key", SettingType::string, &S::stash_api_key, 0, 0, false, true,
+                "Only needed when Stash has credentials and the session cookie is not enough"},
+    SettingSpec{"worker_idle_seconds", "Worker idle exit (s)", SettingType::number, &S::worker_idle_seconds, 1, 3600,
+                false, false, "Seconds the background worker waits for new work before exiting"},
 };
 
 std::string quoted(const nlohmann::json& value) {
@@ -174,12 +173,11 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
             int64_t n = 0;
             if (read_int(v, n)) {
               if (n < spec.min || n > spec.max) {
-                result.problems.push_back(
-                    {spec.key,
-                     std::string(spec.key) + ": " + quoted(v) + " must be between " + std::to_string(spec.min) +
-                         " and " + std::to_string(spec.max) + "; using the default " +
-                         std::to_string(s.*member),
-                     false});
+                result.problems.push_back({spec.key,
+                                           std::string(spec.key) + ": " + quoted(v) + " must be between " +
+                                               std::to_string(spec.min) + " and " + std::to_string(spec.max) +
+                                               "; using the default " + std::to_string(s.*member),
+                                           false});
                 ok = true; // reported; keep the default
               } else {
                 s.*member = static_cast<int>(n);
@@ -191,25 +189,25 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
         spec.member);
     if (!ok) {
       result.problems.push_back({spec.key,
-                                 std::string(spec.key) + ": " + (spec.secret ? "<hidden>" : quoted(v)) +
-                                     " must be " + type_name(spec.type) + "; using the default",
+                                 std::string(spec.key) + ": " + (spec.secret ? "<hidden>" : quoted(v)) + " must be " +
+                                     type_name(spec.type) + "; using the default",
                                  false});
     }
   }
 
   if (s.plex_url.empty()) {
-    result.problems.push_back(
-        {"plex_url", "plex_url is not set: enter your Plex address (e.g. http://192.168.1.20:32400) under "
-                     "Settings > Plugins > PlexSync",
-         true});
+    result.problems.push_back({"plex_url",
+                               "plex_url is not set: enter your Plex address (e.g. http://192.168.1.20:32400) under "
+                               "Settings > Plugins > PlexSync",
+                               true});
   } else if (auto url = net::Url::parse(s.plex_url); !url) {
     result.problems.push_back({"plex_url", "plex_url " + url.error().message, true});
   }
   if (s.plex_token.empty()) {
-    result.problems.push_back(
-        {"plex_token", "plex_token is not set: copy the X-Plex-Token of the server owner into Settings > "
-                       "Plugins > PlexSync",
-         true});
+    result.problems.push_back({"plex_token",
+                               "plex_token is not set: copy the X-Plex-Token of the server owner into Settings > "
+                               "Plugins > PlexSync",
+                               true});
   } else if (s.plex_token.find_first_of(" \t\r\n") != std::string::npos) {
     result.problems.push_back({"plex_token", "plex_token contains white space: paste the token alone", true});
   }

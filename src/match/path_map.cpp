@@ -13,7 +13,8 @@ util::Result<PathMap> PathMap::parse(const std::string& text) {
     }
     const auto arrow = rule.find("=>");
     if (arrow == std::string::npos) {
-      return util::fail("path_map: rule '" + rule + "' has no '=>'; write STASH_PREFIX=>PLEX_PREFIX, e.g. "
+      return util::fail("path_map: rule '" + rule +
+                        "' has no '=>'; write STASH_PREFIX=>PLEX_PREFIX, e.g. "
                         "/data=>/media");
     }
     auto from = util::trim(rule.substr(0, arrow));

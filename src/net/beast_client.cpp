@@ -24,8 +24,7 @@ using Clock = std::chrono::steady_clock;
 
 class BeastClient final : public HttpClient {
 public:
-  explicit BeastClient(ClientOptions options)
-      : options_(std::move(options)), ssl_ctx_(asio::ssl::context::tls_client) {
+  explicit BeastClient(ClientOptions options) : options_(std::move(options)), ssl_ctx_(asio::ssl::context::tls_client) {
     if (options_.base.scheme == "https") {
       setup_tls();
     }
@@ -67,8 +66,7 @@ private:
       return;
     }
     ssl_ctx_.set_verify_mode(asio::ssl::verify_peer);
-    const std::string bundle =
-        options_.ca_file.empty() ? discover_ca_bundle() : options_.ca_file;
+    const std::string bundle = options_.ca_file.empty() ? discover_ca_bundle() : options_.ca_file;
     beast::error_code ec;
     if (!bundle.empty()) {
       ssl_ctx_.load_verify_file(bundle, ec);
@@ -80,13 +78,10 @@ private:
     }
   }
 
-  beast::tcp_stream& lowest() {
-    return tls_ ? beast::get_lowest_layer(*tls_) : *tcp_;
-  }
+  beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : *tcp_; }
 
   // Runs one async operation to completion with the given timeout.
-  template <typename Start>
-  beast::error_code run(std::chrono::milliseconds timeout, Start&& start) {
+  template <typename Start> beast::error_code run(std::chrono::milliseconds timeout, Start&& start) {
     beast::error_code result = asio::error::would_block;
     lowest().expires_after(timeout);
     start([&result](beast::error_code ec, auto&&...) { result = ec; });
@@ -100,9 +95,7 @@ private:
     return std::max(std::chrono::milliseconds(1), std::min(left, std::chrono::milliseconds(phase_ms)));
   }
 
-  static TransportError error(TransportFailure kind, const std::string& what) {
-    return TransportError{kind, what};
-  }
+  static TransportError error(TransportFailure kind, const std::string& what) { return TransportError{kind, what}; }
 
   tl::expected<void, TransportError> connect(Clock::time_point deadline) {
     const auto& base = options_.base;
@@ -119,13 +112,13 @@ private:
     ioc_.restart();
     ioc_.run();
     if (cec == beast::error::timeout) {
-      return tl::unexpected(error(TransportFailure::connect_timeout,
-                                  "no connection to " + base.display() + " within " +
-                                      std::to_string(options_.connect_timeout_ms) + " ms"));
+      return tl::unexpected(error(TransportFailure::connect_timeout, "no connection to " + base.display() + " within " +
+                                                                         std::to_string(options_.connect_timeout_ms) +
+                                                                         " ms"));
     }
     if (cec) {
-      const auto kind = cec == asio::error::connection_refused ? TransportFailure::connect_refused
-                                                                : TransportFailure::reset;
+      const auto kind =
+          cec == asio::error::connection_refused ? TransportFailure::connect_refused : TransportFailure::reset;
       return tl::unexpected(error(kind, "cannot connect to " + base.display() + ": " + cec.message()));
     }
     stream->socket().set_option(tcp::no_delay(true), ec);
@@ -144,14 +137,13 @@ private:
     if (options_.verify_tls) {
       tls_->set_verify_callback(asio::ssl::host_name_verification(base.host));
     }
-    const auto hec = run(remaining(deadline, options_.connect_timeout_ms), [this](auto handler) {
-      tls_->async_handshake(asio::ssl::stream_base::client, handler);
-    });
+    const auto hec = run(remaining(deadline, options_.connect_timeout_ms),
+                         [this](auto handler) { tls_->async_handshake(asio::ssl::stream_base::client, handler); });
     if (hec) {
       close();
-      return tl::unexpected(error(TransportFailure::tls,
-                                  "TLS handshake with " + base.display() + " failed: " + hec.message() +
-                                      " (check plex_ca_file or the certificate's host name)"));
+      return tl::unexpected(error(TransportFailure::tls, "TLS handshake with " + base.display() +
+                                                             " failed: " + hec.message() +
+                                                             " (check plex_ca_file or the certificate's host name)"));
     }
     return {};
   }
@@ -221,9 +213,8 @@ private:
       if (Clock::now() >= deadline) {
         return error(TransportFailure::deadline, std::string("overall deadline exceeded while ") + phase);
       }
-      return error(TransportFailure::read_timeout, std::string("no data for ") +
-                                                       std::to_string(options_.read_timeout_ms) +
-                                                       " ms while " + phase);
+      return error(TransportFailure::read_timeout,
+                   std::string("no data for ") + std::to_string(options_.read_timeout_ms) + " ms while " + phase);
     }
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
         ec == asio::error::broken_pipe || ec == http::error::partial_message ||

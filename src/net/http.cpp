@@ -114,8 +114,8 @@ std::string discover_ca_bundle() {
   if (const char* env = std::getenv("SSL_CERT_FILE"); env != nullptr && *env != '\0') {
     return env;
   }
-  for (const char* candidate : {"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem",
-                                "/etc/pki/tls/certs/ca-bundle.crt"}) {
+  for (const char* candidate :
+       {"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt"}) {
     std::error_code ec;
     if (std::filesystem::is_regular_file(candidate, ec)) {
       return candidate;

@@ -46,9 +46,7 @@ struct Response {
   int status = 0;
   Headers headers;
   std::string body;
-  [[nodiscard]] const std::string* header(std::string_view name) const {
-    return find_header(headers, name);
-  }
+  [[nodiscard]] const std::string* header(std::string_view name) const { return find_header(headers, name); }
 };
 
 // Failures below HTTP: what happened on the wire, classified where it happened.

@@ -19,9 +19,7 @@ struct ServerRequest {
   std::string query;  // raw query text after '?'
   Headers headers;
   std::string body;
-  [[nodiscard]] const std::string* header(std::string_view name) const {
-    return find_header(headers, name);
-  }
+  [[nodiscard]] const std::string* header(std::string_view name) const { return find_header(headers, name); }
 };
 
 struct ServerResponse {
@@ -29,11 +27,11 @@ struct ServerResponse {
   Headers headers;
   std::string body;
   // Fault directives.
-  int delay_ms = 0;         // wait before answering
+  int delay_ms = 0;            // wait before answering
   int stall_after_head_ms = 0; // send status + headers, then go quiet this long before the body
   int stall_mid_body_ms = 0;   // send half the body, then go quiet this long
-  bool reset = false;       // close the connection without answering
-  bool truncate_body = false; // announce the full length, send half, close
+  bool reset = false;          // close the connection without answering
+  bool truncate_body = false;  // announce the full length, send half, close
 };
 
 using Handler = std::function<ServerResponse(const ServerRequest&)>;

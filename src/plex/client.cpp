@@ -313,8 +313,7 @@ Result<Item> PlexClient::item(const std::string& rating_key) {
 Result<void> PlexClient::edit(const std::string& section_key, const std::string& rating_key, const Params& params) {
   // Without id Plex applies the edit to every item of the section.
   if (rating_key.empty() || section_key.empty()) {
-    return tl::unexpected(
-        Error{Failure::permanent_status, 0, std::nullopt, "refusing a Plex edit without an item id"});
+    return tl::unexpected(Error{Failure::permanent_status, 0, std::nullopt, "refusing a Plex edit without an item id"});
   }
   Params all = {{"type", "1"}, {"id", rating_key}};
   all.insert(all.end(), params.begin(), params.end());

@@ -21,8 +21,8 @@ struct Job {
 };
 
 struct Counts {
-  int64_t pending = 0;   // due now or waiting on backoff
-  int64_t due = 0;       // pending and due now
+  int64_t pending = 0; // due now or waiting on backoff
+  int64_t due = 0;     // pending and due now
   int64_t in_flight = 0;
   int64_t dead = 0;
   int64_t next_due_ms = 0; // earliest next attempt among pending (0 when none)

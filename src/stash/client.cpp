@@ -25,8 +25,8 @@ util::Result<nlohmann::json> StashClient::query(const std::string& document, con
   req.body = nlohmann::json{{"query", document}, {"variables", variables}}.dump();
   auto res = http_->send(req);
   if (!res) {
-    return util::fail(std::string("Stash unreachable (") + net::to_string(res.error().kind) + "): " +
-                      res.error().message);
+    return util::fail(std::string("Stash unreachable (") + net::to_string(res.error().kind) +
+                      "): " + res.error().message);
   }
   if (res->status == 401) {
     return util::fail("Stash refused the request (401): the session expired or Stash needs an API key; set "
@@ -79,8 +79,7 @@ util::Result<nlohmann::json> StashClient::plugin_settings(const std::string& plu
 }
 
 util::Result<std::optional<Scene>> StashClient::find_scene(const std::string& id) {
-  TRY_ASSIGN(auto data,
-             query(std::string(queries::k_find_scene) + "\n" + queries::k_scene_fragment, {{"id", id}}));
+  TRY_ASSIGN(auto data, query(std::string(queries::k_find_scene) + "\n" + queries::k_scene_fragment, {{"id", id}}));
   if (!data.contains("findScene") || data.at("findScene").is_null()) {
     return std::optional<Scene>{};
   }

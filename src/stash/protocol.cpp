@@ -29,8 +29,7 @@ util::Result<PluginInput> parse_plugin_input(const std::string& text) {
       return util::fail("no input on stdin: PlexSync is a Stash plugin; run it from Stash, or use "
                         "'plexsync --help' for the command line");
     }
-    return util::fail(std::string("stdin is not valid JSON (") + e.what() +
-                      "): expected the plugin input Stash sends");
+    return util::fail(std::string("stdin is not valid JSON (") + e.what() + "): expected the plugin input Stash sends");
   }
   if (!doc.is_object()) {
     return util::fail("stdin must be a JSON object with server_connection and args");

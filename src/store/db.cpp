@@ -73,8 +73,8 @@ util::Result<Db> Db::open(const std::string& data_dir) {
   }
   const std::string path = data_dir + "/plexsync.db";
   sqlite3* handle = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &handle,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = "cannot open " + path + ": " + (handle != nullptr ? sqlite3_errmsg(handle) : "");
     sqlite3_close(handle);

@@ -11,9 +11,9 @@ namespace fieldsync {
 
 std::string sanitize(const std::string& text, bool allow_newline) {
   utf8proc_uint8_t* normalized = nullptr;
-  const auto len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                                static_cast<utf8proc_ssize_t>(text.size()), &normalized,
-                                static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const auto len =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
+                   &normalized, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   std::string nfc;
   if (len < 0) {
     // Invalid UTF-8: keep only the ASCII bytes rather than send garbage to Plex.

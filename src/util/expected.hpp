@@ -23,17 +23,17 @@ inline tl::unexpected<Error> fail(std::string message) {
 // Propagate the error of an expected-returning expression.
 #define PLEXSYNC_CONCAT_(a, b) a##b
 #define PLEXSYNC_CONCAT(a, b) PLEXSYNC_CONCAT_(a, b)
-#define TRY(expr)                                                                                  \
-  do {                                                                                             \
-    auto&& try_result_ = (expr);                                                                   \
-    if (!try_result_) {                                                                            \
-      return tl::unexpected(std::move(try_result_).error());                                       \
-    }                                                                                              \
+#define TRY(expr)                                                                                                      \
+  do {                                                                                                                 \
+    auto&& try_result_ = (expr);                                                                                       \
+    if (!try_result_) {                                                                                                \
+      return tl::unexpected(std::move(try_result_).error());                                                           \
+    }                                                                                                                  \
   } while (false)
 #define TRY_ASSIGN(var, expr) TRY_ASSIGN_IMPL_(PLEXSYNC_CONCAT(try_tmp_, __LINE__), var, expr)
-#define TRY_ASSIGN_IMPL_(tmp, var, expr)                                                           \
-  auto tmp = (expr);                                                                               \
-  if (!tmp) {                                                                                      \
-    return tl::unexpected(std::move(tmp).error());                                                 \
-  }                                                                                                \
+#define TRY_ASSIGN_IMPL_(tmp, var, expr)                                                                               \
+  auto tmp = (expr);                                                                                                   \
+  if (!tmp) {                                                                                                          \
+    return tl::unexpected(std::move(tmp).error());                                                                     \
+  }                                                                                                                    \
   var = std::move(*tmp)

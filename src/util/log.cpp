@@ -136,8 +136,7 @@ void progress(double fraction) {
 
 void use_plain_stderr() {
   set_sink([](Level level, std::string_view message) {
-    std::fprintf(stderr, "plexsync: %s: %.*s\n", level_name(level), static_cast<int>(message.size()),
-                 message.data());
+    std::fprintf(stderr, "plexsync: %s: %.*s\n", level_name(level), static_cast<int>(message.size()), message.data());
     std::fflush(stderr);
   });
 }

@@ -28,13 +28,13 @@ void use_plain_stderr();
 
 } // namespace util::log
 
-#define PLEXSYNC_LOG(level, expr)                                                                  \
-  do {                                                                                             \
-    if (::util::log::enabled(level)) {                                                             \
-      std::ostringstream log_stream_;                                                              \
-      log_stream_ << expr;                                                                         \
-      ::util::log::write(level, log_stream_.str());                                                \
-    }                                                                                              \
+#define PLEXSYNC_LOG(level, expr)                                                                                      \
+  do {                                                                                                                 \
+    if (::util::log::enabled(level)) {                                                                                 \
+      std::ostringstream log_stream_;                                                                                  \
+      log_stream_ << expr;                                                                                             \
+      ::util::log::write(level, log_stream_.str());                                                                    \
+    }                                                                                                                  \
   } while (false)
 #define LOG_TRACE(expr) PLEXSYNC_LOG(::util::log::Level::trace, expr)
 #define LOG_DEBUG(expr) PLEXSYNC_LOG(::util::log::Level::debug, expr)

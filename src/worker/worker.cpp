@@ -37,8 +37,8 @@ std::string uuid_v4(util::Rng& rng) {
 } // namespace
 
 util::Result<void> save_connection(store::Db& db, const StashConnection& conn) {
-  const nlohmann::json j = {{"base_url", conn.base_url}, {"cookie_name", conn.cookie_name},
-                            {"cookie_value", conn.cookie_value}};
+  const nlohmann::json j = {
+      {"base_url", conn.base_url}, {"cookie_name", conn.cookie_name}, {"cookie_value", conn.cookie_value}};
   return db.put_kv("stash_connection", j.dump());
 }
 
@@ -49,8 +49,8 @@ util::Result<std::optional<StashConnection>> load_connection(store::Db& db) {
   }
   try {
     const auto j = nlohmann::json::parse(*text);
-    return std::optional<StashConnection>{StashConnection{j.value("base_url", ""), j.value("cookie_name", "session"),
-                                                          j.value("cookie_value", "")}};
+    return std::optional<StashConnection>{
+        StashConnection{j.value("base_url", ""), j.value("cookie_name", "session"), j.value("cookie_value", "")}};
   } catch (const nlohmann::json::exception&) {
     return std::optional<StashConnection>{};
   }
@@ -66,8 +66,7 @@ std::string client_identifier(store::Db& db) {
   return id;
 }
 
-Worker::Worker(store::Db& db, util::Clock& clock, util::Rng& rng)
-    : db_(db), queue_(db), clock_(clock), rng_(rng) {}
+Worker::Worker(store::Db& db, util::Clock& clock, util::Rng& rng) : db_(db), queue_(db), clock_(clock), rng_(rng) {}
 
 util::Result<void> Worker::refresh_context() {
   TRY_ASSIGN(auto conn, load_connection(db_));

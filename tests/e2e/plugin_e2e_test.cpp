@@ -1,9 +1,9 @@
 // The built plugin driven exactly as Stash drives it: argv from the manifest, one JSON document
 // on stdin, one JSON object read back from stdout, leveled log lines from stderr.
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "support/process.hpp"
 #include "support/sandbox.hpp"
@@ -30,10 +30,9 @@ protected:
     plex_.generate(40);
     plex_.set_token(k_token);
     stash_.generate(40);
-    stash_.set_plugin_settings("PlexSync", {{"plex_url", plex_url()},
-                                            {"plex_token", k_token},
-                                            {"worker_idle_seconds", 1},
-                                            {"plex_library", "Adult"}});
+    stash_.set_plugin_settings(
+        "PlexSync",
+        {{"plex_url", plex_url()}, {"plex_token", k_token}, {"worker_idle_seconds", 1}, {"plex_library", "Adult"}});
     cookie_ = stash_.new_session();
   }
 
@@ -63,9 +62,7 @@ protected:
                R"(","input":null,"inputFields":)" + input_fields + R"(},"mode":"hook"})");
   }
 
-  static nlohmann::json result_of(const testing_support::ProcessResult& r) {
-    return nlohmann::json::parse(r.out);
-  }
+  static nlohmann::json result_of(const testing_support::ProcessResult& r) { return nlohmann::json::parse(r.out); }
 
   nlohmann::json plex_item_for_scene(int scene_id) {
     // stashsim and plexsim generate the same files: scene N is Plex item 10000 + N - 1.
@@ -88,7 +85,8 @@ TEST_F(PluginE2E, HookQueuesFastAndTheWorkerSyncsThenALateEditFollows) {
   EXPECT_TRUE(answer.at("error").is_null());
   EXPECT_EQ(answer.at("output").at("queued"), true);
 
-  ASSERT_TRUE(testing_support::wait_for([&] { return item_has_title(1, "Stash Title 1 — Été"); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(1, "Stash Title 1 — Été"); }, std::chrono::seconds(20)));
   auto item = plex_item_for_scene(1);
   EXPECT_EQ(item.at("summary"), "Details of scene 1 & more.\nSecond line.");
   EXPECT_EQ(item.at("studio"), stash_.scene("1")->at("studio").at("name"));
@@ -97,14 +95,16 @@ TEST_F(PluginE2E, HookQueuesFastAndTheWorkerSyncsThenALateEditFollows) {
   for (const auto& f : item.at("Field")) {
     locked.push_back(f.at("name"));
   }
-  EXPECT_EQ(locked, (std::vector<std::string>{"actor", "genre", "originallyAvailableAt", "studio", "summary", "title"}));
+  EXPECT_EQ(locked,
+            (std::vector<std::string>{"actor", "genre", "originallyAvailableAt", "studio", "summary", "title"}));
 
   // The user edits the scene in Stash; the next hook carries the change to Plex.
   ASSERT_TRUE(stash_.update_scene("1", {{"title", "Renamed & Re-dated"},
                                         {"date", "2023-12-31"},
                                         {"tags", {{{"id", "99"}, {"name", "Brand New Tag"}}}}}));
   ASSERT_EQ(hook(1).exit_code, 0);
-  ASSERT_TRUE(testing_support::wait_for([&] { return item_has_title(1, "Renamed & Re-dated"); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(1, "Renamed & Re-dated"); }, std::chrono::seconds(20)));
   item = plex_item_for_scene(1);
   EXPECT_EQ(item.at("originallyAvailableAt"), "2023-12-31");
   ASSERT_EQ(item.at("Genre").size(), 1U); // set, not merged: old tags removed
@@ -157,18 +157,21 @@ TEST_F(PluginE2E, UnknownAndUnbuiltModesSaySo) {
 }
 
 TEST_F(PluginE2E, MalformedStdinGetsAnErrorNotACrash) {
-  const auto r = run_process({plugin_dir_ + "/plexsync", "plugin"}, "{\"server_connection\": ", {}, std::chrono::seconds(20));
+  const auto r =
+      run_process({plugin_dir_ + "/plexsync", "plugin"}, "{\"server_connection\": ", {}, std::chrono::seconds(20));
   EXPECT_EQ(r.exit_code, 2);
   const auto out = nlohmann::json::parse(r.out);
   EXPECT_TRUE(out.at("output").is_null());
   EXPECT_NE(out.at("error").get<std::string>().find("stdin is not valid JSON"), std::string::npos);
   const auto empty = run_process({plugin_dir_ + "/plexsync", "plugin"}, "", {}, std::chrono::seconds(20));
-  EXPECT_NE(nlohmann::json::parse(empty.out).at("error").get<std::string>().find("no input on stdin"), std::string::npos);
+  EXPECT_NE(nlohmann::json::parse(empty.out).at("error").get<std::string>().find("no input on stdin"),
+            std::string::npos);
 }
 
 TEST_F(PluginE2E, SecretsNeverLeak) {
   ASSERT_EQ(hook(9).exit_code, 0);
-  ASSERT_TRUE(testing_support::wait_for([&] { return item_has_title(9, "Stash Title 9 — Été"); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(9, "Stash Title 9 — Été"); }, std::chrono::seconds(20)));
   plex_.faults().add(sim::fault_from_spec("status=401"));
   ASSERT_EQ(hook(10).exit_code, 0);
   const auto status = run(R"({"mode":"process_queue"})");
@@ -177,8 +180,8 @@ TEST_F(PluginE2E, SecretsNeverLeak) {
   const auto log = testing_support::read_file(plugin_dir_ + "/data/plexsync.log");
   EXPECT_NE(log.find("401"), std::string::npos); // the failure is reported...
   for (const auto* text : {&status.out, &status.err, &log}) {
-    EXPECT_EQ(text->find(k_token), std::string::npos);   // ...without the token
-    EXPECT_EQ(text->find(cookie_), std::string::npos);   // or the Stash session
+    EXPECT_EQ(text->find(k_token), std::string::npos); // ...without the token
+    EXPECT_EQ(text->find(cookie_), std::string::npos); // or the Stash session
   }
   for (const auto& req : plex_.requests().snapshot()) {
     EXPECT_EQ(req.token_via, "header");

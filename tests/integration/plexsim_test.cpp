@@ -1,6 +1,5 @@
 // plexsim over real loopback HTTP, driven by the project's own HTTP client.
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include "net/http.hpp"
@@ -109,7 +108,8 @@ TEST_F(PlexSimTest, PagingByHeaderOrQueryWithTotals) {
   EXPECT_FALSE(page.at("Metadata")[0].contains("librarySectionID"));
   EXPECT_EQ(page.at("Metadata")[0].at("Genre").size(), 3U); // listings truncate tag lists
   EXPECT_FALSE(page.at("Metadata")[0].contains("Field"));
-  auto second = get_json("/library/sections/1/all?type=1&sort=addedAt&X-Plex-Container-Start=3&X-Plex-Container-Size=3");
+  auto second =
+      get_json("/library/sections/1/all?type=1&sort=addedAt&X-Plex-Container-Start=3&X-Plex-Container-Size=3");
   EXPECT_EQ(second.at("size"), 2);
   EXPECT_EQ(second.at("offset"), 3);
   auto past = get_json("/library/sections/1/all?type=1&X-Plex-Container-Start=50&X-Plex-Container-Size=3");
@@ -144,8 +144,8 @@ TEST_F(PlexSimTest, FixtureEditIsAppliedAndReadBack) {
   EXPECT_TRUE(res->body.empty());
   const auto item = get_json("/library/metadata/1001").at("Metadata")[0];
   EXPECT_EQ(item.at("title"), "Sunset Session: Été Edition");
-  EXPECT_EQ(item.at("summary"),
-            "Two friends film a slow evening on the pier & rate sunsets #1 to #10.\nShot in one take + no edits (100% real).");
+  EXPECT_EQ(item.at("summary"), "Two friends film a slow evening on the pier & rate sunsets #1 to #10.\nShot in one "
+                                "take + no edits (100% real).");
   std::vector<std::string> genres;
   for (const auto& g : item.at("Genre")) {
     genres.push_back(g.at("tag"));
@@ -198,8 +198,8 @@ TEST_F(PlexSimTest, ScanRevealsAPendingItem) {
   EXPECT_EQ(get("/library/metadata/1006").status, 404);
   get("/library/sections/1/refresh?path=%2Fmedia%2Fadult%2Fnew");
   EXPECT_EQ(plex_.scanned_paths(), std::vector<std::string>{"/media/adult/new"});
-  ASSERT_TRUE(testing_support::wait_for([&] { return get("/library/metadata/1006").status == 200; },
-                                        std::chrono::seconds(5)));
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return get("/library/metadata/1006").status == 200; }, std::chrono::seconds(5)));
 }
 
 TEST_F(PlexSimTest, StatusFaultWithRetryAfter) {
@@ -280,7 +280,8 @@ TEST_F(PlexSimTest, RequestLogRecordsHeaderNamesNotTokenValues) {
 
 TEST_F(PlexSimTest, GeneratedLibraryOfOneHundredThousandStaysResponsive) {
   plex_.generate(100000);
-  auto page = get_json("/library/sections/1/all?type=1&sort=addedAt&X-Plex-Container-Start=99900&X-Plex-Container-Size=100");
+  auto page =
+      get_json("/library/sections/1/all?type=1&sort=addedAt&X-Plex-Container-Start=99900&X-Plex-Container-Size=100");
   EXPECT_EQ(page.at("totalSize"), 100000);
   EXPECT_EQ(page.at("size"), 100);
   // How fast is measured in bench/; here only that a deep page answers correctly.

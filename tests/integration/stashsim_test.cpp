@@ -11,7 +11,8 @@ protected:
   void SetUp() override {
     SimulatorsTest::SetUp();
     stash_.generate(30);
-    stash_.set_plugin_settings("PlexSync", {{"plex_url", "http://127.0.0.1:32400"}, {"enabled", true}, {"max_retries", 5}});
+    stash_.set_plugin_settings("PlexSync",
+                               {{"plex_url", "http://127.0.0.1:32400"}, {"enabled", true}, {"max_retries", 5}});
   }
   std::unique_ptr<stash::StashClient> client(stash::StashAuth auth = {}) {
     net::ClientOptions o;
@@ -47,7 +48,9 @@ TEST_F(StashSimTest, FindSceneReturnsTheFragmentFields) {
 TEST_F(StashSimTest, OnlySelectedFieldsAndAliasesComeBack) {
   const auto r = raw_post(R"({"query": "query { s: findScene(id: 1) { id name: title studio { name } } }"})");
   const auto doc = nlohmann::json::parse(r.body);
-  EXPECT_EQ(doc.at("data").at("s"), nlohmann::json::parse(R"({"id":"1","name":"Stash Title 1 — Été","studio":{"name":"Harbor Light Studio"}})"));
+  EXPECT_EQ(
+      doc.at("data").at("s"),
+      nlohmann::json::parse(R"({"id":"1","name":"Stash Title 1 — Été","studio":{"name":"Harbor Light Studio"}})"));
 }
 
 TEST_F(StashSimTest, UnknownFieldIsAGraphQLErrorWithStatus200) {
@@ -71,9 +74,9 @@ TEST_F(StashSimTest, FindScenesPagesSortsAndFiltersOnUpdatedAt) {
   ASSERT_EQ(all->at("findScenes").at("scenes").size(), 30U);
   const auto cutoff = all->at("findScenes").at("scenes")[29].at("updated_at").get<std::string>();
   ASSERT_TRUE(stash_.update_scene("5", {{"title", "Edited"}}));
-  auto since = c->query(
-      "query($f: SceneFilterType) { findScenes(scene_filter: $f, filter: {sort: \"updated_at\", per_page: -1}) { count scenes { id title } } }",
-      {{"f", {{"updated_at", {{"value", cutoff}, {"modifier", "GREATER_THAN"}}}}}});
+  auto since = c->query("query($f: SceneFilterType) { findScenes(scene_filter: $f, filter: {sort: \"updated_at\", "
+                        "per_page: -1}) { count scenes { id title } } }",
+                        {{"f", {{"updated_at", {{"value", cutoff}, {"modifier", "GREATER_THAN"}}}}}});
   ASSERT_TRUE(since) << since.error().message;
   EXPECT_EQ(since->at("findScenes").at("count"), 1);
   EXPECT_EQ(since->at("findScenes").at("scenes")[0].at("title"), "Edited");
@@ -126,8 +129,11 @@ TEST_F(StashSimTest, JobQueueIsNullWhenIdle) {
   auto q = client()->query(stash::queries::k_job_queue, {});
   ASSERT_TRUE(q);
   EXPECT_TRUE(q->at("jobQueue").is_null());
-  stash_.set_job_queue(nlohmann::json::parse(testing_support::read_file(
-      testing_support::shared_dir() + "/fixtures/stash/gql_job_queue_scan_running.response.json")).at("data").at("jobQueue"));
+  stash_.set_job_queue(
+      nlohmann::json::parse(testing_support::read_file(testing_support::shared_dir() +
+                                                       "/fixtures/stash/gql_job_queue_scan_running.response.json"))
+          .at("data")
+          .at("jobQueue"));
   q = client()->query(stash::queries::k_job_queue, {});
   EXPECT_EQ(q->at("jobQueue")[0].at("description"), "Scanning...");
 }

@@ -90,8 +90,8 @@ TEST(Manifest, DeclaresEverySettingAndTask) {
 
 TEST(Manifest, UsesOnlyTopLevelKeysStashAccepts) {
   // Stash's YAML decoder is strict: an unknown top-level key fails the whole plugin.
-  const std::set<std::string> allowed = {"name", "description", "version", "url", "exec", "interface",
-                                         "errLog", "tasks", "hooks", "settings", "ui"};
+  const std::set<std::string> allowed = {"name",   "description", "version", "url",      "exec", "interface",
+                                         "errLog", "tasks",       "hooks",   "settings", "ui"};
   std::istringstream in(config::render_manifest());
   std::string line;
   while (std::getline(in, line)) {

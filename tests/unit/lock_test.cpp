@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "support/sandbox.hpp"
 #include "util/datadirlock.hpp"

@@ -43,7 +43,12 @@ std::string param(const plex::Params& p, const std::string& key) {
 
 TEST(Sanitize, NfcAndControlCharacters) {
   EXPECT_EQ(fieldsync::sanitize("E\xCC\x81t\xC3\xA9", false), "\xC3\x89t\xC3\xA9"); // NFD É -> NFC
-  EXPECT_EQ(fieldsync::sanitize("a\x01" "b\x7f" "c\xC2\x85" "d", false), "abcd");
+  EXPECT_EQ(fieldsync::sanitize("a\x01"
+                                "b\x7f"
+                                "c\xC2\x85"
+                                "d",
+                                false),
+            "abcd");
   EXPECT_EQ(fieldsync::sanitize("  one\ntwo\t ", false), "one two");
   EXPECT_EQ(fieldsync::sanitize("one\r\ntwo", true), "one \ntwo");
   EXPECT_EQ(fieldsync::sanitize("bad \xFF utf8", false), "bad  utf8");

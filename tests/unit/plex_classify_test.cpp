@@ -47,8 +47,9 @@ TEST(Classify, TransportFailures) {
 }
 
 TEST(Classify, UnauthorizedMessageSaysWhatToFix) {
-  EXPECT_EQ(plex::classify(status(401), 0)->message,
-            "Plex answered HTTP 401: the token is missing, wrong or revoked; set plex_token to the server owner's token");
+  EXPECT_EQ(
+      plex::classify(status(401), 0)->message,
+      "Plex answered HTTP 401: the token is missing, wrong or revoked; set plex_token to the server owner's token");
 }
 
 } // namespace

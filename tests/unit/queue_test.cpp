@@ -1,7 +1,7 @@
+#include <filesystem>
+
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
-
-#include <filesystem>
 
 #include "queue/queue.hpp"
 #include "store/db.hpp"

@@ -41,9 +41,9 @@ int main(int argc, char** argv) {
   for (const auto& spec : args.all("--fault")) {
     sim.faults().add(sim::fault_from_spec(spec));
   }
-  auto server = net::start_server(args.get("--host", "127.0.0.1"),
-                                  static_cast<uint16_t>(std::stoi(args.get("--port", "32400"))),
-                                  [&sim](const net::ServerRequest& r) { return sim.handle(r); });
+  auto server =
+      net::start_server(args.get("--host", "127.0.0.1"), static_cast<uint16_t>(std::stoi(args.get("--port", "32400"))),
+                        [&sim](const net::ServerRequest& r) { return sim.handle(r); });
   sim::write_port_file(args.get("--port-file"), server->port());
   std::fprintf(stderr, "plexsim: listening on 127.0.0.1:%d with %zu items\n", server->port(), sim.item_count());
   sim::wait_for_signal();

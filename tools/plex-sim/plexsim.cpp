@@ -13,17 +13,16 @@ namespace {
 
 constexpr const char* k_machine_id = "5e1f0c9a7b3d42e8a6c4f19d08b2e7a3c6d5f401";
 constexpr const char* k_version = "1.41.6.9685-d301f511a";
-const std::set<std::string> k_text_fields = {"title",   "titleSort", "originalTitle", "summary",
-                                             "tagline", "studio",    "contentRating", "originallyAvailableAt",
+const std::set<std::string> k_text_fields = {"title",       "titleSort", "originalTitle", "summary",
+                                             "tagline",     "studio",    "contentRating", "originallyAvailableAt",
                                              "editionTitle"};
 const std::set<std::string> k_numeric_fields = {"userRating", "year", "addedAt", "rating", "audienceRating"};
 const std::vector<std::pair<std::string, std::string>> k_tag_types = {
-    {"genre", "Genre"},   {"director", "Director"}, {"writer", "Writer"}, {"producer", "Producer"},
-    {"country", "Country"}, {"collection", "Collection"}, {"label", "Label"}, {"actor", "Role"}};
+    {"genre", "Genre"},     {"director", "Director"},     {"writer", "Writer"}, {"producer", "Producer"},
+    {"country", "Country"}, {"collection", "Collection"}, {"label", "Label"},   {"actor", "Role"}};
 
 int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -75,7 +74,8 @@ std::string xml_value(const nlohmann::json& v) {
   return v.dump();
 }
 
-void xml_element(std::string& out, const std::string& name, const nlohmann::json& obj, const std::string& item_element) {
+void xml_element(std::string& out, const std::string& name, const nlohmann::json& obj,
+                 const std::string& item_element) {
   out += "<" + name;
   for (const auto& [k, v] : obj.items()) {
     if (!v.is_array() && !v.is_object() && !v.is_null()) {
@@ -196,7 +196,8 @@ void PlexSim::load(const nlohmann::json& library) {
   int64_t part_id = 3000;
   for (const auto& j : library.value("items", nlohmann::json::array())) {
     auto item = std::make_unique<Item>();
-    item->rating_key = j.contains("ratingKey") ? j.at("ratingKey").get<std::string>() : std::to_string(++next_rating_key_);
+    item->rating_key =
+        j.contains("ratingKey") ? j.at("ratingKey").get<std::string>() : std::to_string(++next_rating_key_);
     item->section_key = j.value("section", sections_.empty() ? "1" : sections_.front().key);
     for (const auto& f : k_text_fields) {
       if (j.contains(f) && j.at(f).is_string()) {
@@ -213,7 +214,8 @@ void PlexSim::load(const nlohmann::json& library) {
     item->art_epoch = item->updated_at;
     item->media_id = 2000 + static_cast<int64_t>(items_.size());
     for (const auto& p : j.value("parts", nlohmann::json::array())) {
-      item->parts.push_back(Part{++part_id, p.value("file", ""), p.value("size", int64_t{0}), p.value("duration", int64_t{0})});
+      item->parts.push_back(
+          Part{++part_id, p.value("file", ""), p.value("size", int64_t{0}), p.value("duration", int64_t{0})});
       item->duration += item->parts.back().duration;
     }
     for (const auto& [type, element] : k_tag_types) {
@@ -250,8 +252,11 @@ nlohmann::json PlexSim::dump() {
     out["sections"].push_back({{"key", s.key}, {"title", s.title}, {"type", s.type}, {"locations", s.locations}});
   }
   for (const auto& [rk, item] : items_) {
-    nlohmann::json j = {{"ratingKey", rk}, {"section", item->section_key}, {"addedAt", item->added_at},
-                        {"updatedAt", item->updated_at}, {"pending", item->pending}};
+    nlohmann::json j = {{"ratingKey", rk},
+                        {"section", item->section_key},
+                        {"addedAt", item->added_at},
+                        {"updatedAt", item->updated_at},
+                        {"pending", item->pending}};
     for (const auto& [k, v] : item->text) {
       j[k] = v;
     }
@@ -277,25 +282,28 @@ nlohmann::json PlexSim::dump() {
 }
 
 void PlexSim::generate(int n) {
-  nlohmann::json lib = {{"sections",
-                         {{{"key", "1"}, {"title", "Adult"}, {"locations", {"/media/adult", "/mnt/nas2/Adult Archive"}}},
-                          {{"key", "2"}, {"title", "Home Videos"}, {"locations", {"/media/home videos"}}}}},
-                        {"items", nlohmann::json::array()}};
-  const std::vector<std::string> studios = {"Harbor Light Studio", "Studio Ünïcode", "Ōkami Pictures", "Nordlicht Studios"};
+  nlohmann::json lib = {
+      {"sections",
+       {{{"key", "1"}, {"title", "Adult"}, {"locations", {"/media/adult", "/mnt/nas2/Adult Archive"}}},
+        {{"key", "2"}, {"title", "Home Videos"}, {"locations", {"/media/home videos"}}}}},
+      {"items", nlohmann::json::array()}};
+  const std::vector<std::string> studios = {"Harbor Light Studio", "Studio Ünïcode", "Ōkami Pictures",
+                                            "Nordlicht Studios"};
   const std::vector<std::string> folders = {"A-M", "N-Z", "日本語 フォルダ", "Été & more", "#1 picks"};
   for (int i = 0; i < n; ++i) {
     const auto& studio = studios[static_cast<size_t>(i) % studios.size()];
     const std::string root = (i % 5 == 4) ? "/mnt/nas2/Adult Archive" : "/media/adult";
     // Every 7th basename repeats in another folder, as real libraries do.
     const int name_no = (i % 7 == 6) ? i - 1 : i;
-    const std::string file = root + "/" + studio + "/" + folders[static_cast<size_t>(i) % folders.size()] +
-                             "/Scene " + std::to_string(name_no) + " [1080p].mp4";
-    lib["items"].push_back({{"ratingKey", std::to_string(10000 + i)},
-                            {"section", "1"},
-                            {"title", "Scene " + std::to_string(name_no)},
-                            {"studio", studio},
-                            {"addedAt", 1700000000 + i},
-                            {"parts", {{{"file", file}, {"size", 100000000 + static_cast<int64_t>(i)}, {"duration", 1800000 + i}}}}});
+    const std::string file = root + "/" + studio + "/" + folders[static_cast<size_t>(i) % folders.size()] + "/Scene " +
+                             std::to_string(name_no) + " [1080p].mp4";
+    lib["items"].push_back(
+        {{"ratingKey", std::to_string(10000 + i)},
+         {"section", "1"},
+         {"title", "Scene " + std::to_string(name_no)},
+         {"studio", studio},
+         {"addedAt", 1700000000 + i},
+         {"parts", {{{"file", file}, {"size", 100000000 + static_cast<int64_t>(i)}, {"duration", 1800000 + i}}}}});
   }
   load(lib);
 }
@@ -356,12 +364,13 @@ nlohmann::json PlexSim::render_item(const Item& item, bool full) const {
   nlohmann::json parts = nlohmann::json::array();
   for (const auto& p : item.parts) {
     const auto ext = p.file.substr(p.file.find_last_of('.') + 1);
-    parts.push_back({{"id", p.id},
-                     {"key", "/library/parts/" + std::to_string(p.id) + "/" + std::to_string(item.added_at) + "/file." + ext},
-                     {"duration", p.duration},
-                     {"file", p.file},
-                     {"size", p.size},
-                     {"container", ext}});
+    parts.push_back(
+        {{"id", p.id},
+         {"key", "/library/parts/" + std::to_string(p.id) + "/" + std::to_string(item.added_at) + "/file." + ext},
+         {"duration", p.duration},
+         {"file", p.file},
+         {"size", p.size},
+         {"container", ext}});
   }
   m["Media"] = {{{"id", item.media_id}, {"duration", item.duration}, {"videoResolution", "1080"}, {"Part", parts}}};
   for (const auto& [type, element] : k_tag_types) {
@@ -484,15 +493,18 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
   const auto& m = req.method;
 
   if (req.path == "/identity" && m == "GET") {
-    return container({{"size", 0}, {"claimed", true}, {"machineIdentifier", k_machine_id}, {"version", k_version}}, json);
+    return container({{"size", 0}, {"claimed", true}, {"machineIdentifier", k_machine_id}, {"version", k_version}},
+                     json);
   }
   if (req.path == "/" && m == "GET") {
     // The server root as PMS 1.41 describes itself (clients such as python-plexapi parse it all).
-    static const auto root = nlohmann::json::parse(R"json({"size":23,"allowCameraUpload":false,"allowChannelAccess":true,"allowMediaDeletion":true,"allowSharing":true,"allowSync":true,"allowTuners":true,"backgroundProcessing":true,"certificate":true,"companionProxy":true,"countryCode":"usa","diagnostics":"logs,databases,streaminglogs","eventStream":true,"friendlyName":"plexsim","hubSearch":true,"itemClusters":true,"livetv":7,"machineIdentifier":"5e1f0c9a7b3d42e8a6c4f19d08b2e7a3c6d5f401","mediaProviders":true,"multiuser":true,"musicAnalysis":2,"myPlex":true,"myPlexMappingState":"mapped","myPlexSigninState":"ok","myPlexSubscription":true,"myPlexUsername":"owner@plexsim.invalid","offlineTranscode":1,"ownerFeatures":"camera_upload,collections,content_filter,hardware_transcoding,home,pass,sync,webhooks","platform":"Linux","platformVersion":"6.1.0-18-amd64","pluginHost":true,"pushNotifications":false,"readOnlyLibraries":false,"streamingBrainABRVersion":3,"streamingBrainVersion":2,"sync":true,"transcoderActiveVideoSessions":0,"transcoderAudio":true,"transcoderLyrics":true,"transcoderPhoto":true,"transcoderSubtitles":true,"transcoderVideo":true,"transcoderVideoBitrates":"64,96,208,320,720,1500,2000,3000,4000,8000,10000,12000,20000","transcoderVideoQualities":"0,1,2,3,4,5,6,7,8,9,10,11,12","transcoderVideoResolutions":"128,128,160,240,320,480,768,720,720,1080,1080,1080,1080","updatedAt":1731000123,"updater":true,"version":"1.41.6.9685-d301f511a","voiceSearch":true,"Directory":[{"count":1,"key":"activities","title":"activities"},{"count":1,"key":"butler","title":"butler"},{"count":1,"key":"channels","title":"channels"},{"count":1,"key":"clients","title":"clients"},{"count":1,"key":"diagnostics","title":"diagnostics"},{"count":1,"key":"hubs","title":"hubs"},{"count":1,"key":"library","title":"library"},{"count":1,"key":"livetv","title":"livetv"},{"count":1,"key":"media","title":"media"},{"count":1,"key":"metadata","title":"metadata"},{"count":1,"key":"music","title":"music"},{"count":1,"key":"playQueues","title":"playQueues"},{"count":1,"key":"player","title":"player"},{"count":1,"key":"playlists","title":"playlists"},{"count":1,"key":"resources","title":"resources"},{"count":1,"key":"search","title":"search"},{"count":1,"key":"server","title":"server"},{"count":1,"key":"servers","title":"servers"},{"count":1,"key":"statistics","title":"statistics"},{"count":1,"key":"system","title":"system"},{"count":1,"key":"transcode","title":"transcode"},{"count":1,"key":"updater","title":"updater"},{"count":1,"key":"user","title":"user"}]})json");
+    static const auto root = nlohmann::json::parse(
+        R"json({"size":23,"allowCameraUpload":false,"allowChannelAccess":true,"allowMediaDeletion":true,"allowSharing":true,"allowSync":true,"allowTuners":true,"backgroundProcessing":true,"certificate":true,"companionProxy":true,"countryCode":"usa","diagnostics":"logs,databases,streaminglogs","eventStream":true,"friendlyName":"plexsim","hubSearch":true,"itemClusters":true,"livetv":7,"machineIdentifier":"5e1f0c9a7b3d42e8a6c4f19d08b2e7a3c6d5f401","mediaProviders":true,"multiuser":true,"musicAnalysis":2,"myPlex":true,"myPlexMappingState":"mapped","myPlexSigninState":"ok","myPlexSubscription":true,"myPlexUsername":"owner@plexsim.invalid","offlineTranscode":1,"ownerFeatures":"camera_upload,collections,content_filter,hardware_transcoding,home,pass,sync,webhooks","platform":"Linux","platformVersion":"6.1.0-18-amd64","pluginHost":true,"pushNotifications":false,"readOnlyLibraries":false,"streamingBrainABRVersion":3,"streamingBrainVersion":2,"sync":true,"transcoderActiveVideoSessions":0,"transcoderAudio":true,"transcoderLyrics":true,"transcoderPhoto":true,"transcoderSubtitles":true,"transcoderVideo":true,"transcoderVideoBitrates":"64,96,208,320,720,1500,2000,3000,4000,8000,10000,12000,20000","transcoderVideoQualities":"0,1,2,3,4,5,6,7,8,9,10,11,12","transcoderVideoResolutions":"128,128,160,240,320,480,768,720,720,1080,1080,1080,1080","updatedAt":1731000123,"updater":true,"version":"1.41.6.9685-d301f511a","voiceSearch":true,"Directory":[{"count":1,"key":"activities","title":"activities"},{"count":1,"key":"butler","title":"butler"},{"count":1,"key":"channels","title":"channels"},{"count":1,"key":"clients","title":"clients"},{"count":1,"key":"diagnostics","title":"diagnostics"},{"count":1,"key":"hubs","title":"hubs"},{"count":1,"key":"library","title":"library"},{"count":1,"key":"livetv","title":"livetv"},{"count":1,"key":"media","title":"media"},{"count":1,"key":"metadata","title":"metadata"},{"count":1,"key":"music","title":"music"},{"count":1,"key":"playQueues","title":"playQueues"},{"count":1,"key":"player","title":"player"},{"count":1,"key":"playlists","title":"playlists"},{"count":1,"key":"resources","title":"resources"},{"count":1,"key":"search","title":"search"},{"count":1,"key":"server","title":"server"},{"count":1,"key":"servers","title":"servers"},{"count":1,"key":"statistics","title":"statistics"},{"count":1,"key":"system","title":"system"},{"count":1,"key":"transcode","title":"transcode"},{"count":1,"key":"updater","title":"updater"},{"count":1,"key":"user","title":"user"}]})json");
     return container(root, json);
   }
   if (req.path == "/library" && m == "GET") {
-    return container({{"size", 1}, {"title1", "Plex Library"},
+    return container({{"size", 1},
+                      {"title1", "Plex Library"},
                       {"Directory", {{{"key", "sections"}, {"title", "Library Sections"}}}}},
                      json);
   }
@@ -504,13 +516,25 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
       for (size_t i = 0; i < s.locations.size(); ++i) {
         locs.push_back({{"id", static_cast<int64_t>(i + 1)}, {"path", s.locations[i]}});
       }
-      dirs.push_back({{"allowSync", true}, {"key", s.key}, {"type", s.type}, {"title", s.title},
-                      {"agent", "tv.plex.agents.none"}, {"scanner", "Plex Video Files Scanner"}, {"language", "xn"},
-                      {"uuid", s.uuid}, {"refreshing", s.refreshing_until_ms > now}, {"updatedAt", 1731000050},
-                      {"createdAt", 1700000100}, {"scannedAt", 1731000400}, {"content", true}, {"directory", true},
-                      {"hidden", 0}, {"Location", locs}});
+      dirs.push_back({{"allowSync", true},
+                      {"key", s.key},
+                      {"type", s.type},
+                      {"title", s.title},
+                      {"agent", "tv.plex.agents.none"},
+                      {"scanner", "Plex Video Files Scanner"},
+                      {"language", "xn"},
+                      {"uuid", s.uuid},
+                      {"refreshing", s.refreshing_until_ms > now},
+                      {"updatedAt", 1731000050},
+                      {"createdAt", 1700000100},
+                      {"scannedAt", 1731000400},
+                      {"content", true},
+                      {"directory", true},
+                      {"hidden", 0},
+                      {"Location", locs}});
     }
-    return container({{"size", dirs.size()}, {"allowSync", false}, {"title1", "Plex Library"}, {"Directory", dirs}}, json);
+    return container({{"size", dirs.size()}, {"allowSync", false}, {"title1", "Plex Library"}, {"Directory", dirs}},
+                     json);
   }
   // /library/sections/{key}/...
   if (parts.size() >= 5 && parts[1] == "library" && parts[2] == "sections") {
@@ -566,9 +590,15 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
         }
         for (const auto& [name, count] : counts) {
           const auto id = tag_id("collection", name);
-          coll_items.push_back({{"ratingKey", std::to_string(id)}, {"key", "/library/collections/" + std::to_string(id) + "/children"},
-                                {"guid", "collection://" + std::to_string(id)}, {"type", "collection"}, {"title", name},
-                                {"subtype", "movie"}, {"childCount", count}, {"smart", 0}, {"librarySectionID", std::stoll(key)}});
+          coll_items.push_back({{"ratingKey", std::to_string(id)},
+                                {"key", "/library/collections/" + std::to_string(id) + "/children"},
+                                {"guid", "collection://" + std::to_string(id)},
+                                {"type", "collection"},
+                                {"title", name},
+                                {"subtype", "movie"},
+                                {"childCount", count},
+                                {"smart", 0},
+                                {"librarySectionID", std::stoll(key)}});
         }
       } else {
         for (const auto& [rk, item] : items_) {
@@ -597,9 +627,11 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
         }
         const auto sort = param("sort").value_or("");
         if (sort.rfind("addedAt", 0) == 0) {
-          std::stable_sort(matches.begin(), matches.end(), [](const Item* a, const Item* b) { return a->added_at < b->added_at; });
+          std::stable_sort(matches.begin(), matches.end(),
+                           [](const Item* a, const Item* b) { return a->added_at < b->added_at; });
         } else if (sort.rfind("updatedAt", 0) == 0) {
-          std::stable_sort(matches.begin(), matches.end(), [](const Item* a, const Item* b) { return a->updated_at < b->updated_at; });
+          std::stable_sort(matches.begin(), matches.end(),
+                           [](const Item* a, const Item* b) { return a->updated_at < b->updated_at; });
         } else if (sort.rfind("titleSort", 0) == 0 || sort.rfind("title", 0) == 0) {
           std::stable_sort(matches.begin(), matches.end(), [](const Item* a, const Item* b) {
             return util::to_lower(a->text.count("title") ? a->text.at("title") : "") <
@@ -620,7 +652,8 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
         }
         return std::nullopt;
       };
-      const int64_t total = collections ? static_cast<int64_t>(coll_items.size()) : static_cast<int64_t>(matches.size());
+      const int64_t total =
+          collections ? static_cast<int64_t>(coll_items.size()) : static_cast<int64_t>(matches.size());
       const int64_t start = std::max<int64_t>(0, paging("X-Plex-Container-Start").value_or(0));
       int64_t size = paging("X-Plex-Container-Size").value_or(total);
       if (auto limit = param("limit"); limit) {
@@ -628,12 +661,20 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
       }
       nlohmann::json metadata = nlohmann::json::array();
       for (int64_t i = start; i < std::min(total, start + std::max<int64_t>(0, size)); ++i) {
-        metadata.push_back(collections ? coll_items.at(static_cast<size_t>(i)) : render_item(*matches[static_cast<size_t>(i)], false));
+        metadata.push_back(collections ? coll_items.at(static_cast<size_t>(i))
+                                       : render_item(*matches[static_cast<size_t>(i)], false));
       }
-      nlohmann::json mc = {{"size", metadata.size()}, {"totalSize", total}, {"offset", start}, {"allowSync", true},
-                           {"identifier", "com.plexapp.plugins.library"}, {"librarySectionID", std::stoll(key)},
-                           {"librarySectionTitle", sec->title}, {"librarySectionUUID", sec->uuid},
-                           {"title1", sec->title}, {"title2", "All Movies"}, {"viewGroup", "movie"}};
+      nlohmann::json mc = {{"size", metadata.size()},
+                           {"totalSize", total},
+                           {"offset", start},
+                           {"allowSync", true},
+                           {"identifier", "com.plexapp.plugins.library"},
+                           {"librarySectionID", std::stoll(key)},
+                           {"librarySectionTitle", sec->title},
+                           {"librarySectionUUID", sec->uuid},
+                           {"title1", sec->title},
+                           {"title2", "All Movies"},
+                           {"viewGroup", "movie"}};
       if (!metadata.empty()) {
         mc["Metadata"] = metadata;
       }
@@ -659,8 +700,11 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
       if (metadata.empty()) {
         return html_error(404);
       }
-      nlohmann::json mc = {{"size", metadata.size()}, {"allowSync", true}, {"identifier", "com.plexapp.plugins.library"},
-                           {"librarySectionID", std::stoll(section_key)}, {"Metadata", metadata}};
+      nlohmann::json mc = {{"size", metadata.size()},
+                           {"allowSync", true},
+                           {"identifier", "com.plexapp.plugins.library"},
+                           {"librarySectionID", std::stoll(section_key)},
+                           {"Metadata", metadata}};
       return container(mc, json);
     }
     auto* item = find_item(ids);
@@ -700,11 +744,16 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
       if ((what == "posters" || what == "arts") && m == "GET") {
         nlohmann::json metadata = nlohmann::json::array();
         for (const auto& img : images) {
-          metadata.push_back({{"key", "/library/metadata/" + item->rating_key + "/file?url=" + util::percent_encode(img.rating_key)},
-                              {"ratingKey", img.rating_key}, {"selected", img.selected},
-                              {"thumb", "/photo/:/transcode?url=" + util::percent_encode(img.rating_key)}, {"type", "photo"}});
+          metadata.push_back(
+              {{"key", "/library/metadata/" + item->rating_key + "/file?url=" + util::percent_encode(img.rating_key)},
+               {"ratingKey", img.rating_key},
+               {"selected", img.selected},
+               {"thumb", "/photo/:/transcode?url=" + util::percent_encode(img.rating_key)},
+               {"type", "photo"}});
         }
-        nlohmann::json mc = {{"size", metadata.size()}, {"identifier", "com.plexapp.plugins.library"}, {"mediaTagPrefix", "/system/bundle/media/flags/"}};
+        nlohmann::json mc = {{"size", metadata.size()},
+                             {"identifier", "com.plexapp.plugins.library"},
+                             {"mediaTagPrefix", "/system/bundle/media/flags/"}};
         if (!metadata.empty()) {
           mc["Metadata"] = metadata;
         }
@@ -712,7 +761,8 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
       }
       if ((what == "poster" || what == "art") && m == "PUT") {
         const auto url = param("url");
-        auto it = std::find_if(images.begin(), images.end(), [&](const Image& i) { return url && i.rating_key == *url; });
+        auto it =
+            std::find_if(images.begin(), images.end(), [&](const Image& i) { return url && i.rating_key == *url; });
         if (it == images.end()) {
           return html_error(404);
         }
@@ -755,7 +805,8 @@ net::ServerResponse PlexSim::edit(const std::vector<std::pair<std::string, std::
   }
   for (auto* item : targets) {
     // Tag edits in PMS's order: clear, removals, indexed additions, per-entry data, then locks.
-    std::map<std::string, std::map<std::string, std::map<std::string, std::string>>> indexed; // type -> idx -> attr -> value
+    std::map<std::string, std::map<std::string, std::map<std::string, std::string>>>
+        indexed; // type -> idx -> attr -> value
     for (const auto& [k, v] : params) {
       std::string type;
       std::string index;
@@ -794,7 +845,8 @@ net::ServerResponse PlexSim::edit(const std::vector<std::pair<std::string, std::
         if (name_it == attrs->end() || name_it->second.empty()) {
           continue;
         }
-        auto it = std::find_if(list.begin(), list.end(), [&](const Tag& t) { return util::iequals(t.tag, name_it->second); });
+        auto it =
+            std::find_if(list.begin(), list.end(), [&](const Tag& t) { return util::iequals(t.tag, name_it->second); });
         if (it == list.end()) {
           list.push_back(Tag{tag_id(type, name_it->second), name_it->second, "", ""});
           it = list.end() - 1;

@@ -10,7 +10,7 @@ FaultRule fault_from_json(const nlohmann::json& j) {
   r.path_prefix = j.value("path", "");
   r.status = j.value("status", 0);
   r.retry_after = j.contains("retry_after") ? (j.at("retry_after").is_string() ? j.at("retry_after").get<std::string>()
-                                                                                : j.at("retry_after").dump())
+                                                                               : j.at("retry_after").dump())
                                             : "";
   r.delay_ms = j.value("delay_ms", 0);
   r.stall_after_head_ms = j.value("stall_after_head_ms", 0);
@@ -145,8 +145,7 @@ net::ServerResponse text_response(int status, const std::string& content_type, c
   return r;
 }
 
-std::optional<net::ServerResponse> handle_control(const net::ServerRequest& req, FaultTable& faults,
-                                                  RequestLog& log) {
+std::optional<net::ServerResponse> handle_control(const net::ServerRequest& req, FaultTable& faults, RequestLog& log) {
   if (req.path.rfind("/__sim/", 0) != 0) {
     return std::nullopt;
   }

@@ -71,8 +71,7 @@ private:
 };
 
 // Handles /__sim/faults, /__sim/latency, /__sim/requests; nullopt when the path is not one.
-std::optional<net::ServerResponse> handle_control(const net::ServerRequest& req, FaultTable& faults,
-                                                  RequestLog& log);
+std::optional<net::ServerResponse> handle_control(const net::ServerRequest& req, FaultTable& faults, RequestLog& log);
 
 net::ServerResponse json_response(const nlohmann::json& body, int status = 200);
 net::ServerResponse text_response(int status, const std::string& content_type, const std::string& body);

@@ -42,7 +42,7 @@ util::Result<Document> parse(const std::string& text, const nlohmann::json& vari
 
 // Projects a resolved JSON value through a selection set: only selected fields, aliased.
 // Unknown fields produce an error naming the field and the parent type.
-util::Result<nlohmann::json> project(const nlohmann::json& value, const SelectionSet& selections,
-                                     const Document& doc, const std::string& type_name);
+util::Result<nlohmann::json> project(const nlohmann::json& value, const SelectionSet& selections, const Document& doc,
+                                     const std::string& type_name);
 
 } // namespace gql

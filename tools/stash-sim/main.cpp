@@ -10,10 +10,11 @@
 int main(int argc, char** argv) {
   const auto args = sim::parse_args(argc, argv);
   if (args.flag("--help")) {
-    std::cout << "usage: stashsim [--host 127.0.0.1] [--port 9999] [--port-file F] [--scenes FILE.json | --generate N]\n"
-                 "                [--settings JSON] [--api-key K] [--credentials] [--latency-ms MS] [--fault SPEC] ...\n"
-                 "Control at runtime: POST /__sim/session (new cookie), POST /__sim/scenes/<id> (edit),\n"
-                 "POST /__sim/settings, POST/DELETE /__sim/faults, GET/DELETE /__sim/requests\n";
+    std::cout
+        << "usage: stashsim [--host 127.0.0.1] [--port 9999] [--port-file F] [--scenes FILE.json | --generate N]\n"
+           "                [--settings JSON] [--api-key K] [--credentials] [--latency-ms MS] [--fault SPEC] ...\n"
+           "Control at runtime: POST /__sim/session (new cookie), POST /__sim/scenes/<id> (edit),\n"
+           "POST /__sim/settings, POST/DELETE /__sim/faults, GET/DELETE /__sim/requests\n";
     return 0;
   }
   sigset_t set;
@@ -42,9 +43,9 @@ int main(int argc, char** argv) {
   for (const auto& spec : args.all("--fault")) {
     sim.faults().add(sim::fault_from_spec(spec));
   }
-  auto server = net::start_server(args.get("--host", "127.0.0.1"),
-                                  static_cast<uint16_t>(std::stoi(args.get("--port", "9999"))),
-                                  [&sim](const net::ServerRequest& r) { return sim.handle(r); });
+  auto server =
+      net::start_server(args.get("--host", "127.0.0.1"), static_cast<uint16_t>(std::stoi(args.get("--port", "9999"))),
+                        [&sim](const net::ServerRequest& r) { return sim.handle(r); });
   sim::write_port_file(args.get("--port-file"), server->port());
   std::fprintf(stderr, "stashsim: listening on 127.0.0.1:%d\n", server->port());
   sim::wait_for_signal();

@@ -84,10 +84,13 @@ void StashSim::load(const nlohmann::json& seed) {
 
 void StashSim::generate(int n, const std::string& path_prefix) {
   // Mirrors PlexSim::generate so that every scene has a Plex item with the same file.
-  const std::vector<std::string> studios = {"Harbor Light Studio", "Studio Ünïcode", "Ōkami Pictures", "Nordlicht Studios"};
+  const std::vector<std::string> studios = {"Harbor Light Studio", "Studio Ünïcode", "Ōkami Pictures",
+                                            "Nordlicht Studios"};
   const std::vector<std::string> folders = {"A-M", "N-Z", "日本語 フォルダ", "Été & more", "#1 picks"};
-  const std::vector<std::string> tag_pool = {"Outdoor", "Interview", "Q&A, Extended", "Été 2023", "4K Remaster", "Night"};
-  const std::vector<std::string> people = {"Léa Dubois", "Анна Коваль", "Mika Tanaka (田中 美香)", "Jonas Lindqvist", "Alex Doe"};
+  const std::vector<std::string> tag_pool = {"Outdoor",  "Interview",   "Q&A, Extended",
+                                             "Été 2023", "4K Remaster", "Night"};
+  const std::vector<std::string> people = {"Léa Dubois", "Анна Коваль", "Mika Tanaka (田中 美香)", "Jonas Lindqvist",
+                                           "Alex Doe"};
   nlohmann::json seed = {{"scenes", nlohmann::json::array()}};
   for (int i = 0; i < n; ++i) {
     const auto& studio = studios[static_cast<size_t>(i) % studios.size()];
@@ -97,12 +100,15 @@ void StashSim::generate(int n, const std::string& path_prefix) {
                              std::to_string(name_no) + " [1080p].mp4";
     nlohmann::json tags = nlohmann::json::array();
     for (size_t t = 0; t < 1 + static_cast<size_t>(i) % 3; ++t) {
-      tags.push_back({{"id", std::to_string(10 + (i + t) % tag_pool.size())}, {"name", tag_pool[(i + t) % tag_pool.size()]}});
+      tags.push_back(
+          {{"id", std::to_string(10 + (i + t) % tag_pool.size())}, {"name", tag_pool[(i + t) % tag_pool.size()]}});
     }
     nlohmann::json performers = nlohmann::json::array();
     for (size_t p = 0; p < 1 + static_cast<size_t>(i) % 2; ++p) {
-      performers.push_back({{"id", std::to_string(80 + (i + p) % people.size())}, {"name", people[(i + p) % people.size()]},
-                            {"disambiguation", nullptr}, {"gender", "FEMALE"}});
+      performers.push_back({{"id", std::to_string(80 + (i + p) % people.size())},
+                            {"name", people[(i + p) % people.size()]},
+                            {"disambiguation", nullptr},
+                            {"gender", "FEMALE"}});
     }
     seed["scenes"].push_back({{"id", std::to_string(i + 1)},
                               {"title", "Stash Title " + std::to_string(i + 1) + " — Été"},
@@ -112,8 +118,11 @@ void StashSim::generate(int n, const std::string& path_prefix) {
                               {"studio", {{"id", std::to_string(14 + i % 4)}, {"name", studio}}},
                               {"performers", performers},
                               {"tags", tags},
-                              {"files", {{{"id", std::to_string(5000 + i)}, {"path", file}, {"size", 100000000 + static_cast<int64_t>(i)},
-                                          {"duration", (1800000 + i) / 1000.0}}}}});
+                              {"files",
+                               {{{"id", std::to_string(5000 + i)},
+                                 {"path", file},
+                                 {"size", 100000000 + static_cast<int64_t>(i)},
+                                 {"duration", (1800000 + i) / 1000.0}}}}});
   }
   load(seed);
 }
@@ -122,28 +131,45 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
   // Every field of the SyncScene fragment, with Stash's null/[] conventions.
   const auto id = s.at("id").get<std::string>();
   const std::string base = "http://" + host;
-  nlohmann::json out = {{"id", id}, {"title", s.value("title", nlohmann::json())}, {"code", s.value("code", nlohmann::json())},
-                        {"details", s.value("details", nlohmann::json())}, {"director", s.value("director", nlohmann::json())},
-                        {"date", s.value("date", nlohmann::json())}, {"rating100", s.value("rating100", nlohmann::json())},
-                        {"organized", s.value("organized", false)}, {"urls", s.value("urls", nlohmann::json::array())},
-                        {"created_at", s.at("created_at")}, {"updated_at", s.at("updated_at")}};
+  nlohmann::json out = {{"id", id},
+                        {"title", s.value("title", nlohmann::json())},
+                        {"code", s.value("code", nlohmann::json())},
+                        {"details", s.value("details", nlohmann::json())},
+                        {"director", s.value("director", nlohmann::json())},
+                        {"date", s.value("date", nlohmann::json())},
+                        {"rating100", s.value("rating100", nlohmann::json())},
+                        {"organized", s.value("organized", false)},
+                        {"urls", s.value("urls", nlohmann::json::array())},
+                        {"created_at", s.at("created_at")},
+                        {"updated_at", s.at("updated_at")}};
   nlohmann::json files = nlohmann::json::array();
   for (const auto& f : s.value("files", nlohmann::json::array())) {
     const auto path = f.value("path", "");
-    files.push_back({{"id", f.value("id", "1")}, {"path", path}, {"basename", util::basename(path)},
-                     {"size", f.value("size", int64_t{0})}, {"duration", f.value("duration", 0.0)},
-                     {"width", f.value("width", 1920)}, {"height", f.value("height", 1080)},
-                     {"video_codec", f.value("video_codec", "h264")}, {"audio_codec", f.value("audio_codec", "aac")},
-                     {"frame_rate", f.value("frame_rate", 29.97)}, {"bit_rate", f.value("bit_rate", 7527104)},
-                     {"mod_time", f.value("mod_time", "2023-07-20T11:03:27+02:00")},
-                     {"fingerprints", f.value("fingerprints", nlohmann::json::array({{{"type", "oshash"}, {"value", "a3f1c2d4e5b6978f"}}}))}});
+    files.push_back(
+        {{"id", f.value("id", "1")},
+         {"path", path},
+         {"basename", util::basename(path)},
+         {"size", f.value("size", int64_t{0})},
+         {"duration", f.value("duration", 0.0)},
+         {"width", f.value("width", 1920)},
+         {"height", f.value("height", 1080)},
+         {"video_codec", f.value("video_codec", "h264")},
+         {"audio_codec", f.value("audio_codec", "aac")},
+         {"frame_rate", f.value("frame_rate", 29.97)},
+         {"bit_rate", f.value("bit_rate", 7527104)},
+         {"mod_time", f.value("mod_time", "2023-07-20T11:03:27+02:00")},
+         {"fingerprints",
+          f.value("fingerprints", nlohmann::json::array({{{"type", "oshash"}, {"value", "a3f1c2d4e5b6978f"}}}))}});
   }
   out["files"] = files;
-  out["paths"] = {{"screenshot", base + "/scene/" + id + "/screenshot?t=1763622942"}, {"preview", base + "/scene/" + id + "/preview"},
-                  {"stream", base + "/scene/" + id + "/stream"}, {"webp", base + "/scene/" + id + "/webp"}};
+  out["paths"] = {{"screenshot", base + "/scene/" + id + "/screenshot?t=1763622942"},
+                  {"preview", base + "/scene/" + id + "/preview"},
+                  {"stream", base + "/scene/" + id + "/stream"},
+                  {"webp", base + "/scene/" + id + "/webp"}};
   if (s.contains("studio") && s.at("studio").is_object()) {
     auto st = s.at("studio");
-    out["studio"] = {{"id", st.value("id", "1")}, {"name", st.value("name", "")},
+    out["studio"] = {{"id", st.value("id", "1")},
+                     {"name", st.value("name", "")},
                      {"image_path", base + "/studio/" + st.value("id", "1") + "/image?t=1699996399"},
                      {"parent_studio", st.value("parent_studio", nlohmann::json())}};
     if (out["studio"]["parent_studio"].is_object()) {
@@ -159,9 +185,12 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
   nlohmann::json performers = nlohmann::json::array();
   for (const auto& p : s.value("performers", nlohmann::json::array())) {
     const auto pid = p.value("id", "1");
-    performers.push_back({{"id", pid}, {"name", p.value("name", "")}, {"disambiguation", p.value("disambiguation", nlohmann::json())},
+    performers.push_back({{"id", pid},
+                          {"name", p.value("name", "")},
+                          {"disambiguation", p.value("disambiguation", nlohmann::json())},
                           {"gender", p.value("gender", nlohmann::json())},
-                          {"image_path", base + "/performer/" + pid + "/image?t=1731096345" + (p.value("has_image", true) ? "" : "&default=true")}});
+                          {"image_path", base + "/performer/" + pid + "/image?t=1731096345" +
+                                             (p.value("has_image", true) ? "" : "&default=true")}});
   }
   out["performers"] = performers;
   nlohmann::json tags = nlohmann::json::array();
@@ -172,8 +201,10 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
   nlohmann::json groups = nlohmann::json::array();
   for (const auto& g : s.value("groups", nlohmann::json::array())) {
     groups.push_back({{"scene_index", g.value("scene_index", nlohmann::json())},
-                      {"group", {{"id", g.value("id", "1")}, {"name", g.value("name", "")},
-                                 {"front_image_path", base + "/group/" + g.value("id", "1") + "/frontimage?t=1"}}}});
+                      {"group",
+                       {{"id", g.value("id", "1")},
+                        {"name", g.value("name", "")},
+                        {"front_image_path", base + "/group/" + g.value("id", "1") + "/frontimage?t=1"}}}});
   }
   out["groups"] = groups;
   out["stash_ids"] = s.value("stash_ids", nlohmann::json::array());
@@ -222,7 +253,8 @@ nlohmann::json StashSim::find_scenes(const nlohmann::json& args, const std::stri
   const auto find_filter = args.value("filter", nlohmann::json::object());
   const auto sort = find_filter.is_object() ? find_filter.value("sort", "") : std::string();
   const auto desc = find_filter.is_object() && find_filter.value("direction", "ASC") == "DESC";
-  static const std::set<std::string> k_sorts = {"", "id", "created_at", "updated_at", "title", "date", "path", "rating"};
+  static const std::set<std::string> k_sorts = {"",      "id",   "created_at", "updated_at",
+                                                "title", "date", "path",       "rating"};
   if (k_sorts.count(sort) == 0U && sort.rfind("random", 0) != 0) {
     throw std::runtime_error("invalid sort: " + sort);
   }
@@ -295,7 +327,8 @@ nlohmann::json StashSim::execute(const std::string& query, const nlohmann::json&
         const auto include = sel.selections.empty() ? nlohmann::json() : nlohmann::json();
         (void)include;
         for (const auto& child : sel.selections) {
-          if (child.name == "plugins" && child.arguments.contains("include") && child.arguments.at("include").is_array()) {
+          if (child.name == "plugins" && child.arguments.contains("include") &&
+              child.arguments.at("include").is_array()) {
             nlohmann::json filtered = nlohmann::json::object();
             for (const auto& id : child.arguments.at("include")) {
               if (plugins_.contains(id.get<std::string>())) {
@@ -424,7 +457,8 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
           queries_.push_back(query);
         }
         const auto* host = req.header("Host");
-        res = sim::json_response(execute(query, body.value("variables", nlohmann::json::object()), host ? *host : "127.0.0.1"));
+        res = sim::json_response(
+            execute(query, body.value("variables", nlohmann::json::object()), host ? *host : "127.0.0.1"));
       } catch (const nlohmann::json::exception&) {
         res = sim::json_response(gql_error("json body could not be decoded"), 400);
       }
@@ -432,7 +466,8 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
     if (valid_cookie) {
       res.headers.push_back({"Set-Cookie", "session=" + cookie + "; Path=/; Max-Age=3600; HttpOnly"});
     }
-  } else if (req.method == "GET" && req.path.rfind("/scene/", 0) == 0 && req.path.find("/screenshot") != std::string::npos) {
+  } else if (req.method == "GET" && req.path.rfind("/scene/", 0) == 0 &&
+             req.path.find("/screenshot") != std::string::npos) {
     const auto id = req.path.substr(7, req.path.find('/', 7) - 7);
     std::lock_guard lock(mutex_);
     auto it = scenes_.find(std::atoll(id.c_str()));
@@ -444,9 +479,11 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
       res = sim::text_response(200, "image/svg+xml", k_placeholder_svg);
     }
   } else if (req.method == "GET" && (req.path.rfind("/performer/", 0) == 0 || req.path.rfind("/studio/", 0) == 0)) {
-    const bool placeholder = std::any_of(rec.query.begin(), rec.query.end(), [](const auto& kv) { return kv.first == "default"; });
-    res = placeholder ? sim::text_response(200, "image/svg+xml", k_placeholder_svg)
-                      : sim::text_response(200, "image/png", std::string(reinterpret_cast<const char*>(k_png), sizeof k_png));
+    const bool placeholder =
+        std::any_of(rec.query.begin(), rec.query.end(), [](const auto& kv) { return kv.first == "default"; });
+    res = placeholder
+              ? sim::text_response(200, "image/svg+xml", k_placeholder_svg)
+              : sim::text_response(200, "image/png", std::string(reinterpret_cast<const char*>(k_png), sizeof k_png));
   } else {
     res = sim::text_response(404, "text/plain", "404 page not found\n");
   }

@@ -18,8 +18,8 @@
 namespace stashsim {
 
 struct Options {
-  std::string api_key;          // configured API key ("" = none)
-  bool credentials = false;     // Stash has a username/password: requests need a cookie or the key
+  std::string api_key;               // configured API key ("" = none)
+  bool credentials = false;          // Stash has a username/password: requests need a cookie or the key
   std::string utc_offset = "+01:00"; // timestamps as Stash writes them (server local time)
 };
 

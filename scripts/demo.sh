@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The main job on its embedded default: starts the bundled Plex and Stash simulators with a sample
+# library, installs dist/PlexSync into a scratch Stash plugin folder, drives it exactly as Stash
+# does (hook processes with JSON on stdin, then the "Process queue" task) and shows the Plex
+# items before and after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+scenes=${DEMO_SCENES:-36}
+scripts/build.sh
+
+work=$(mktemp -d /tmp/plexsync-demo-XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+token="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+build/release/tools/plexsim --port 0 --port-file "$work/plex.port" --generate "$scenes" --token "$token" 2>"$work/plexsim.log" &
+pids+=($!)
+build/release/tools/stashsim --port 0 --port-file "$work/stash.port" --generate "$scenes" 2>"$work/stashsim.log" &
+pids+=($!)
+for f in plex.port stash.port; do
+  for _ in $(seq 100); do [[ -s $work/$f ]] && break; sleep 0.05; done
+  [[ -s $work/$f ]] || { echo "demo: a simulator did not start; see $work" >&2; exit 1; }
+done
+plex="http://127.0.0.1:$(cat "$work/plex.port")"
+stash_port=$(cat "$work/stash.port")
+stash="http://127.0.0.1:$stash_port"
+echo "demo: plexsim at $plex, stashsim at $stash, $scenes scenes"
+
+# What a user types under Settings > Plugins > PlexSync.
+curl -fsS -X POST -H 'Content-Type: application/json' "$stash/__sim/settings" \
+  -d "{\"settings\":{\"plex_url\":\"$plex\",\"plex_token\":\"$token\",\"plex_library\":\"Adult\",\"worker_idle_seconds\":3}}" >/dev/null
+
+# Install the plugin the way a user does: copy the folder into Stash's plugins directory.
+plugins="$work/stash/plugins"
+mkdir -p "$plugins"
+cp -r dist/PlexSync "$plugins/PlexSync"
+plugin="$plugins/PlexSync"
+
+keys=$(seq 10000 $((10000 + scenes - 1)) | paste -sd,)
+show() {
+  curl -fsS -H "X-Plex-Token: $token" -H 'Accept: application/json' "$plex/library/metadata/$keys" |
+    node "$root/scripts/demo-table.mjs" "$1"
+}
+show "Plex before PlexSync"
+
+stdin_for() { # $1 = args JSON
+  local cookie
+  cookie=$(curl -fsS -X POST "$stash/__sim/session" | sed -E 's/.*"cookie":"([^"]+)".*/\1/')
+  printf '{"server_connection":{"Scheme":"http","Host":"0.0.0.0","Port":%s,"SessionCookie":{"Name":"session","Value":"%s","Path":"/","MaxAge":3600},"Dir":"%s","PluginDir":"%s"},"args":%s}' \
+    "$stash_port" "$cookie" "$work/stash" "$plugin" "$1"
+}
+
+echo
+echo "demo: Stash fires Scene.Update.Post for $scenes scenes (one hook process each, as Stash does)"
+: >"$work/hook-ms.txt"
+for id in $(seq 1 "$scenes"); do
+  input=$(stdin_for "{\"hookContext\":{\"id\":$id,\"type\":\"Scene.Update.Post\",\"input\":null,\"inputFields\":[\"id\",\"title\",\"tag_ids\"]},\"mode\":\"hook\"}")
+  start=$(date +%s%N)
+  out=$(printf '%s' "$input" | (cd "$work" && "$plugin/plexsync" plugin 2>>"$work/hook-stderr.log"))
+  echo $(( ($(date +%s%N) - start) / 1000 )) >>"$work/hook-ms.txt"
+  [[ $out == *'"queued":true'* ]] || { echo "demo: hook for scene $id answered $out" >&2; exit 1; }
+done
+median=$(sort -n "$work/hook-ms.txt" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+echo "demo: every hook answered {\"queued\":true}; median hook process time $((median / 1000)).$(( (median % 1000) / 100 )) ms"
+
+echo "demo: the user renames scene 1 in Stash and saves; Stash fires the hook again"
+curl -fsS -X POST -H 'Content-Type: application/json' "$stash/__sim/scenes/1" \
+  -d '{"title":"Renamed in Stash: Golden Hour & Friends","tags":[{"id":"77","name":"Golden Hour"}]}' >/dev/null
+stdin_for '{"hookContext":{"id":1,"type":"Scene.Update.Post","input":null,"inputFields":["id","title","tag_ids"]},"mode":"hook"}' |
+  (cd "$work" && "$plugin/plexsync" plugin 2>>"$work/hook-stderr.log") >/dev/null
+
+echo "demo: Settings > Tasks > PlexSync > Process queue"
+result=$(stdin_for '{"mode":"process_queue"}' | (cd "$work" && "$plugin/plexsync" plugin 2>"$work/task-stderr.log"))
+echo "demo: task answered $result"
+show "Plex after PlexSync"
+echo
+echo "demo: worker log ($plugin/data/plexsync.log), last lines:"
+tail -n 5 "$plugin/data/plexsync.log" | sed 's/^/  /'
+echo "demo: Plex requests made: $(curl -fsS "$plex/__sim/requests" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);const c={};for(const q of r){const k=q.method+" "+q.path.replace(/\/\d+(,\d+)*$/,"/{id}");c[k]=(c[k]||0)+1}console.log(Object.entries(c).map(([k,v])=>v+"x "+k).join(", "))})')"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what a build and the test suite need, from Debian packages and the npm registry.
+# Idempotent: installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config file curl ca-certificates
+  libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libutf8proc-dev libcli11-dev libexpected-dev
+  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+  clang-format clang-tidy
+)
+# Node.js runs the fidelity tests only; a machine may already have it from elsewhere.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Test-only JavaScript clients (fidelity checks of the simulators), pinned by package-lock.json.
+if [[ ! -d tests/fidelity/node_modules ]] || [[ tests/fidelity/package-lock.json -nt tests/fidelity/node_modules ]]; then
+  echo "setup: installing the fidelity test clients from npm"
+  (cd tests/fidelity && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: ok"

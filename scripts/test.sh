@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole suite: the sanitizer build (ASan + UBSan) runs unit, integration and end-to-end tests;
+# then the release build runs everything again, end-to-end against the static dist/PlexSync
+# binary, plus the fidelity checks of the simulators. The last ctest summary is the verdict.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PLEXSYNC_SKIP_SETUP=1
+jobs=$(nproc)
+
+scripts/lint.sh
+
+echo "== sanitizer build (debug, ASan + UBSan)"
+cmake --preset debug -DPLEXSYNC_WERROR=ON >/dev/null
+cmake --build --preset debug
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --preset debug -j "$jobs" -E '^fidelity\.'
+
+echo "== release build (static) and the plugin folder"
+scripts/build.sh
+PLEXSYNC_BIN="$PWD/dist/PlexSync/plexsync" ctest --preset release -j "$jobs"
