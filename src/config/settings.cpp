@@ -60,7 +60,14 @@ const std::array k_table{
 };
 
 std::string quoted(const nlohmann::json& value) {
-  return value.is_string() ? "\"" + value.get<std::string>() + "\"" : value.dump();
+  if (!value.is_string()) {
+    return value.dump();
+  }
+  // Appended piecewise: GCC 12 -O3 misreports "literal" + std::string (-Wstringop-overflow).
+  std::string out(1, '"');
+  out += value.get_ref<const std::string&>();
+  out += '"';
+  return out;
 }
 
 // Stash stores NUMBER as integers and BOOLEAN as bools; older configs hold strings.

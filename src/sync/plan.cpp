@@ -99,7 +99,10 @@ void set_tags(EditPlan& plan, const std::string& tag, const std::vector<std::str
   for (const auto& c : current) {
     const bool keep = std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) { return util::iequals(w, c); });
     if (!keep) {
-      removals += (removals.empty() ? "" : ",") + util::percent_encode(c);
+      if (!removals.empty()) {
+        removals += ',';
+      }
+      removals += util::percent_encode(c);
     }
   }
   if (!removals.empty()) {
