@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -28,6 +29,25 @@ namespace cli {
 namespace {
 
 constexpr int64_t k_task_wait_ms = 30LL * 60 * 1000;
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_terminate(int /*signal*/) {
+  g_stop = true; // the worker finishes its current job, then returns
+}
+
+// Service mode: an operator runs 'plexsync worker --forever' and hooks must not start another.
+bool autostart_enabled() {
+  const char* env = std::getenv("PLEXSYNC_WORKER_AUTOSTART");
+  return env == nullptr || std::string(env) != "0";
+}
+
+std::string arg_string(const nlohmann::json& args, const char* key) {
+  if (!args.contains(key)) {
+    return {};
+  }
+  const auto& v = args.at(key);
+  return v.is_string() ? v.get<std::string>() : (v.is_number() ? v.dump() : std::string());
+}
 
 std::string executable_path() {
   std::error_code ec;
@@ -166,6 +186,43 @@ Answer process_queue(store::Db& db, const std::string& data_dir) {
   return fail("the background worker did not drain the queue within 30 minutes; see plexsync.log in " + data_dir);
 }
 
+util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data_dir, int64_t now) {
+  queue::Queue q(db);
+  TRY_ASSIGN(auto c, q.counts(now));
+  auto out = counts_json(c);
+  out["worker_running"] = util::DataDirLock::held_by_someone(data_dir);
+  out["next_attempt_ms"] = c.next_due_ms;
+  TRY_ASSIGN(auto breaker, db.get_kv("breaker"));
+  out["breaker"] = breaker ? nlohmann::json::parse(*breaker, nullptr, false) : nlohmann::json{{"phase", "closed"}};
+  TRY_ASSIGN(auto auth, db.get_kv("auth_paused"));
+  out["paused_for_auth"] = auth ? nlohmann::json(*auth) : nlohmann::json();
+  nlohmann::json by_class = nlohmann::json::object();
+  TRY_ASSIGN(auto letters, q.dead_letters());
+  for (const auto& l : letters) {
+    by_class[l.error_class] = by_class.value(l.error_class, 0) + 1;
+  }
+  out["dead_by_class"] = by_class;
+  nlohmann::json outages = nlohmann::json::array();
+  TRY_ASSIGN(auto stmt, db.prepare("SELECT started_ms, ended_ms, jobs_affected, last_error FROM outages "
+                                   "ORDER BY id DESC LIMIT 10"));
+  while (true) {
+    TRY_ASSIGN(const bool row, stmt.step());
+    if (!row) {
+      break;
+    }
+    outages.push_back({{"started_ms", stmt.int_at(0)},
+                       {"ended_ms", stmt.is_null(1) ? nlohmann::json() : nlohmann::json(stmt.int_at(1))},
+                       {"jobs_affected", stmt.int_at(2)},
+                       {"last_error", stmt.text_at(3)}});
+  }
+  out["outages"] = outages;
+  TRY_ASSIGN(auto synced, db.prepare("SELECT count(*), coalesce(max(synced_ms), 0) FROM sync_records"));
+  TRY(synced.step());
+  out["synced_scenes"] = synced.int_at(0);
+  out["last_sync_ms"] = synced.int_at(1);
+  return out;
+}
+
 Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir) {
   if (auto saved = worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
       !saved) {
@@ -181,13 +238,8 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
     return process_queue(db, data_dir);
   }
   if (mode == "queue_status") {
-    auto c = q.counts(now);
-    if (!c) {
-      return fail(c.error().message);
-    }
-    auto out = counts_json(*c);
-    out["worker_running"] = util::DataDirLock::held_by_someone(data_dir);
-    return Answer{out, std::nullopt};
+    auto status = queue_status(db, data_dir, now);
+    return status ? Answer{*status, std::nullopt} : fail(status.error().message);
   }
   if (mode == "clear_queue") {
     return wrap(q.clear_pending(), "cleared");
@@ -196,14 +248,28 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
     return wrap(q.clear_dead(), "cleared");
   }
   if (mode == "retry_dlq") {
-    auto r = wrap(q.retry_dead(now), "requeued");
-    if (!r.error && !util::DataDirLock::held_by_someone(data_dir)) {
+    // args.error_class (optional): only dead letters of that class, e.g. "not_found".
+    auto r = wrap(q.retry_dead(now, arg_string(in.args, "error_class")), "requeued");
+    if (!r.error && autostart_enabled() && !util::DataDirLock::held_by_someone(data_dir)) {
       spawn_worker(data_dir);
     }
     return r;
   }
   if (mode == "purge_dlq") {
-    return wrap(q.purge_dead_older_than(now - 30LL * 24 * 3600 * 1000), "purged");
+    // args.days (optional, default 30): drop dead letters whose last failure is older.
+    const auto days_text = arg_string(in.args, "days");
+    int64_t days = 30;
+    if (!days_text.empty()) {
+      try {
+        days = std::stoll(days_text);
+      } catch (...) {
+        days = -1;
+      }
+      if (days < 0 || days > 36500) {
+        return fail("purge_dlq: days must be a whole number of days (0-36500), got '" + days_text + "'");
+      }
+    }
+    return wrap(q.purge_dead_older_than(now - days * 24 * 3600 * 1000), "purged");
   }
   for (const auto& t : config::task_table()) {
     if (mode == t.mode) {
@@ -258,6 +324,8 @@ bool spawn_worker(const std::string& data_dir) {
 
 int run_worker(const std::string& data_dir, bool forever) {
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGTERM, on_terminate);
+  std::signal(SIGINT, on_terminate);
   util::DataDirLock lock(data_dir);
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -282,15 +350,19 @@ int run_worker(const std::string& data_dir, bool forever) {
   util::SystemRng rng;
   queue::Queue q(*db);
   while (true) {
-    worker::Worker w(*db, clock, rng);
+    worker::Worker w(*db, clock, rng, &g_stop);
     const auto stats = w.run(forever ? worker::RunMode::forever : worker::RunMode::until_idle);
+    if (g_stop) {
+      LOG_INFO("stopped by signal after " << stats.processed << " jobs; the rest stays queued");
+      break;
+    }
     LOG_INFO("worker idle after " << stats.processed << " jobs (" << stats.synced << " synced, " << stats.unchanged
                                   << " unchanged)");
     // A hook that saw our lock held did not start a worker; its job is already committed, so
     // re-checking after the release closes that window.
     lock.release();
     auto counts = q.counts(clock.now_ms());
-    if (!counts || counts->due == 0 || !lock.try_acquire()) {
+    if (forever || !counts || counts->due == 0 || !lock.try_acquire()) {
       break;
     }
   }
@@ -318,7 +390,8 @@ int run_plugin() {
   Answer answer;
   if (input->hook) {
     answer = handle_hook(*input, *db);
-    if (!answer.error && answer.output.value("queued", false) && !util::DataDirLock::held_by_someone(data_dir)) {
+    if (!answer.error && answer.output.value("queued", false) && autostart_enabled() &&
+        !util::DataDirLock::held_by_someone(data_dir)) {
       if (!spawn_worker(data_dir)) {
         LOG_WARN("could not start the background worker; run the 'Process queue' task");
       }

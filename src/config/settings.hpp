@@ -33,6 +33,10 @@ struct Settings {
   std::string plex_ca_file;
   std::string stash_api_key;
   int worker_idle_seconds = 30;
+  int retry_base_seconds = 2;        // first retry delay ceiling (full jitter below it)
+  int retry_cap_seconds = 900;       // longest retry delay
+  int breaker_threshold = 5;         // consecutive transient failures that open the breaker
+  int plex_requests_per_second = 10; // pacing of requests to Plex
 };
 
 enum class SettingType { string, number, boolean };

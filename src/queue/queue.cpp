@@ -127,15 +127,29 @@ util::Result<int64_t> Queue::clear_dead() {
   return db_.changes();
 }
 
-util::Result<int64_t> Queue::retry_dead(int64_t now_ms) {
+util::Result<int64_t> Queue::retry_dead(int64_t now_ms, const std::string& error_class) {
   TRY_ASSIGN(auto txn, store::Txn::begin(db_));
   TRY_ASSIGN(auto letters, dead_letters());
+  int64_t moved = 0;
   for (const auto& letter : letters) {
+    if (!error_class.empty() && letter.error_class != error_class) {
+      continue;
+    }
     TRY(enqueue(letter.scene_id, letter.event, now_ms));
+    TRY_ASSIGN(auto d, db_.prepare("DELETE FROM dead_letters WHERE id = ?1"));
+    TRY(d.bind(1, letter.id).run());
+    ++moved;
   }
-  TRY(db_.exec("DELETE FROM dead_letters"));
   TRY(txn.commit());
-  return static_cast<int64_t>(letters.size());
+  return moved;
+}
+
+util::Result<int64_t> Queue::release_orphans(int64_t now_ms) {
+  TRY_ASSIGN(auto stmt, db_.prepare(R"sql(
+UPDATE jobs SET state = 'pending', dirty = 0, lease_until_ms = 0, next_attempt_ms = min(next_attempt_ms, ?1)
+WHERE state = 'in_flight')sql"));
+  TRY(stmt.bind(1, now_ms).run());
+  return db_.changes();
 }
 
 util::Result<int64_t> Queue::purge_dead_older_than(int64_t cutoff_ms) {

@@ -61,7 +61,11 @@ public:
   util::Result<std::vector<DeadLetter>> dead_letters();
   util::Result<int64_t> clear_pending();
   util::Result<int64_t> clear_dead();
-  util::Result<int64_t> retry_dead(int64_t now_ms);
+  // error_class empty: every dead letter.
+  util::Result<int64_t> retry_dead(int64_t now_ms, const std::string& error_class = "");
+  // Only one worker holds the data-dir lock, so every in-flight job it finds was left by a
+  // worker that died: make them due again.
+  util::Result<int64_t> release_orphans(int64_t now_ms);
   util::Result<int64_t> purge_dead_older_than(int64_t cutoff_ms);
 
 private:

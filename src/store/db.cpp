@@ -9,7 +9,7 @@ namespace store {
 namespace {
 
 // Ordered migrations; index + 1 is the user_version after applying it. Never edit a shipped one.
-const std::array<const char*, 1> k_migrations{R"sql(
+const std::array<const char*, 2> k_migrations{R"sql(
 CREATE TABLE jobs (
   id INTEGER PRIMARY KEY,
   scene_id TEXT NOT NULL UNIQUE,      -- one job per scene: newer events coalesce into it
@@ -46,6 +46,16 @@ CREATE TABLE sync_records (
   wrote INTEGER NOT NULL
 );
 CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql",
+                                              R"sql(
+CREATE TABLE outages (
+  id INTEGER PRIMARY KEY,
+  started_ms INTEGER NOT NULL,
+  ended_ms INTEGER,            -- NULL while Plex is still unreachable
+  jobs_affected INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL
+);
+CREATE INDEX dead_letters_class ON dead_letters(error_class);
 )sql"};
 
 util::Result<void> check(int rc, sqlite3* db, std::string_view what) {

@@ -1,8 +1,10 @@
 #include "util/datadirlock.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <string>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -36,7 +38,26 @@ bool DataDirLock::try_acquire() {
     return false;
   }
   fd_ = fd;
+  // The holder's pid, for operators and tests (stale content is harmless: the flock decides).
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) {
+    (void)!::pwrite(fd, pid.data(), pid.size(), 0);
+  }
   return true;
+}
+
+int DataDirLock::holder_pid(const std::string& dir) {
+  if (!held_by_someone(dir)) {
+    return 0;
+  }
+  const int fd = ::open((dir + "/worker.lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return 0;
+  }
+  char buf[32] = {};
+  const auto n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  return n > 0 ? std::atoi(buf) : 0;
 }
 
 bool DataDirLock::held_by_someone(const std::string& dir) {

@@ -21,6 +21,8 @@ public:
   [[nodiscard]] const std::string& error() const { return error_; }
   // True when some process currently holds the lock of dir (probe without keeping it).
   static bool held_by_someone(const std::string& dir);
+  // Pid of the live holder, 0 when nobody holds it.
+  static int holder_pid(const std::string& dir);
 
 private:
   std::string path_;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "net/paced_client.hpp"
 #include "sync/plan.hpp"
 #include "util/log.hpp"
 #include "worker/backoff.hpp"
@@ -12,6 +13,8 @@ namespace {
 constexpr int64_t k_lease_ms = 5LL * 60 * 1000;
 constexpr int64_t k_settings_ttl_ms = 60LL * 1000;
 constexpr int64_t k_index_min_age_ms = 30LL * 1000; // rebuild on a miss at most this often
+constexpr int64_t k_auth_recheck_ms = 30LL * 1000;
+constexpr int64_t k_max_idle_sleep_ms = 500;
 // Plex may not have scanned a new file yet: retry "no Plex item" for about two hours.
 constexpr BackoffPolicy k_not_found_policy{60LL * 1000, 30LL * 60 * 1000, 60LL * 60 * 1000};
 constexpr int64_t k_not_found_max_attempts = 8;
@@ -66,9 +69,57 @@ std::string client_identifier(store::Db& db) {
   return id;
 }
 
-Worker::Worker(store::Db& db, util::Clock& clock, util::Rng& rng) : db_(db), queue_(db), clock_(clock), rng_(rng) {}
+namespace {
 
-util::Result<void> Worker::refresh_context() {
+nlohmann::json breaker_json(const BreakerState& b) {
+  return {{"phase", to_string(b.phase)},
+          {"consecutive_failures", b.consecutive_failures},
+          {"opened_at_ms", b.opened_at_ms},
+          {"next_probe_ms", b.next_probe_ms},
+          {"probes", b.probes},
+          {"jobs_affected", b.jobs_affected}};
+}
+
+BreakerState load_breaker(store::Db& db) {
+  BreakerState b;
+  auto text = db.get_kv("breaker");
+  if (!text || !*text) {
+    return b;
+  }
+  try {
+    const auto j = nlohmann::json::parse(**text);
+    const auto phase = j.value("phase", "closed");
+    // A half-open trial that was cut short by a restart is re-proved by a probe.
+    b.phase = phase == "closed" ? BreakerState::Phase::closed : BreakerState::Phase::open;
+    b.consecutive_failures = j.value("consecutive_failures", int64_t{0});
+    b.opened_at_ms = j.value("opened_at_ms", int64_t{0});
+    b.next_probe_ms = phase == "half_open" ? 0 : j.value("next_probe_ms", int64_t{0});
+    b.probes = j.value("probes", int64_t{0});
+    b.jobs_affected = j.value("jobs_affected", int64_t{0});
+  } catch (const nlohmann::json::exception&) {
+  }
+  return b;
+}
+
+} // namespace
+
+Worker::Worker(store::Db& db, util::Clock& clock, util::Rng& rng, const std::atomic<bool>* stop)
+    : db_(db), queue_(db), clock_(clock), rng_(rng), stop_(stop) {
+  breaker_ = CircuitBreaker(5, load_breaker(db_));
+  if (auto paused = db_.get_kv("auth_paused"); paused && *paused) {
+    auth_problem_ = **paused;
+  }
+}
+
+BackoffPolicy Worker::retry_policy() const {
+  if (!settings_) {
+    return {};
+  }
+  return BackoffPolicy{int64_t{settings_->retry_base_seconds} * 1000, int64_t{settings_->retry_cap_seconds} * 1000,
+                       60LL * 60 * 1000};
+}
+
+util::Result<void> Worker::refresh_context(bool force_settings) {
   TRY_ASSIGN(auto conn, load_connection(db_));
   if (!conn) {
     return util::fail("no Stash connection known yet: run any PlexSync task or save a scene in Stash");
@@ -84,58 +135,66 @@ util::Result<void> Worker::refresh_context() {
     conn_ = conn;
   }
   const int64_t now = clock_.now_ms();
-  if (!settings_ || now - settings_loaded_ms_ > k_settings_ttl_ms) {
-    TRY_ASSIGN(auto raw, stash_->plugin_settings("PlexSync"));
-    auto loaded = config::load_settings(raw);
-    for (const auto& p : loaded.problems) {
-      if (p.fatal) {
-        return util::fail(p.message);
-      }
+  if (!force_settings && settings_ && now - settings_loaded_ms_ <= k_settings_ttl_ms) {
+    return {};
+  }
+  TRY_ASSIGN(auto raw, stash_->plugin_settings("PlexSync"));
+  auto loaded = config::load_settings(raw);
+  for (const auto& p : loaded.problems) {
+    if (p.fatal) {
+      return util::fail(p.message);
+    }
+    if (!settings_) {
       LOG_WARN(p.message);
     }
-    TRY_ASSIGN(auto map, match::PathMap::parse(loaded.settings.path_map));
-    const bool plex_changed = !settings_ || settings_->plex_url != loaded.settings.plex_url ||
-                              settings_->plex_token != loaded.settings.plex_token ||
-                              settings_->connect_timeout != loaded.settings.connect_timeout ||
-                              settings_->read_timeout != loaded.settings.read_timeout ||
-                              settings_->plex_library != loaded.settings.plex_library;
-    settings_ = loaded.settings;
-    settings_loaded_ms_ = now;
-    path_map_ = map;
-    util::log::set_level(settings_->debug_logging ? util::log::Level::debug : util::log::Level::info);
-    if (plex_changed) {
-      TRY_ASSIGN(auto url, net::Url::parse(settings_->plex_url));
-      net::ClientOptions opts;
-      opts.base = url;
-      opts.connect_timeout_ms = settings_->connect_timeout * 1000;
-      opts.read_timeout_ms = settings_->read_timeout * 1000;
-      opts.total_timeout_ms = std::max(opts.read_timeout_ms * 4, 60000);
-      opts.verify_tls = settings_->plex_verify_tls;
-      opts.ca_file = settings_->plex_ca_file;
-      plex_ = std::make_unique<plex::PlexClient>(net::make_http_client(opts), settings_->plex_token,
-                                                 plex::ClientIdentity{client_identifier(db_), PLEXSYNC_VERSION});
-      sections_.clear();
-      index_ = match::LibraryIndex();
+  }
+  TRY_ASSIGN(auto map, match::PathMap::parse(loaded.settings.path_map));
+  const auto& n = loaded.settings;
+  const bool plex_changed =
+      !settings_ || settings_->plex_url != n.plex_url || settings_->plex_token != n.plex_token ||
+      settings_->connect_timeout != n.connect_timeout || settings_->read_timeout != n.read_timeout ||
+      settings_->plex_library != n.plex_library || settings_->plex_verify_tls != n.plex_verify_tls ||
+      settings_->plex_ca_file != n.plex_ca_file || settings_->plex_requests_per_second != n.plex_requests_per_second;
+  settings_ = n;
+  settings_loaded_ms_ = now;
+  path_map_ = map;
+  util::log::set_level(settings_->debug_logging ? util::log::Level::debug : util::log::Level::info);
+  breaker_ = CircuitBreaker(settings_->breaker_threshold, breaker_.state());
+  if (plex_changed) {
+    TRY_ASSIGN(auto url, net::Url::parse(settings_->plex_url));
+    net::ClientOptions opts;
+    opts.base = url;
+    opts.connect_timeout_ms = settings_->connect_timeout * 1000;
+    opts.read_timeout_ms = settings_->read_timeout * 1000;
+    opts.total_timeout_ms = std::max(opts.read_timeout_ms * 4, 60000);
+    opts.verify_tls = settings_->plex_verify_tls;
+    opts.ca_file = settings_->plex_ca_file;
+    auto paced =
+        std::make_unique<net::PacedClient>(net::make_http_client(opts), clock_, settings_->plex_requests_per_second);
+    plex_ = std::make_unique<plex::PlexClient>(std::move(paced), settings_->plex_token,
+                                               plex::ClientIdentity{client_identifier(db_), PLEXSYNC_VERSION});
+    sections_.clear();
+    index_ = match::LibraryIndex();
+    if (auth_problem_) {
+      next_auth_check_ms_ = 0; // new Plex settings: check the token again right away
     }
   }
   return {};
 }
 
-plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
-  const auto& settings = *settings_;
+plex::Result<std::vector<match::Candidate>> Worker::find_candidates(const stash::Scene& scene, bool force_rebuild) {
   if (sections_.empty()) {
     auto all = plex_->sections();
     if (!all) {
       return tl::unexpected(all.error());
     }
-    auto chosen = match::select_sections(*all, settings.plex_library);
+    auto chosen = match::select_sections(*all, settings_->plex_library);
     if (!chosen) {
       return tl::unexpected(plex::Error{plex::Failure::permanent_status, 0, std::nullopt, chosen.error().message});
     }
     sections_ = *chosen;
   }
-  const int64_t now = clock_.now_ms();
-  auto lookup = [&]() {
+  const auto lookup = [&]() {
     std::vector<match::Candidate> found;
     for (const auto& f : scene.files) {
       auto c = index_.find(path_map_.apply(f.path));
@@ -144,10 +203,11 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
     return found;
   };
   std::vector<match::Candidate> candidates;
-  if (index_.built()) {
+  if (index_.built() && !force_rebuild) {
     candidates = lookup();
   }
-  if (candidates.empty() && (!index_.built() || now - index_built_ms_ > k_index_min_age_ms)) {
+  const int64_t now = clock_.now_ms();
+  if (candidates.empty() && (force_rebuild || !index_.built() || now - index_built_ms_ > k_index_min_age_ms)) {
     if (auto built = index_.build(*plex_, sections_); !built) {
       return tl::unexpected(built.error());
     }
@@ -155,18 +215,39 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
     LOG_DEBUG("indexed " << index_.size() << " Plex files in " << sections_.size() << " libraries");
     candidates = lookup();
   }
-  if (candidates.empty()) {
+  return candidates;
+}
+
+plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
+  auto candidates = find_candidates(scene, false);
+  if (!candidates) {
+    return tl::unexpected(candidates.error());
+  }
+  if (candidates->empty()) {
     const std::string path = scene.files.empty() ? "(no file)" : path_map_.apply(scene.files.front().path);
     return tl::unexpected(plex::Error{plex::Failure::not_found, 0, std::nullopt,
                                       "no Plex item has the file " + path +
                                           " (not scanned by Plex yet, or path_map does not map Stash's path)"});
   }
-  const auto& match = candidates.front();
+  auto match = candidates->front();
   auto item = plex_->item(match.rating_key);
+  if (!item && item.error().kind == plex::Failure::not_found) {
+    // The file was removed and re-added in Plex (new rating key): look it up again once.
+    LOG_DEBUG("Plex item " << match.rating_key << " is gone; re-reading the library");
+    candidates = find_candidates(scene, true);
+    if (!candidates) {
+      return tl::unexpected(candidates.error());
+    }
+    if (candidates->empty()) {
+      return tl::unexpected(item.error());
+    }
+    match = candidates->front();
+    item = plex_->item(match.rating_key);
+  }
   if (!item) {
     return tl::unexpected(item.error());
   }
-  const auto plan = fieldsync::plan_edit(scene, *item, settings);
+  const auto plan = fieldsync::plan_edit(scene, *item, *settings_);
   bool wrote = false;
   if (!plan.params.empty()) {
     if (auto edited = plex_->edit(match.section_key, match.rating_key, plan.params); !edited) {
@@ -201,25 +282,105 @@ ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_ke
   return wrote ? Outcome::synced : Outcome::unchanged;
 }
 
+void Worker::save_breaker() {
+  (void)db_.put_kv("breaker", breaker_json(breaker_.state()).dump());
+}
+
+void Worker::on_plex_answered() {
+  const bool was_open = breaker_.state().phase != BreakerState::Phase::closed;
+  const auto affected = breaker_.state().jobs_affected;
+  if (breaker_.on_success() || was_open) {
+    LOG_INFO("Plex is reachable again; resuming the queue");
+    if (auto stmt = db_.prepare(
+            "UPDATE outages SET ended_ms = ?1, jobs_affected = max(jobs_affected, ?2) WHERE ended_ms IS NULL");
+        stmt) {
+      (void)stmt->bind(1, clock_.now_ms()).bind(2, affected).run();
+    }
+  }
+  save_breaker();
+}
+
+void Worker::on_plex_unreachable(const std::string& error) {
+  if (breaker_.on_transient_failure(clock_.now_ms(), rng_.next_unit())) {
+    auto counts = queue_.counts(clock_.now_ms());
+    const int64_t waiting = counts ? counts->pending + counts->in_flight : 0;
+    for (int64_t i = 0; i < waiting; ++i) {
+      breaker_.note_job_waiting();
+    }
+    LOG_ERROR("Plex failed " << breaker_.state().consecutive_failures << " times in a row (" << error
+                             << "); pausing the queue and probing until it answers");
+    if (auto stmt = db_.prepare("INSERT INTO outages(started_ms, jobs_affected, last_error) VALUES(?1, ?2, ?3)");
+        stmt) {
+      (void)stmt->bind(1, clock_.now_ms()).bind(2, waiting).bind(3, error).run();
+    }
+  }
+  save_breaker();
+}
+
+bool Worker::probe_plex() {
+  bool ok = false;
+  if (auto ctx = refresh_context(); ctx && plex_) {
+    auto id = plex_->identity();
+    ok = id.has_value();
+    if (!ok) {
+      LOG_DEBUG("probe of Plex failed: " << id.error().message);
+      if (auto stmt = db_.prepare("UPDATE outages SET last_error = ?1 WHERE ended_ms IS NULL"); stmt) {
+        (void)stmt->bind(1, id.error().message).run();
+      }
+    }
+  }
+  breaker_.on_probe(ok, clock_.now_ms(), rng_.next_unit());
+  if (ok) {
+    LOG_INFO("Plex answers again; trying one job before resuming");
+  }
+  save_breaker();
+  return ok;
+}
+
+void Worker::pause_for_auth(const std::string& message) {
+  if (!auth_problem_) {
+    LOG_ERROR("pausing the queue: " << message);
+  }
+  auth_problem_ = message;
+  next_auth_check_ms_ = clock_.now_ms() + k_auth_recheck_ms;
+  (void)db_.put_kv("auth_paused", message);
+}
+
+bool Worker::try_resume_after_auth() {
+  next_auth_check_ms_ = clock_.now_ms() + k_auth_recheck_ms;
+  if (auto ctx = refresh_context(true); !ctx || !plex_) {
+    return false;
+  }
+  auto sections = plex_->sections();
+  if (!sections) {
+    return false;
+  }
+  LOG_INFO("Plex accepts the token again; resuming the queue");
+  auth_problem_.reset();
+  (void)db_.exec("DELETE FROM kv WHERE key = 'auth_paused'");
+  return true;
+}
+
 void Worker::process(const queue::Job& job) {
   ++stats_.processed;
   const int64_t now = clock_.now_ms();
   const auto retry = [&](std::optional<int64_t> retry_after, const std::string& message, bool count,
-                         const BackoffPolicy& policy = {}) {
+                         const BackoffPolicy& policy) {
     const int64_t delay = next_delay_ms(job.attempts, retry_after, rng_.next_unit(), policy);
-    LOG_WARN("scene " << job.scene_id << ": " << message << "; retrying in " << delay / 1000 << " s");
+    LOG_WARN("scene " << job.scene_id << ": " << message << "; retrying in " << (delay + 999) / 1000 << " s");
     ++stats_.retried;
     if (auto r = queue_.retry_later(job, now + delay, message, count); !r) {
       LOG_ERROR("cannot reschedule scene " << job.scene_id << ": " << r.error().message);
     }
   };
   if (auto ctx = refresh_context(); !ctx) {
-    retry(std::nullopt, ctx.error().message, false);
+    // Settings or Stash unusable: keep the job, burn no retries.
+    retry(std::nullopt, ctx.error().message, false, BackoffPolicy{30000, 5LL * 60 * 1000, 60LL * 60 * 1000});
     return;
   }
   auto scene = stash_->find_scene(job.scene_id);
   if (!scene) {
-    retry(std::nullopt, scene.error().message, true);
+    retry(std::nullopt, scene.error().message, false, BackoffPolicy{5000, 5LL * 60 * 1000, 60LL * 60 * 1000});
     return;
   }
   if (!*scene) {
@@ -232,6 +393,7 @@ void Worker::process(const queue::Job& job) {
   auto outcome = sync_scene(**scene);
   stats_.plex_requests += plex_->requests_sent() - before;
   if (outcome) {
+    on_plex_answered();
     ++(*outcome == Outcome::synced ? stats_.synced : stats_.unchanged);
     if (auto r = queue_.complete(job, clock_.now_ms()); !r) {
       LOG_ERROR("cannot mark scene " << job.scene_id << " done: " << r.error().message);
@@ -246,21 +408,22 @@ void Worker::process(const queue::Job& job) {
   case plex::Failure::transient_status:
   case plex::Failure::rate_limited:
   case plex::Failure::bad_response:
+    on_plex_unreachable(err.message);
     if (job.attempts >= max_retries) {
       ++stats_.dead;
       LOG_ERROR("scene " << job.scene_id << ": " << err.message << "; giving up after " << job.attempts + 1
                          << " attempts (see dead letters)");
       (void)queue_.dead_letter(job, plex::to_string(err.kind), err.message, err.status, now);
     } else {
-      retry(err.retry_after_s, err.message, true);
+      retry(err.retry_after_s, err.message, true, retry_policy());
     }
     return;
   case plex::Failure::auth:
-    // Settings must change; keep the job without burning its retries.
-    LOG_ERROR(err.message);
-    retry(std::nullopt, err.message, false, BackoffPolicy{60000, 10LL * 60 * 1000, 60LL * 60 * 1000});
+    pause_for_auth(err.message);
+    retry(std::nullopt, err.message, false, BackoffPolicy{k_auth_recheck_ms, k_auth_recheck_ms, k_auth_recheck_ms});
     return;
   case plex::Failure::not_found:
+    on_plex_answered(); // Plex is up; the file is just not there (yet): never trips the breaker
     if (job.attempts >= k_not_found_max_attempts) {
       ++stats_.dead;
       (void)queue_.dead_letter(job, "not_found", err.message, err.status, now);
@@ -271,6 +434,7 @@ void Worker::process(const queue::Job& job) {
     }
     return;
   case plex::Failure::permanent_status:
+    on_plex_answered();
     ++stats_.dead;
     LOG_ERROR("scene " << job.scene_id << ": " << err.message << " (permanent; see dead letters)");
     (void)queue_.dead_letter(job, plex::to_string(err.kind), err.message, err.status, now);
@@ -279,13 +443,40 @@ void Worker::process(const queue::Job& job) {
 }
 
 Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& progress) {
+  if (auto released = queue_.release_orphans(clock_.now_ms()); released && *released > 0) {
+    LOG_WARN("took up " << *released << " job(s) left in flight by a worker that stopped");
+  }
   const int64_t idle_limit_ms = [&] {
     (void)refresh_context();
     return int64_t{settings_ ? settings_->worker_idle_seconds : 30} * 1000;
   }();
   int64_t idle_since = clock_.now_ms();
-  while (!stop_) {
-    auto job = queue_.claim(clock_.now_ms(), k_lease_ms);
+  const auto wait_a_little = [&](int64_t until_ms) {
+    clock_.sleep_ms(std::clamp<int64_t>(until_ms - clock_.now_ms(), 1, k_max_idle_sleep_ms));
+  };
+  while (!stopping()) {
+    const int64_t now = clock_.now_ms();
+    if (auth_problem_) {
+      if (now >= next_auth_check_ms_ && try_resume_after_auth()) {
+        continue;
+      }
+      if (mode == RunMode::drain) {
+        break;
+      }
+      wait_a_little(next_auth_check_ms_);
+      continue;
+    }
+    if (!breaker_.admits()) {
+      if (breaker_.probe_due(now) && probe_plex()) {
+        continue;
+      }
+      if (mode == RunMode::drain) {
+        break;
+      }
+      wait_a_little(breaker_.state().next_probe_ms);
+      continue;
+    }
+    auto job = queue_.claim(now, k_lease_ms);
     if (!job) {
       LOG_ERROR("queue unavailable: " << job.error().message);
       clock_.sleep_ms(1000);
@@ -303,11 +494,13 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
     if (mode == RunMode::drain) {
       break;
     }
-    if (mode == RunMode::until_idle && clock_.now_ms() - idle_since >= idle_limit_ms) {
+    // Nothing due. Jobs waiting on backoff keep a hook-started worker alive until they are done.
+    auto counts = queue_.counts(now);
+    const bool waiting = counts && counts->pending > 0;
+    if (mode == RunMode::until_idle && !waiting && now - idle_since >= idle_limit_ms) {
       break;
     }
-    // Nothing due: sleep until the next due job or a short poll interval for new hooks.
-    clock_.sleep_ms(100);
+    wait_a_little(waiting && counts->next_due_ms > 0 ? counts->next_due_ms : now + 100);
   }
   return stats_;
 }

@@ -2,6 +2,7 @@
 // its Plex item and writing only what changed.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -15,6 +16,8 @@
 #include "stash/client.hpp"
 #include "store/db.hpp"
 #include "util/clock.hpp"
+#include "worker/backoff.hpp"
+#include "worker/breaker.hpp"
 
 namespace worker {
 
@@ -43,25 +46,41 @@ struct StashConnection {
 util::Result<void> save_connection(store::Db& db, const StashConnection& conn);
 util::Result<std::optional<StashConnection>> load_connection(store::Db& db);
 
+// Only the holder of the data-dir lock may construct a Worker: it treats every in-flight job it
+// finds at start as orphaned by a dead worker.
 class Worker {
 public:
-  Worker(store::Db& db, util::Clock& clock, util::Rng& rng);
+  // stop: set (e.g. by SIGTERM) to finish the current job and return.
+  Worker(store::Db& db, util::Clock& clock, util::Rng& rng, const std::atomic<bool>* stop = nullptr);
   // progress: called after each job with (done, remaining due).
   Stats run(RunMode mode, const std::function<void(int64_t, int64_t)>& progress = {});
-  void request_stop() { stop_ = true; }
 
 private:
   enum class Outcome { synced, unchanged, skipped };
-  util::Result<void> refresh_context();
+  util::Result<void> refresh_context(bool force_settings = false);
   void process(const queue::Job& job);
   plex::Result<Outcome> sync_scene(const stash::Scene& scene);
+  plex::Result<std::vector<match::Candidate>> find_candidates(const stash::Scene& scene, bool force_rebuild);
+  [[nodiscard]] BackoffPolicy retry_policy() const;
+  // Circuit breaker and outage history, persisted so a restart keeps them.
+  void save_breaker();
+  void on_plex_answered();
+  void on_plex_unreachable(const std::string& error);
+  bool probe_plex();
+  // 401/403: the whole queue waits for a working token; no retries are burned meanwhile.
+  void pause_for_auth(const std::string& message);
+  bool try_resume_after_auth();
+  [[nodiscard]] bool stopping() const { return stop_ != nullptr && stop_->load(); }
 
   store::Db& db_;
   queue::Queue queue_;
   util::Clock& clock_;
   util::Rng& rng_;
   Stats stats_;
-  bool stop_ = false;
+  const std::atomic<bool>* stop_;
+  CircuitBreaker breaker_;
+  std::optional<std::string> auth_problem_;
+  int64_t next_auth_check_ms_ = 0;
 
   std::optional<StashConnection> conn_;
   std::unique_ptr<stash::StashClient> stash_;

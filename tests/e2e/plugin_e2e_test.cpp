@@ -1,5 +1,6 @@
 // The built plugin driven exactly as Stash drives it: argv from the manifest, one JSON document
 // on stdin, one JSON object read back from stdout, leveled log lines from stderr.
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 
@@ -37,9 +38,17 @@ protected:
   }
 
   void TearDown() override {
-    // The detached worker exits after its idle period; wait so it never outlives the servers.
-    EXPECT_TRUE(testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(plugin_dir_ + "/data"); },
-                                          std::chrono::seconds(20)));
+    // The detached worker exits once idle; one still waiting on retries is asked to stop
+    // (SIGTERM), so it never outlives the servers.
+    const auto data = plugin_dir_ + "/data";
+    if (!testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(data); },
+                                   std::chrono::seconds(5))) {
+      if (const int pid = util::DataDirLock::holder_pid(data); pid > 0) {
+        ::kill(pid, SIGTERM);
+      }
+      EXPECT_TRUE(testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(data); },
+                                            std::chrono::seconds(20)));
+    }
     SimulatorsTest::TearDown();
   }
 
@@ -174,10 +183,12 @@ TEST_F(PluginE2E, SecretsNeverLeak) {
       testing_support::wait_for([&] { return item_has_title(9, "Stash Title 9 — Été"); }, std::chrono::seconds(20)));
   plex_.faults().add(sim::fault_from_spec("status=401"));
   ASSERT_EQ(hook(10).exit_code, 0);
-  const auto status = run(R"({"mode":"process_queue"})");
-  ASSERT_TRUE(testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(plugin_dir_ + "/data"); },
-                                        std::chrono::seconds(20)));
-  const auto log = testing_support::read_file(plugin_dir_ + "/data/plexsync.log");
+  const auto status = run(R"({"mode":"queue_status"})");
+  const auto log_path = plugin_dir_ + "/data/plexsync.log";
+  ASSERT_TRUE(testing_support::wait_for(
+      [&] { return testing_support::read_file(log_path).find("pausing the queue") != std::string::npos; },
+      std::chrono::seconds(20)));
+  const auto log = testing_support::read_file(log_path);
   EXPECT_NE(log.find("401"), std::string::npos); // the failure is reported...
   for (const auto* text : {&status.out, &status.err, &log}) {
     EXPECT_EQ(text->find(k_token), std::string::npos); // ...without the token
