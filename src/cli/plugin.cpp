@@ -349,6 +349,7 @@ int run_worker(const std::string& data_dir, bool forever) {
   util::SystemClock clock;
   util::SystemRng rng;
   queue::Queue q(*db);
+  LOG_INFO("worker started (pid " << getpid() << (forever ? ", service mode)" : ")"));
   while (true) {
     worker::Worker w(*db, clock, rng, &g_stop);
     const auto stats = w.run(forever ? worker::RunMode::forever : worker::RunMode::until_idle);
@@ -366,6 +367,7 @@ int run_worker(const std::string& data_dir, bool forever) {
       break;
     }
   }
+  LOG_INFO("worker exiting (pid " << getpid() << ")");
   return 0;
 }
 

@@ -57,6 +57,15 @@ const std::array k_table{
                 "Only needed when Stash has credentials and the session cookie is not enough"},
     SettingSpec{"worker_idle_seconds", "Worker idle exit (s)", SettingType::number, &S::worker_idle_seconds, 1, 3600,
                 false, false, "Seconds the background worker waits for new work before exiting"},
+    SettingSpec{"retry_base_seconds", "Retry base delay (s)", SettingType::number, &S::retry_base_seconds, 1, 600,
+                false, false, "First retry waits up to this long; each further retry doubles it (with jitter)"},
+    SettingSpec{"retry_cap_seconds", "Retry max delay (s)", SettingType::number, &S::retry_cap_seconds, 1, 86400, false,
+                false, "Longest wait between two retries of a job"},
+    SettingSpec{"breaker_threshold", "Failures before pausing", SettingType::number, &S::breaker_threshold, 1, 100,
+                false, false,
+                "Consecutive failures reaching Plex after which PlexSync pauses and probes until Plex is back"},
+    SettingSpec{"plex_requests_per_second", "Plex requests per second", SettingType::number,
+                &S::plex_requests_per_second, 1, 1000, false, false, "Upper bound on the request rate towards Plex"},
 };
 
 std::string quoted(const nlohmann::json& value) {

@@ -369,7 +369,8 @@ void Worker::process(const queue::Job& job) {
     const int64_t delay = next_delay_ms(job.attempts, retry_after, rng_.next_unit(), policy);
     LOG_WARN("scene " << job.scene_id << ": " << message << "; retrying in " << (delay + 999) / 1000 << " s");
     ++stats_.retried;
-    if (auto r = queue_.retry_later(job, now + delay, message, count); !r) {
+    // From the moment the failure is known, so a server's Retry-After is honoured exactly.
+    if (auto r = queue_.retry_later(job, clock_.now_ms() + delay, message, count); !r) {
       LOG_ERROR("cannot reschedule scene " << job.scene_id << ": " << r.error().message);
     }
   };

@@ -26,6 +26,10 @@ TEST(Settings, DefaultsWhenNothingWasSaved) {
   EXPECT_FALSE(s.debug_logging);
   EXPECT_TRUE(s.plex_verify_tls);
   EXPECT_EQ(s.worker_idle_seconds, 30);
+  EXPECT_EQ(s.retry_base_seconds, 2);
+  EXPECT_EQ(s.retry_cap_seconds, 900);
+  EXPECT_EQ(s.breaker_threshold, 5);
+  EXPECT_EQ(s.plex_requests_per_second, 10);
   EXPECT_FALSE(r.usable()); // plex_url and plex_token are required
 }
 

@@ -308,6 +308,21 @@ void PlexSim::generate(int n) {
   load(lib);
 }
 
+std::string PlexSim::rekey(const std::string& rating_key) {
+  std::lock_guard lock(mutex_);
+  auto it = items_.find(rating_key);
+  if (it == items_.end()) {
+    return {};
+  }
+  auto item = std::move(it->second);
+  items_.erase(it);
+  item->rating_key = std::to_string(++next_rating_key_);
+  item->added_at = next_epoch();
+  const auto key = item->rating_key;
+  items_[key] = std::move(item);
+  return key;
+}
+
 size_t PlexSim::item_count() {
   std::lock_guard lock(mutex_);
   return items_.size();
@@ -470,6 +485,8 @@ net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
     res = html_error(414);
   } else if (req.path != "/identity" && !options_.allow_no_auth && token != current_token()) {
     res = html_error(401);
+  } else if (fault && (fault->status != 0 || fault->reset)) {
+    // A request answered by an injected error or reset never reached PMS: no side effects.
   } else {
     std::lock_guard lock(mutex_);
     surface_scanned_items(now_ms());

@@ -91,6 +91,9 @@ public:
     std::lock_guard lock(mutex_);
     options_.token = token;
   }
+  // Plex forgets the item and finds its file again under a new ratingKey (file removed and
+  // re-added). Returns the new key, or "" when rk is unknown.
+  std::string rekey(const std::string& rating_key);
   sim::FaultTable& faults() { return faults_; }
   sim::RequestLog& requests() { return log_; }
   // The item as GET /library/metadata/{rk} would render it in JSON (null when unknown).

@@ -444,6 +444,8 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
   if (!authed) {
     res = sim::text_response(401, "text/plain", "");
     res.headers.push_back({"WWW-Authenticate", "FormBased"});
+  } else if (fault && (fault->status != 0 || fault->reset)) {
+    // Answered by the injected fault alone.
   } else if (req.path == "/graphql" && req.method == "POST") {
     const auto* ct = req.header("Content-Type");
     if (ct == nullptr || ct->find("application/json") == std::string::npos) {

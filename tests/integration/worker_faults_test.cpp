@@ -1,0 +1,281 @@
+// The worker in-process against plexsim/stashsim over loopback, with virtual time for backoff:
+// one test per fault, asserting the outcome and the number of attempts.
+#include <gtest/gtest.h>
+
+#include "queue/queue.hpp"
+#include "store/db.hpp"
+#include "support/fake_clock.hpp"
+#include "support/sandbox.hpp"
+#include "worker/worker.hpp"
+
+namespace {
+
+class WorkerFaults : public testing_support::SimulatorsTest {
+protected:
+  void SetUp() override {
+    SimulatorsTest::SetUp();
+    plex_.generate(6);
+    stash_.generate(6);
+    configure({});
+    auto db = store::Db::open(dir_);
+    ASSERT_TRUE(db) << db.error().message;
+    db_.emplace(std::move(*db));
+    ASSERT_TRUE(worker::save_connection(*db_, {stash_url(), "session", ""}));
+  }
+
+  void configure(const nlohmann::json& overrides) {
+    nlohmann::json s = {
+        {"plex_url", plex_url()}, {"plex_token", "plexsim-token"},   {"plex_library", "Adult"}, {"connect_timeout", 1},
+        {"read_timeout", 1},      {"retry_base_seconds", 1},         {"retry_cap_seconds", 60}, {"max_retries", 5},
+        {"breaker_threshold", 3}, {"plex_requests_per_second", 1000}};
+    if (overrides.is_object()) {
+      s.update(overrides);
+    }
+    stash_.set_plugin_settings("PlexSync", s);
+  }
+
+  void enqueue(std::initializer_list<int> scenes) {
+    queue::Queue q(*db_);
+    for (int id : scenes) {
+      ASSERT_TRUE(q.enqueue(std::to_string(id), "Scene.Update.Post", clock_.now_ms()));
+    }
+  }
+
+  worker::Worker& worker() {
+    if (!worker_) {
+      worker_.emplace(*db_, clock_, rng_);
+    }
+    return *worker_;
+  }
+
+  // Runs the worker until the queue is empty, moving virtual time past each backoff.
+  void drain(int rounds = 40) {
+    for (int i = 0; i < rounds; ++i) {
+      worker().run(worker::RunMode::drain);
+      if (counts().pending == 0 && counts().in_flight == 0) {
+        return;
+      }
+      clock_.advance(61'000);
+    }
+  }
+
+  queue::Counts counts() { return *queue::Queue(*db_).counts(clock_.now_ms()); }
+
+  struct JobRow {
+    int64_t attempts = -1;
+    int64_t next_attempt_ms = 0;
+    std::string last_error;
+  };
+  JobRow job(int scene) {
+    auto stmt =
+        db_->prepare("SELECT attempts, next_attempt_ms, coalesce(last_error, '') FROM jobs WHERE scene_id = ?1");
+    stmt->bind(1, std::to_string(scene));
+    if (!*stmt->step()) {
+      return {};
+    }
+    return {stmt->int_at(0), stmt->int_at(1), stmt->text_at(2)};
+  }
+
+  int requests(const std::string& method, const std::string& path_prefix, bool exact = false) {
+    int n = 0;
+    for (const auto& r : plex_.requests().snapshot()) {
+      n += r.method == method && (exact ? r.path == path_prefix : r.path.rfind(path_prefix, 0) == 0) ? 1 : 0;
+    }
+    return n;
+  }
+
+  bool synced(int scene) {
+    const auto item = plex_.item_json(std::to_string(10000 + scene - 1));
+    return item.is_object() && item.value("title", "") == stash_.scene(std::to_string(scene))->at("title");
+  }
+
+  nlohmann::json breaker() { return nlohmann::json::parse(db_->get_kv("breaker")->value_or("{}")); }
+
+  int64_t outages(bool open_only) {
+    auto stmt = db_->prepare(open_only ? "SELECT count(*) FROM outages WHERE ended_ms IS NULL"
+                                       : "SELECT count(*) FROM outages");
+    (void)stmt->step();
+    return stmt->int_at(0);
+  }
+
+  void transient_row(const sim::FaultRule& rule) {
+    plex_.faults().add(rule);
+    enqueue({1});
+    drain();
+    EXPECT_TRUE(synced(1));
+    EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 3) << "two failed tries, then success";
+    EXPECT_EQ(counts().dead, 0);
+    EXPECT_EQ(outages(false), 0) << "below the breaker threshold";
+  }
+
+  testing_support::FakeClock clock_;
+  testing_support::FixedRng rng_{0.5};
+  std::optional<store::Db> db_;
+  std::optional<worker::Worker> worker_;
+};
+
+sim::FaultRule put_fault(int status, int times = 2) {
+  sim::FaultRule r;
+  r.method = "PUT";
+  r.path_prefix = "/library/sections/1/all";
+  r.status = status;
+  r.times = times;
+  return r;
+}
+
+TEST_F(WorkerFaults, Status500IsRetried) {
+  transient_row(put_fault(500));
+}
+TEST_F(WorkerFaults, Status502IsRetried) {
+  transient_row(put_fault(502));
+}
+TEST_F(WorkerFaults, Status503IsRetried) {
+  transient_row(put_fault(503));
+}
+TEST_F(WorkerFaults, Status504IsRetried) {
+  transient_row(put_fault(504));
+}
+
+TEST_F(WorkerFaults, ConnectionResetIsRetried) {
+  auto rule = put_fault(0);
+  rule.reset = true;
+  transient_row(rule);
+}
+
+TEST_F(WorkerFaults, TooManyRequestsHonoursRetryAfter) {
+  auto rule = put_fault(429, 1);
+  rule.retry_after = "7";
+  plex_.faults().add(rule);
+  enqueue({1});
+  worker().run(worker::RunMode::drain);
+  EXPECT_EQ(job(1).attempts, 1);
+  EXPECT_EQ(job(1).next_attempt_ms - clock_.now_ms(), 7000) << "Retry-After wins over the jittered backoff";
+  clock_.advance(6999);
+  worker().run(worker::RunMode::drain);
+  EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 1) << "not before Retry-After";
+  clock_.advance(1);
+  worker().run(worker::RunMode::drain);
+  EXPECT_TRUE(synced(1));
+  EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 2);
+}
+
+TEST_F(WorkerFaults, StallPastTheReadTimeoutIsRetried) {
+  sim::FaultRule rule;
+  rule.method = "GET";
+  rule.path_prefix = "/library/metadata/";
+  rule.stall_after_head_ms = 1800;
+  rule.times = 1;
+  plex_.faults().add(rule);
+  enqueue({2});
+  worker().run(worker::RunMode::drain);
+  EXPECT_EQ(job(2).attempts, 1);
+  EXPECT_NE(job(2).last_error.find("no data for 1000 ms"), std::string::npos) << job(2).last_error;
+  drain();
+  EXPECT_TRUE(synced(2));
+  EXPECT_EQ(requests("GET", "/library/metadata/"), 2);
+}
+
+TEST_F(WorkerFaults, RefusedConnectionOpensTheBreakerAndKeepsTheJob) {
+  configure({{"plex_url", "http://127.0.0.1:1"}});
+  enqueue({1});
+  drain(10);
+  EXPECT_EQ(counts().dead, 0) << "an unreachable Plex never sends jobs to dead letters";
+  EXPECT_EQ(counts().pending, 1);
+  EXPECT_EQ(job(1).attempts, 3) << "attempts stop once the breaker opens (threshold 3)";
+  EXPECT_EQ(breaker().at("phase"), "open");
+  EXPECT_GT(breaker().at("probes").get<int>(), 0);
+  EXPECT_EQ(outages(true), 1);
+}
+
+TEST_F(WorkerFaults, DnsFailureOpensTheBreakerAndKeepsTheJob) {
+  configure({{"plex_url", "http://no-such-host.invalid:32400"}});
+  enqueue({1});
+  drain(10);
+  EXPECT_EQ(counts().dead, 0);
+  EXPECT_EQ(job(1).attempts, 3);
+  EXPECT_NE(job(1).last_error.find("cannot resolve host"), std::string::npos) << job(1).last_error;
+  EXPECT_EQ(breaker().at("phase"), "open");
+}
+
+TEST_F(WorkerFaults, BadRequestGoesToDeadLettersAtOnce) {
+  plex_.faults().add(put_fault(400, -1));
+  enqueue({3});
+  drain();
+  EXPECT_EQ(counts().pending, 0);
+  auto letters = *queue::Queue(*db_).dead_letters();
+  ASSERT_EQ(letters.size(), 1U);
+  EXPECT_EQ(letters[0].scene_id, "3");
+  EXPECT_EQ(letters[0].error_class, "rejected");
+  EXPECT_EQ(letters[0].http_status, 400);
+  EXPECT_EQ(letters[0].attempts, 1);
+  EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 1);
+}
+
+TEST_F(WorkerFaults, UnauthorizedPausesTheQueueWithoutBurningRetries) {
+  plex_.faults().add(sim::fault_from_spec("status=401"));
+  enqueue({1, 2, 3});
+  drain(3);
+  EXPECT_EQ(counts().pending, 3);
+  EXPECT_EQ(counts().dead, 0);
+  for (int id : {1, 2, 3}) {
+    EXPECT_EQ(job(id).attempts, 0) << id;
+  }
+  const auto paused = db_->get_kv("auth_paused");
+  ASSERT_TRUE(paused && *paused);
+  EXPECT_NE((*paused)->find("plex_token"), std::string::npos);
+  EXPECT_LE(plex_.requests().count(), 6U) << "paused: no hammering with a bad token";
+  plex_.faults().clear(); // the user fixes the token
+  drain();
+  EXPECT_TRUE(synced(1) && synced(2) && synced(3));
+  EXPECT_FALSE(*db_->get_kv("auth_paused"));
+}
+
+TEST_F(WorkerFaults, NotFoundOnACachedItemLooksThePathUpAgain) {
+  enqueue({1});
+  drain();
+  ASSERT_TRUE(synced(1));
+  const auto new_key = plex_.rekey("10000"); // Plex re-added the file under a new ratingKey
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "After the rescan"}}));
+  enqueue({1});
+  drain();
+  EXPECT_EQ(plex_.item_json(new_key).at("title"), "After the rescan");
+  EXPECT_EQ(counts().dead, 0);
+  EXPECT_EQ(counts().pending, 0);
+  EXPECT_EQ(requests("GET", "/library/metadata/10000", true), 2) << "the cached key was tried once more, got 404";
+}
+
+TEST_F(WorkerFaults, PlexDownForAWhileThenBack) {
+  plex_.faults().add(sim::fault_from_spec("reset"));
+  enqueue({1, 2, 3, 4, 5, 6});
+  drain(5);
+  EXPECT_EQ(breaker().at("phase"), "open");
+  EXPECT_EQ(outages(true), 1);
+  EXPECT_EQ(counts().pending, 6);
+  plex_.faults().clear(); // Plex is back
+  drain();
+  for (int id = 1; id <= 6; ++id) {
+    EXPECT_TRUE(synced(id)) << id;
+  }
+  EXPECT_EQ(breaker().at("phase"), "closed");
+  EXPECT_EQ(outages(false), 1);
+  EXPECT_EQ(outages(true), 0);
+  auto stmt = db_->prepare("SELECT jobs_affected, ended_ms > started_ms FROM outages");
+  ASSERT_TRUE(*stmt->step());
+  EXPECT_EQ(stmt->int_at(0), 6);
+  EXPECT_EQ(stmt->int_at(1), 1);
+  EXPECT_EQ(counts().dead, 0);
+}
+
+TEST_F(WorkerFaults, SceneWithoutPlexItemWaitsWithoutTrippingTheBreaker) {
+  stash_.add_scene(
+      {{"id", "50"}, {"title", "Not in Plex yet"}, {"files", {{{"path", "/media/adult/new/unscanned.mp4"}}}}});
+  enqueue({50});
+  drain(4);
+  EXPECT_EQ(counts().pending, 1);
+  EXPECT_GE(job(50).attempts, 2) << "retried on the not-found schedule";
+  EXPECT_NE(job(50).last_error.find("no Plex item has the file"), std::string::npos);
+  EXPECT_EQ(breaker().value("phase", "closed"), "closed");
+  EXPECT_EQ(outages(false), 0);
+}
+
+} // namespace
