@@ -21,6 +21,12 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
                           const std::map<std::string, std::string>& env = {},
                           std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// Starts a process with stdio on /dev/null and returns its pid without waiting (0 on failure).
+int spawn_background(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+// Waits for a child started by spawn_background; SIGKILLs it after the timeout. Returns the exit
+// code, 128+signal when killed by a signal, or -1 on timeout.
+int wait_child(int pid, std::chrono::milliseconds timeout);
+
 // Polls pred every 20 ms until it holds or the timeout passes. Returns whether it held.
 bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
