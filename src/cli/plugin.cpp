@@ -14,6 +14,7 @@
 #include <spawn.h>
 #include <unistd.h>
 
+#include "cli/health.hpp"
 #include "config/manifest.hpp"
 #include "queue/queue.hpp"
 #include "stash/protocol.hpp"
@@ -240,6 +241,20 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
   if (mode == "queue_status") {
     auto status = queue_status(db, data_dir, now);
     return status ? Answer{*status, std::nullopt} : fail(status.error().message);
+  }
+  if (mode == "health_check") {
+    auto report = health_check(in.server, db);
+    auto status = queue_status(db, data_dir, now);
+    report.details["queue"] = status ? *status : nlohmann::json();
+    if (report.problems.empty()) {
+      LOG_INFO("health check: Stash and Plex answer, the token works, libraries found");
+      return Answer{report.details, std::nullopt};
+    }
+    std::string message = "health check found problems: ";
+    for (size_t i = 0; i < report.problems.size(); ++i) {
+      message += (i == 0 ? "" : "; ") + report.problems[i];
+    }
+    return Answer{report.details, message};
   }
   if (mode == "clear_queue") {
     return wrap(q.clear_pending(), "cleared");

@@ -165,6 +165,32 @@ TEST_F(PluginE2E, UnknownAndUnbuiltModesSaySo) {
   EXPECT_NE(result_of(r).at("error").get<std::string>().find("not implemented yet"), std::string::npos);
 }
 
+TEST_F(PluginE2E, HealthCheckReportsEachProblemWithItsFix) {
+  auto r = run(R"({"mode":"health_check"})");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto out = result_of(r).at("output");
+  EXPECT_EQ(out.at("plex").at("token_accepted"), true);
+  EXPECT_EQ(out.at("libraries")[0].at("title"), "Adult");
+  EXPECT_EQ(out.at("breaker").at("phase"), "closed");
+  EXPECT_EQ(out.at("queue").at("pending"), 0);
+
+  const auto settings = [&](const nlohmann::json& patch) {
+    nlohmann::json s = {{"plex_url", plex_url()}, {"plex_token", k_token}, {"plex_library", "Adult"}};
+    s.update(patch);
+    stash_.set_plugin_settings("PlexSync", s);
+    return result_of(run(R"({"mode":"health_check"})")).at("error").get<std::string>();
+  };
+  EXPECT_NE(settings({{"plex_token", "wrong-token"}}).find("set plex_token to the server owner's token"),
+            std::string::npos);
+  EXPECT_NE(settings({{"plex_url", "http://127.0.0.1:1"}}).find("check plex_url"), std::string::npos);
+  EXPECT_NE(
+      settings({{"plex_library", "Nope"}}).find("no Plex library is called 'Nope'; Plex has 'Adult', 'Home Videos'"),
+      std::string::npos);
+  EXPECT_NE(
+      settings({{"plex_url", "plex:32400"}}).find("plex_url must start with http:// or https://, got 'plex:32400'"),
+      std::string::npos);
+}
+
 TEST_F(PluginE2E, MalformedStdinGetsAnErrorNotACrash) {
   const auto r =
       run_process({plugin_dir_ + "/plexsync", "plugin"}, "{\"server_connection\": ", {}, std::chrono::seconds(20));

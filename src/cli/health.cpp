@@ -1,0 +1,85 @@
+#include "cli/health.hpp"
+
+#include "config/settings.hpp"
+#include "match/index.hpp"
+#include "plex/client.hpp"
+#include "stash/client.hpp"
+#include "worker/worker.hpp"
+
+namespace cli {
+
+HealthReport health_check(const stash::ServerConnection& server, store::Db& db) {
+  HealthReport report;
+  auto& d = report.details;
+  net::ClientOptions stash_opts;
+  stash_opts.base = *net::Url::parse(server.base_url());
+  stash_opts.verify_tls = false;
+  stash_opts.connect_timeout_ms = 3000;
+  stash_opts.read_timeout_ms = 10000;
+  stash::StashClient stash(net::make_http_client(stash_opts), {server.cookie_name, server.cookie_value, ""});
+  auto raw = stash.plugin_settings("PlexSync");
+  d["stash"] = {{"url", server.base_url()}, {"ok", raw.has_value()}};
+  if (!raw) {
+    report.problems.push_back(raw.error().message);
+    d["stash"]["error"] = raw.error().message;
+    return report;
+  }
+  const auto loaded = config::load_settings(*raw);
+  nlohmann::json problems = nlohmann::json::array();
+  for (const auto& p : loaded.problems) {
+    problems.push_back({{"key", p.key}, {"message", p.message}, {"fatal", p.fatal}});
+    if (p.fatal) {
+      report.problems.push_back(p.message);
+    }
+  }
+  d["settings"] = {{"ok", loaded.usable()}, {"problems", problems}};
+  if (auto breaker = db.get_kv("breaker"); breaker && *breaker) {
+    d["breaker"] = nlohmann::json::parse(**breaker, nullptr, false);
+  } else {
+    d["breaker"] = {{"phase", "closed"}};
+  }
+  if (auto paused = db.get_kv("auth_paused"); paused && *paused) {
+    d["paused_for_auth"] = **paused;
+  }
+  if (!loaded.usable()) {
+    return report;
+  }
+  const auto& s = loaded.settings;
+  net::ClientOptions plex_opts;
+  plex_opts.base = *net::Url::parse(s.plex_url);
+  plex_opts.connect_timeout_ms = s.connect_timeout * 1000;
+  plex_opts.read_timeout_ms = s.read_timeout * 1000;
+  plex_opts.total_timeout_ms = plex_opts.read_timeout_ms * 2;
+  plex_opts.verify_tls = s.plex_verify_tls;
+  plex_opts.ca_file = s.plex_ca_file;
+  plex::PlexClient plex(net::make_http_client(plex_opts), s.plex_token,
+                        plex::ClientIdentity{worker::client_identifier(db), PLEXSYNC_VERSION});
+  auto identity = plex.identity();
+  d["plex"] = {{"url", plex_opts.base.display()}, {"reachable", identity.has_value()}};
+  if (!identity) {
+    report.problems.push_back(identity.error().message + " (check plex_url and that Plex is running)");
+    d["plex"]["error"] = identity.error().message;
+    return report;
+  }
+  d["plex"]["machine_identifier"] = *identity;
+  auto sections = plex.sections();
+  d["plex"]["token_accepted"] = sections.has_value();
+  if (!sections) {
+    report.problems.push_back(sections.error().message);
+    d["plex"]["error"] = sections.error().message;
+    return report;
+  }
+  auto chosen = match::select_sections(*sections, s.plex_library);
+  nlohmann::json libs = nlohmann::json::array();
+  if (chosen) {
+    for (const auto& sec : *chosen) {
+      libs.push_back({{"key", sec.key}, {"title", sec.title}, {"locations", sec.locations}});
+    }
+  } else {
+    report.problems.push_back(chosen.error().message);
+  }
+  d["libraries"] = libs;
+  return report;
+}
+
+} // namespace cli
