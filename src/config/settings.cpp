@@ -66,6 +66,8 @@ const std::array k_table{
                 "Consecutive failures reaching Plex after which PlexSync pauses and probes until Plex is back"},
     SettingSpec{"plex_requests_per_second", "Plex requests per second", SettingType::number,
                 &S::plex_requests_per_second, 1, 1000, false, false, "Upper bound on the request rate towards Plex"},
+    SettingSpec{"plex_concurrency", "Parallel Plex requests", SettingType::number, &S::plex_concurrency, 1, 8, false,
+                false, "Scenes synced at once, so requests in flight towards Plex (keep it small)"},
 };
 
 std::string quoted(const nlohmann::json& value) {

@@ -37,6 +37,7 @@ struct Settings {
   int retry_cap_seconds = 900;       // longest retry delay
   int breaker_threshold = 5;         // consecutive transient failures that open the breaker
   int plex_requests_per_second = 10; // pacing of requests to Plex
+  int plex_concurrency = 2;          // jobs (so requests) in flight towards Plex at once
 };
 
 enum class SettingType { string, number, boolean };

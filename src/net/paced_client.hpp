@@ -1,34 +1,53 @@
-// Paces requests through another HttpClient: at most `per_second` request starts per second.
-// Used in front of Plex, which answers overload with slow replies rather than 429.
+// Paces requests towards a server: at most `per_second` request starts per second, shared by
+// every client that holds the same Pacer (the worker's lanes). Plex answers overload with slow
+// replies rather than 429, so we do not wait to be told.
 #pragma once
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 
 #include "net/http.hpp"
 #include "util/clock.hpp"
 
 namespace net {
 
+class Pacer {
+public:
+  void set_rate(int per_second) {
+    const std::lock_guard lock(mutex_);
+    interval_ms_ = per_second > 0 ? 1000 / per_second : 0;
+  }
+  // Reserves the next start slot; returns how long the caller must wait for it.
+  int64_t reserve(int64_t now_ms) {
+    const std::lock_guard lock(mutex_);
+    const int64_t start = std::max(now_ms, next_start_ms_);
+    next_start_ms_ = start + interval_ms_;
+    return start - now_ms;
+  }
+
+private:
+  std::mutex mutex_;
+  int64_t interval_ms_ = 100;
+  int64_t next_start_ms_ = 0;
+};
+
 class PacedClient final : public HttpClient {
 public:
-  PacedClient(std::unique_ptr<HttpClient> inner, util::Clock& clock, int per_second)
-      : inner_(std::move(inner)), clock_(clock), interval_ms_(per_second > 0 ? 1000 / per_second : 0) {}
+  PacedClient(std::unique_ptr<HttpClient> inner, util::Clock& clock, Pacer& pacer)
+      : inner_(std::move(inner)), clock_(clock), pacer_(pacer) {}
 
   tl::expected<Response, TransportError> send(const Request& request) override {
-    const int64_t now = clock_.now_ms();
-    if (next_start_ms_ > now) {
-      clock_.sleep_ms(next_start_ms_ - now);
+    if (const int64_t wait = pacer_.reserve(clock_.now_ms()); wait > 0) {
+      clock_.sleep_ms(wait);
     }
-    next_start_ms_ = std::max(now, next_start_ms_) + interval_ms_;
     return inner_->send(request);
   }
 
 private:
   std::unique_ptr<HttpClient> inner_;
   util::Clock& clock_;
-  int64_t interval_ms_;
-  int64_t next_start_ms_ = 0;
+  Pacer& pacer_;
 };
 
 } // namespace net

@@ -1,7 +1,10 @@
 #include "store/db.hpp"
 
 #include <array>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include <sqlite3.h>
 
@@ -93,11 +96,22 @@ util::Result<Db> Db::open(const std::string& data_dir) {
   Db db(handle, path);
   // Many hook processes write at once: wait for the lock instead of failing.
   sqlite3_busy_timeout(handle, 10000);
-  TRY(db.exec("PRAGMA journal_mode=WAL"));
-  // FULL: a committed enqueue survives power loss, not only a crash.
-  TRY(db.exec("PRAGMA synchronous=FULL"));
-  TRY(db.exec("PRAGMA foreign_keys=ON"));
-  TRY(db.migrate());
+  // Switching to WAL (first open), WAL recovery and schema checks can answer SQLITE_BUSY without
+  // consulting the busy handler, so a burst of hooks on a new database retries the whole setup
+  // (each step is idempotent), within a bound.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (true) {
+    auto ready = db.setup();
+    if (ready) {
+      break;
+    }
+    const auto& m = ready.error().message;
+    const bool busy = m.find("locked") != std::string::npos || m.find("busy") != std::string::npos;
+    if (!busy || std::chrono::steady_clock::now() > deadline) {
+      return tl::unexpected(ready.error());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 + std::rand() % 10));
+  }
   return db;
 }
 
@@ -141,10 +155,31 @@ std::string Db::error_message() const {
   return sqlite3_errmsg(handle_);
 }
 
+util::Result<void> Db::setup() {
+  // Statements are scoped so that no read stays open while we write (an open read pins a
+  // snapshot and turns a later write into SQLITE_BUSY without waiting).
+  bool wal = false;
+  {
+    TRY_ASSIGN(auto mode_stmt, prepare("PRAGMA journal_mode"));
+    TRY(mode_stmt.step());
+    wal = mode_stmt.text_at(0) == "wal";
+  }
+  if (!wal) {
+    TRY(exec("PRAGMA journal_mode=WAL"));
+  }
+  // FULL: a committed enqueue survives power loss, not only a crash.
+  TRY(exec("PRAGMA synchronous=FULL"));
+  TRY(exec("PRAGMA foreign_keys=ON"));
+  return migrate();
+}
+
 util::Result<void> Db::migrate() {
-  TRY_ASSIGN(auto version_stmt, prepare("PRAGMA user_version"));
-  TRY(version_stmt.step());
-  const int64_t version = version_stmt.int_at(0);
+  int64_t version = 0;
+  {
+    TRY_ASSIGN(auto version_stmt, prepare("PRAGMA user_version"));
+    TRY(version_stmt.step());
+    version = version_stmt.int_at(0);
+  }
   const auto latest = static_cast<int64_t>(k_migrations.size());
   if (version > latest) {
     return util::fail(path_ + " was written by a newer PlexSync (schema " + std::to_string(version) +
@@ -153,9 +188,17 @@ util::Result<void> Db::migrate() {
   for (int64_t v = version; v < latest; ++v) {
     TRY(exec("BEGIN IMMEDIATE"));
     // Another process may have migrated while we waited for the lock.
-    TRY_ASSIGN(auto again, prepare("PRAGMA user_version"));
-    TRY(again.step());
-    if (again.int_at(0) > v) {
+    int64_t now_at = 0;
+    {
+      auto again = prepare("PRAGMA user_version");
+      auto stepped = again ? again->step() : util::Result<bool>(tl::unexpected(again.error()));
+      if (!stepped) {
+        (void)exec("ROLLBACK");
+        return tl::unexpected(stepped.error());
+      }
+      now_at = again->int_at(0);
+    }
+    if (now_at > v) {
       TRY(exec("COMMIT"));
       continue;
     }

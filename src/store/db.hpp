@@ -38,6 +38,7 @@ public:
 
 private:
   Db(sqlite3* handle, std::string path) : handle_(handle), path_(std::move(path)) {}
+  util::Result<void> setup();
   util::Result<void> migrate();
   sqlite3* handle_ = nullptr;
   std::string path_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace worker {
@@ -23,8 +24,29 @@ class CircuitBreaker {
 public:
   explicit CircuitBreaker(int64_t threshold = 5, BreakerState state = {}) : threshold_(threshold), s_(state) {}
 
+  void set_threshold(int64_t threshold) { threshold_ = threshold; }
   // May a job talk to Plex now? In half-open only one job passes until it reports back.
   [[nodiscard]] bool admits() const { return s_.phase == BreakerState::Phase::closed || half_open_slot_; }
+  // Half-open: takes the single trial slot (true for the one job that may try).
+  bool take_trial() {
+    const bool had = half_open_slot_;
+    half_open_slot_ = false;
+    return had;
+  }
+  // The trial job ended without asking Plex anything (e.g. the scene was deleted): let another try.
+  void return_trial() {
+    if (s_.phase == BreakerState::Phase::half_open) {
+      half_open_slot_ = true;
+    }
+  }
+  // Claims a due probe so that only one lane sends it.
+  bool claim_probe(int64_t now_ms) {
+    if (!probe_due(now_ms)) {
+      return false;
+    }
+    s_.next_probe_ms = std::numeric_limits<int64_t>::max();
+    return true;
+  }
   // Is it time to probe /identity (open and the probe backoff has passed)?
   [[nodiscard]] bool probe_due(int64_t now_ms) const {
     return s_.phase == BreakerState::Phase::open && now_ms >= s_.next_probe_ms;

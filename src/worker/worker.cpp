@@ -1,5 +1,8 @@
 #include "worker/worker.hpp"
 
+#include <filesystem>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "net/paced_client.hpp"
@@ -103,12 +106,17 @@ BreakerState load_breaker(store::Db& db) {
 
 } // namespace
 
-Worker::Worker(store::Db& db, util::Clock& clock, util::Rng& rng, const std::atomic<bool>* stop)
+Worker::Worker(store::Db& db, util::Clock& clock, util::Rng& rng, const std::atomic<bool>* stop, SharedState* shared)
     : db_(db), queue_(db), clock_(clock), rng_(rng), stop_(stop) {
-  breaker_ = CircuitBreaker(5, load_breaker(db_));
-  if (auto paused = db_.get_kv("auth_paused"); paused && *paused) {
-    auth_problem_ = **paused;
+  if (shared == nullptr) {
+    own_shared_ = std::make_unique<SharedState>();
+    shared = own_shared_.get();
+    shared->breaker = CircuitBreaker(5, load_breaker(db_));
+    if (auto paused = db_.get_kv("auth_paused"); paused && *paused) {
+      shared->auth_problem = **paused;
+    }
   }
+  shared_ = shared;
 }
 
 BackoffPolicy Worker::retry_policy() const {
@@ -159,7 +167,11 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   settings_loaded_ms_ = now;
   path_map_ = map;
   util::log::set_level(settings_->debug_logging ? util::log::Level::debug : util::log::Level::info);
-  breaker_ = CircuitBreaker(settings_->breaker_threshold, breaker_.state());
+  {
+    const std::lock_guard lock(shared_->mutex);
+    shared_->breaker.set_threshold(settings_->breaker_threshold);
+    shared_->pacer.set_rate(settings_->plex_requests_per_second);
+  }
   if (plex_changed) {
     TRY_ASSIGN(auto url, net::Url::parse(settings_->plex_url));
     net::ClientOptions opts;
@@ -169,21 +181,27 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
     opts.total_timeout_ms = std::max(opts.read_timeout_ms * 4, 60000);
     opts.verify_tls = settings_->plex_verify_tls;
     opts.ca_file = settings_->plex_ca_file;
-    auto paced =
-        std::make_unique<net::PacedClient>(net::make_http_client(opts), clock_, settings_->plex_requests_per_second);
+    auto paced = std::make_unique<net::PacedClient>(net::make_http_client(opts), clock_, shared_->pacer);
     plex_ = std::make_unique<plex::PlexClient>(std::move(paced), settings_->plex_token,
                                                plex::ClientIdentity{client_identifier(db_), PLEXSYNC_VERSION});
-    sections_.clear();
-    index_ = match::LibraryIndex();
-    if (auth_problem_) {
-      next_auth_check_ms_ = 0; // new Plex settings: check the token again right away
+    const std::lock_guard lock(shared_->mutex);
+    if (shared_->auth_problem) {
+      shared_->next_auth_check_ms = 0; // new Plex settings: check the token again right away
     }
   }
   return {};
 }
 
 plex::Result<std::vector<match::Candidate>> Worker::find_candidates(const stash::Scene& scene, bool force_rebuild) {
-  if (sections_.empty()) {
+  // One index per worker process, built by whichever lane needs it first.
+  const std::lock_guard lock(shared_->mutex);
+  const auto index_for = settings_->plex_url + "\n" + settings_->plex_library;
+  if (shared_->index_for != index_for) {
+    shared_->index_for = index_for;
+    shared_->sections.clear();
+    shared_->index = match::LibraryIndex();
+  }
+  if (shared_->sections.empty()) {
     auto all = plex_->sections();
     if (!all) {
       return tl::unexpected(all.error());
@@ -192,27 +210,28 @@ plex::Result<std::vector<match::Candidate>> Worker::find_candidates(const stash:
     if (!chosen) {
       return tl::unexpected(plex::Error{plex::Failure::permanent_status, 0, std::nullopt, chosen.error().message});
     }
-    sections_ = *chosen;
+    shared_->sections = *chosen;
   }
+  auto& index = shared_->index;
   const auto lookup = [&]() {
     std::vector<match::Candidate> found;
     for (const auto& f : scene.files) {
-      auto c = index_.find(path_map_.apply(f.path));
+      auto c = index.find(path_map_.apply(f.path));
       found.insert(found.end(), c.begin(), c.end());
     }
     return found;
   };
   std::vector<match::Candidate> candidates;
-  if (index_.built() && !force_rebuild) {
+  if (index.built() && !force_rebuild) {
     candidates = lookup();
   }
   const int64_t now = clock_.now_ms();
-  if (candidates.empty() && (force_rebuild || !index_.built() || now - index_built_ms_ > k_index_min_age_ms)) {
-    if (auto built = index_.build(*plex_, sections_); !built) {
+  if (candidates.empty() && (force_rebuild || !index.built() || now - shared_->index_built_ms > k_index_min_age_ms)) {
+    if (auto built = index.build(*plex_, shared_->sections); !built) {
       return tl::unexpected(built.error());
     }
-    index_built_ms_ = now;
-    LOG_DEBUG("indexed " << index_.size() << " Plex files in " << sections_.size() << " libraries");
+    shared_->index_built_ms = now;
+    LOG_DEBUG("indexed " << index.size() << " Plex files in " << shared_->sections.size() << " libraries");
     candidates = lookup();
   }
   return candidates;
@@ -283,13 +302,29 @@ ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_ke
 }
 
 void Worker::save_breaker() {
-  (void)db_.put_kv("breaker", breaker_json(breaker_.state()).dump());
+  (void)db_.put_kv("breaker", breaker_json(shared_->breaker.state()).dump());
+}
+
+Worker::Gate Worker::breaker_gate(int64_t now) {
+  const std::lock_guard lock(shared_->mutex);
+  auto& b = shared_->breaker;
+  if (b.state().phase == BreakerState::Phase::closed) {
+    return Gate::admit;
+  }
+  if (b.state().phase == BreakerState::Phase::half_open && b.take_trial()) {
+    holds_trial_ = true;
+    return Gate::admit;
+  }
+  return b.claim_probe(now) ? Gate::probe : Gate::wait;
 }
 
 void Worker::on_plex_answered() {
-  const bool was_open = breaker_.state().phase != BreakerState::Phase::closed;
-  const auto affected = breaker_.state().jobs_affected;
-  if (breaker_.on_success() || was_open) {
+  const std::lock_guard lock(shared_->mutex);
+  holds_trial_ = false;
+  auto& b = shared_->breaker;
+  const bool was_open = b.state().phase != BreakerState::Phase::closed;
+  const auto affected = b.state().jobs_affected;
+  if (b.on_success() || was_open) {
     LOG_INFO("Plex is reachable again; resuming the queue");
     if (auto stmt = db_.prepare(
             "UPDATE outages SET ended_ms = ?1, jobs_affected = max(jobs_affected, ?2) WHERE ended_ms IS NULL");
@@ -301,13 +336,16 @@ void Worker::on_plex_answered() {
 }
 
 void Worker::on_plex_unreachable(const std::string& error) {
-  if (breaker_.on_transient_failure(clock_.now_ms(), rng_.next_unit())) {
+  const std::lock_guard lock(shared_->mutex);
+  holds_trial_ = false;
+  auto& b = shared_->breaker;
+  if (b.on_transient_failure(clock_.now_ms(), rng_.next_unit())) {
     auto counts = queue_.counts(clock_.now_ms());
     const int64_t waiting = counts ? counts->pending + counts->in_flight : 0;
     for (int64_t i = 0; i < waiting; ++i) {
-      breaker_.note_job_waiting();
+      b.note_job_waiting();
     }
-    LOG_ERROR("Plex failed " << breaker_.state().consecutive_failures << " times in a row (" << error
+    LOG_ERROR("Plex failed " << b.state().consecutive_failures << " times in a row (" << error
                              << "); pausing the queue and probing until it answers");
     if (auto stmt = db_.prepare("INSERT INTO outages(started_ms, jobs_affected, last_error) VALUES(?1, ?2, ?3)");
         stmt) {
@@ -317,52 +355,68 @@ void Worker::on_plex_unreachable(const std::string& error) {
   save_breaker();
 }
 
-bool Worker::probe_plex() {
+void Worker::probe_plex() {
   bool ok = false;
+  std::string error = "Plex settings unusable";
   if (auto ctx = refresh_context(); ctx && plex_) {
     auto id = plex_->identity();
     ok = id.has_value();
     if (!ok) {
-      LOG_DEBUG("probe of Plex failed: " << id.error().message);
-      if (auto stmt = db_.prepare("UPDATE outages SET last_error = ?1 WHERE ended_ms IS NULL"); stmt) {
-        (void)stmt->bind(1, id.error().message).run();
-      }
+      error = id.error().message;
     }
   }
-  breaker_.on_probe(ok, clock_.now_ms(), rng_.next_unit());
+  const std::lock_guard lock(shared_->mutex);
+  shared_->breaker.on_probe(ok, clock_.now_ms(), rng_.next_unit());
   if (ok) {
     LOG_INFO("Plex answers again; trying one job before resuming");
+  } else {
+    LOG_DEBUG("probe of Plex failed: " << error);
+    if (auto stmt = db_.prepare("UPDATE outages SET last_error = ?1 WHERE ended_ms IS NULL"); stmt) {
+      (void)stmt->bind(1, error).run();
+    }
   }
   save_breaker();
-  return ok;
 }
 
 void Worker::pause_for_auth(const std::string& message) {
-  if (!auth_problem_) {
+  const std::lock_guard lock(shared_->mutex);
+  if (!shared_->auth_problem) {
     LOG_ERROR("pausing the queue: " << message);
   }
-  auth_problem_ = message;
-  next_auth_check_ms_ = clock_.now_ms() + k_auth_recheck_ms;
+  shared_->auth_problem = message;
+  shared_->next_auth_check_ms = clock_.now_ms() + k_auth_recheck_ms;
   (void)db_.put_kv("auth_paused", message);
 }
 
 bool Worker::try_resume_after_auth() {
-  next_auth_check_ms_ = clock_.now_ms() + k_auth_recheck_ms;
   if (auto ctx = refresh_context(true); !ctx || !plex_) {
     return false;
   }
-  auto sections = plex_->sections();
-  if (!sections) {
+  if (auto sections = plex_->sections(); !sections) {
     return false;
   }
-  LOG_INFO("Plex accepts the token again; resuming the queue");
-  auth_problem_.reset();
+  const std::lock_guard lock(shared_->mutex);
+  if (shared_->auth_problem) {
+    LOG_INFO("Plex accepts the token again; resuming the queue");
+  }
+  shared_->auth_problem.reset();
   (void)db_.exec("DELETE FROM kv WHERE key = 'auth_paused'");
   return true;
 }
 
 void Worker::process(const queue::Job& job) {
   ++stats_.processed;
+  // A half-open trial that ends without asking Plex (scene deleted, Stash down) is handed back.
+  struct TrialGuard {
+    Worker& w;
+    ~TrialGuard() {
+      if (w.holds_trial_) {
+        const std::lock_guard lock(w.shared_->mutex);
+        w.shared_->breaker.return_trial();
+        w.holds_trial_ = false;
+      }
+    }
+  } trial_guard{*this};
   const int64_t now = clock_.now_ms();
   const auto retry = [&](std::optional<int64_t> retry_after, const std::string& message, bool count,
                          const BackoffPolicy& policy) {
@@ -430,7 +484,10 @@ void Worker::process(const queue::Job& job) {
       (void)queue_.dead_letter(job, "not_found", err.message, err.status, now);
       LOG_ERROR("scene " << job.scene_id << ": " << err.message << "; gave up");
     } else {
-      index_built_ms_ = 0; // rebuild on the next try
+      {
+        const std::lock_guard lock(shared_->mutex);
+        shared_->index_built_ms = 0; // rebuild on the next try
+      }
       retry(std::nullopt, err.message, true, k_not_found_policy);
     }
     return;
@@ -444,9 +501,53 @@ void Worker::process(const queue::Job& job) {
 }
 
 Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& progress) {
-  if (auto released = queue_.release_orphans(clock_.now_ms()); released && *released > 0) {
-    LOG_WARN("took up " << *released << " job(s) left in flight by a worker that stopped");
+  {
+    const std::lock_guard lock(shared_->mutex);
+    if (!shared_->orphans_released) {
+      shared_->orphans_released = true;
+      if (auto released = queue_.release_orphans(clock_.now_ms()); released && *released > 0) {
+        LOG_WARN("took up " << *released << " job(s) left in flight by a worker that stopped");
+      }
+    }
   }
+  (void)refresh_context();
+  const int lanes = own_shared_ && settings_ ? settings_->plex_concurrency : 1;
+  if (lanes <= 1) {
+    return run_lane(mode, progress);
+  }
+  // Extra lanes: each with its own database connection, HTTP connections and RNG.
+  const auto data_dir = std::filesystem::path(db_.path()).parent_path().string();
+  std::vector<std::thread> threads;
+  std::vector<Stats> lane_stats(static_cast<size_t>(lanes - 1));
+  for (int i = 0; i < lanes - 1; ++i) {
+    threads.emplace_back([&, i] {
+      auto db = store::Db::open(data_dir);
+      if (!db) {
+        LOG_ERROR("lane " << i + 2 << " cannot open the queue: " << db.error().message);
+        return;
+      }
+      util::SystemRng rng;
+      Worker lane(*db, clock_, rng, stop_, shared_);
+      lane_stats[static_cast<size_t>(i)] = lane.run_lane(mode, {});
+    });
+  }
+  auto total = run_lane(mode, progress);
+  for (auto& t : threads) {
+    t.join();
+  }
+  for (const auto& ls : lane_stats) {
+    total.processed += ls.processed;
+    total.synced += ls.synced;
+    total.unchanged += ls.unchanged;
+    total.retried += ls.retried;
+    total.dead += ls.dead;
+    total.skipped += ls.skipped;
+    total.plex_requests += ls.plex_requests;
+  }
+  return total;
+}
+
+Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>& progress) {
   const int64_t idle_limit_ms = [&] {
     (void)refresh_context();
     return int64_t{settings_ ? settings_->worker_idle_seconds : 30} * 1000;
@@ -457,24 +558,38 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
   };
   while (!stopping()) {
     const int64_t now = clock_.now_ms();
-    if (auth_problem_) {
-      if (now >= next_auth_check_ms_ && try_resume_after_auth()) {
+    std::optional<int64_t> auth_check_at;
+    bool auth_check_due = false;
+    {
+      const std::lock_guard lock(shared_->mutex);
+      if (shared_->auth_problem) {
+        auth_check_at = shared_->next_auth_check_ms;
+        if (now >= shared_->next_auth_check_ms) {
+          auth_check_due = true; // this lane checks; the others wait for its verdict
+          shared_->next_auth_check_ms = now + k_auth_recheck_ms;
+        }
+      }
+    }
+    if (auth_check_at) {
+      if (auth_check_due && try_resume_after_auth()) {
         continue;
       }
       if (mode == RunMode::drain) {
         break;
       }
-      wait_a_little(next_auth_check_ms_);
+      wait_a_little(now + k_max_idle_sleep_ms);
       continue;
     }
-    if (!breaker_.admits()) {
-      if (breaker_.probe_due(now) && probe_plex()) {
+    const auto gate = breaker_gate(now);
+    if (gate != Gate::admit) {
+      if (gate == Gate::probe) {
+        probe_plex();
         continue;
       }
       if (mode == RunMode::drain) {
         break;
       }
-      wait_a_little(breaker_.state().next_probe_ms);
+      wait_a_little(now + k_max_idle_sleep_ms);
       continue;
     }
     auto job = queue_.claim(now, k_lease_ms);
@@ -492,12 +607,17 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
       }
       continue;
     }
+    if (holds_trial_) { // admitted as the trial but found nothing to do
+      const std::lock_guard lock(shared_->mutex);
+      shared_->breaker.return_trial();
+      holds_trial_ = false;
+    }
     if (mode == RunMode::drain) {
       break;
     }
     // Nothing due. Jobs waiting on backoff keep a hook-started worker alive until they are done.
     auto counts = queue_.counts(now);
-    const bool waiting = counts && counts->pending > 0;
+    const bool waiting = counts && counts->pending + counts->in_flight > 0;
     if (mode == RunMode::until_idle && !waiting && now - idle_since >= idle_limit_ms) {
       break;
     }

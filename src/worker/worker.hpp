@@ -5,12 +5,14 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include "config/settings.hpp"
 #include "match/index.hpp"
 #include "match/path_map.hpp"
+#include "net/paced_client.hpp"
 #include "plex/client.hpp"
 #include "queue/queue.hpp"
 #include "stash/client.hpp"
@@ -46,27 +48,48 @@ struct StashConnection {
 util::Result<void> save_connection(store::Db& db, const StashConnection& conn);
 util::Result<std::optional<StashConnection>> load_connection(store::Db& db);
 
+// What the lanes of one worker process share: the breaker, the authentication pause, the
+// library index and the request pacing towards Plex. One mutex guards it all; no network call
+// is made while holding it, except building the index (other lanes wait for it anyway).
+struct SharedState {
+  std::mutex mutex;
+  CircuitBreaker breaker;
+  std::optional<std::string> auth_problem;
+  int64_t next_auth_check_ms = 0;
+  bool orphans_released = false;
+  std::string index_for; // plex_url + library the index below belongs to
+  std::vector<plex::Section> sections;
+  match::LibraryIndex index;
+  int64_t index_built_ms = 0;
+  net::Pacer pacer;
+};
+
 // Only the holder of the data-dir lock may construct a Worker: it treats every in-flight job it
-// finds at start as orphaned by a dead worker.
+// finds at start as orphaned by a dead worker. With plex_concurrency > 1 it runs that many lanes,
+// each with its own database connection and HTTP connections, sharing a SharedState.
 class Worker {
 public:
-  // stop: set (e.g. by SIGTERM) to finish the current job and return.
-  Worker(store::Db& db, util::Clock& clock, util::Rng& rng, const std::atomic<bool>* stop = nullptr);
+  // stop: set (e.g. by SIGTERM) to finish the current jobs and return.
+  Worker(store::Db& db, util::Clock& clock, util::Rng& rng, const std::atomic<bool>* stop = nullptr,
+         SharedState* shared = nullptr);
   // progress: called after each job with (done, remaining due).
   Stats run(RunMode mode, const std::function<void(int64_t, int64_t)>& progress = {});
 
 private:
   enum class Outcome { synced, unchanged, skipped };
+  enum class Gate { admit, probe, wait };
+  Stats run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>& progress);
   util::Result<void> refresh_context(bool force_settings = false);
   void process(const queue::Job& job);
   plex::Result<Outcome> sync_scene(const stash::Scene& scene);
   plex::Result<std::vector<match::Candidate>> find_candidates(const stash::Scene& scene, bool force_rebuild);
   [[nodiscard]] BackoffPolicy retry_policy() const;
-  // Circuit breaker and outage history, persisted so a restart keeps them.
+  // Circuit breaker and outage history, persisted so a restart keeps them. Callers hold the lock.
   void save_breaker();
+  Gate breaker_gate(int64_t now);
   void on_plex_answered();
   void on_plex_unreachable(const std::string& error);
-  bool probe_plex();
+  void probe_plex();
   // 401/403: the whole queue waits for a working token; no retries are burned meanwhile.
   void pause_for_auth(const std::string& message);
   bool try_resume_after_auth();
@@ -78,19 +101,16 @@ private:
   util::Rng& rng_;
   Stats stats_;
   const std::atomic<bool>* stop_;
-  CircuitBreaker breaker_;
-  std::optional<std::string> auth_problem_;
-  int64_t next_auth_check_ms_ = 0;
+  std::unique_ptr<SharedState> own_shared_;
+  SharedState* shared_;
+  bool holds_trial_ = false;
 
   std::optional<StashConnection> conn_;
   std::unique_ptr<stash::StashClient> stash_;
   std::optional<config::Settings> settings_;
   int64_t settings_loaded_ms_ = 0;
   std::unique_ptr<plex::PlexClient> plex_;
-  std::vector<plex::Section> sections_;
   match::PathMap path_map_;
-  match::LibraryIndex index_;
-  int64_t index_built_ms_ = 0;
 };
 
 // Stable X-Plex-Client-Identifier for this data dir (generated once).

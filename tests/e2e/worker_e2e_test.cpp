@@ -190,3 +190,33 @@ TEST_F(WorkerE2E, HundredHooksAtOnceAllQueueAndOneWorkerRuns) {
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(WorkerE2E, ParallelLanesStayWithinTheConfiguredBound) {
+  constexpr int k_scenes = 60;
+  library(k_scenes);
+  enqueue_directly(k_scenes);
+  stash_.set_plugin_settings("PlexSync", {{"plex_url", plex_url()},
+                                          {"plex_token", "plexsim-token"},
+                                          {"plex_library", "Adult"},
+                                          {"worker_idle_seconds", 1},
+                                          {"plex_concurrency", 3},
+                                          {"plex_requests_per_second", 1000}});
+  plex_.faults().set_latency_ms(20);
+  const int pid = spawn_background({bin_, "worker", "--data-dir", data_});
+  EXPECT_EQ(wait_child(pid, std::chrono::seconds(120)), 0);
+  EXPECT_EQ(unsynced(k_scenes), 0);
+  EXPECT_EQ(counts().pending, 0);
+  EXPECT_EQ(counts().dead, 0);
+  EXPECT_LE(plex_.max_in_flight(), 3) << "never more requests in flight than plex_concurrency";
+  EXPECT_GE(plex_.max_in_flight(), 2) << "the lanes did run in parallel";
+  // Each scene was written exactly once: lanes never process the same job twice.
+  int puts = 0;
+  for (const auto& r : plex_.requests().snapshot()) {
+    puts += r.method == "PUT" ? 1 : 0;
+  }
+  EXPECT_EQ(puts, k_scenes);
+}
+
+} // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <random>
+#include <thread>
 
 #include <openssl/evp.h>
 
@@ -477,6 +478,19 @@ net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
     }
   }
   log_.record(rec);
+  struct InFlight {
+    std::atomic<int>& now;
+    InFlight(std::atomic<int>& n, std::atomic<int>& max) : now(n) {
+      const int current = ++now;
+      int seen = max.load();
+      while (current > seen && !max.compare_exchange_weak(seen, current)) {
+      }
+    }
+    ~InFlight() { --now; }
+  } in_flight(in_flight_, max_in_flight_);
+  if (const int latency = faults_.latency_ms(); latency > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(latency));
+  }
   const auto* accept = req.header("Accept");
   const bool json = accept != nullptr && accept->find("application/json") != std::string::npos;
   const auto fault = faults_.match(req.method, req.path);

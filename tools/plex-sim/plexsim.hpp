@@ -2,6 +2,7 @@
 // XML by default, JSON on Accept: application/json, token auth, paging, edits, images, scans.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -95,6 +96,9 @@ public:
   // re-added). Returns the new key, or "" when rk is unknown.
   std::string rekey(const std::string& rating_key);
   sim::FaultTable& faults() { return faults_; }
+  // Most requests that were being answered at the same moment since the last reset.
+  int max_in_flight() const { return max_in_flight_; }
+  void reset_in_flight() { max_in_flight_ = in_flight_.load(); }
   sim::RequestLog& requests() { return log_; }
   // The item as GET /library/metadata/{rk} would render it in JSON (null when unknown).
   nlohmann::json item_json(const std::string& rating_key);
@@ -127,6 +131,8 @@ private:
   std::vector<std::string> scanned_paths_;
   sim::FaultTable faults_;
   sim::RequestLog log_;
+  std::atomic<int> in_flight_{0};
+  std::atomic<int> max_in_flight_{0};
 };
 
 // JSON MediaContainer -> PMS-style XML (attributes as strings, booleans 1/0).

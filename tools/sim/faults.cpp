@@ -84,7 +84,6 @@ std::optional<FaultRule> FaultTable::match(const std::string& method, const std:
 }
 
 void FaultTable::apply(const std::optional<FaultRule>& rule, net::ServerResponse& response, bool json_body) {
-  response.delay_ms += latency_ms();
   if (!rule) {
     return;
   }

@@ -48,7 +48,8 @@ public:
   void set_latency_ms(int ms);
   // Consumes one use of the first matching rule.
   std::optional<FaultRule> match(const std::string& method, const std::string& path);
-  // Applies latency and a matched rule to a response the simulator produced.
+  // Applies a matched rule to a response the simulator produced (the global latency is slept by
+  // the simulator while the request counts as in flight).
   void apply(const std::optional<FaultRule>& rule, net::ServerResponse& response, bool json_body);
   int latency_ms();
 

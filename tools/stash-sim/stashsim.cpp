@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <random>
+#include <thread>
 
 #include "graphql.hpp"
 #include "util/strings.hpp"
@@ -439,6 +440,9 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
   }
   rec.token_via = !key.empty() ? "apikey" : (valid_cookie ? "cookie" : "");
   log_.record(rec);
+  if (const int latency = faults_.latency_ms(); latency > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(latency));
+  }
   const auto fault = faults_.match(req.method, req.path);
   net::ServerResponse res;
   if (!authed) {
