@@ -13,6 +13,7 @@ int main() {
       {{"name", "findScenes"}, {"query", std::string(k_find_scenes) + "\n" + fragment}},
       {{"name", "pluginSettings"}, {"query", k_plugin_settings}},
       {{"name", "jobQueue"}, {"query", k_job_queue}},
+      {{"name", "sceneVersions"}, {"query", k_scene_versions}},
   };
   std::cout << out.dump(2) << "\n";
   return 0;

@@ -17,11 +17,13 @@
 #include "cli/health.hpp"
 #include "config/manifest.hpp"
 #include "queue/queue.hpp"
+#include "stash/client.hpp"
 #include "stash/protocol.hpp"
 #include "store/db.hpp"
 #include "util/clock.hpp"
 #include "util/datadirlock.hpp"
 #include "util/log.hpp"
+#include "worker/scan.hpp"
 #include "worker/worker.hpp"
 
 extern char** environ;
@@ -224,6 +226,48 @@ util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data
   return out;
 }
 
+std::unique_ptr<stash::StashClient> stash_client_for(const stash::ServerConnection& server) {
+  net::ClientOptions opts;
+  opts.base = *net::Url::parse(server.base_url());
+  opts.verify_tls = false; // Stash on loopback usually has a self-signed certificate
+  opts.connect_timeout_ms = 5000;
+  opts.read_timeout_ms = 60000;
+  return std::make_unique<stash::StashClient>(net::make_http_client(opts),
+                                              stash::StashAuth{server.cookie_name, server.cookie_value, ""});
+}
+
+// all / recent / reconcile_*: page through Stash and queue every scene changed since its last sync
+// (scenes never synced, or without a Plex item yet, have no record and are always queued).
+Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir, int64_t now) {
+  const bool recent = in.mode == "recent" || in.mode == "reconcile_recent";
+  nlohmann::json filter = nlohmann::json::object();
+  if (recent) {
+    // Stash compares timestamps as text in its own offset; a date two days back is a safe superset
+    // of "the last 24 hours" whatever that offset is.
+    const std::time_t since = now / 1000 - 2 * 24 * 3600;
+    std::tm tm{};
+    gmtime_r(&since, &tm);
+    char day[16];
+    std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    filter = {{"updated_at", {{"value", day}, {"modifier", "GREATER_THAN"}}}};
+  }
+  auto stash = stash_client_for(in.server);
+  auto result = worker::enqueue_changed(*stash, db, filter, "task:" + in.mode, now, [](int64_t done, int64_t total) {
+    util::log::progress(total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0);
+  });
+  if (!result) {
+    return fail("cannot list scenes in Stash: " + result.error().message);
+  }
+  util::log::progress(1.0);
+  LOG_INFO(in.mode << ": " << result->seen << " scenes looked at, " << result->queued << " queued, "
+                   << result->up_to_date << " already up to date in Plex");
+  if (result->queued > 0 && autostart_enabled() && !util::DataDirLock::held_by_someone(data_dir)) {
+    spawn_worker(data_dir);
+  }
+  return Answer{{{"scenes", result->seen}, {"queued", result->queued}, {"up_to_date", result->up_to_date}},
+                std::nullopt};
+}
+
 Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir) {
   if (auto saved = worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
       !saved) {
@@ -235,12 +279,30 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
   auto wrap = [](util::Result<int64_t> n, const char* key) {
     return n ? Answer{{{key, *n}}, std::nullopt} : fail(n.error().message);
   };
+  if (mode == "all" || mode == "recent" || mode == "reconcile_all" || mode == "reconcile_recent") {
+    return enqueue_task(in, db, data_dir, now);
+  }
+  // Every other task also catches changes no hook announced (merges, auto-tag, scans).
+  if (mode != "clear_queue" && mode != "clear_dlq" && mode != "purge_dlq") {
+    if (auto polled = worker::poll_late_updates(*stash_client_for(in.server), db, now); !polled) {
+      LOG_DEBUG("late-update poll failed: " << polled.error().message);
+    }
+  }
   if (mode == "process_queue") {
     return process_queue(db, data_dir);
   }
   if (mode == "queue_status") {
     auto status = queue_status(db, data_dir, now);
     return status ? Answer{*status, std::nullopt} : fail(status.error().message);
+  }
+  if (mode == "clear_match_cache") {
+    auto n = db.prepare("DELETE FROM sync_records");
+    if (!n || !n->run()) {
+      return fail("cannot clear the match cache");
+    }
+    return Answer{{{"cleared_matches", db.changes()},
+                   {"note", "matches are found again from the Plex library on the next sync of each scene"}},
+                  std::nullopt};
   }
   if (mode == "health_check") {
     auto report = health_check(in.server, db);

@@ -68,6 +68,10 @@ const std::array k_table{
                 &S::plex_requests_per_second, 1, 1000, false, false, "Upper bound on the request rate towards Plex"},
     SettingSpec{"plex_concurrency", "Parallel Plex requests", SettingType::number, &S::plex_concurrency, 1, 8, false,
                 false, "Scenes synced at once, so requests in flight towards Plex (keep it small)"},
+    SettingSpec{"poll_interval_seconds", "Late-update poll (s)", SettingType::number, &S::poll_interval_seconds, 0,
+                86400, false, false,
+                "How often the running worker asks Stash for scenes changed without a hook (merges, auto-tag); 0 = "
+                "never"},
 };
 
 std::string quoted(const nlohmann::json& value) {

@@ -20,6 +20,8 @@ const char* const k_find_scenes =
     R"gql(query PlexSyncFindScenes($f: SceneFilterType, $p: FindFilterType) { findScenes(scene_filter: $f, filter: $p) { count scenes { ...SyncScene } } })gql";
 const char* const k_plugin_settings =
     R"gql(query PlexSyncSettings($ids: [ID!]) { configuration { plugins(include: $ids) } })gql";
+const char* const k_scene_versions =
+    R"gql(query PlexSyncSceneVersions($f: SceneFilterType, $p: FindFilterType) { findScenes(scene_filter: $f, filter: $p) { count scenes { id updated_at } } })gql";
 const char* const k_job_queue = R"gql(query PlexSyncJobQueue { jobQueue { id status description progress } })gql";
 } // namespace queries
 

@@ -51,6 +51,8 @@ extern const char* const k_find_scene;
 extern const char* const k_find_scenes;
 extern const char* const k_plugin_settings;
 extern const char* const k_job_queue;
+// Ids and updated_at only: what the enqueue tasks and the late-update poll page through.
+extern const char* const k_scene_versions;
 } // namespace queries
 
 } // namespace stash

@@ -9,6 +9,7 @@
 #include "sync/plan.hpp"
 #include "util/log.hpp"
 #include "worker/backoff.hpp"
+#include "worker/scan.hpp"
 
 namespace worker {
 namespace {
@@ -591,6 +592,14 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
       }
       wait_a_little(now + k_max_idle_sleep_ms);
       continue;
+    }
+    // The owning lane polls Stash for changes no hook announced.
+    if (own_shared_ && settings_ && stash_ && settings_->poll_interval_seconds > 0 &&
+        now - last_poll_ms_ >= int64_t{settings_->poll_interval_seconds} * 1000) {
+      last_poll_ms_ = now;
+      if (auto polled = poll_late_updates(*stash_, db_, now); !polled) {
+        LOG_DEBUG("late-update poll failed: " << polled.error().message);
+      }
     }
     auto job = queue_.claim(now, k_lease_ms);
     if (!job) {

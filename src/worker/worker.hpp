@@ -104,6 +104,7 @@ private:
   std::unique_ptr<SharedState> own_shared_;
   SharedState* shared_;
   bool holds_trial_ = false;
+  int64_t last_poll_ms_ = 0;
 
   std::optional<StashConnection> conn_;
   std::unique_ptr<stash::StashClient> stash_;

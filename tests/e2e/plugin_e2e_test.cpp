@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/manifest.hpp"
 #include "support/process.hpp"
 #include "support/sandbox.hpp"
 #include "util/datadirlock.hpp"
@@ -157,12 +158,16 @@ TEST_F(PluginE2E, QueueStatusHasTheFixedCounts) {
   }
 }
 
-TEST_F(PluginE2E, UnknownAndUnbuiltModesSaySo) {
+TEST_F(PluginE2E, EveryDeclaredModeIsImplementedAndUnknownOnesSaySo) {
   auto r = run(R"({"mode":"frobnicate"})");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(result_of(r).at("error").get<std::string>().find("unknown task mode 'frobnicate'"), std::string::npos);
-  r = run(R"({"mode":"reconcile_all"})");
-  EXPECT_NE(result_of(r).at("error").get<std::string>().find("not implemented yet"), std::string::npos);
+  for (const auto& t : config::task_table()) {
+    r = run(std::string(R"({"mode":")") + t.mode + "\"}", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+    EXPECT_FALSE(result_of(r).at("error").is_string() &&
+                 result_of(r).at("error").get<std::string>().find("not implemented") != std::string::npos)
+        << t.mode << " is declared in the manifest but not implemented";
+  }
 }
 
 TEST_F(PluginE2E, HealthCheckReportsEachProblemWithItsFix) {
@@ -189,6 +194,68 @@ TEST_F(PluginE2E, HealthCheckReportsEachProblemWithItsFix) {
   EXPECT_NE(
       settings({{"plex_url", "plex:32400"}}).find("plex_url must start with http:// or https://, got 'plex:32400'"),
       std::string::npos);
+}
+
+TEST_F(PluginE2E, SyncAllQueuesInPagesAndSkipsWhatIsUpToDate) {
+  auto r = run(R"({"mode":"all"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(result_of(r).at("output").at("scenes"), 40);
+  EXPECT_EQ(result_of(r).at("output").at("queued"), 40);
+  r = run(R"({"mode":"process_queue"})");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (int id = 1; id <= 40; ++id) {
+    ASSERT_TRUE(item_has_title(id, "Stash Title " + std::to_string(id) + " — Été")) << id;
+  }
+  r = run(R"({"mode":"reconcile_all"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+  EXPECT_EQ(result_of(r).at("output").at("queued"), 0);
+  EXPECT_EQ(result_of(r).at("output").at("up_to_date"), 40);
+  ASSERT_TRUE(stash_.update_scene("7", {{"title", "Changed while nobody listened"}}));
+  r = run(R"({"mode":"reconcile_all"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+  EXPECT_EQ(result_of(r).at("output").at("queued"), 1);
+  r = run(R"({"mode":"clear_match_cache"})");
+  EXPECT_EQ(result_of(r).at("output").at("cleared_matches"), 40);
+}
+
+TEST_F(PluginE2E, RecentOnlyQueuesRecentlyUpdatedScenes) {
+  stash_.load({{"scenes",
+                {{{"id", "1"},
+                  {"title", "old"},
+                  {"updated_at", "2020-01-01T10:00:00+01:00"},
+                  {"created_at", "2020-01-01T10:00:00+01:00"}},
+                 {{"id", "2"}, {"title", "new"}}}}});
+  const auto r = run(R"({"mode":"recent"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(result_of(r).at("output").at("scenes"), 1);
+  EXPECT_EQ(result_of(r).at("output").at("queued"), 1);
+}
+
+TEST_F(PluginE2E, LateUpdateWithoutAHookReachesPlex) {
+  // A first task records where Stash's updated_at stands.
+  ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0);
+  ASSERT_EQ(hook(3).exit_code, 0);
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(3, "Stash Title 3 — Été"); }, std::chrono::seconds(20)));
+  // Auto-tag or a merge changes the scene: Stash fires no hook.
+  ASSERT_TRUE(stash_.update_scene("3", {{"title", "Retitled by a merge"}}));
+  const auto r = run(R"({"mode":"process_queue"})");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(3, "Retitled by a merge"); }, std::chrono::seconds(20)));
+}
+
+TEST_F(PluginE2E, RunningWorkerPollsForLateUpdates) {
+  stash_.set_plugin_settings("PlexSync", {{"plex_url", plex_url()},
+                                          {"plex_token", k_token},
+                                          {"worker_idle_seconds", 4},
+                                          {"poll_interval_seconds", 1},
+                                          {"plex_library", "Adult"}});
+  ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // cursor
+  ASSERT_EQ(hook(4).exit_code, 0);
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(4, "Stash Title 4 — Été"); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(stash_.update_scene("5", {{"title", "Auto-tagged while the worker ran"}}));
+  EXPECT_TRUE(testing_support::wait_for([&] { return item_has_title(5, "Auto-tagged while the worker ran"); },
+                                        std::chrono::seconds(20)));
 }
 
 TEST_F(PluginE2E, MalformedStdinGetsAnErrorNotACrash) {

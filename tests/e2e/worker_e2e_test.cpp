@@ -92,7 +92,7 @@ TEST_F(WorkerE2E, SigkillAtRandomMomentsLosesNothing) {
   for (int round = 0; round < 10; ++round) {
     const int pid = spawn_background({bin_, "worker", "--data-dir", data_});
     ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(80 + rng() % 300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 500));
     ::kill(pid, SIGKILL);
     EXPECT_EQ(wait_child(pid, std::chrono::seconds(10)), 128 + SIGKILL);
     killed_mid_run += counts().pending > 0 ? 1 : 0;

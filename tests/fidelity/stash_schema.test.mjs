@@ -18,6 +18,7 @@ const variables = {
   findScenes: { f: { updated_at: { value: '2020-01-01T00:00:00+01:00', modifier: 'GREATER_THAN' } }, p: { page: 1, per_page: 5, sort: 'updated_at', direction: 'ASC' } },
   pluginSettings: { ids: ['PlexSync'] },
   jobQueue: {},
+  sceneVersions: { f: { updated_at: { value: '2020-01-01', modifier: 'GREATER_THAN' } }, p: { page: 2, per_page: 4, sort: 'updated_at', direction: 'ASC' } },
 };
 
 let sim;

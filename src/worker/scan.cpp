@@ -1,0 +1,99 @@
+#include "worker/scan.hpp"
+
+#include <ctime>
+
+#include "queue/queue.hpp"
+#include "util/log.hpp"
+
+namespace worker {
+namespace {
+
+constexpr int64_t k_page_size = 200;
+constexpr int64_t k_poll_overlap_s = 5;
+
+} // namespace
+
+util::Result<ScanResult> enqueue_changed(stash::StashClient& stash, store::Db& db, const nlohmann::json& scene_filter,
+                                         const std::string& event, int64_t now_ms,
+                                         const std::function<void(int64_t, int64_t)>& progress) {
+  ScanResult result;
+  queue::Queue q(db);
+  for (int64_t page = 1;; ++page) {
+    // Sorted by id: stable while scenes change under us (updated_at would move them between pages).
+    TRY_ASSIGN(auto data,
+               stash.query(stash::queries::k_scene_versions,
+                           {{"f", scene_filter.is_object() ? scene_filter : nlohmann::json::object()},
+                            {"p", {{"page", page}, {"per_page", k_page_size}, {"sort", "id"}, {"direction", "ASC"}}}}));
+    const auto& found = data.at("findScenes");
+    const auto total = found.value("count", int64_t{0});
+    const auto& scenes = found.at("scenes");
+    TRY_ASSIGN(auto txn, store::Txn::begin(db));
+    for (const auto& s : scenes) {
+      const auto id = s.value("id", "");
+      const auto updated_at = s.value("updated_at", "");
+      ++result.seen;
+      if (updated_at > result.newest_updated_at) {
+        result.newest_updated_at = updated_at;
+      }
+      TRY_ASSIGN(auto rec, db.prepare("SELECT stash_updated_at FROM sync_records WHERE scene_id = ?1"));
+      rec.bind(1, id);
+      TRY_ASSIGN(const bool has, rec.step());
+      if (has && rec.text_at(0) == updated_at) {
+        ++result.up_to_date;
+        continue;
+      }
+      TRY(q.enqueue(id, event, now_ms));
+      ++result.queued;
+    }
+    TRY(txn.commit());
+    if (progress) {
+      progress(result.seen, total);
+    }
+    if (scenes.empty() || result.seen >= total) {
+      break;
+    }
+  }
+  return result;
+}
+
+std::string shift_timestamp(const std::string& t, int64_t delta_s) {
+  std::tm tm{};
+  const char* rest = strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) {
+    return {};
+  }
+  const std::string zone(rest);
+  const std::time_t shifted = timegm(&tm) + delta_s; // local wall time moved; the offset is unchanged
+  std::tm out{};
+  gmtime_r(&shifted, &out);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &out);
+  return std::string(buf) + zone;
+}
+
+util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db& db, int64_t now_ms) {
+  TRY_ASSIGN(auto cursor, db.get_kv("poll_cursor"));
+  if (!cursor || cursor->empty()) {
+    // First poll: remember the newest updated_at Stash has, enqueue nothing.
+    TRY_ASSIGN(auto data,
+               stash.query(stash::queries::k_scene_versions,
+                           {{"f", nlohmann::json::object()},
+                            {"p", {{"page", 1}, {"per_page", 1}, {"sort", "updated_at"}, {"direction", "DESC"}}}}));
+    const auto& scenes = data.at("findScenes").at("scenes");
+    TRY(db.put_kv("poll_cursor", scenes.empty() ? "1970-01-01T00:00:00Z" : scenes.at(0).value("updated_at", "")));
+    return ScanResult{};
+  }
+  const auto since = shift_timestamp(*cursor, -k_poll_overlap_s);
+  const nlohmann::json filter = {
+      {"updated_at", {{"value", since.empty() ? *cursor : since}, {"modifier", "GREATER_THAN"}}}};
+  TRY_ASSIGN(auto result, enqueue_changed(stash, db, filter, "poll", now_ms));
+  if (result.newest_updated_at > *cursor) {
+    TRY(db.put_kv("poll_cursor", result.newest_updated_at));
+  }
+  if (result.queued > 0) {
+    LOG_INFO("found " << result.queued << " scene(s) changed in Stash without a hook; queued");
+  }
+  return result;
+}
+
+} // namespace worker

@@ -1,0 +1,38 @@
+// Finding scenes that need a sync without a hook: the "Sync all/recent" and "Reconcile" tasks,
+// and the worker's poll for late updates (merges, auto-tag and scans change scenes silently).
+// Pages through Stash (ids and updated_at only) and enqueues every scene whose updated_at differs
+// from the one recorded at its last sync.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "stash/client.hpp"
+#include "store/db.hpp"
+
+namespace worker {
+
+struct ScanResult {
+  int64_t seen = 0;
+  int64_t queued = 0;
+  int64_t up_to_date = 0; // synced at this very updated_at: skipped
+  std::string newest_updated_at;
+};
+
+// scene_filter: a SceneFilterType object (empty for every scene). progress gets (done, total).
+util::Result<ScanResult> enqueue_changed(stash::StashClient& stash, store::Db& db, const nlohmann::json& scene_filter,
+                                         const std::string& event, int64_t now_ms,
+                                         const std::function<void(int64_t, int64_t)>& progress = {});
+
+// RFC3339 timestamp moved by delta seconds, keeping its offset ("" when unreadable). Stash compares
+// timestamps as strings in its own offset, so the poll cursor must stay in that format.
+std::string shift_timestamp(const std::string& rfc3339, int64_t delta_s);
+
+// The late-update poll: scenes updated since the stored cursor (overlapping by a few seconds).
+// The first call only records where "now" is; the "Sync all scenes" task covers the past.
+util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db& db, int64_t now_ms);
+
+} // namespace worker
