@@ -1,6 +1,8 @@
 #include "worker/scan.hpp"
 
+#include <algorithm>
 #include <ctime>
+#include <set>
 
 #include "queue/queue.hpp"
 #include "util/log.hpp"
@@ -15,7 +17,8 @@ constexpr int64_t k_poll_overlap_s = 5;
 
 util::Result<ScanResult> enqueue_changed(stash::StashClient& stash, store::Db& db, const nlohmann::json& scene_filter,
                                          const std::string& event, int64_t now_ms,
-                                         const std::function<void(int64_t, int64_t)>& progress) {
+                                         const std::function<void(int64_t, int64_t)>& progress,
+                                         const std::function<bool(const std::string&, const std::string&)>& skip) {
   ScanResult result;
   queue::Queue q(db);
   for (int64_t page = 1;; ++page) {
@@ -32,8 +35,13 @@ util::Result<ScanResult> enqueue_changed(stash::StashClient& stash, store::Db& d
       const auto id = s.value("id", "");
       const auto updated_at = s.value("updated_at", "");
       ++result.seen;
+      result.versions.emplace_back(id, updated_at);
       if (updated_at > result.newest_updated_at) {
         result.newest_updated_at = updated_at;
+      }
+      if (skip && skip(id, updated_at)) {
+        ++result.up_to_date;
+        continue;
       }
       TRY_ASSIGN(auto rec, db.prepare("SELECT stash_updated_at FROM sync_records WHERE scene_id = ?1"));
       rec.bind(1, id);
@@ -71,25 +79,58 @@ std::string shift_timestamp(const std::string& t, int64_t delta_s) {
   return std::string(buf) + zone;
 }
 
+namespace {
+
+// The (id, updated_at) pairs within the overlap window below the cursor, as "id@updated_at".
+nlohmann::json boundary(const std::vector<std::pair<std::string, std::string>>& versions, const std::string& cursor) {
+  const auto floor = shift_timestamp(cursor, -k_poll_overlap_s);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [id, updated_at] : versions) {
+    if (updated_at > floor) {
+      out.push_back(id + "@" + updated_at);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
 util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db& db, int64_t now_ms) {
   TRY_ASSIGN(auto cursor, db.get_kv("poll_cursor"));
   if (!cursor || cursor->empty()) {
-    // First poll: remember the newest updated_at Stash has, enqueue nothing.
+    // First poll: remember where Stash's newest updated_at stands, enqueue nothing.
     TRY_ASSIGN(auto data,
                stash.query(stash::queries::k_scene_versions,
                            {{"f", nlohmann::json::object()},
-                            {"p", {{"page", 1}, {"per_page", 1}, {"sort", "updated_at"}, {"direction", "DESC"}}}}));
-    const auto& scenes = data.at("findScenes").at("scenes");
-    TRY(db.put_kv("poll_cursor", scenes.empty() ? "1970-01-01T00:00:00Z" : scenes.at(0).value("updated_at", "")));
+                            {"p", {{"page", 1}, {"per_page", 100}, {"sort", "updated_at"}, {"direction", "DESC"}}}}));
+    std::vector<std::pair<std::string, std::string>> versions;
+    for (const auto& s : data.at("findScenes").at("scenes")) {
+      versions.emplace_back(s.value("id", ""), s.value("updated_at", ""));
+    }
+    const auto start = versions.empty() ? std::string("1970-01-01T00:00:00Z") : versions.front().second;
+    TRY(db.put_kv("poll_seen", boundary(versions, start).dump()));
+    TRY(db.put_kv("poll_cursor", start));
     return ScanResult{};
+  }
+  std::set<std::string> seen;
+  if (auto text = db.get_kv("poll_seen"); text && *text) {
+    const auto parsed = nlohmann::json::parse(**text, nullptr, false);
+    if (parsed.is_array()) {
+      for (const auto& v : parsed) {
+        seen.insert(v.get<std::string>());
+      }
+    }
   }
   const auto since = shift_timestamp(*cursor, -k_poll_overlap_s);
   const nlohmann::json filter = {
       {"updated_at", {{"value", since.empty() ? *cursor : since}, {"modifier", "GREATER_THAN"}}}};
-  TRY_ASSIGN(auto result, enqueue_changed(stash, db, filter, "poll", now_ms));
-  if (result.newest_updated_at > *cursor) {
-    TRY(db.put_kv("poll_cursor", result.newest_updated_at));
-  }
+  TRY_ASSIGN(auto result, enqueue_changed(stash, db, filter, "poll", now_ms, {},
+                                          [&](const std::string& id, const std::string& updated_at) {
+                                            return seen.count(id + "@" + updated_at) > 0;
+                                          }));
+  const auto next_cursor = std::max(*cursor, result.newest_updated_at);
+  TRY(db.put_kv("poll_seen", boundary(result.versions, next_cursor).dump()));
+  TRY(db.put_kv("poll_cursor", next_cursor));
   if (result.queued > 0) {
     LOG_INFO("found " << result.queued << " scene(s) changed in Stash without a hook; queued");
   }

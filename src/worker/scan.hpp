@@ -7,6 +7,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +18,7 @@
 namespace worker {
 
 struct ScanResult {
+  std::vector<std::pair<std::string, std::string>> versions; // (id, updated_at) of every scene seen
   int64_t seen = 0;
   int64_t queued = 0;
   int64_t up_to_date = 0; // synced at this very updated_at: skipped
@@ -23,16 +26,20 @@ struct ScanResult {
 };
 
 // scene_filter: a SceneFilterType object (empty for every scene). progress gets (done, total).
+// skip: (id, updated_at) pairs to leave alone (already handled by an earlier poll).
 util::Result<ScanResult> enqueue_changed(stash::StashClient& stash, store::Db& db, const nlohmann::json& scene_filter,
                                          const std::string& event, int64_t now_ms,
-                                         const std::function<void(int64_t, int64_t)>& progress = {});
+                                         const std::function<void(int64_t, int64_t)>& progress = {},
+                                         const std::function<bool(const std::string&, const std::string&)>& skip = {});
 
 // RFC3339 timestamp moved by delta seconds, keeping its offset ("" when unreadable). Stash compares
 // timestamps as strings in its own offset, so the poll cursor must stay in that format.
 std::string shift_timestamp(const std::string& rfc3339, int64_t delta_s);
 
-// The late-update poll: scenes updated since the stored cursor (overlapping by a few seconds).
-// The first call only records where "now" is; the "Sync all scenes" task covers the past.
+// The late-update poll: scenes updated since the stored cursor, overlapping by a few seconds
+// (timestamps have 1-second precision) and de-duplicated by (id, updated_at) against what the
+// previous poll saw in that overlap. The first call only records where "now" is; the "Sync all
+// scenes" task covers the past.
 util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db& db, int64_t now_ms);
 
 } // namespace worker

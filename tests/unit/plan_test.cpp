@@ -123,3 +123,16 @@ TEST(PathMap, BadRulesNameTheRule) {
 }
 
 } // namespace
+
+#include "worker/scan.hpp"
+
+namespace {
+
+TEST(PollCursor, ShiftKeepsStashsOffsetAndFormat) {
+  EXPECT_EQ(worker::shift_timestamp("2025-11-20T08:15:42+01:00", -5), "2025-11-20T08:15:37+01:00");
+  EXPECT_EQ(worker::shift_timestamp("2025-11-20T00:00:02Z", -5), "2025-11-19T23:59:57Z");
+  EXPECT_EQ(worker::shift_timestamp("2024-03-01T00:00:00-05:00", -1), "2024-02-29T23:59:59-05:00");
+  EXPECT_EQ(worker::shift_timestamp("yesterday", -5), "");
+}
+
+} // namespace
