@@ -16,6 +16,7 @@
 
 #include "cli/health.hpp"
 #include "config/manifest.hpp"
+#include "config/settings.hpp"
 #include "queue/queue.hpp"
 #include "stash/client.hpp"
 #include "stash/protocol.hpp"
@@ -115,6 +116,10 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db) {
       return fail("cannot update the queue: " + dropped.error().message);
     }
     return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "scene deleted"}}, std::nullopt};
+  }
+  if (auto enabled = db.get_kv("enabled"); enabled && *enabled && **enabled == "0") {
+    return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "PlexSync is disabled (enabled=false)"}},
+                  std::nullopt};
   }
   if (hook.type == "Scene.Update.Post" && hook.has_input_fields &&
       std::all_of(hook.input_fields.begin(), hook.input_fields.end(), irrelevant_field)) {
@@ -223,6 +228,29 @@ util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data
   TRY(synced.step());
   out["synced_scenes"] = synced.int_at(0);
   out["last_sync_ms"] = synced.int_at(1);
+  nlohmann::json stats = nlohmann::json::object();
+  TRY_ASSIGN(auto st, db.prepare("SELECT key, value FROM stats"));
+  while (true) {
+    TRY_ASSIGN(const bool row, st.step());
+    if (!row) {
+      break;
+    }
+    stats[st.text_at(0)] = st.int_at(1);
+  }
+  const auto jobs = stats.value("jobs", int64_t{0});
+  stats["average_job_ms"] = jobs > 0 ? stats.value("job_ms_total", int64_t{0}) / jobs : 0;
+  nlohmann::json confidence = nlohmann::json::object();
+  TRY_ASSIGN(auto conf, db.prepare("SELECT CASE WHEN match_score >= 95 THEN 'high' WHEN match_score >= 70 THEN "
+                                   "'medium' ELSE 'low' END, count(*) FROM sync_records GROUP BY 1"));
+  while (true) {
+    TRY_ASSIGN(const bool row, conf.step());
+    if (!row) {
+      break;
+    }
+    confidence[conf.text_at(0)] = conf.int_at(1);
+  }
+  stats["match_confidence"] = confidence;
+  out["stats"] = stats;
   return out;
 }
 
@@ -279,6 +307,23 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
   auto wrap = [](util::Result<int64_t> n, const char* key) {
     return n ? Answer{{{key, *n}}, std::nullopt} : fail(n.error().message);
   };
+  // Settings decide whether anything happens; queue maintenance and diagnostics always work.
+  const bool maintenance = mode == "queue_status" || mode == "health_check" || mode == "clear_queue" ||
+                           mode == "clear_dlq" || mode == "purge_dlq";
+  if (auto raw = stash_client_for(in.server)->plugin_settings("PlexSync"); raw) {
+    const auto loaded = config::load_settings(*raw);
+    util::log::set_debug_visible(loaded.settings.debug_logging);
+    (void)db.put_kv("enabled", loaded.settings.enabled ? "1" : "0");
+    for (const auto& p : loaded.problems) {
+      LOG_WARN(p.message);
+    }
+    if (!loaded.settings.enabled && !maintenance) {
+      return Answer{
+          {{"disabled", true},
+           {"message", "PlexSync is disabled (enabled=false in Settings > Plugins > PlexSync); nothing done"}},
+          std::nullopt};
+    }
+  }
   if (mode == "all" || mode == "recent" || mode == "reconcile_all" || mode == "reconcile_recent") {
     return enqueue_task(in, db, data_dir, now);
   }

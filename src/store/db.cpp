@@ -12,7 +12,7 @@ namespace store {
 namespace {
 
 // Ordered migrations; index + 1 is the user_version after applying it. Never edit a shipped one.
-const std::array<const char*, 2> k_migrations{R"sql(
+const std::array<const char*, 3> k_migrations{R"sql(
 CREATE TABLE jobs (
   id INTEGER PRIMARY KEY,
   scene_id TEXT NOT NULL UNIQUE,      -- one job per scene: newer events coalesce into it
@@ -59,6 +59,10 @@ CREATE TABLE outages (
   last_error TEXT NOT NULL
 );
 CREATE INDEX dead_letters_class ON dead_letters(error_class);
+)sql",
+                                              R"sql(
+-- Sync statistics kept across runs (counters only, so concurrent lanes add atomically).
+CREATE TABLE stats (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )sql"};
 
 util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
@@ -227,6 +231,12 @@ util::Result<std::optional<std::string>> Db::get_kv(std::string_view key) {
     return std::optional<std::string>{};
   }
   return std::optional<std::string>{stmt.text_at(0)};
+}
+
+util::Result<void> Db::add_stat(std::string_view key, int64_t delta) {
+  TRY_ASSIGN(auto stmt, prepare("INSERT INTO stats(key, value) VALUES(?1, ?2) "
+                                "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value"));
+  return stmt.bind(1, key).bind(2, delta).run();
 }
 
 Stmt::Stmt(Stmt&& other) noexcept : stmt_(other.stmt_), db_(other.db_) {

@@ -35,6 +35,8 @@ public:
   // Key-value state (connection info, cursors, breaker state).
   util::Result<void> put_kv(std::string_view key, std::string_view value);
   util::Result<std::optional<std::string>> get_kv(std::string_view key);
+  // Adds to a statistics counter.
+  util::Result<void> add_stat(std::string_view key, int64_t delta);
 
 private:
   Db(sqlite3* handle, std::string path) : handle_(handle), path_(std::move(path)) {}

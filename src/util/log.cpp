@@ -12,6 +12,7 @@ constexpr size_t k_max_line = 60000; // Stash's reader stops at 64 KiB lines.
 struct State {
   std::mutex mutex;
   Level level = Level::info;
+  bool debug_visible = false;
   std::vector<std::string> secrets;
   Sink sink;
 };
@@ -93,9 +94,18 @@ bool enabled(Level level) {
   return level >= state().level;
 }
 
+void set_debug_visible(bool visible) {
+  const std::lock_guard lock(state().mutex);
+  state().debug_visible = visible;
+  state().level = visible ? Level::debug : Level::info;
+}
+
 void write(Level level, std::string_view message) {
   auto& s = state();
   const std::lock_guard lock(s.mutex);
+  if (s.debug_visible && level <= Level::debug) {
+    level = Level::info;
+  }
   // Newlines would split one message into several Stash log lines.
   std::string clean = redact_locked(s, message);
   for (auto& c : clean) {

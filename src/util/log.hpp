@@ -16,6 +16,8 @@ using Sink = std::function<void(Level, std::string_view)>;
 
 void set_sink(Sink sink);
 void set_level(Level level);
+// debug_logging: step-by-step (debug) lines are written at info level, which Stash shows by default.
+void set_debug_visible(bool visible);
 [[nodiscard]] bool enabled(Level level);
 void write(Level level, std::string_view message);
 // Registers a secret to mask in every later line (and in redact()).

@@ -167,7 +167,9 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   settings_ = n;
   settings_loaded_ms_ = now;
   path_map_ = map;
-  util::log::set_level(settings_->debug_logging ? util::log::Level::debug : util::log::Level::info);
+  util::log::set_debug_visible(settings_->debug_logging);
+  // Hooks read this (they make no network call) to answer "disabled" without queueing.
+  (void)db_.put_kv("enabled", settings_->enabled ? "1" : "0");
   {
     const std::lock_guard lock(shared_->mutex);
     shared_->breaker.set_threshold(settings_->breaker_threshold);
@@ -406,6 +408,27 @@ bool Worker::try_resume_after_auth() {
 }
 
 void Worker::process(const queue::Job& job) {
+  const int64_t started = clock_.now_ms();
+  const Stats before_job = stats_;
+  // Counters kept across runs for queue_status; one atomic add per counter that moved.
+  struct StatsGuard {
+    Worker& w;
+    const Stats& before;
+    int64_t started;
+    ~StatsGuard() {
+      const auto& a = w.stats_;
+      (void)w.db_.add_stat("jobs", 1);
+      (void)w.db_.add_stat("job_ms_total", w.clock_.now_ms() - started);
+      for (const auto& [key, delta] :
+           {std::pair{"synced", a.synced - before.synced}, std::pair{"unchanged", a.unchanged - before.unchanged},
+            std::pair{"skipped", a.skipped - before.skipped}, std::pair{"retried", a.retried - before.retried},
+            std::pair{"failed", a.dead - before.dead}}) {
+        if (delta != 0) {
+          (void)w.db_.add_stat(key, delta);
+        }
+      }
+    }
+  } stats_guard{*this, before_job, started};
   ++stats_.processed;
   // A half-open trial that ends without asking Plex (scene deleted, Stash down) is handed back.
   struct TrialGuard {
@@ -579,6 +602,16 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
         break;
       }
       wait_a_little(now + k_max_idle_sleep_ms);
+      continue;
+    }
+    if (settings_ && !settings_->enabled) {
+      // Turned off in Stash's settings: jobs stay queued for when it is turned on again.
+      if (mode != RunMode::forever) {
+        LOG_INFO("PlexSync is disabled in its settings (enabled=false); the queue is kept as it is");
+        break;
+      }
+      wait_a_little(now + k_max_idle_sleep_ms);
+      (void)refresh_context();
       continue;
     }
     const auto gate = breaker_gate(now);

@@ -258,6 +258,68 @@ TEST_F(PluginE2E, RunningWorkerPollsForLateUpdates) {
                                         std::chrono::seconds(20)));
 }
 
+TEST_F(PluginE2E, DisabledMakesHooksAndTasksNoOpsThatSaySo) {
+  stash_.set_plugin_settings("PlexSync", {{"plex_url", plex_url()}, {"plex_token", k_token}, {"enabled", false}});
+  auto r = run(R"({"mode":"process_queue"})");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(result_of(r).at("output").at("disabled"), true);
+  r = hook(11);
+  EXPECT_EQ(result_of(r).at("output").at("queued"), false);
+  EXPECT_EQ(result_of(r).at("output").at("reason"), "PlexSync is disabled (enabled=false)");
+  stash_.set_plugin_settings(
+      "PlexSync", {{"plex_url", plex_url()}, {"plex_token", k_token}, {"enabled", "true"}, {"worker_idle_seconds", 1}});
+  ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // settings are read again by any task
+  EXPECT_EQ(result_of(hook(11)).at("output").at("queued"), true);
+}
+
+TEST_F(PluginE2E, InvalidSettingsAreReportedAndHooksStillQueue) {
+  stash_.set_plugin_settings("PlexSync", {{"plex_token", k_token}, {"connect_timeout", 0}, {"sync_title", "maybe"}});
+  ASSERT_EQ(
+      result_of(run(R"({"mode":"queue_status"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}})).at("output").at("pending"), 0);
+  EXPECT_EQ(result_of(hook(12)).at("output").at("queued"), true) << "nothing is lost while settings are wrong";
+  const auto r = run(R"({"mode":"process_queue"})");
+  std::string warnings;
+  for (const auto& [level, message] : testing_support::parse_stash_log(r.err)) {
+    if (level == 'w' || level == 'e') {
+      warnings += message + "\n";
+    }
+  }
+  EXPECT_NE(warnings.find("plex_url is not set"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("connect_timeout: 0 must be between 1 and 300; using the default 5"), std::string::npos);
+  EXPECT_NE(warnings.find("sync_title: \"maybe\" must be true or false; using the default"), std::string::npos);
+  const auto status = result_of(run(R"({"mode":"queue_status"})")).at("output");
+  EXPECT_EQ(status.at("pending"), 1) << "the job waits for usable settings";
+  EXPECT_EQ(status.at("dead"), 0);
+}
+
+TEST_F(PluginE2E, BulkEditOfTwoHundredScenesAllReachPlex) {
+  plex_.generate(200);
+  stash_.generate(200);
+  // Stash runs one hook process per scene of a bulk edit, one after another.
+  for (int id = 1; id <= 200; ++id) {
+    const auto r = run(
+        R"({"hookContext":{"id":)" + std::to_string(id) +
+        R"(,"type":"Scene.Update.Post","input":{"ids":["1","2"],"tag_ids":{"ids":["233"],"mode":"ADD"}},"inputFields":["tag_ids","ids"]},"mode":"hook"})");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    ASSERT_EQ(result_of(r).at("output").at("queued"), true) << id;
+  }
+  ASSERT_TRUE(testing_support::wait_for(
+      [&] {
+        for (int id = 1; id <= 200; ++id) {
+          if (!item_has_title(id, "Stash Title " + std::to_string(id) + " — Été")) {
+            return false;
+          }
+        }
+        return true;
+      },
+      std::chrono::seconds(120)));
+  const auto status = result_of(run(R"({"mode":"queue_status"})")).at("output");
+  EXPECT_EQ(status.at("dead"), 0);
+  EXPECT_GE(status.at("stats").at("synced").get<int>(), 200);
+  EXPECT_EQ(status.at("stats").at("match_confidence").at("high"), 200);
+  EXPECT_TRUE(status.at("stats").contains("average_job_ms"));
+}
+
 TEST_F(PluginE2E, MalformedStdinGetsAnErrorNotACrash) {
   const auto r =
       run_process({plugin_dir_ + "/plexsync", "plugin"}, "{\"server_connection\": ", {}, std::chrono::seconds(20));

@@ -3,6 +3,7 @@
 
 #include "config/manifest.hpp"
 #include "config/settings.hpp"
+#include "support/sandbox.hpp"
 
 namespace {
 
@@ -104,6 +105,12 @@ TEST(Manifest, UsesOnlyTopLevelKeysStashAccepts) {
     }
     EXPECT_TRUE(allowed.count(line.substr(0, line.find(':'))) == 1U) << line;
   }
+}
+
+TEST(Manifest, SettingsReferenceInDocsIsGeneratedFromTheTable) {
+  EXPECT_EQ(testing_support::read_file(std::string(PLEXSYNC_SOURCE_DIR) + "/docs/settings.md"),
+            config::render_settings_doc())
+      << "regenerate with: plexsync settings-doc > docs/settings.md";
 }
 
 TEST(Manifest, SettingKeysAreSnakeCaseAndRequiredOnesExist) {
