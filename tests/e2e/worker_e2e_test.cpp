@@ -88,11 +88,22 @@ TEST_F(WorkerE2E, SigkillAtRandomMomentsLosesNothing) {
   enqueue_directly(k_scenes);
   plex_.faults().set_latency_ms(5); // so that kills land mid-run, mostly mid-request
   std::mt19937 rng(20261124);
+  const auto writes = [&] {
+    int n = 0;
+    for (const auto& r : plex_.requests().snapshot()) {
+      n += r.method == "PUT" ? 1 : 0;
+    }
+    return n;
+  };
   int killed_mid_run = 0;
   for (int round = 0; round < 10; ++round) {
     const int pid = spawn_background({bin_, "worker", "--data-dir", data_});
     ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 500));
+    // Kill after a random amount of real progress (whatever the build's speed), often while
+    // requests are in flight.
+    const int target = writes() + 3 + static_cast<int>(rng() % 20);
+    ASSERT_TRUE(wait_for([&] { return writes() >= target; }, std::chrono::seconds(60)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 8));
     ::kill(pid, SIGKILL);
     EXPECT_EQ(wait_child(pid, std::chrono::seconds(10)), 128 + SIGKILL);
     killed_mid_run += counts().pending > 0 ? 1 : 0;
