@@ -313,6 +313,7 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
   if (auto raw = stash_client_for(in.server)->plugin_settings("PlexSync"); raw) {
     const auto loaded = config::load_settings(*raw);
     util::log::set_debug_visible(loaded.settings.debug_logging);
+    util::log::set_obfuscate_paths(loaded.settings.obfuscate_paths);
     (void)db.put_kv("enabled", loaded.settings.enabled ? "1" : "0");
     for (const auto& p : loaded.problems) {
       LOG_WARN(p.message);

@@ -49,6 +49,8 @@ const std::array k_table{
                 "Write Stash performers as Plex actors (the list is set, not merged)"},
     SettingSpec{"debug_logging", "Debug logging", SettingType::boolean, &S::debug_logging, 0, 0, false, false,
                 "Log each step at info level so Stash shows it"},
+    SettingSpec{"obfuscate_paths", "Obfuscate paths in logs", SettingType::boolean, &S::obfuscate_paths, 0, 0, false,
+                false, "Show file paths in logs as stable stand-ins like <file:9c1e04aa.mp4>, to share logs safely"},
     SettingSpec{"plex_verify_tls", "Verify Plex TLS", SettingType::boolean, &S::plex_verify_tls, 0, 0, false, false,
                 "Verify the Plex certificate on https:// URLs"},
     SettingSpec{"plex_ca_file", "Plex CA file", SettingType::string, &S::plex_ca_file, 0, 0, false, false,

@@ -29,6 +29,7 @@ struct Settings {
   bool sync_genres = true;
   bool sync_actors = true;
   bool debug_logging = false;
+  bool obfuscate_paths = false;
   bool plex_verify_tls = true;
   std::string plex_ca_file;
   std::string stash_api_key;

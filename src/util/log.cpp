@@ -1,5 +1,6 @@
 #include "util/log.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <vector>
@@ -13,6 +14,7 @@ struct State {
   std::mutex mutex;
   Level level = Level::info;
   bool debug_visible = false;
+  bool obfuscate_paths = false;
   std::vector<std::string> secrets;
   Sink sink;
 };
@@ -118,6 +120,31 @@ void write(Level level, std::string_view message) {
   } else {
     stash_sink(level, clean);
   }
+}
+
+void set_obfuscate_paths(bool on) {
+  const std::lock_guard lock(state().mutex);
+  state().obfuscate_paths = on;
+}
+
+std::string display_path(std::string_view path) {
+  {
+    const std::lock_guard lock(state().mutex);
+    if (!state().obfuscate_paths) {
+      return std::string(path);
+    }
+  }
+  uint32_t hash = 2166136261U; // FNV-1a: stable across runs and machines
+  for (const unsigned char c : path) {
+    hash = (hash ^ c) * 16777619U;
+  }
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", hash);
+  const auto slash = path.find_last_of("/\\");
+  const auto dot = path.rfind('.');
+  const bool has_ext =
+      dot != std::string_view::npos && (slash == std::string_view::npos || dot > slash) && path.size() - dot <= 6;
+  return std::string("<file:") + buf + (has_ext ? std::string(path.substr(dot)) : "") + ">";
 }
 
 void add_secret(std::string secret) {

@@ -23,6 +23,10 @@ void write(Level level, std::string_view message);
 // Registers a secret to mask in every later line (and in redact()).
 void add_secret(std::string secret);
 std::string redact(std::string_view text);
+// obfuscate_paths: file paths shown through display_path() become stable stand-ins such as
+// "<file:9c1e04aa.mp4>" (same path, same stand-in), so logs can be shared safely.
+void set_obfuscate_paths(bool on);
+std::string display_path(std::string_view path);
 // Stash progress line (0..1) on stderr; ignored by Stash for hooks.
 void progress(double fraction);
 // Plain sink for terminals: "plexsync: info: message".

@@ -168,6 +168,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   settings_loaded_ms_ = now;
   path_map_ = map;
   util::log::set_debug_visible(settings_->debug_logging);
+  util::log::set_obfuscate_paths(settings_->obfuscate_paths);
   // Hooks read this (they make no network call) to answer "disabled" without queueing.
   (void)db_.put_kv("enabled", settings_->enabled ? "1" : "0");
   {
@@ -246,7 +247,8 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
     return tl::unexpected(candidates.error());
   }
   if (candidates->empty()) {
-    const std::string path = scene.files.empty() ? "(no file)" : path_map_.apply(scene.files.front().path);
+    const std::string path =
+        scene.files.empty() ? "(no file)" : util::log::display_path(path_map_.apply(scene.files.front().path));
     return tl::unexpected(plex::Error{plex::Failure::not_found, 0, std::nullopt,
                                       "no Plex item has the file " + path +
                                           " (not scanned by Plex yet, or path_map does not map Stash's path)"});

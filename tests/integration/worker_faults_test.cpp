@@ -6,6 +6,7 @@
 #include "store/db.hpp"
 #include "support/fake_clock.hpp"
 #include "support/sandbox.hpp"
+#include "util/log.hpp"
 #include "worker/worker.hpp"
 
 namespace {
@@ -264,6 +265,16 @@ TEST_F(WorkerFaults, PlexDownForAWhileThenBack) {
   EXPECT_EQ(stmt->int_at(0), 6);
   EXPECT_EQ(stmt->int_at(1), 1);
   EXPECT_EQ(counts().dead, 0);
+}
+
+TEST_F(WorkerFaults, ObfuscatedPathsStayOutOfErrors) {
+  configure({{"obfuscate_paths", true}});
+  stash_.add_scene({{"id", "51"}, {"title", "Private"}, {"files", {{{"path", "/media/adult/Private Name.mp4"}}}}});
+  enqueue({51});
+  worker().run(worker::RunMode::drain);
+  EXPECT_EQ(job(51).last_error.find("Private Name"), std::string::npos) << job(51).last_error;
+  EXPECT_NE(job(51).last_error.find("<file:"), std::string::npos) << job(51).last_error;
+  util::log::set_obfuscate_paths(false);
 }
 
 TEST_F(WorkerFaults, SceneWithoutPlexItemWaitsWithoutTrippingTheBreaker) {

@@ -49,6 +49,20 @@ TEST(Log, SecretsAreMaskedInEveryLine) {
   EXPECT_EQ(lines[0], "request failed with token <redacted> in it second line");
 }
 
+TEST(Log, ObfuscatedPathsAreStableStandIns) {
+  util::log::set_obfuscate_paths(false);
+  EXPECT_EQ(util::log::display_path("/media/adult/a b.mp4"), "/media/adult/a b.mp4");
+  util::log::set_obfuscate_paths(true);
+  const auto a = util::log::display_path("/media/adult/Secret Name.mp4");
+  EXPECT_EQ(a, util::log::display_path("/media/adult/Secret Name.mp4"));
+  EXPECT_NE(a, util::log::display_path("/media/adult/Other.mp4"));
+  EXPECT_EQ(a.find("Secret"), std::string::npos);
+  EXPECT_EQ(a.rfind("<file:", 0), 0U);
+  EXPECT_EQ(a.substr(a.size() - 5), ".mp4>");
+  EXPECT_EQ(util::log::display_path("/media/no.extension.dir/file").find(".dir"), std::string::npos);
+  util::log::set_obfuscate_paths(false);
+}
+
 TEST(Log, DisabledLevelsAreNotFormatted) {
   util::log::set_level(util::log::Level::info);
   int evaluated = 0;
