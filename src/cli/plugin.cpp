@@ -111,6 +111,18 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db) {
   queue::Queue q(db);
   const int64_t now = util::SystemClock().now_ms();
   if (hook.type == "Scene.Destroy.Post") {
+    // Nothing left to sync: the scene's pending job goes. With delete_action=scan a job carrying
+    // the file path takes its place, so Plex rescans that folder.
+    const auto path = hook.input.is_object() ? hook.input.value("path", "") : std::string();
+    auto action = db.get_kv("delete_action");
+    if (action && *action && **action == "scan" && !path.empty()) {
+      if (auto queued = q.enqueue(hook.scene_id, hook.type, now, path); !queued) {
+        return fail("cannot queue scene " + hook.scene_id + ": " + queued.error().message);
+      }
+      (void)worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
+      return Answer{{{"queued", true}, {"scene_id", hook.scene_id}, {"reason", "scene deleted: Plex will rescan"}},
+                    std::nullopt};
+    }
     auto dropped = q.drop(hook.scene_id);
     if (!dropped) {
       return fail("cannot update the queue: " + dropped.error().message);
@@ -314,6 +326,7 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
     const auto loaded = config::load_settings(*raw);
     util::log::set_debug_visible(loaded.settings.debug_logging);
     util::log::set_obfuscate_paths(loaded.settings.obfuscate_paths);
+    (void)db.put_kv("delete_action", loaded.settings.delete_action);
     (void)db.put_kv("enabled", loaded.settings.enabled ? "1" : "0");
     for (const auto& p : loaded.problems) {
       LOG_WARN(p.message);

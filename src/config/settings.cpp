@@ -51,6 +51,8 @@ const std::array k_table{
                 "Log each step at info level so Stash shows it"},
     SettingSpec{"obfuscate_paths", "Obfuscate paths in logs", SettingType::boolean, &S::obfuscate_paths, 0, 0, false,
                 false, "Show file paths in logs as stable stand-ins like <file:9c1e04aa.mp4>, to share logs safely"},
+    SettingSpec{"delete_action", "When a scene is deleted", SettingType::string, &S::delete_action, 0, 0, false, false,
+                "none: leave Plex alone; scan: ask Plex to rescan the deleted file's folder so it drops the item"},
     SettingSpec{"plex_verify_tls", "Verify Plex TLS", SettingType::boolean, &S::plex_verify_tls, 0, 0, false, false,
                 "Verify the Plex certificate on https:// URLs"},
     SettingSpec{"plex_ca_file", "Plex CA file", SettingType::string, &S::plex_ca_file, 0, 0, false, false,
@@ -219,6 +221,11 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
     }
   }
 
+  if (s.delete_action != "none" && s.delete_action != "scan") {
+    result.problems.push_back(
+        {"delete_action", "delete_action: \"" + s.delete_action + "\" must be none or scan; using none", false});
+    s.delete_action = "none";
+  }
   if (s.plex_url.empty()) {
     result.problems.push_back({"plex_url",
                                "plex_url is not set: enter your Plex address (e.g. http://192.168.1.20:32400) under "

@@ -30,6 +30,7 @@ struct Settings {
   bool sync_actors = true;
   bool debug_logging = false;
   bool obfuscate_paths = false;
+  std::string delete_action = "none"; // what a scene deleted in Stash does in Plex: none | scan
   bool plex_verify_tls = true;
   std::string plex_ca_file;
   std::string stash_api_key;

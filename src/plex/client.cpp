@@ -324,4 +324,13 @@ Result<void> PlexClient::edit(const std::string& section_key, const std::string&
   return {};
 }
 
+Result<void> PlexClient::scan(const std::string& section_key, const std::string& folder) {
+  auto res = send("GET", "/library/sections/" + util::percent_encode(section_key) +
+                             "/refresh?path=" + util::percent_encode(folder));
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  return {};
+}
+
 } // namespace plex

@@ -93,6 +93,8 @@ public:
   Result<Item> item(const std::string& rating_key);
   // PUT /library/sections/{key}/all?type=1&id=...; refuses an edit without an id.
   Result<void> edit(const std::string& section_key, const std::string& rating_key, const Params& params);
+  // Partial scan of one folder (as PMS sees it) of a section.
+  Result<void> scan(const std::string& section_key, const std::string& folder);
   [[nodiscard]] int64_t requests_sent() const { return requests_; }
 
 private:

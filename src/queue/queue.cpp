@@ -2,19 +2,27 @@
 
 namespace queue {
 
-util::Result<void> Queue::enqueue(const std::string& scene_id, const std::string& event, int64_t now_ms) {
+util::Result<void> Queue::enqueue(const std::string& scene_id, const std::string& event, int64_t now_ms,
+                                  const std::string& payload) {
   // A pending job becomes due now (a user change deserves a prompt try); an in-flight one is
   // marked dirty so the worker runs it again with the newest metadata.
   TRY_ASSIGN(auto stmt, db_.prepare(R"sql(
-INSERT INTO jobs(scene_id, event, next_attempt_ms, enqueued_ms, first_enqueued_ms)
-VALUES(?1, ?2, ?3, ?3, ?3)
+INSERT INTO jobs(scene_id, event, next_attempt_ms, enqueued_ms, first_enqueued_ms, payload)
+VALUES(?1, ?2, ?3, ?3, ?3, ?4)
 ON CONFLICT(scene_id) DO UPDATE SET
   event = excluded.event,
+  payload = excluded.payload,
   enqueued_ms = excluded.enqueued_ms,
   dirty = CASE WHEN state = 'in_flight' THEN 1 ELSE dirty END,
   next_attempt_ms = CASE WHEN state = 'pending' THEN min(next_attempt_ms, excluded.next_attempt_ms)
                          ELSE next_attempt_ms END)sql"));
-  return stmt.bind(1, scene_id).bind(2, event).bind(3, now_ms).run();
+  stmt.bind(1, scene_id).bind(2, event).bind(3, now_ms);
+  if (payload.empty()) {
+    stmt.bind_null(4);
+  } else {
+    stmt.bind(4, payload);
+  }
+  return stmt.run();
 }
 
 util::Result<bool> Queue::drop(const std::string& scene_id) {
@@ -30,13 +38,13 @@ WHERE id = (SELECT id FROM jobs
             WHERE (state = 'pending' AND next_attempt_ms <= ?1)
                OR (state = 'in_flight' AND lease_until_ms < ?1)
             ORDER BY next_attempt_ms, id LIMIT 1)
-RETURNING id, scene_id, event, attempts, first_enqueued_ms)sql"));
+RETURNING id, scene_id, event, attempts, first_enqueued_ms, coalesce(payload, ''))sql"));
   stmt.bind(1, now_ms).bind(2, now_ms + lease_ms);
   TRY_ASSIGN(const bool row, stmt.step());
   if (!row) {
     return std::optional<Job>{};
   }
-  Job job{stmt.int_at(0), stmt.text_at(1), stmt.text_at(2), stmt.int_at(3), stmt.int_at(4)};
+  Job job{stmt.int_at(0), stmt.text_at(1), stmt.text_at(2), stmt.int_at(3), stmt.int_at(4), stmt.text_at(5)};
   TRY(stmt.run());
   return std::optional<Job>{job};
 }

@@ -18,6 +18,7 @@ struct Job {
   std::string event;
   int64_t attempts = 0;
   int64_t first_enqueued_ms = 0;
+  std::string payload;
 };
 
 struct Counts {
@@ -45,7 +46,8 @@ public:
   explicit Queue(store::Db& db) : db_(db) {}
 
   // Adds or coalesces the scene's job in one short transaction.
-  util::Result<void> enqueue(const std::string& scene_id, const std::string& event, int64_t now_ms);
+  util::Result<void> enqueue(const std::string& scene_id, const std::string& event, int64_t now_ms,
+                             const std::string& payload = "");
   // Drops the scene's job (the scene was destroyed). Returns whether one existed.
   util::Result<bool> drop(const std::string& scene_id);
   // Leases the next due job (or one whose lease expired: its worker died).

@@ -12,7 +12,7 @@ namespace store {
 namespace {
 
 // Ordered migrations; index + 1 is the user_version after applying it. Never edit a shipped one.
-const std::array<const char*, 3> k_migrations{R"sql(
+const std::array<const char*, 4> k_migrations{R"sql(
 CREATE TABLE jobs (
   id INTEGER PRIMARY KEY,
   scene_id TEXT NOT NULL UNIQUE,      -- one job per scene: newer events coalesce into it
@@ -63,6 +63,10 @@ CREATE INDEX dead_letters_class ON dead_letters(error_class);
                                               R"sql(
 -- Sync statistics kept across runs (counters only, so concurrent lanes add atomically).
 CREATE TABLE stats (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+)sql",
+                                              R"sql(
+-- What a job needs beyond the scene id (a destroyed scene's file path, which Stash no longer has).
+ALTER TABLE jobs ADD COLUMN payload TEXT;
 )sql"};
 
 util::Result<void> check(int rc, sqlite3* db, std::string_view what) {

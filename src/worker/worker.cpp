@@ -8,6 +8,7 @@
 #include "net/paced_client.hpp"
 #include "sync/plan.hpp"
 #include "util/log.hpp"
+#include "util/strings.hpp"
 #include "worker/backoff.hpp"
 #include "worker/scan.hpp"
 
@@ -169,6 +170,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   path_map_ = map;
   util::log::set_debug_visible(settings_->debug_logging);
   util::log::set_obfuscate_paths(settings_->obfuscate_paths);
+  (void)db_.put_kv("delete_action", settings_->delete_action);
   // Hooks read this (they make no network call) to answer "disabled" without queueing.
   (void)db_.put_kv("enabled", settings_->enabled ? "1" : "0");
   {
@@ -304,6 +306,36 @@ ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_ke
         .run();
   }
   return wrote ? Outcome::synced : Outcome::unchanged;
+}
+
+plex::Result<Worker::Outcome> Worker::rescan_deleted(const queue::Job& job) {
+  if (auto forget = db_.prepare("DELETE FROM sync_records WHERE scene_id = ?1"); forget) {
+    (void)forget->bind(1, job.scene_id).run();
+  }
+  if (settings_->delete_action != "scan" || job.payload.empty()) {
+    return Outcome::skipped;
+  }
+  const auto folder = util::dirname(path_map_.apply(job.payload));
+  auto all = plex_->sections();
+  if (!all) {
+    return tl::unexpected(all.error());
+  }
+  for (const auto& section : *all) {
+    for (const auto& location : section.locations) {
+      if (folder.rfind(location, 0) == 0 &&
+          (folder.size() == location.size() || folder[location.size()] == '/' || folder[location.size()] == '\\')) {
+        if (auto scanned = plex_->scan(section.key, folder); !scanned) {
+          return tl::unexpected(scanned.error());
+        }
+        LOG_INFO("scene " << job.scene_id << " was deleted in Stash; asked Plex to rescan "
+                          << util::log::display_path(folder));
+        return Outcome::synced;
+      }
+    }
+  }
+  LOG_INFO("scene " << job.scene_id << " was deleted; no Plex library holds " << util::log::display_path(folder)
+                    << ", nothing to rescan");
+  return Outcome::skipped;
 }
 
 void Worker::save_breaker() {
@@ -459,23 +491,29 @@ void Worker::process(const queue::Job& job) {
     retry(std::nullopt, ctx.error().message, false, BackoffPolicy{30000, 5LL * 60 * 1000, 60LL * 60 * 1000});
     return;
   }
-  auto scene = stash_->find_scene(job.scene_id);
-  if (!scene) {
-    retry(std::nullopt, scene.error().message, false, BackoffPolicy{5000, 5LL * 60 * 1000, 60LL * 60 * 1000});
-    return;
-  }
-  if (!*scene) {
-    LOG_INFO("scene " << job.scene_id << " no longer exists in Stash; nothing to sync");
-    ++stats_.skipped;
-    (void)queue_.complete(job, now);
-    return;
-  }
+  plex::Result<Outcome> outcome = Outcome::skipped;
   const auto before = plex_->requests_sent();
-  auto outcome = sync_scene(**scene);
+  if (job.event == "Scene.Destroy.Post") {
+    outcome = rescan_deleted(job);
+  } else {
+    auto scene = stash_->find_scene(job.scene_id);
+    if (!scene) {
+      retry(std::nullopt, scene.error().message, false, BackoffPolicy{5000, 5LL * 60 * 1000, 60LL * 60 * 1000});
+      return;
+    }
+    if (!*scene) {
+      LOG_INFO("scene " << job.scene_id << " no longer exists in Stash; nothing to sync");
+      ++stats_.skipped;
+      (void)queue_.complete(job, now);
+      return;
+    }
+    outcome = sync_scene(**scene);
+  }
   stats_.plex_requests += plex_->requests_sent() - before;
   if (outcome) {
     on_plex_answered();
-    ++(*outcome == Outcome::synced ? stats_.synced : stats_.unchanged);
+    ++(*outcome == Outcome::synced ? stats_.synced
+                                   : (*outcome == Outcome::skipped ? stats_.skipped : stats_.unchanged));
     if (auto r = queue_.complete(job, clock_.now_ms()); !r) {
       LOG_ERROR("cannot mark scene " << job.scene_id << " done: " << r.error().message);
     }

@@ -82,6 +82,8 @@ private:
   util::Result<void> refresh_context(bool force_settings = false);
   void process(const queue::Job& job);
   plex::Result<Outcome> sync_scene(const stash::Scene& scene);
+  // delete_action=scan: Plex rescans the deleted file's folder and drops the item itself.
+  plex::Result<Outcome> rescan_deleted(const queue::Job& job);
   plex::Result<std::vector<match::Candidate>> find_candidates(const stash::Scene& scene, bool force_rebuild);
   [[nodiscard]] BackoffPolicy retry_policy() const;
   // Circuit breaker and outage history, persisted so a restart keeps them. Callers hold the lock.

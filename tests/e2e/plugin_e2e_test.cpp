@@ -320,6 +320,36 @@ TEST_F(PluginE2E, BulkEditOfTwoHundredScenesAllReachPlex) {
   EXPECT_TRUE(status.at("stats").contains("average_job_ms"));
 }
 
+TEST_F(PluginE2E, DestroyDropsTheJobAndOptionallyRescansInPlex) {
+  const auto destroy = [&](int id) {
+    const auto path = stash_.scene(std::to_string(id))->at("files")[0].at("path").get<std::string>();
+    return run(R"({"hookContext":{"id":)" + std::to_string(id) + R"(,"type":"Scene.Destroy.Post","input":{"id":")" +
+                   std::to_string(id) +
+                   R"(","delete_file":true,"delete_generated":true,"checksum":"","oshash":"a3f1","path":)" +
+                   nlohmann::json(path).dump() + "}},\"mode\":\"hook\"}",
+               {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+  };
+  // Default (none): the pending job of a deleted scene is dropped and Plex is left alone.
+  ASSERT_EQ(run(R"({"hookContext":{"id":20,"type":"Scene.Update.Post","input":null},"mode":"hook"})",
+                {{"PLEXSYNC_WORKER_AUTOSTART", "0"}})
+                .exit_code,
+            0);
+  auto r = destroy(20);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(result_of(r).at("output").at("queued"), false);
+  EXPECT_EQ(result_of(run(R"({"mode":"queue_status"})")).at("output").at("pending"), 0);
+  // delete_action=scan: Plex is asked to rescan the deleted file's folder.
+  stash_.set_plugin_settings(
+      "PlexSync",
+      {{"plex_url", plex_url()}, {"plex_token", k_token}, {"delete_action", "scan"}, {"worker_idle_seconds", 1}});
+  ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // settings read; the hook learns the action
+  r = destroy(21);
+  EXPECT_EQ(result_of(r).at("output").at("queued"), true);
+  ASSERT_EQ(run(R"({"mode":"process_queue"})").exit_code, 0);
+  const auto path = stash_.scene("21")->at("files")[0].at("path").get<std::string>();
+  EXPECT_EQ(plex_.scanned_paths(), std::vector<std::string>{path.substr(0, path.rfind('/'))});
+}
+
 TEST_F(PluginE2E, MalformedStdinGetsAnErrorNotACrash) {
   const auto r =
       run_process({plugin_dir_ + "/plexsync", "plugin"}, "{\"server_connection\": ", {}, std::chrono::seconds(20));

@@ -31,6 +31,10 @@ TEST(Settings, DefaultsWhenNothingWasSaved) {
   EXPECT_EQ(s.retry_cap_seconds, 900);
   EXPECT_EQ(s.breaker_threshold, 5);
   EXPECT_EQ(s.plex_requests_per_second, 10);
+  EXPECT_EQ(s.plex_concurrency, 2);
+  EXPECT_EQ(s.poll_interval_seconds, 60);
+  EXPECT_FALSE(s.obfuscate_paths);
+  EXPECT_EQ(s.delete_action, "none");
   EXPECT_FALSE(r.usable()); // plex_url and plex_token are required
 }
 
@@ -72,6 +76,16 @@ TEST(Settings, BadOptionalValueFallsBackWithAWarning) {
   EXPECT_EQ(r.problems[1].message, "sync_title: \"maybe\" must be true or false; using the default");
   EXPECT_EQ(r.settings.connect_timeout, 5);
   EXPECT_TRUE(r.settings.sync_title);
+}
+
+TEST(Settings, DeleteActionIsOneOfItsValues) {
+  const auto r = load(R"({"plex_url": "http://h:32400", "plex_token": "abcd", "delete_action": "purge"})");
+  ASSERT_EQ(r.problems.size(), 1U);
+  EXPECT_EQ(r.problems[0].message, "delete_action: \"purge\" must be none or scan; using none");
+  EXPECT_EQ(r.settings.delete_action, "none");
+  EXPECT_EQ(
+      load(R"({"plex_url": "http://h:32400", "plex_token": "abcd", "delete_action": "scan"})").settings.delete_action,
+      "scan");
 }
 
 TEST(Settings, SecretsAreNeverQuotedInProblems) {
