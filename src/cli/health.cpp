@@ -45,17 +45,10 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db) 
     return report;
   }
   const auto& s = loaded.settings;
-  net::ClientOptions plex_opts;
-  plex_opts.base = *net::Url::parse(s.plex_url);
-  plex_opts.connect_timeout_ms = s.connect_timeout * 1000;
-  plex_opts.read_timeout_ms = s.read_timeout * 1000;
-  plex_opts.total_timeout_ms = plex_opts.read_timeout_ms * 2;
-  plex_opts.verify_tls = s.plex_verify_tls;
-  plex_opts.ca_file = s.plex_ca_file;
-  plex::PlexClient plex(net::make_http_client(plex_opts), s.plex_token,
-                        plex::ClientIdentity{worker::client_identifier(db), PLEXSYNC_VERSION});
+  auto plex_client = worker::make_plex_client(s, db);
+  auto& plex = *plex_client;
   auto identity = plex.identity();
-  d["plex"] = {{"url", plex_opts.base.display()}, {"reachable", identity.has_value()}};
+  d["plex"] = {{"url", net::Url::parse(s.plex_url)->display()}, {"reachable", identity.has_value()}};
   if (!identity) {
     report.problems.push_back(identity.error().message + " (check plex_url and that Plex is running)");
     d["plex"]["error"] = identity.error().message;

@@ -13,10 +13,12 @@
 #include <iterator>
 #include <spawn.h>
 #include <unistd.h>
+#include <unordered_map>
 
 #include "cli/health.hpp"
 #include "config/manifest.hpp"
 #include "config/settings.hpp"
+#include "match/index.hpp"
 #include "queue/queue.hpp"
 #include "stash/client.hpp"
 #include "stash/protocol.hpp"
@@ -278,7 +280,8 @@ std::unique_ptr<stash::StashClient> stash_client_for(const stash::ServerConnecti
 
 // all / recent / reconcile_*: page through Stash and queue every scene changed since its last sync
 // (scenes never synced, or without a Plex item yet, have no record and are always queued).
-Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir, int64_t now) {
+Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir, int64_t now,
+                    const std::optional<config::LoadResult>& settings) {
   const bool recent = in.mode == "recent" || in.mode == "reconcile_recent";
   nlohmann::json filter = nlohmann::json::object();
   if (recent) {
@@ -298,14 +301,33 @@ Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::stri
   if (!result) {
     return fail("cannot list scenes in Stash: " + result.error().message);
   }
+  nlohmann::json output = {{"scenes", result->seen}, {"queued", result->queued}, {"up_to_date", result->up_to_date}};
+  if (in.mode.rfind("reconcile", 0) == 0) {
+    if (!settings || !settings->usable()) {
+      return fail("reconcile needs working Plex settings; run the Health check task to see what is wrong");
+    }
+    auto plex_side = worker::reconcile_plex_side(db, settings->settings, now);
+    if (!plex_side) {
+      return fail("cannot read the Plex library: " + plex_side.error().message);
+    }
+    if (!recent) {
+      auto deleted = worker::forget_deleted_scenes(db, *result);
+      if (!deleted) {
+        return fail(deleted.error().message);
+      }
+      output["deleted_in_stash"] = *deleted;
+    }
+    output["gone_from_plex"] = plex_side->first;
+    output["emptier_in_plex"] = plex_side->second;
+    result->queued += plex_side->first + plex_side->second;
+  }
   util::log::progress(1.0);
   LOG_INFO(in.mode << ": " << result->seen << " scenes looked at, " << result->queued << " queued, "
                    << result->up_to_date << " already up to date in Plex");
   if (result->queued > 0 && autostart_enabled() && !util::DataDirLock::held_by_someone(data_dir)) {
     spawn_worker(data_dir);
   }
-  return Answer{{{"scenes", result->seen}, {"queued", result->queued}, {"up_to_date", result->up_to_date}},
-                std::nullopt};
+  return Answer{output, std::nullopt};
 }
 
 Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir) {
@@ -322,8 +344,10 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
   // Settings decide whether anything happens; queue maintenance and diagnostics always work.
   const bool maintenance = mode == "queue_status" || mode == "health_check" || mode == "clear_queue" ||
                            mode == "clear_dlq" || mode == "purge_dlq";
+  std::optional<config::LoadResult> settings;
   if (auto raw = stash_client_for(in.server)->plugin_settings("PlexSync"); raw) {
-    const auto loaded = config::load_settings(*raw);
+    settings = config::load_settings(*raw);
+    const auto& loaded = *settings;
     util::log::set_debug_visible(loaded.settings.debug_logging);
     util::log::set_obfuscate_paths(loaded.settings.obfuscate_paths);
     (void)db.put_kv("delete_action", loaded.settings.delete_action);
@@ -339,7 +363,7 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
     }
   }
   if (mode == "all" || mode == "recent" || mode == "reconcile_all" || mode == "reconcile_recent") {
-    return enqueue_task(in, db, data_dir, now);
+    return enqueue_task(in, db, data_dir, now, settings);
   }
   // Every other task also catches changes no hook announced (merges, auto-tag, scans).
   if (mode != "clear_queue" && mode != "clear_dlq" && mode != "purge_dlq") {

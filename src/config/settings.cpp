@@ -76,6 +76,10 @@ const std::array k_table{
                 86400, false, false,
                 "How often the running worker asks Stash for scenes changed without a hook (merges, auto-tag); 0 = "
                 "never"},
+    SettingSpec{
+        "reconcile_interval_hours", "Reconcile every (h)", SettingType::number, &S::reconcile_interval_hours, 0, 8760,
+        false, false,
+        "How often a running worker compares all of Stash with Plex, as the Reconcile all task does; 0 = never"},
 };
 
 std::string quoted(const nlohmann::json& value) {

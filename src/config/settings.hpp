@@ -41,6 +41,7 @@ struct Settings {
   int plex_requests_per_second = 10; // pacing of requests to Plex
   int plex_concurrency = 2;          // jobs (so requests) in flight towards Plex at once
   int poll_interval_seconds = 60;    // late-update poll of Stash while the worker runs; 0 = off
+  int reconcile_interval_hours = 0;  // full reconciliation by the running worker; 0 = off
 };
 
 enum class SettingType { string, number, boolean };

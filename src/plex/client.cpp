@@ -267,8 +267,9 @@ Result<Page> PlexClient::list_section(const std::string& section_key, int64_t st
   page.total = mc->contains("totalSize") ? as_int(*mc, "totalSize") : as_int(*mc, "size");
   if (mc->contains("Metadata") && mc->at("Metadata").is_array()) {
     for (const auto& m : mc->at("Metadata")) {
-      page.items.push_back(
-          ItemSummary{as_string(m, "ratingKey"), as_string(m, "title"), as_int(m, "updatedAt"), parts_of(m)});
+      page.items.push_back(ItemSummary{as_string(m, "ratingKey"), as_string(m, "title"), as_int(m, "updatedAt"),
+                                       parts_of(m), as_string(m, "summary"), as_string(m, "studio"),
+                                       as_string(m, "originallyAvailableAt")});
     }
   }
   return page;

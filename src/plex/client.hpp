@@ -55,6 +55,10 @@ struct ItemSummary {
   std::string title;
   int64_t updated_at = 0;
   std::vector<PartRef> parts;
+  // Scalars a listing carries in full (tag lists there are truncated).
+  std::string summary;
+  std::string studio;
+  std::string originally_available_at;
 };
 
 struct Page {

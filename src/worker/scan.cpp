@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <ctime>
 #include <set>
+#include <unordered_map>
 
+#include "match/index.hpp"
 #include "queue/queue.hpp"
 #include "util/log.hpp"
+#include "worker/worker.hpp"
 
 namespace worker {
 namespace {
@@ -135,6 +138,86 @@ util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db&
     LOG_INFO("found " << result.queued << " scene(s) changed in Stash without a hook; queued");
   }
   return result;
+}
+
+// reconcile_*: also Plex's side of scenes synced before: items gone from Plex (re-added under a
+// new key, or removed) and items with empty fields (Plex agents or a user cleared them) are
+// queued again; the worker's diff then writes only what Stash actually has.
+util::Result<std::pair<int64_t, int64_t>> reconcile_plex_side(store::Db& db, const config::Settings& settings,
+                                                              int64_t now) {
+  auto plex = make_plex_client(settings, db);
+  auto all = plex->sections();
+  if (!all) {
+    return util::fail(all.error().message);
+  }
+  TRY_ASSIGN(auto sections, match::select_sections(*all, settings.plex_library));
+  std::unordered_map<std::string, plex::ItemSummary> items;
+  for (const auto& section : sections) {
+    for (int64_t start = 0;;) {
+      auto page = plex->list_section(section.key, start, 200);
+      if (!page) {
+        return util::fail(page.error().message);
+      }
+      for (auto& item : page->items) {
+        items.emplace(item.rating_key, std::move(item));
+      }
+      start += static_cast<int64_t>(page->items.size());
+      if (page->items.empty() || start >= page->total) {
+        break;
+      }
+    }
+  }
+  std::vector<std::pair<std::string, bool>> to_queue; // (scene, gone from Plex)
+  {
+    TRY_ASSIGN(auto recs, db.prepare("SELECT scene_id, rating_key FROM sync_records"));
+    while (true) {
+      TRY_ASSIGN(const bool row, recs.step());
+      if (!row) {
+        break;
+      }
+      const auto it = items.find(recs.text_at(1));
+      if (it == items.end()) {
+        to_queue.emplace_back(recs.text_at(0), true);
+      } else if (it->second.title.empty() || it->second.summary.empty() || it->second.studio.empty() ||
+                 it->second.originally_available_at.empty()) {
+        to_queue.emplace_back(recs.text_at(0), false);
+      }
+    }
+  }
+  queue::Queue q(db);
+  int64_t gone = 0;
+  for (const auto& [scene, missing] : to_queue) {
+    TRY(q.enqueue(scene, "reconcile", now));
+    gone += missing ? 1 : 0;
+  }
+  return std::pair<int64_t, int64_t>{gone, static_cast<int64_t>(to_queue.size()) - gone};
+}
+
+util::Result<int64_t> forget_deleted_scenes(store::Db& db, const ScanResult& full_scan) {
+  std::set<std::string> alive;
+  for (const auto& [id, updated_at] : full_scan.versions) {
+    alive.insert(id);
+  }
+  std::vector<std::string> gone;
+  {
+    TRY_ASSIGN(auto recs, db.prepare("SELECT scene_id FROM sync_records"));
+    while (true) {
+      TRY_ASSIGN(const bool row, recs.step());
+      if (!row) {
+        break;
+      }
+      if (alive.count(recs.text_at(0)) == 0U) {
+        gone.push_back(recs.text_at(0));
+      }
+    }
+  }
+  queue::Queue q(db);
+  for (const auto& id : gone) {
+    TRY_ASSIGN(auto del, db.prepare("DELETE FROM sync_records WHERE scene_id = ?1"));
+    TRY(del.bind(1, id).run());
+    TRY(q.drop(id));
+  }
+  return static_cast<int64_t>(gone.size());
 }
 
 } // namespace worker

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/settings.hpp"
 #include "stash/client.hpp"
 #include "store/db.hpp"
 
@@ -41,5 +42,15 @@ std::string shift_timestamp(const std::string& rfc3339, int64_t delta_s);
 // previous poll saw in that overlap. The first call only records where "now" is; the "Sync all
 // scenes" task covers the past.
 util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db& db, int64_t now_ms);
+
+// Plex's side of scenes synced before: items gone from Plex (re-added under a new key, or
+// removed) and items with empty fields (Plex agents or a user cleared them) are queued again;
+// the worker's diff then writes only what Stash actually has. Returns (gone, emptier).
+util::Result<std::pair<int64_t, int64_t>> reconcile_plex_side(store::Db& db, const config::Settings& settings,
+                                                              int64_t now);
+
+// Deletions no hook announced (merges delete their sources silently): sync records of scenes
+// missing from a full scan are forgotten and their jobs dropped. Returns how many.
+util::Result<int64_t> forget_deleted_scenes(store::Db& db, const ScanResult& full_scan);
 
 } // namespace worker

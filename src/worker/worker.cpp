@@ -64,6 +64,23 @@ util::Result<std::optional<StashConnection>> load_connection(store::Db& db) {
   }
 }
 
+std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& settings, store::Db& db, util::Clock* clock,
+                                                   net::Pacer* pacer) {
+  net::ClientOptions opts;
+  opts.base = *net::Url::parse(settings.plex_url); // load_settings rejected unusable URLs
+  opts.connect_timeout_ms = settings.connect_timeout * 1000;
+  opts.read_timeout_ms = settings.read_timeout * 1000;
+  opts.total_timeout_ms = std::max(opts.read_timeout_ms * 4, 60000);
+  opts.verify_tls = settings.plex_verify_tls;
+  opts.ca_file = settings.plex_ca_file;
+  std::unique_ptr<net::HttpClient> http = net::make_http_client(opts);
+  if (clock != nullptr && pacer != nullptr) {
+    http = std::make_unique<net::PacedClient>(std::move(http), *clock, *pacer);
+  }
+  return std::make_unique<plex::PlexClient>(std::move(http), settings.plex_token,
+                                            plex::ClientIdentity{client_identifier(db), PLEXSYNC_VERSION});
+}
+
 std::string client_identifier(store::Db& db) {
   if (auto existing = db.get_kv("plex_client_identifier"); existing && *existing) {
     return **existing;
@@ -179,17 +196,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
     shared_->pacer.set_rate(settings_->plex_requests_per_second);
   }
   if (plex_changed) {
-    TRY_ASSIGN(auto url, net::Url::parse(settings_->plex_url));
-    net::ClientOptions opts;
-    opts.base = url;
-    opts.connect_timeout_ms = settings_->connect_timeout * 1000;
-    opts.read_timeout_ms = settings_->read_timeout * 1000;
-    opts.total_timeout_ms = std::max(opts.read_timeout_ms * 4, 60000);
-    opts.verify_tls = settings_->plex_verify_tls;
-    opts.ca_file = settings_->plex_ca_file;
-    auto paced = std::make_unique<net::PacedClient>(net::make_http_client(opts), clock_, shared_->pacer);
-    plex_ = std::make_unique<plex::PlexClient>(std::move(paced), settings_->plex_token,
-                                               plex::ClientIdentity{client_identifier(db_), PLEXSYNC_VERSION});
+    plex_ = make_plex_client(*settings_, db_, &clock_, &shared_->pacer);
     const std::lock_guard lock(shared_->mutex);
     if (shared_->auth_problem) {
       shared_->next_auth_check_ms = 0; // new Plex settings: check the token again right away
@@ -336,6 +343,19 @@ plex::Result<Worker::Outcome> Worker::rescan_deleted(const queue::Job& job) {
   LOG_INFO("scene " << job.scene_id << " was deleted; no Plex library holds " << util::log::display_path(folder)
                     << ", nothing to rescan");
   return Outcome::skipped;
+}
+
+void Worker::reconcile_everything(int64_t now) {
+  auto scan = enqueue_changed(*stash_, db_, nlohmann::json::object(), "reconcile", now);
+  if (!scan) {
+    LOG_WARN("periodic reconciliation could not list Stash's scenes: " << scan.error().message);
+    return;
+  }
+  const auto deleted = forget_deleted_scenes(db_, *scan);
+  const auto plex_side = reconcile_plex_side(db_, *settings_, now);
+  LOG_INFO("periodic reconciliation: " << scan->queued << " changed in Stash, "
+                                       << (plex_side ? plex_side->first + plex_side->second : 0)
+                                       << " to repair in Plex, " << (deleted ? *deleted : 0) << " deleted in Stash");
 }
 
 void Worker::save_breaker() {
@@ -672,6 +692,14 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
       last_poll_ms_ = now;
       if (auto polled = poll_late_updates(*stash_, db_, now); !polled) {
         LOG_DEBUG("late-update poll failed: " << polled.error().message);
+      }
+    }
+    if (own_shared_ && settings_ && stash_ && settings_->reconcile_interval_hours > 0) {
+      const auto last = db_.get_kv("last_reconcile_ms");
+      const int64_t last_ms = last && *last ? std::atoll((*last)->c_str()) : 0;
+      if (now - last_ms >= int64_t{settings_->reconcile_interval_hours} * 3600 * 1000) {
+        (void)db_.put_kv("last_reconcile_ms", std::to_string(now));
+        reconcile_everything(now);
       }
     }
     auto job = queue_.claim(now, k_lease_ms);

@@ -84,6 +84,8 @@ private:
   plex::Result<Outcome> sync_scene(const stash::Scene& scene);
   // delete_action=scan: Plex rescans the deleted file's folder and drops the item itself.
   plex::Result<Outcome> rescan_deleted(const queue::Job& job);
+  // reconcile_interval_hours: what the Reconcile all task does, from the running worker.
+  void reconcile_everything(int64_t now);
   plex::Result<std::vector<match::Candidate>> find_candidates(const stash::Scene& scene, bool force_rebuild);
   [[nodiscard]] BackoffPolicy retry_policy() const;
   // Circuit breaker and outage history, persisted so a restart keeps them. Callers hold the lock.
@@ -115,6 +117,10 @@ private:
   std::unique_ptr<plex::PlexClient> plex_;
   match::PathMap path_map_;
 };
+
+// The Plex client for these settings (timeouts, TLS, identity); paced when a pacer is given.
+std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& settings, store::Db& db,
+                                                   util::Clock* clock = nullptr, net::Pacer* pacer = nullptr);
 
 // Stable X-Plex-Client-Identifier for this data dir (generated once).
 std::string client_identifier(store::Db& db);

@@ -126,6 +126,28 @@ TEST_F(PluginE2E, IrrelevantUpdatesAreNotQueued) {
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_EQ(result_of(r).at("output").at("queued"), false);
   EXPECT_EQ(result_of(r).at("output").at("reason"), "no synced field changed");
+  EXPECT_EQ(result_of(run(R"({"mode":"process_queue"})")).at("output").at("processed"), 0);
+  for (const auto& req : plex_.requests().snapshot()) {
+    EXPECT_NE(req.method, "PUT") << "a play-count change must not write to Plex";
+  }
+}
+
+TEST_F(PluginE2E, SceneCreatedBeforeIdentifyIsSyncedAgainWhenIdentifyFillsItIn) {
+  // A scan creates the scene (input null, no inputFields), with little metadata yet.
+  ASSERT_TRUE(stash_.update_scene("30", {{"title", nullptr}, {"details", nullptr}, {"tags", nlohmann::json::array()}}));
+  ASSERT_EQ(hook(30, "Scene.Create.Post", "null").exit_code, 0);
+  ASSERT_TRUE(testing_support::wait_for(
+      [&] {
+        const auto item = plex_item_for_scene(30);
+        return item.is_object() && item.value("title", "") == "Scene 29 [1080p].mp4"; // Stash shows the file name
+      },
+      std::chrono::seconds(20)));
+  // Identify fills it in: its hook lists the changed fields without "id".
+  ASSERT_TRUE(stash_.update_scene("30", {{"title", "Identified Title"}, {"details", "Found by Identify."}}));
+  ASSERT_EQ(hook(30, "Scene.Update.Post", R"(["title","details","tag_ids"])").exit_code, 0);
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(30, "Identified Title"); }, std::chrono::seconds(20)));
+  EXPECT_EQ(plex_item_for_scene(30).at("summary"), "Found by Identify.");
 }
 
 TEST_F(PluginE2E, ProcessQueueDrainsInTheForegroundWithProgress) {
@@ -214,6 +236,31 @@ TEST_F(PluginE2E, SyncAllQueuesInPagesAndSkipsWhatIsUpToDate) {
   EXPECT_EQ(result_of(r).at("output").at("queued"), 1);
   r = run(R"({"mode":"clear_match_cache"})");
   EXPECT_EQ(result_of(r).at("output").at("cleared_matches"), 40);
+}
+
+TEST_F(PluginE2E, ReconcileRepairsWhatChangedOnPlexsSide) {
+  ASSERT_EQ(run(R"({"mode":"all"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}}).exit_code, 0);
+  ASSERT_EQ(run(R"({"mode":"process_queue"})").exit_code, 0);
+  ASSERT_TRUE(item_has_title(3, "Stash Title 3 — Été"));
+  // Someone clears a summary in Plex; another file is re-added by Plex under a new ratingKey.
+  net::ServerRequest clear;
+  clear.method = "PUT";
+  clear.path = "/library/metadata/10002";
+  clear.query = "summary.value=&summary.locked=0";
+  clear.headers = {{"X-Plex-Token", k_token}};
+  ASSERT_EQ(plex_.handle(clear).status, 200);
+  const auto new_key = plex_.rekey("10004");
+  ASSERT_TRUE(stash_.delete_scene("40")); // merged away: Stash fires no hook
+  const auto r = run(R"({"mode":"reconcile_all"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto out = result_of(r).at("output");
+  EXPECT_EQ(out.at("up_to_date"), 39) << "nothing changed on Stash's side";
+  EXPECT_EQ(out.at("deleted_in_stash"), 1);
+  EXPECT_EQ(out.at("emptier_in_plex"), 1);
+  EXPECT_EQ(out.at("gone_from_plex"), 1);
+  ASSERT_EQ(run(R"({"mode":"process_queue"})").exit_code, 0);
+  EXPECT_EQ(plex_.item_json("10002").at("summary"), "Details of scene 3 & more.\nSecond line.");
+  EXPECT_EQ(plex_.item_json(new_key).at("title"), "Stash Title 5 — Été");
 }
 
 TEST_F(PluginE2E, RecentOnlyQueuesRecentlyUpdatedScenes) {

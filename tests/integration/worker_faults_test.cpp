@@ -267,6 +267,26 @@ TEST_F(WorkerFaults, PlexDownForAWhileThenBack) {
   EXPECT_EQ(counts().dead, 0);
 }
 
+TEST_F(WorkerFaults, PeriodicReconciliationRepairsPlexWithoutAnyEvent) {
+  configure({{"reconcile_interval_hours", 1}});
+  drain(); // the first reconciliation finds every scene unsynced
+  for (int id = 1; id <= 6; ++id) {
+    ASSERT_TRUE(synced(id)) << id;
+  }
+  net::ServerRequest clear;
+  clear.method = "PUT";
+  clear.path = "/library/metadata/10001";
+  clear.query = "summary.value=";
+  clear.headers = {{"X-Plex-Token", "plexsim-token"}};
+  ASSERT_EQ(plex_.handle(clear).status, 200);
+  clock_.advance(30LL * 60 * 1000);
+  drain();
+  EXPECT_EQ(plex_.item_json("10001").value("summary", ""), "") << "not yet an hour";
+  clock_.advance(31LL * 60 * 1000);
+  drain();
+  EXPECT_EQ(plex_.item_json("10001").at("summary"), "Details of scene 2 & more.\nSecond line.");
+}
+
 TEST_F(WorkerFaults, ObfuscatedPathsStayOutOfErrors) {
   configure({{"obfuscate_paths", true}});
   stash_.add_scene({{"id", "51"}, {"title", "Private"}, {"files", {{{"path", "/media/adult/Private Name.mp4"}}}}});
