@@ -14,6 +14,39 @@ extern char** environ;
 
 namespace testing_support {
 
+namespace {
+
+// argv and environment as the NULL-terminated char* arrays posix_spawn wants; env entries
+// override the inherited ones of the same name.
+struct SpawnStrings {
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+
+  SpawnStrings(const std::vector<std::string>& a, const std::map<std::string, std::string>& overrides) : args(a) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string kv(*e);
+      if (overrides.count(kv.substr(0, kv.find('='))) == 0U) {
+        env.push_back(kv);
+      }
+    }
+    for (const auto& [k, v] : overrides) {
+      env.push_back(k + "=" + v);
+    }
+    for (auto& s : args) {
+      argv.push_back(s.data());
+    }
+    argv.push_back(nullptr);
+    for (auto& s : env) {
+      envp.push_back(s.data());
+    }
+    envp.push_back(nullptr);
+  }
+};
+
+} // namespace
+
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& stdin_text,
                           const std::map<std::string, std::string>& env, std::chrono::milliseconds timeout) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -28,31 +61,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string kv(*e);
-    const auto key = kv.substr(0, kv.find('='));
-    if (env.count(key) == 0U) {
-      env_strings.push_back(kv);
-    }
-  }
-  for (const auto& [k, v] : env) {
-    env_strings.push_back(k + "=" + v);
-  }
-  std::vector<char*> envp;
-  for (auto& s : env_strings) {
-    envp.push_back(s.data());
-  }
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (auto& a : args) {
-    cargv.push_back(a.data());
-  }
-  cargv.push_back(nullptr);
+  SpawnStrings strings(argv, env);
   const auto start = std::chrono::steady_clock::now();
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), envp.data());
+  const int rc = posix_spawn(&pid, strings.argv[0], &actions, nullptr, strings.argv.data(), strings.envp.data());
   posix_spawn_file_actions_destroy(&actions);
   close(in_pipe[0]);
   close(out_pipe[1]);
@@ -115,42 +127,15 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   return result;
 }
 
-namespace {
-std::vector<std::string> merged_env(const std::map<std::string, std::string>& env) {
-  std::vector<std::string> out;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string kv(*e);
-    if (env.count(kv.substr(0, kv.find('='))) == 0U) {
-      out.push_back(kv);
-    }
-  }
-  for (const auto& [k, v] : env) {
-    out.push_back(k + "=" + v);
-  }
-  return out;
-}
-} // namespace
-
 int spawn_background(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-  auto env_strings = merged_env(env);
-  std::vector<char*> envp;
-  for (auto& e : env_strings) {
-    envp.push_back(e.data());
-  }
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (auto& a : args) {
-    cargv.push_back(a.data());
-  }
-  cargv.push_back(nullptr);
+  SpawnStrings strings(argv, env);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), envp.data());
+  const int rc = posix_spawn(&pid, strings.argv[0], &actions, nullptr, strings.argv.data(), strings.envp.data());
   posix_spawn_file_actions_destroy(&actions);
   return rc == 0 ? pid : 0;
 }

@@ -16,12 +16,7 @@ int main(int argc, char** argv) {
                  "Control at runtime: POST/DELETE /__sim/faults, POST /__sim/latency, GET/DELETE /__sim/requests\n";
     return 0;
   }
-  // Block the signals before any thread starts so sigwait() sees them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  sim::block_termination_signals(); // before any thread starts, so wait_for_signal() sees them
   plexsim::Options options;
   options.token = args.get("--token", options.token);
   options.allow_no_auth = args.flag("--allow-no-auth");

@@ -55,12 +55,24 @@ void write_port_file(const std::string& path, int port) {
   std::filesystem::rename(tmp, path);
 }
 
-void wait_for_signal() {
+namespace {
+sigset_t termination_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  return set;
+}
+} // namespace
+
+void block_termination_signals() {
+  const auto set = termination_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void wait_for_signal() {
+  block_termination_signals();
+  const auto set = termination_signals();
   int sig = 0;
   sigwait(&set, &sig);
 }

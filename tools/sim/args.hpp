@@ -17,6 +17,8 @@ struct Args {
 Args parse_args(int argc, char** argv);
 // Writes the port to a file (atomically) so a parent process can find a port-0 server.
 void write_port_file(const std::string& path, int port);
+// Blocks SIGINT/SIGTERM in this thread (and threads started later) so wait_for_signal() gets them.
+void block_termination_signals();
 // Blocks until SIGINT/SIGTERM.
 void wait_for_signal();
 

@@ -17,11 +17,7 @@ int main(int argc, char** argv) {
            "POST /__sim/settings, POST/DELETE /__sim/faults, GET/DELETE /__sim/requests\n";
     return 0;
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  sim::block_termination_signals(); // before any thread starts, so wait_for_signal() sees them
   stashsim::Options options;
   options.api_key = args.get("--api-key");
   options.credentials = args.flag("--credentials");
