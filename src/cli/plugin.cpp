@@ -383,8 +383,11 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
     if (!n || !n->run()) {
       return fail("cannot clear the match cache");
     }
-    return Answer{{{"cleared_matches", db.changes()},
-                   {"note", "matches are found again from the Plex library on the next sync of each scene"}},
+    const auto cleared = db.changes();
+    // A running worker drops its in-memory library index when this changes.
+    (void)db.put_kv("index_epoch", std::to_string(now));
+    return Answer{{{"cleared_matches", cleared},
+                   {"note", "the library index and the matches are read from Plex again on the next sync"}},
                   std::nullopt};
   }
   if (mode == "health_check") {

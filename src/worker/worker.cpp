@@ -208,7 +208,10 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
 plex::Result<std::vector<match::Candidate>> Worker::find_candidates(const stash::Scene& scene, bool force_rebuild) {
   // One index per worker process, built by whichever lane needs it first.
   const std::lock_guard lock(shared_->mutex);
-  const auto index_for = settings_->plex_url + "\n" + settings_->plex_library;
+  // The clear_match_cache task bumps index_epoch: a running worker then reads Plex afresh.
+  const auto epoch = db_.get_kv("index_epoch");
+  const auto index_for =
+      settings_->plex_url + "\n" + settings_->plex_library + "\n" + (epoch && *epoch ? **epoch : std::string("0"));
   if (shared_->index_for != index_for) {
     shared_->index_for = index_for;
     shared_->sections.clear();

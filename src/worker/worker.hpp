@@ -57,7 +57,7 @@ struct SharedState {
   std::optional<std::string> auth_problem;
   int64_t next_auth_check_ms = 0;
   bool orphans_released = false;
-  std::string index_for; // plex_url + library the index below belongs to
+  std::string index_for; // plex_url + library + clear_match_cache epoch the index belongs to
   std::vector<plex::Section> sections;
   match::LibraryIndex index;
   int64_t index_built_ms = 0;

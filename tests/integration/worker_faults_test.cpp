@@ -245,6 +245,18 @@ TEST_F(WorkerFaults, NotFoundOnACachedItemLooksThePathUpAgain) {
   EXPECT_EQ(requests("GET", "/library/metadata/10000", true), 2) << "the cached key was tried once more, got 404";
 }
 
+TEST_F(WorkerFaults, ClearMatchCacheMakesARunningWorkerReadPlexAfresh) {
+  enqueue({1});
+  drain();
+  const auto new_key = plex_.rekey("10000");
+  ASSERT_TRUE(db_->put_kv("index_epoch", "1")); // what the clear_match_cache task writes
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "After clearing"}}));
+  enqueue({1});
+  drain();
+  EXPECT_EQ(plex_.item_json(new_key).at("title"), "After clearing");
+  EXPECT_EQ(requests("GET", "/library/metadata/10000", true), 1) << "the stale key was not tried again";
+}
+
 TEST_F(WorkerFaults, PlexDownForAWhileThenBack) {
   plex_.faults().add(sim::fault_from_spec("reset"));
   enqueue({1, 2, 3, 4, 5, 6});
