@@ -458,13 +458,7 @@ net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
   if (auto control = sim::handle_control(req, faults_, log_); control) {
     return *control;
   }
-  sim::RecordedRequest rec;
-  rec.method = req.method;
-  rec.path = req.path;
-  rec.query = util::parse_query(req.query);
-  for (const auto& h : req.headers) {
-    rec.header_names.push_back(h.name);
-  }
+  auto rec = sim::RecordedRequest::of(req);
   std::string token;
   if (const auto* t = req.header("X-Plex-Token"); t != nullptr) {
     token = *t;

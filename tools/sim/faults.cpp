@@ -39,6 +39,17 @@ FaultRule fault_from_spec(const std::string& spec) {
   return fault_from_json(j);
 }
 
+RecordedRequest RecordedRequest::of(const net::ServerRequest& req) {
+  RecordedRequest rec;
+  rec.method = req.method;
+  rec.path = req.path;
+  rec.query = util::parse_query(req.query);
+  for (const auto& h : req.headers) {
+    rec.header_names.push_back(h.name);
+  }
+  return rec;
+}
+
 nlohmann::json RecordedRequest::to_json() const {
   nlohmann::json q = nlohmann::json::array();
   for (const auto& [k, v] : query) {

@@ -38,6 +38,8 @@ struct RecordedRequest {
   std::vector<std::pair<std::string, std::string>> query; // decoded, in order
   std::vector<std::string> header_names;
   std::string token_via; // "header", "query" or ""
+  // Method, decoded path and query, header names (never their values).
+  static RecordedRequest of(const net::ServerRequest& req);
   nlohmann::json to_json() const;
 };
 

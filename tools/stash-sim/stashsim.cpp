@@ -383,13 +383,7 @@ nlohmann::json StashSim::execute(const std::string& query, const nlohmann::json&
 }
 
 net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
-  sim::RecordedRequest rec;
-  rec.method = req.method;
-  rec.path = req.path;
-  rec.query = util::parse_query(req.query);
-  for (const auto& h : req.headers) {
-    rec.header_names.push_back(h.name);
-  }
+  auto rec = sim::RecordedRequest::of(req);
   if (req.path.rfind("/__sim/", 0) == 0) {
     if (auto control = sim::handle_control(req, faults_, log_); control) {
       return *control;
