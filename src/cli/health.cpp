@@ -11,13 +11,9 @@ namespace cli {
 HealthReport health_check(const stash::ServerConnection& server, store::Db& db) {
   HealthReport report;
   auto& d = report.details;
-  net::ClientOptions stash_opts;
-  stash_opts.base = *net::Url::parse(server.base_url());
-  stash_opts.verify_tls = false;
-  stash_opts.connect_timeout_ms = 3000;
-  stash_opts.read_timeout_ms = 10000;
-  stash::StashClient stash(net::make_http_client(stash_opts), {server.cookie_name, server.cookie_value, ""});
-  auto raw = stash.plugin_settings("PlexSync");
+  auto stash = stash::connect(server.base_url(), {server.cookie_name, server.cookie_value, ""});
+  auto raw =
+      stash ? (*stash)->plugin_settings("PlexSync") : util::Result<nlohmann::json>(tl::unexpected(stash.error()));
   d["stash"] = {{"url", server.base_url()}, {"ok", raw.has_value()}};
   if (!raw) {
     report.problems.push_back(raw.error().message);

@@ -87,4 +87,17 @@ util::Result<std::optional<Scene>> StashClient::find_scene(const std::string& id
   return std::optional<Scene>{std::move(scene)};
 }
 
+util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, StashAuth auth) {
+  auto url = net::Url::parse(base_url);
+  if (!url) {
+    return util::fail("Stash address " + url.error().message);
+  }
+  net::ClientOptions opts;
+  opts.base = *url;
+  opts.verify_tls = false;
+  opts.connect_timeout_ms = 5000;
+  opts.read_timeout_ms = 60000;
+  return std::make_unique<StashClient>(net::make_http_client(opts), std::move(auth));
+}
+
 } // namespace stash

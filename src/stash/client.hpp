@@ -35,4 +35,8 @@ private:
   StashAuth auth_;
 };
 
+// The one way PlexSync reaches Stash: base_url as built from server_connection. Certificates are
+// not verified because Stash is normally reached on loopback with a self-signed certificate.
+util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, StashAuth auth);
+
 } // namespace stash

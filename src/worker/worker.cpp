@@ -153,12 +153,8 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   }
   const bool conn_changed = !conn_ || conn_->base_url != conn->base_url || conn_->cookie_value != conn->cookie_value;
   if (conn_changed || !stash_) {
-    TRY_ASSIGN(auto url, net::Url::parse(conn->base_url));
-    net::ClientOptions opts;
-    opts.base = url;
-    opts.verify_tls = false; // Stash on loopback usually has a self-signed certificate
-    stash::StashAuth auth{conn->cookie_name, conn->cookie_value, settings_ ? settings_->stash_api_key : ""};
-    stash_ = std::make_unique<stash::StashClient>(net::make_http_client(opts), auth);
+    TRY_ASSIGN(stash_, stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value,
+                                                       settings_ ? settings_->stash_api_key : ""}));
     conn_ = conn;
   }
   const int64_t now = clock_.now_ms();
