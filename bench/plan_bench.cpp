@@ -1,4 +1,4 @@
-// In-process cost of turning a scene into a Plex edit (sanitize + diff + query encoding).
+// In-process cost of turning a scene into a Plex edit (map + sanitize + validate + diff + query encoding).
 #include <benchmark/benchmark.h>
 
 #include "plex/client.hpp"
@@ -21,7 +21,8 @@ void BM_PlanEdit(benchmark::State& state) {
   plex::Item item;
   item.genres = {"Old", "Tag 1"};
   for (auto _ : state) {
-    auto plan = fieldsync::plan_edit(scene, item, config::Settings{});
+    const auto prepared = fieldsync::prepare(scene, config::Settings{});
+    auto plan = fieldsync::plan_edit(prepared.desired, item, {}, {});
     benchmark::DoNotOptimize(plex::build_query(plan.params));
   }
 }

@@ -374,14 +374,11 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
     return status ? Answer{*status, std::nullopt} : fail(status.error().message);
   }
   if (mode == "clear_match_cache") {
-    auto n = db.prepare("DELETE FROM sync_records");
-    if (!n || !n->run()) {
-      return fail("cannot clear the match cache");
+    auto cleared = worker::clear_match_cache(db, now);
+    if (!cleared) {
+      return fail("cannot clear the match cache: " + cleared.error().message);
     }
-    const auto cleared = db.changes();
-    // A running worker drops its in-memory library index when this changes.
-    (void)db.put_kv("index_epoch", std::to_string(now));
-    return Answer{{{"cleared_matches", cleared},
+    return Answer{{{"cleared_matches", *cleared},
                    {"note", "the library index and the matches are read from Plex again on the next sync"}},
                   std::nullopt};
   }

@@ -47,6 +47,34 @@ const std::array k_table{
                 "Write Stash tags as Plex genres (the list is set, not merged)"},
     SettingSpec{"sync_actors", "Sync performers as actors", SettingType::boolean, &S::sync_actors, 0, 0, false, false,
                 "Write Stash performers as Plex actors (the list is set, not merged)"},
+    SettingSpec{"sync_actor_photos", "Sync performer photos", SettingType::boolean, &S::sync_actor_photos, 0, 0, false,
+                false, "Give Plex actors the performer image from Stash (Plex fetches it from Stash's URL)"},
+    SettingSpec{"sync_rating", "Sync rating", SettingType::boolean, &S::sync_rating, 0, 0, false, false,
+                "Write the Stash rating (0-100) as the Plex user rating (0-10)"},
+    SettingSpec{"sync_poster", "Sync cover as poster", SettingType::boolean, &S::sync_poster, 0, 0, false, false,
+                "Upload the scene cover as the Plex poster, only when the image changed"},
+    SettingSpec{"sync_collections", "Studio as collection", SettingType::boolean, &S::sync_collections, 0, 0, false,
+                false, "Put each item into a Plex collection named after its studio"},
+    SettingSpec{"collection_parent_studio", "Parent studio as collection", SettingType::boolean,
+                &S::collection_parent_studio, 0, 0, false, false, "Also add a collection for the parent studio"},
+    SettingSpec{"collection_groups", "Groups as collections", SettingType::boolean, &S::collection_groups, 0, 0, false,
+                false, "Also add a collection for each Stash group (movie) the scene belongs to"},
+    SettingSpec{"collection_prefix", "Collection prefix", SettingType::string, &S::collection_prefix, 0, 0, false,
+                false, "Text put before every collection name PlexSync writes, e.g. 'Studio: '"},
+    SettingSpec{"tagline_source", "Tagline from", SettingType::string, &S::tagline_source, 0, 0, false, false,
+                "none, code (studio code), director or url (first scene URL)"},
+    SettingSpec{"content_rating", "Content rating", SettingType::string, &S::content_rating, 0, 0, false, false,
+                "Content rating written on every synced item, e.g. XXX; empty = leave Plex's"},
+    SettingSpec{"tag_mode", "Tag list mode", SettingType::string, &S::tag_mode, 0, 0, false, false,
+                "replace: Plex genres, actors and collections follow Stash exactly; merge: only add, never remove"},
+    SettingSpec{"max_tags", "Max tags per list", SettingType::number, &S::max_tags, 1, 500, false, false,
+                "Longest genre or actor list written; longer lists are cut with a warning"},
+    SettingSpec{"match_min_score", "Minimum match score (%)", SettingType::number, &S::match_min_score, 1, 100, false,
+                false, "Matches scoring below this are uncertain (100 = exact path, 90 = name and size, 60 = name only)"},
+    SettingSpec{"trigger_plex_scan", "Scan for new files", SettingType::boolean, &S::trigger_plex_scan, 0, 0, false,
+                false, "When Plex has no item for a scene, ask it once to scan the scene's folder"},
+    SettingSpec{"skip_not_found", "Skip scenes not in Plex", SettingType::boolean, &S::skip_not_found, 0, 0, false,
+                false, "For Plex libraries that hold only part of Stash: skip scenes Plex lacks instead of retrying"},
     SettingSpec{"debug_logging", "Debug logging", SettingType::boolean, &S::debug_logging, 0, 0, false, false,
                 "Log each step at info level so Stash shows it"},
     SettingSpec{"obfuscate_paths", "Obfuscate paths in logs", SettingType::boolean, &S::obfuscate_paths, 0, 0, false,
@@ -158,6 +186,25 @@ const char* type_name(SettingType t) {
   return "?";
 }
 
+// A closed set of words; anything else is reported and the first (default) word is used.
+void one_of(LoadResult& result, const char* key, std::string& value, std::initializer_list<const char*> allowed) {
+  const auto lowered = util::to_lower(value);
+  std::string list;
+  for (const char* a : allowed) {
+    if (lowered == a) {
+      value = a;
+      return;
+    }
+    list += list.empty() ? "" : ", ";
+    list += a;
+  }
+  result.problems.push_back({key,
+                             std::string(key) + ": " + quoted(nlohmann::json(value)) + " must be one of " + list + "; using " +
+                                 *allowed.begin(),
+                             false});
+  value = *allowed.begin();
+}
+
 } // namespace
 
 std::span<const SettingSpec> settings_table() {
@@ -225,10 +272,14 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
     }
   }
 
-  if (s.delete_action != "none" && s.delete_action != "scan") {
-    result.problems.push_back(
-        {"delete_action", "delete_action: \"" + s.delete_action + "\" must be none or scan; using none", false});
-    s.delete_action = "none";
+  one_of(result, "delete_action", s.delete_action, {"none", "scan"});
+  one_of(result, "tagline_source", s.tagline_source, {"none", "code", "director", "url"});
+  one_of(result, "tag_mode", s.tag_mode, {"replace", "merge"});
+  if (s.content_rating.size() > 32) {
+    result.problems.push_back({"content_rating",
+                               "content_rating: \"" + s.content_rating + "\" is longer than 32 characters; not written",
+                               false});
+    s.content_rating.clear();
   }
   if (s.plex_url.empty()) {
     result.problems.push_back({"plex_url",

@@ -28,6 +28,20 @@ struct Settings {
   bool sync_date = true;
   bool sync_genres = true;
   bool sync_actors = true;
+  bool sync_actor_photos = true;
+  bool sync_rating = true;
+  bool sync_poster = true;
+  bool sync_collections = true;
+  bool collection_parent_studio = false;
+  bool collection_groups = false;
+  std::string collection_prefix;
+  std::string tagline_source = "none"; // none | code | director | url
+  std::string content_rating;          // e.g. XXX; empty = leave Plex's
+  std::string tag_mode = "replace";    // replace | merge
+  int max_tags = 50;
+  int match_min_score = 75;     // percent; weaker matches are uncertain
+  bool trigger_plex_scan = true; // ask Plex to scan a scene's folder when it has no item for it
+  bool skip_not_found = false;   // Plex library is a deliberate subset: skip quietly instead
   bool debug_logging = false;
   bool obfuscate_paths = false;
   std::string delete_action = "none"; // what a scene deleted in Stash does in Plex: none | scan

@@ -1,5 +1,6 @@
 #include "plex/client.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -105,10 +106,12 @@ PlexClient::PlexClient(std::unique_ptr<net::HttpClient> http, std::string token,
   util::log::add_secret(token_);
 }
 
-Result<net::Response> PlexClient::send(const std::string& method, const std::string& target) {
+Result<net::Response> PlexClient::send(const std::string& method, const std::string& target, std::string body,
+                                       const std::string& content_type) {
   net::Request req;
   req.method = method;
   req.target = target;
+  req.body = std::move(body);
   req.headers = {{"Accept", "application/json"},
                  {"X-Plex-Token", token_},
                  {"X-Plex-Client-Identifier", identity_.client_id},
@@ -117,6 +120,9 @@ Result<net::Response> PlexClient::send(const std::string& method, const std::str
                  {"X-Plex-Platform", "Linux"},
                  {"X-Plex-Device", "PlexSync"},
                  {"X-Plex-Device-Name", "PlexSync"}};
+  if (!content_type.empty()) {
+    req.headers.emplace_back("Content-Type", content_type);
+  }
   ++requests_;
   auto res = http_->send(req);
   if (!res) {
@@ -250,10 +256,15 @@ Result<std::vector<Section>> PlexClient::sections() {
   return out;
 }
 
-Result<Page> PlexClient::list_section(const std::string& section_key, int64_t start, int64_t size) {
+Result<Page> PlexClient::list_section(const std::string& section_key, int64_t start, int64_t size,
+                                      int64_t updated_since) {
   // Sorted so that items added between pages do not shift what we already read.
-  auto res = send("GET", "/library/sections/" + util::percent_encode(section_key) +
-                             "/all?type=1&sort=addedAt&X-Plex-Container-Start=" + std::to_string(start) +
+  std::string filter;
+  if (updated_since > 0) {
+    filter = "&updatedAt%3E%3E=" + std::to_string(updated_since - 1); // ">>" is strictly after
+  }
+  auto res = send("GET", "/library/sections/" + util::percent_encode(section_key) + "/all?type=1&sort=addedAt" +
+                             filter + "&X-Plex-Container-Start=" + std::to_string(start) +
                              "&X-Plex-Container-Size=" + std::to_string(size));
   if (!res) {
     return tl::unexpected(res.error());
@@ -268,8 +279,8 @@ Result<Page> PlexClient::list_section(const std::string& section_key, int64_t st
   if (mc->contains("Metadata") && mc->at("Metadata").is_array()) {
     for (const auto& m : mc->at("Metadata")) {
       page.items.push_back(ItemSummary{as_string(m, "ratingKey"), as_string(m, "title"), as_int(m, "updatedAt"),
-                                       parts_of(m), as_string(m, "summary"), as_string(m, "studio"),
-                                       as_string(m, "originallyAvailableAt")});
+                                       as_int(m, "addedAt"), parts_of(m), as_string(m, "summary"),
+                                       as_string(m, "studio"), as_string(m, "originallyAvailableAt")});
     }
   }
   return page;
@@ -298,8 +309,22 @@ Result<Item> PlexClient::item(const std::string& rating_key) {
   item.summary = as_string(m, "summary");
   item.studio = as_string(m, "studio");
   item.originally_available_at = as_string(m, "originallyAvailableAt");
+  item.tagline = as_string(m, "tagline");
+  item.content_rating = as_string(m, "contentRating");
+  item.year = as_int(m, "year");
+  if (m.contains("userRating") && m.at("userRating").is_number()) {
+    item.user_rating = m.at("userRating").get<double>();
+  }
   item.genres = tag_names(m, "Genre");
-  item.actors = tag_names(m, "Role");
+  item.collections = tag_names(m, "Collection");
+  if (m.contains("Role") && m.at("Role").is_array()) {
+    for (const auto& r : m.at("Role")) {
+      if (auto name = as_string(r, "tag"); !name.empty()) {
+        item.actors.push_back(std::move(name));
+        item.actor_photos.push_back(as_string(r, "thumb"));
+      }
+    }
+  }
   item.parts = parts_of(m);
   if (m.contains("Field") && m.at("Field").is_array()) {
     for (const auto& f : m.at("Field")) {
@@ -323,6 +348,80 @@ Result<void> PlexClient::edit(const std::string& section_key, const std::string&
     return tl::unexpected(res.error());
   }
   return {};
+}
+
+Result<void> PlexClient::edit_all(const std::string& section_key, const std::string& rating_key,
+                                  const std::vector<Params>& batches) {
+  for (const auto& batch : batches) {
+    if (auto done = edit(section_key, rating_key, batch); !done) {
+      return done;
+    }
+  }
+  return {};
+}
+
+Result<void> PlexClient::upload_poster(const std::string& rating_key, const std::string& bytes,
+                                       const std::string& content_type) {
+  auto res = send("POST", "/library/metadata/" + util::percent_encode(rating_key) + "/posters", bytes, content_type);
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  return {};
+}
+
+const Section* section_holding(const std::vector<Section>& sections, const std::string& folder) {
+  for (const auto& section : sections) {
+    for (const auto& location : section.locations) {
+      if (!location.empty() && folder.rfind(location, 0) == 0 &&
+          (folder.size() == location.size() || folder[location.size()] == '/' || folder[location.size()] == '\\')) {
+        return &section;
+      }
+    }
+  }
+  return nullptr;
+}
+
+std::vector<Params> split_edit(const Params& params, size_t max_query_bytes) {
+  // Group by field: "genre[3].tag.tag" and "genre.locked" belong to "genre".
+  std::vector<std::pair<std::string, Params>> groups;
+  for (const auto& p : params) {
+    const auto name = p.first.substr(0, p.first.find_first_of(".["));
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == name; });
+    if (it == groups.end()) {
+      groups.push_back({name, {}});
+      it = groups.end() - 1;
+    }
+    it->second.push_back(p);
+  }
+  const auto cost = [](const Params& ps) { return ps.empty() ? 0 : build_query(ps).size() + 1; };
+  std::vector<Params> out;
+  Params current;
+  for (const auto& [name, group] : groups) {
+    if (cost(current) + cost(group) <= max_query_bytes) {
+      current.insert(current.end(), group.begin(), group.end());
+      continue;
+    }
+    if (!current.empty()) {
+      out.push_back(std::move(current));
+      current.clear();
+    }
+    if (cost(group) <= max_query_bytes) {
+      current = group;
+      continue;
+    }
+    // One list alone is too long: its entries spread over several requests.
+    for (const auto& p : group) {
+      if (!current.empty() && cost(current) + cost(Params{p}) > max_query_bytes) {
+        out.push_back(std::move(current));
+        current.clear();
+      }
+      current.push_back(p);
+    }
+  }
+  if (!current.empty()) {
+    out.push_back(std::move(current));
+  }
+  return out;
 }
 
 Result<void> PlexClient::scan(const std::string& section_key, const std::string& folder) {

@@ -54,6 +54,7 @@ struct ItemSummary {
   std::string rating_key;
   std::string title;
   int64_t updated_at = 0;
+  int64_t added_at = 0;
   std::vector<PartRef> parts;
   // Scalars a listing carries in full (tag lists there are truncated).
   std::string summary;
@@ -74,8 +75,14 @@ struct Item {
   std::string summary;
   std::string studio;
   std::string originally_available_at;
+  std::string tagline;
+  std::string content_rating;
+  int64_t year = 0;
+  std::optional<double> user_rating;
   std::vector<std::string> genres;
   std::vector<std::string> actors;
+  std::vector<std::string> actor_photos; // Role.thumb, parallel to actors
+  std::vector<std::string> collections;
   std::set<std::string> locked;
   std::vector<PartRef> parts;
 };
@@ -93,16 +100,23 @@ public:
 
   Result<std::string> identity(); // machineIdentifier
   Result<std::vector<Section>> sections();
-  Result<Page> list_section(const std::string& section_key, int64_t start, int64_t size);
+  // Sorted by addedAt; with updated_since > 0 only items updated at or after it (epoch s).
+  Result<Page> list_section(const std::string& section_key, int64_t start, int64_t size, int64_t updated_since = 0);
   Result<Item> item(const std::string& rating_key);
   // PUT /library/sections/{key}/all?type=1&id=...; refuses an edit without an id.
   Result<void> edit(const std::string& section_key, const std::string& rating_key, const Params& params);
+  // Several edits to one item when a single request line would be too long for Plex.
+  Result<void> edit_all(const std::string& section_key, const std::string& rating_key,
+                        const std::vector<Params>& batches);
+  // Raw image bytes become the selected (and locked) poster.
+  Result<void> upload_poster(const std::string& rating_key, const std::string& bytes, const std::string& content_type);
   // Partial scan of one folder (as PMS sees it) of a section.
   Result<void> scan(const std::string& section_key, const std::string& folder);
   [[nodiscard]] int64_t requests_sent() const { return requests_; }
 
 private:
-  Result<net::Response> send(const std::string& method, const std::string& target);
+  Result<net::Response> send(const std::string& method, const std::string& target, std::string body = {},
+                             const std::string& content_type = {});
   std::unique_ptr<net::HttpClient> http_;
   std::string token_;
   ClientIdentity identity_;
@@ -115,5 +129,11 @@ Error classify(const net::TransportError& error);
 // Retry-After as delta seconds or HTTP-date; nullopt when absent or unreadable.
 std::optional<int64_t> parse_retry_after(const std::string& value, int64_t now_epoch_s);
 std::string build_query(const Params& params);
+// The section whose Location holds folder (as Plex sees paths); nullptr when none does.
+const Section* section_holding(const std::vector<Section>& sections, const std::string& folder);
+// Edits grouped so each request's query stays under max_query_bytes: scalars together, each tag
+// list on its own, a list split further only when it alone is too long.
+std::vector<Params> split_edit(const Params& params, size_t max_query_bytes);
+inline constexpr size_t k_max_edit_query_bytes = 7168; // request line under 8 KiB
 
 } // namespace plex

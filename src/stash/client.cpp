@@ -16,12 +16,7 @@ util::Result<nlohmann::json> StashClient::query(const std::string& document, con
   req.target = "/graphql";
   req.headers.push_back({"Content-Type", "application/json"});
   req.headers.push_back({"Accept", "application/json"});
-  if (!auth_.cookie_value.empty()) {
-    req.headers.push_back({"Cookie", auth_.cookie_name + "=" + auth_.cookie_value});
-  }
-  if (!auth_.api_key.empty()) {
-    req.headers.push_back({"ApiKey", auth_.api_key});
-  }
+  authenticate(req);
   req.body = nlohmann::json{{"query", document}, {"variables", variables}}.dump();
   auto res = http_->send(req);
   if (!res) {
@@ -66,6 +61,42 @@ util::Result<nlohmann::json> StashClient::query(const std::string& document, con
     return util::fail("Stash reply has no data object");
   }
   return doc.at("data");
+}
+
+void StashClient::authenticate(net::Request& req) const {
+  if (!auth_.cookie_value.empty()) {
+    req.headers.push_back({"Cookie", auth_.cookie_name + "=" + auth_.cookie_value});
+  }
+  if (!auth_.api_key.empty()) {
+    req.headers.push_back({"ApiKey", auth_.api_key});
+  }
+}
+
+util::Result<std::optional<StashClient::Image>> StashClient::fetch_image(const std::string& url) {
+  // Stash builds image URLs from the Host it was asked on; reach it the way we already do.
+  const auto scheme = url.find("://");
+  const auto path = scheme == std::string::npos ? url.find('/') : url.find('/', scheme + 3);
+  if (path == std::string::npos) {
+    return util::fail("Stash gave an image address without a path");
+  }
+  net::Request req;
+  req.target = url.substr(path);
+  authenticate(req);
+  auto res = http_->send(req);
+  if (!res) {
+    return util::fail(std::string("Stash unreachable (") + net::to_string(res.error().kind) +
+                      ") while fetching an image: " + res.error().message);
+  }
+  if (res->status != 200) {
+    return util::fail("Stash answered HTTP " + std::to_string(res->status) + " for an image");
+  }
+  const auto* type = res->header("Content-Type");
+  const std::string content_type = type != nullptr ? *type : "";
+  // Stash answers a scene without a cover with its SVG placeholder: not a poster.
+  if (content_type.rfind("image/", 0) != 0 || content_type.find("svg") != std::string::npos || res->body.empty()) {
+    return std::optional<Image>{};
+  }
+  return std::optional<Image>{Image{std::move(res->body), content_type}};
 }
 
 util::Result<nlohmann::json> StashClient::plugin_settings(const std::string& plugin_id) {

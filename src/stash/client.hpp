@@ -29,8 +29,16 @@ public:
   util::Result<nlohmann::json> plugin_settings(const std::string& plugin_id);
   // nullopt when the scene no longer exists.
   util::Result<std::optional<Scene>> find_scene(const std::string& id);
+  // An image Stash serves (scene cover, performer photo), fetched with the plugin's credentials
+  // over the same connection. nullopt when Stash only has its placeholder.
+  struct Image {
+    std::string bytes;
+    std::string content_type;
+  };
+  util::Result<std::optional<Image>> fetch_image(const std::string& url);
 
 private:
+  void authenticate(net::Request& req) const;
   std::unique_ptr<net::HttpClient> http_;
   StashAuth auth_;
 };

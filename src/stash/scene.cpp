@@ -63,7 +63,16 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
     return util::fail("Stash returned a scene without an id");
   }
   s.title = str(j, "title");
+  s.code = str(j, "code");
+  s.director = str(j, "director");
   s.details = str(j, "details");
+  if (j.contains("urls") && j.at("urls").is_array()) {
+    for (const auto& u : j.at("urls")) {
+      if (u.is_string() && !u.get<std::string>().empty()) {
+        s.urls.push_back(u.get<std::string>());
+      }
+    }
+  }
   s.date = str(j, "date");
   if (j.contains("rating100") && j.at("rating100").is_number()) {
     s.rating100 = static_cast<int>(int64_of(j.at("rating100")));

@@ -28,6 +28,9 @@ struct Performer {
 struct Scene {
   std::string id;
   std::string title;
+  std::string code; // studio's own scene code
+  std::string director;
+  std::vector<std::string> urls;
   std::string details;
   std::string date; // YYYY-MM-DD or empty
   std::optional<int> rating100;

@@ -12,7 +12,7 @@ namespace store {
 namespace {
 
 // Ordered migrations; index + 1 is the user_version after applying it. Never edit a shipped one.
-const std::array<const char*, 4> k_migrations{R"sql(
+const std::array<const char*, 5> k_migrations{R"sql(
 CREATE TABLE jobs (
   id INTEGER PRIMARY KEY,
   scene_id TEXT NOT NULL UNIQUE,      -- one job per scene: newer events coalesce into it
@@ -67,6 +67,42 @@ CREATE TABLE stats (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                                               R"sql(
 -- What a job needs beyond the scene id (a destroyed scene's file path, which Stash no longer has).
 ALTER TABLE jobs ADD COLUMN payload TEXT;
+)sql",
+                                              R"sql(
+-- The Plex library index, kept so a restarted worker starts warm and refreshes incrementally.
+CREATE TABLE plex_items (
+  rating_key TEXT PRIMARY KEY,
+  section_key TEXT NOT NULL,
+  title TEXT NOT NULL,
+  title_fold TEXT NOT NULL,   -- NFC + case folded, for the title fallback
+  added_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  seen INTEGER NOT NULL       -- generation of the last full listing that contained it
+);
+CREATE INDEX plex_items_section ON plex_items(section_key, updated_at);
+CREATE TABLE plex_parts (
+  rating_key TEXT NOT NULL,
+  file TEXT NOT NULL,         -- exactly as Plex reports it
+  path_fold TEXT NOT NULL,    -- NFC, case folded, '/' separators
+  base_fold TEXT NOT NULL,    -- file name of path_fold
+  size INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL
+);
+CREATE INDEX plex_parts_item ON plex_parts(rating_key);
+CREATE INDEX plex_parts_file ON plex_parts(file);
+CREATE INDEX plex_parts_path ON plex_parts(path_fold);
+CREATE INDEX plex_parts_base ON plex_parts(base_fold);
+-- Scenes whose Plex match is uncertain: nothing is written until a person or a refresh decides.
+CREATE TABLE match_reviews (
+  scene_id TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  candidates TEXT NOT NULL,   -- JSON list of {rating_key, title, file, score, reason}
+  first_ms INTEGER NOT NULL,
+  last_ms INTEGER NOT NULL
+);
+ALTER TABLE sync_records ADD COLUMN written TEXT;     -- JSON: what PlexSync last wrote (fieldsync::Written)
+ALTER TABLE sync_records ADD COLUMN poster_url TEXT;  -- Stash screenshot URL last looked at
+ALTER TABLE sync_records ADD COLUMN poster_sha1 TEXT; -- SHA-1 of the poster bytes last uploaded
 )sql"};
 
 util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
@@ -227,6 +263,11 @@ util::Result<void> Db::put_kv(std::string_view key, std::string_view value) {
   return stmt.bind(1, key).bind(2, value).run();
 }
 
+util::Result<void> Db::delete_kv(std::string_view key) {
+  TRY_ASSIGN(auto stmt, prepare("DELETE FROM kv WHERE key = ?1"));
+  return stmt.bind(1, key).run();
+}
+
 util::Result<std::optional<std::string>> Db::get_kv(std::string_view key) {
   TRY_ASSIGN(auto stmt, prepare("SELECT value FROM kv WHERE key = ?1"));
   stmt.bind(1, key);
@@ -273,6 +314,11 @@ util::Result<bool> Stmt::step() {
   }
   TRY(check(rc, db_, "database error"));
   return false;
+}
+
+void Stmt::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
 }
 
 util::Result<void> Stmt::run() {

@@ -35,6 +35,7 @@ public:
   // Key-value state (connection info, cursors, breaker state).
   util::Result<void> put_kv(std::string_view key, std::string_view value);
   util::Result<std::optional<std::string>> get_kv(std::string_view key);
+  util::Result<void> delete_kv(std::string_view key);
   // Adds to a statistics counter.
   util::Result<void> add_stat(std::string_view key, int64_t delta);
 
@@ -60,6 +61,7 @@ public:
   // Returns true while a row is available; an error ends iteration and is kept in error().
   util::Result<bool> step();
   util::Result<void> run(); // step to completion
+  void reset();              // ready to bind and run again
   [[nodiscard]] int64_t int_at(int col) const;
   [[nodiscard]] std::string text_at(int col) const;
   [[nodiscard]] bool is_null(int col) const;

@@ -1,167 +1,190 @@
 #include "sync/plan.hpp"
 
 #include <algorithm>
-#include <cstdlib>
+#include <cmath>
+#include <cstdio>
 
-#include <utf8proc.h>
+#include <nlohmann/json.hpp>
 
 #include "util/strings.hpp"
 
 namespace fieldsync {
 
-std::string sanitize(const std::string& text, bool allow_newline) {
-  utf8proc_uint8_t* normalized = nullptr;
-  const auto len =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
-                   &normalized, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
-  std::string nfc;
-  if (len < 0) {
-    // Invalid UTF-8: keep only the ASCII bytes rather than send garbage to Plex.
-    for (const char c : text) {
-      if (static_cast<unsigned char>(c) < 0x80) {
-        nfc.push_back(c);
-      }
-    }
-  } else {
-    nfc.assign(reinterpret_cast<const char*>(normalized), static_cast<size_t>(len));
+std::string Written::to_json() const {
+  return nlohmann::json{{"scalars", scalars}, {"lists", lists}}.dump();
+}
+
+Written Written::from_json(const std::string& text) {
+  Written w;
+  if (text.empty()) {
+    return w;
   }
-  std::free(normalized);
-  std::string out;
-  out.reserve(nfc.size());
-  for (size_t i = 0; i < nfc.size(); ++i) {
-    const auto c = static_cast<unsigned char>(nfc[i]);
-    if (c == '\n' && allow_newline) {
-      out.push_back('\n');
-    } else if (c == '\t' || c == '\n' || c == '\r') {
-      out.push_back(' ');
-    } else if (c < 0x20 || c == 0x7f) {
-      continue;
-    } else if (c == 0xC2 && i + 1 < nfc.size() && static_cast<unsigned char>(nfc[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(nfc[i + 1]) <= 0x9F) {
-      ++i; // C1 control (U+0080..U+009F)
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
+  try {
+    const auto j = nlohmann::json::parse(text);
+    w.scalars = j.value("scalars", std::map<std::string, std::string>{});
+    w.lists = j.value("lists", std::map<std::string, std::vector<std::string>>{});
+  } catch (const nlohmann::json::exception&) {
+    return {};
   }
-  return util::trim(out);
+  return w;
 }
 
 namespace {
 
+bool contains_name(const std::vector<std::string>& list, const std::string& name) {
+  return std::any_of(list.begin(), list.end(), [&](const auto& n) { return util::iequals(n, name); });
+}
+
 bool same_names(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!util::iequals(a[i], b[i])) {
-      return false;
-    }
-  }
-  return true;
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), util::iequals);
 }
 
-std::vector<std::string> unique_clean(const std::vector<std::string>& names) {
-  std::vector<std::string> out;
-  for (const auto& n : names) {
-    auto clean = sanitize(n, false);
-    if (clean.empty()) {
-      continue;
-    }
-    const bool dup = std::any_of(out.begin(), out.end(), [&](const auto& o) { return util::iequals(o, clean); });
-    if (!dup) {
-      out.push_back(std::move(clean));
-    }
-  }
-  return out;
-}
+class Planner {
+public:
+  Planner(const plex::Item& item, const PlanOptions& options, const Written& last)
+      : item_(item), options_(options), last_(last) {}
 
-void set_scalar(EditPlan& plan, const std::string& field, const std::string& wanted, const std::string& current,
-                bool locked) {
-  if (wanted == current && locked) {
-    return;
+  void scalar(const std::string& field, const std::optional<std::string>& wanted, const std::string& current) {
+    if (!wanted) {
+      return;
+    }
+    if (user_edited_scalar(field, current)) {
+      keep(field);
+      return;
+    }
+    plan_.written.scalars[field] = *wanted;
+    if (*wanted == current && locked(field)) {
+      return;
+    }
+    plan_.params.emplace_back(field + ".value", *wanted);
+    plan_.params.emplace_back(field + ".locked", "1");
+    plan_.changed.push_back(field);
   }
-  plan.params.emplace_back(field + ".value", wanted);
-  plan.params.emplace_back(field + ".locked", "1");
-  plan.changed.push_back(field);
-}
 
-// The complete list, explicit removals of what Plex has beyond it, and a lock: correct whether
-// Plex treats the indexed form as "add" or "replace".
-void set_tags(EditPlan& plan, const std::string& tag, const std::vector<std::string>& wanted,
-              const std::vector<std::string>& current, bool locked) {
-  if (same_names(wanted, current) && locked) {
-    return;
-  }
-  for (size_t i = 0; i < wanted.size(); ++i) {
-    plan.params.emplace_back(tag + "[" + std::to_string(i) + "].tag.tag", wanted[i]);
-  }
-  std::string removals;
-  for (const auto& c : current) {
-    const bool keep = std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) { return util::iequals(w, c); });
-    if (!keep) {
-      if (!removals.empty()) {
-        removals += ',';
+  // force: resend even when the names match (an actor photo changed).
+  void tags(const std::string& tag, const std::optional<std::vector<std::string>>& wanted_opt,
+            const std::vector<std::string>& current, bool only_remove_ours,
+            const std::vector<std::pair<std::string, std::string>>& extra = {}, bool force = false) {
+    if (!wanted_opt) {
+      return;
+    }
+    const auto last = last_.lists.find(tag);
+    if (options_.preserve_plex_edits && !current.empty() &&
+        (last == last_.lists.end() || !same_names(last->second, current))) {
+      plan_.kept.push_back(tag);
+      plan_.written.lists[tag] = last == last_.lists.end() ? std::vector<std::string>{} : last->second;
+      return;
+    }
+    auto wanted = *wanted_opt;
+    std::vector<std::string> removals;
+    for (const auto& c : current) {
+      if (contains_name(wanted, c)) {
+        continue;
       }
-      removals += util::percent_encode(c);
+      const bool ours = last != last_.lists.end() && contains_name(last->second, c);
+      if (options_.merge_tags || (only_remove_ours && !ours)) {
+        wanted.push_back(c); // not ours to remove: keep it in the complete list
+      } else {
+        removals.push_back(c);
+      }
     }
+    plan_.written.lists[tag] = *wanted_opt;
+    if (same_names(wanted, current) && locked(tag) && !force) {
+      return;
+    }
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      const auto prefix = tag + "[" + std::to_string(i) + "].tag.";
+      plan_.params.emplace_back(prefix + "tag", wanted[i]);
+      for (const auto& [name, value] : extra) {
+        if (util::iequals(name, wanted[i]) && !value.empty()) {
+          plan_.params.emplace_back(prefix + "thumb", value);
+        }
+      }
+    }
+    if (!removals.empty()) {
+      // Each name encoded, then the joined list again by the query builder: commas in names survive.
+      std::string joined;
+      for (const auto& r : removals) {
+        joined += (joined.empty() ? "" : ",") + util::percent_encode(r);
+      }
+      plan_.params.emplace_back(tag + "[].tag.tag-", joined);
+    }
+    plan_.params.emplace_back(tag + ".locked", "1");
+    plan_.changed.push_back(tag);
   }
-  if (!removals.empty()) {
-    plan.params.emplace_back(tag + "[].tag.tag-", removals);
-  }
-  plan.params.emplace_back(tag + ".locked", "1");
-  plan.changed.push_back(tag);
-}
 
-bool valid_date(const std::string& d) {
-  if (d.size() != 10 || d[4] != '-' || d[7] != '-') {
-    return false;
-  }
-  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (d[i] < '0' || d[i] > '9') {
+  EditPlan take() { return std::move(plan_); }
+
+private:
+  [[nodiscard]] bool locked(const std::string& field) const { return item_.locked.count(field) > 0; }
+
+  // preserve_plex_edits: a non-empty Plex value we did not write is the user's.
+  [[nodiscard]] bool user_edited_scalar(const std::string& field, const std::string& current) const {
+    if (!options_.preserve_plex_edits || current.empty()) {
       return false;
     }
+    const auto last = last_.scalars.find(field);
+    return last == last_.scalars.end() || last->second != current;
   }
-  const int month = std::atoi(d.substr(5, 2).c_str());
-  const int day = std::atoi(d.substr(8, 2).c_str());
-  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+
+  void keep(const std::string& field) {
+    plan_.kept.push_back(field);
+    const auto last = last_.scalars.find(field);
+    if (last != last_.scalars.end()) {
+      plan_.written.scalars[field] = last->second;
+    }
+  }
+
+  const plex::Item& item_;
+  const PlanOptions& options_;
+  const Written& last_;
+  EditPlan plan_;
+};
+
+std::string rating_text(double r) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1f", r);
+  return buf;
 }
 
 } // namespace
 
-EditPlan plan_edit(const stash::Scene& scene, const plex::Item& item, const config::Settings& settings) {
-  EditPlan plan;
-  const auto locked = [&](const char* f) { return item.locked.count(f) > 0; };
-  if (settings.sync_title) {
-    auto title = sanitize(scene.title, false);
-    if (title.empty() && !scene.files.empty()) {
-      title = sanitize(scene.files.front().basename, false); // Stash shows the file name then
-    }
-    if (!title.empty()) {
-      set_scalar(plan, "title", title, item.title, locked("title"));
-    }
+EditPlan plan_edit(const Desired& d, const plex::Item& item, const PlanOptions& options, const Written& last) {
+  Planner p(item, options, last);
+  p.scalar("title", d.title, item.title);
+  p.scalar("summary", d.summary, item.summary);
+  p.scalar("studio", d.studio, item.studio);
+  p.scalar("tagline", d.tagline, item.tagline);
+  p.scalar("contentRating", d.content_rating, item.content_rating);
+  p.scalar("originallyAvailableAt", d.date, item.originally_available_at);
+  if (d.year) {
+    p.scalar("year", std::to_string(*d.year), item.year == 0 ? std::string() : std::to_string(item.year));
   }
-  if (settings.sync_summary) {
-    set_scalar(plan, "summary", sanitize(scene.details, true), item.summary, locked("summary"));
+  if (d.rating) {
+    // Plex answers 8 for 8.0: compare as numbers, send one decimal.
+    const auto current = item.user_rating ? rating_text(*item.user_rating) : std::string();
+    p.scalar("userRating", rating_text(*d.rating), current);
   }
-  if (settings.sync_studio) {
-    set_scalar(plan, "studio", sanitize(scene.studio, false), item.studio, locked("studio"));
-  }
-  if (settings.sync_date && (scene.date.empty() || valid_date(scene.date))) {
-    set_scalar(plan, "originallyAvailableAt", scene.date, item.originally_available_at,
-               locked("originallyAvailableAt"));
-  }
-  if (settings.sync_genres) {
-    set_tags(plan, "genre", unique_clean(scene.tags), item.genres, locked("genre"));
-  }
-  if (settings.sync_actors) {
+  p.tags("genre", d.genres, item.genres, false);
+  if (d.actors) {
     std::vector<std::string> names;
-    names.reserve(scene.performers.size());
-    for (const auto& p : scene.performers) {
-      names.push_back(p.name);
+    std::vector<std::pair<std::string, std::string>> photos;
+    bool photo_changed = false;
+    for (const auto& a : *d.actors) {
+      names.push_back(a.name);
+      photos.emplace_back(a.name, a.photo_url);
+      for (size_t i = 0; i < item.actors.size() && !a.photo_url.empty(); ++i) {
+        if (util::iequals(item.actors[i], a.name) && i < item.actor_photos.size() &&
+            item.actor_photos[i] != a.photo_url) {
+          photo_changed = true;
+        }
+      }
     }
-    set_tags(plan, "actor", unique_clean(names), item.actors, locked("actor"));
+    p.tags("actor", names, item.actors, false, photos, photo_changed);
   }
-  return plan;
+  // Collections are shared with the user's own: only those PlexSync added are ever removed.
+  p.tags("collection", d.collections, item.collections, true);
+  return p.take();
 }
 
 } // namespace fieldsync

@@ -1,23 +1,36 @@
-// Scene -> the Plex fields we own, sanitized, diffed against the item, as one combined edit.
+// Desired metadata diffed against the Plex item: the minimal combined edit, with locks.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
-#include "config/settings.hpp"
 #include "plex/client.hpp"
-#include "stash/scene.hpp"
+#include "sync/metadata.hpp"
 
 namespace fieldsync {
 
-// NFC, C0/C1 control characters removed (newline kept when allow_newline), trimmed.
-std::string sanitize(const std::string& text, bool allow_newline);
+// What PlexSync last wrote to an item, kept in its database: tells a user's later edit in Plex
+// (preserve_plex_edits) from our own value, and which collections are ours to remove.
+struct Written {
+  std::map<std::string, std::string> scalars;            // Plex field -> value
+  std::map<std::string, std::vector<std::string>> lists; // genre / actor / collection -> names
+  [[nodiscard]] std::string to_json() const;
+  static Written from_json(const std::string& text); // empty on anything unreadable
+};
+
+struct PlanOptions {
+  bool preserve_plex_edits = false;
+  bool merge_tags = false; // tag_mode=merge: add, never remove
+};
 
 struct EditPlan {
   plex::Params params;              // empty: Plex already matches Stash
-  std::vector<std::string> changed; // field names, for the log
+  std::vector<std::string> changed; // Plex field names, for the log
+  std::vector<std::string> kept;    // fields left as the user edited them in Plex
+  Written written;                  // what Plex holds for our fields after the edit
 };
 
-EditPlan plan_edit(const stash::Scene& scene, const plex::Item& item, const config::Settings& settings);
+EditPlan plan_edit(const Desired& desired, const plex::Item& item, const PlanOptions& options, const Written& last);
 
 } // namespace fieldsync

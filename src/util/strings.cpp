@@ -137,4 +137,15 @@ std::string hex(std::string_view bytes) {
   return out;
 }
 
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) {
+      out += sep;
+    }
+    out += p;
+  }
+  return out;
+}
+
 } // namespace util

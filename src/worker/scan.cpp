@@ -220,4 +220,14 @@ util::Result<int64_t> forget_deleted_scenes(store::Db& db, const ScanResult& ful
   return static_cast<int64_t>(gone.size());
 }
 
+util::Result<int64_t> clear_match_cache(store::Db& db, int64_t now) {
+  TRY_ASSIGN(auto txn, store::Txn::begin(db));
+  TRY(db.exec("DELETE FROM sync_records"));
+  const auto cleared = db.changes();
+  TRY(db.exec("DELETE FROM match_reviews; DELETE FROM kv WHERE key LIKE 'scan_requested:%'"));
+  TRY(db.put_kv("index_epoch", std::to_string(now)));
+  TRY(txn.commit());
+  return cleared;
+}
+
 } // namespace worker

@@ -53,4 +53,8 @@ util::Result<std::pair<int64_t, int64_t>> reconcile_plex_side(store::Db& db, con
 // missing from a full scan are forgotten and their jobs dropped. Returns how many.
 util::Result<int64_t> forget_deleted_scenes(store::Db& db, const ScanResult& full_scan);
 
+// clear_match_cache: forgets every match, the review list and the library index (by moving to a
+// new index epoch, so a running worker lists Plex afresh). Returns the matches forgotten.
+util::Result<int64_t> clear_match_cache(store::Db& db, int64_t now);
+
 } // namespace worker

@@ -17,12 +17,8 @@ namespace {
 
 constexpr int64_t k_lease_ms = 5LL * 60 * 1000;
 constexpr int64_t k_settings_ttl_ms = 60LL * 1000;
-constexpr int64_t k_index_min_age_ms = 30LL * 1000; // rebuild on a miss at most this often
 constexpr int64_t k_auth_recheck_ms = 30LL * 1000;
 constexpr int64_t k_max_idle_sleep_ms = 500;
-// Plex may not have scanned a new file yet: retry "no Plex item" for about two hours.
-constexpr BackoffPolicy k_not_found_policy{60LL * 1000, 30LL * 60 * 1000, 60LL * 60 * 1000};
-constexpr int64_t k_not_found_max_attempts = 8;
 
 std::string uuid_v4(util::Rng& rng) {
   static const char* hexd = "0123456789abcdef";
@@ -201,119 +197,6 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   return {};
 }
 
-plex::Result<std::vector<match::Candidate>> Worker::find_candidates(const stash::Scene& scene, bool force_rebuild) {
-  // One index per worker process, built by whichever lane needs it first.
-  const std::lock_guard lock(shared_->mutex);
-  // The clear_match_cache task bumps index_epoch: a running worker then reads Plex afresh.
-  const auto epoch = db_.get_kv("index_epoch");
-  const auto index_for =
-      settings_->plex_url + "\n" + settings_->plex_library + "\n" + (epoch && *epoch ? **epoch : std::string("0"));
-  if (shared_->index_for != index_for) {
-    shared_->index_for = index_for;
-    shared_->sections.clear();
-    shared_->index = match::LibraryIndex();
-  }
-  if (shared_->sections.empty()) {
-    auto all = plex_->sections();
-    if (!all) {
-      return tl::unexpected(all.error());
-    }
-    auto chosen = match::select_sections(*all, settings_->plex_library);
-    if (!chosen) {
-      return tl::unexpected(plex::Error{plex::Failure::permanent_status, 0, std::nullopt, chosen.error().message});
-    }
-    shared_->sections = *chosen;
-  }
-  auto& index = shared_->index;
-  const auto lookup = [&]() {
-    std::vector<match::Candidate> found;
-    for (const auto& f : scene.files) {
-      auto c = index.find(path_map_.apply(f.path));
-      found.insert(found.end(), c.begin(), c.end());
-    }
-    return found;
-  };
-  std::vector<match::Candidate> candidates;
-  if (index.built() && !force_rebuild) {
-    candidates = lookup();
-  }
-  const int64_t now = clock_.now_ms();
-  if (candidates.empty() && (force_rebuild || !index.built() || now - shared_->index_built_ms > k_index_min_age_ms)) {
-    if (auto built = index.build(*plex_, shared_->sections); !built) {
-      return tl::unexpected(built.error());
-    }
-    shared_->index_built_ms = now;
-    LOG_DEBUG("indexed " << index.size() << " Plex files in " << shared_->sections.size() << " libraries");
-    candidates = lookup();
-  }
-  return candidates;
-}
-
-plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
-  auto candidates = find_candidates(scene, false);
-  if (!candidates) {
-    return tl::unexpected(candidates.error());
-  }
-  if (candidates->empty()) {
-    const std::string path =
-        scene.files.empty() ? "(no file)" : util::log::display_path(path_map_.apply(scene.files.front().path));
-    return tl::unexpected(plex::Error{plex::Failure::not_found, 0, std::nullopt,
-                                      "no Plex item has the file " + path +
-                                          " (not scanned by Plex yet, or path_map does not map Stash's path)"});
-  }
-  auto match = candidates->front();
-  auto item = plex_->item(match.rating_key);
-  if (!item && item.error().kind == plex::Failure::not_found) {
-    // The file was removed and re-added in Plex (new rating key): look it up again once.
-    LOG_DEBUG("Plex item " << match.rating_key << " is gone; re-reading the library");
-    candidates = find_candidates(scene, true);
-    if (!candidates) {
-      return tl::unexpected(candidates.error());
-    }
-    if (candidates->empty()) {
-      return tl::unexpected(item.error());
-    }
-    match = candidates->front();
-    item = plex_->item(match.rating_key);
-  }
-  if (!item) {
-    return tl::unexpected(item.error());
-  }
-  const auto plan = fieldsync::plan_edit(scene, *item, *settings_);
-  bool wrote = false;
-  if (!plan.params.empty()) {
-    if (auto edited = plex_->edit(match.section_key, match.rating_key, plan.params); !edited) {
-      return tl::unexpected(edited.error());
-    }
-    wrote = true;
-    std::string fields;
-    for (const auto& f : plan.changed) {
-      fields += (fields.empty() ? "" : ", ") + f;
-    }
-    LOG_INFO("scene " << scene.id << " -> Plex item " << match.rating_key << ": updated " << fields);
-  } else {
-    LOG_DEBUG("scene " << scene.id << " -> Plex item " << match.rating_key << ": already up to date");
-  }
-  auto rec = db_.prepare(R"sql(
-INSERT INTO sync_records(scene_id, rating_key, section_key, match_score, stash_updated_at, synced_ms, requests, wrote)
-VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_key = excluded.section_key,
-  match_score = excluded.match_score, stash_updated_at = excluded.stash_updated_at, synced_ms = excluded.synced_ms,
-  requests = excluded.requests, wrote = excluded.wrote)sql");
-  if (rec) {
-    (void)rec->bind(1, scene.id)
-        .bind(2, match.rating_key)
-        .bind(3, match.section_key)
-        .bind(4, static_cast<int64_t>(match.score * 100))
-        .bind(5, scene.updated_at)
-        .bind(6, clock_.now_ms())
-        .bind(7, int64_t{wrote ? 2 : 1})
-        .bind(8, int64_t{wrote ? 1 : 0})
-        .run();
-  }
-  return wrote ? Outcome::synced : Outcome::unchanged;
-}
-
 plex::Result<Worker::Outcome> Worker::rescan_deleted(const queue::Job& job) {
   if (auto forget = db_.prepare("DELETE FROM sync_records WHERE scene_id = ?1"); forget) {
     (void)forget->bind(1, job.scene_id).run();
@@ -326,18 +209,13 @@ plex::Result<Worker::Outcome> Worker::rescan_deleted(const queue::Job& job) {
   if (!all) {
     return tl::unexpected(all.error());
   }
-  for (const auto& section : *all) {
-    for (const auto& location : section.locations) {
-      if (folder.rfind(location, 0) == 0 &&
-          (folder.size() == location.size() || folder[location.size()] == '/' || folder[location.size()] == '\\')) {
-        if (auto scanned = plex_->scan(section.key, folder); !scanned) {
-          return tl::unexpected(scanned.error());
-        }
-        LOG_INFO("scene " << job.scene_id << " was deleted in Stash; asked Plex to rescan "
-                          << util::log::display_path(folder));
-        return Outcome::synced;
-      }
+  if (const auto* section = plex::section_holding(*all, folder); section != nullptr) {
+    if (auto scanned = plex_->scan(section->key, folder); !scanned) {
+      return tl::unexpected(scanned.error());
     }
+    LOG_INFO("scene " << job.scene_id << " was deleted in Stash; asked Plex to rescan "
+                      << util::log::display_path(folder));
+    return Outcome::synced;
   }
   LOG_INFO("scene " << job.scene_id << " was deleted; no Plex library holds " << util::log::display_path(folder)
                     << ", nothing to rescan");
@@ -475,7 +353,7 @@ void Worker::process(const queue::Job& job) {
       for (const auto& [key, delta] :
            {std::pair{"synced", a.synced - before.synced}, std::pair{"unchanged", a.unchanged - before.unchanged},
             std::pair{"skipped", a.skipped - before.skipped}, std::pair{"retried", a.retried - before.retried},
-            std::pair{"failed", a.dead - before.dead}}) {
+            std::pair{"failed", a.dead - before.dead}, std::pair{"review", a.review - before.review}}) {
         if (delta != 0) {
           (void)w.db_.add_stat(key, delta);
         }
@@ -531,6 +409,18 @@ void Worker::process(const queue::Job& job) {
   stats_.plex_requests += plex_->requests_sent() - before;
   if (outcome) {
     on_plex_answered();
+    if (*outcome == Outcome::needs_review) {
+      // Uncertain match: nothing was written. Try again after the index has had a chance to change.
+      ++stats_.review;
+      if (job.attempts >= k_not_found_max_attempts) {
+        ++stats_.dead;
+        (void)queue_.dead_letter(job, "uncertain_match", "the Plex match stayed uncertain (see the review list)", 0,
+                                 now);
+      } else {
+        retry(std::nullopt, "uncertain Plex match, waiting for review", true, k_not_found_policy);
+      }
+      return;
+    }
     ++(*outcome == Outcome::synced ? stats_.synced
                                    : (*outcome == Outcome::skipped ? stats_.skipped : stats_.unchanged));
     if (auto r = queue_.complete(job, clock_.now_ms()); !r) {
@@ -569,7 +459,7 @@ void Worker::process(const queue::Job& job) {
     } else {
       {
         const std::lock_guard lock(shared_->mutex);
-        shared_->index_built_ms = 0; // rebuild on the next try
+        shared_->index_refreshed_ms = 0; // refresh on the next try
       }
       retry(std::nullopt, err.message, true, k_not_found_policy);
     }
@@ -625,6 +515,7 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
     total.retried += ls.retried;
     total.dead += ls.dead;
     total.skipped += ls.skipped;
+    total.review += ls.review;
     total.plex_requests += ls.plex_requests;
   }
   return total;

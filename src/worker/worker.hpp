@@ -11,6 +11,7 @@
 
 #include "config/settings.hpp"
 #include "match/index.hpp"
+#include "match/matcher.hpp"
 #include "match/path_map.hpp"
 #include "net/paced_client.hpp"
 #include "plex/client.hpp"
@@ -29,13 +30,23 @@ enum class RunMode {
   forever,    // service mode
 };
 
+// Plex may not have scanned a new file yet: retry "no Plex item" (and uncertain matches) for
+// about two hours.
+inline constexpr BackoffPolicy k_not_found_policy{60LL * 1000, 30LL * 60 * 1000, 60LL * 60 * 1000};
+inline constexpr int64_t k_not_found_max_attempts = 8;
+// A lookup miss refreshes the library index at most this often.
+inline constexpr int64_t k_index_min_age_ms = 30LL * 1000;
+// A full listing (which also drops deleted items) at least this often, on a miss.
+inline constexpr int64_t k_index_full_age_ms = 24LL * 3600 * 1000;
+
 struct Stats {
   int64_t processed = 0;
   int64_t synced = 0;    // an edit was sent
   int64_t unchanged = 0; // Plex already matched
   int64_t retried = 0;
   int64_t dead = 0;
-  int64_t skipped = 0; // scene gone from Stash
+  int64_t skipped = 0; // scene gone from Stash, or not in Plex with skip_not_found
+  int64_t review = 0;  // uncertain match: nothing written, waiting for a refresh or a person
   int64_t plex_requests = 0;
 };
 
@@ -49,18 +60,18 @@ util::Result<void> save_connection(store::Db& db, const StashConnection& conn);
 util::Result<std::optional<StashConnection>> load_connection(store::Db& db);
 
 // What the lanes of one worker process share: the breaker, the authentication pause, the
-// library index and the request pacing towards Plex. One mutex guards it all; no network call
-// is made while holding it, except building the index (other lanes wait for it anyway).
+// library sections and the request pacing towards Plex. One mutex guards it all; no network call
+// is made while holding it, except refreshing the index (other lanes wait for it anyway). The
+// index itself lives in the database.
 struct SharedState {
   std::mutex mutex;
   CircuitBreaker breaker;
   std::optional<std::string> auth_problem;
   int64_t next_auth_check_ms = 0;
   bool orphans_released = false;
-  std::string index_for; // plex_url + library + clear_match_cache epoch the index belongs to
+  std::string sections_for; // plex_url + library the sections were resolved for
   std::vector<plex::Section> sections;
-  match::LibraryIndex index;
-  int64_t index_built_ms = 0;
+  int64_t index_refreshed_ms = 0; // 0: refresh on the next miss
   net::Pacer pacer;
 };
 
@@ -76,7 +87,7 @@ public:
   Stats run(RunMode mode, const std::function<void(int64_t, int64_t)>& progress = {});
 
 private:
-  enum class Outcome { synced, unchanged, skipped };
+  enum class Outcome { synced, unchanged, skipped, needs_review };
   enum class Gate { admit, probe, wait };
   Stats run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>& progress);
   util::Result<void> refresh_context(bool force_settings = false);
@@ -86,7 +97,15 @@ private:
   plex::Result<Outcome> rescan_deleted(const queue::Job& job);
   // reconcile_interval_hours: what the Reconcile all task does, from the running worker.
   void reconcile_everything(int64_t now);
-  plex::Result<std::vector<match::Candidate>> find_candidates(const stash::Scene& scene, bool force_rebuild);
+  // scene_sync.cpp: match, validate, diff, write, poster, record.
+  plex::Result<std::vector<plex::Section>> library_sections();
+  plex::Result<match::Decision> match_scene(const match::SceneFacts& facts, bool force_refresh);
+  plex::Result<Outcome> scene_not_in_plex(const stash::Scene& scene);
+  plex::Result<void> sync_poster(const std::string& scene_id, const std::string& rating_key, const std::string& url,
+                                 std::string& poster_url, std::string& poster_sha1);
+  void note_review(const std::string& scene_id, const match::Decision& decision);
+  void clear_review(const std::string& scene_id);
+  [[nodiscard]] match::SceneFacts facts_of(const stash::Scene& scene) const;
   [[nodiscard]] BackoffPolicy retry_policy() const;
   // Circuit breaker and outage history, persisted so a restart keeps them. Callers hold the lock.
   void save_breaker();

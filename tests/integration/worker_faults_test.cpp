@@ -7,6 +7,7 @@
 #include "support/fake_clock.hpp"
 #include "support/sandbox.hpp"
 #include "util/log.hpp"
+#include "worker/scan.hpp"
 #include "worker/worker.hpp"
 
 namespace {
@@ -249,7 +250,7 @@ TEST_F(WorkerFaults, ClearMatchCacheMakesARunningWorkerReadPlexAfresh) {
   enqueue({1});
   drain();
   const auto new_key = plex_.rekey("10000");
-  ASSERT_TRUE(db_->put_kv("index_epoch", "1")); // what the clear_match_cache task writes
+  ASSERT_TRUE(worker::clear_match_cache(*db_, 1)); // what the clear_match_cache task runs
   ASSERT_TRUE(stash_.update_scene("1", {{"title", "After clearing"}}));
   enqueue({1});
   drain();

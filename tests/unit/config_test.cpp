@@ -81,7 +81,7 @@ TEST(Settings, BadOptionalValueFallsBackWithAWarning) {
 TEST(Settings, DeleteActionIsOneOfItsValues) {
   const auto r = load(R"({"plex_url": "http://h:32400", "plex_token": "abcd", "delete_action": "purge"})");
   ASSERT_EQ(r.problems.size(), 1U);
-  EXPECT_EQ(r.problems[0].message, "delete_action: \"purge\" must be none or scan; using none");
+  EXPECT_EQ(r.problems[0].message, "delete_action: \"purge\" must be one of none, scan; using none");
   EXPECT_EQ(r.settings.delete_action, "none");
   EXPECT_EQ(
       load(R"({"plex_url": "http://h:32400", "plex_token": "abcd", "delete_action": "scan"})").settings.delete_action,

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "match/path_map.hpp"
@@ -41,68 +43,184 @@ std::string param(const plex::Params& p, const std::string& key) {
   return "<absent>";
 }
 
-TEST(Sanitize, NfcAndControlCharacters) {
-  EXPECT_EQ(fieldsync::sanitize("E\xCC\x81t\xC3\xA9", false), "\xC3\x89t\xC3\xA9"); // NFD É -> NFC
-  EXPECT_EQ(fieldsync::sanitize("a\x01"
-                                "b\x7f"
-                                "c\xC2\x85"
-                                "d",
-                                false),
-            "abcd");
-  EXPECT_EQ(fieldsync::sanitize("  one\ntwo\t ", false), "one two");
-  EXPECT_EQ(fieldsync::sanitize("one\r\ntwo", true), "one \ntwo");
-  EXPECT_EQ(fieldsync::sanitize("bad \xFF utf8", false), "bad  utf8");
+fieldsync::EditPlan plan(const stash::Scene& s, const plex::Item& item, const config::Settings& settings = {},
+                         const fieldsync::Written& last = {}) {
+  return fieldsync::plan_edit(fieldsync::prepare(s, settings).desired, item,
+                              {settings.preserve_plex_edits, settings.tag_mode == "merge"}, last);
+}
+
+// Fields the base settings do not sync, so the tests below see only what they are about.
+config::Settings core_settings() {
+  config::Settings s;
+  s.sync_collections = false;
+  s.sync_rating = false;
+  s.sync_poster = false;
+  return s;
 }
 
 TEST(Plan, NothingToSendWhenPlexAlreadyMatches) {
-  const auto plan = fieldsync::plan_edit(scene(), matching_item(), config::Settings{});
-  EXPECT_TRUE(plan.params.empty());
+  auto item = matching_item();
+  item.year = 2024;
+  item.locked.insert("year");
+  EXPECT_TRUE(plan(scene(), item, core_settings()).params.empty());
 }
 
 TEST(Plan, UnlockedButEqualFieldIsLocked) {
   auto item = matching_item();
+  item.year = 2024;
+  item.locked.insert("year");
   item.locked.erase("title");
-  const auto plan = fieldsync::plan_edit(scene(), item, config::Settings{});
-  EXPECT_EQ(plan.changed, std::vector<std::string>{"title"});
-  EXPECT_EQ(param(plan.params, "title.locked"), "1");
+  const auto p = plan(scene(), item, core_settings());
+  EXPECT_EQ(p.changed, std::vector<std::string>{"title"});
+  EXPECT_EQ(param(p.params, "title.locked"), "1");
 }
 
 TEST(Plan, TagListsAreSetWithExplicitRemovals) {
   auto item = matching_item();
   item.genres = {"Outdoor", "Romance", "Old Tag"};
-  const auto plan = fieldsync::plan_edit(scene(), item, config::Settings{});
-  EXPECT_EQ(param(plan.params, "genre[0].tag.tag"), "Outdoor");
-  EXPECT_EQ(param(plan.params, "genre[3].tag.tag"), "Q&A, Extended");
+  const auto p = plan(scene(), item, core_settings());
+  EXPECT_EQ(param(p.params, "genre[0].tag.tag"), "Outdoor");
+  EXPECT_EQ(param(p.params, "genre[3].tag.tag"), "Q&A, Extended");
   // Each name encoded, then the joined list encoded again by the query builder.
-  EXPECT_EQ(param(plan.params, "genre[].tag.tag-"), "Romance,Old%20Tag");
-  EXPECT_EQ(param(plan.params, "genre.locked"), "1");
-  const auto q = plex::build_query(plan.params);
+  EXPECT_EQ(param(p.params, "genre[].tag.tag-"), "Romance,Old%20Tag");
+  EXPECT_EQ(param(p.params, "genre.locked"), "1");
+  const auto q = plex::build_query(p.params);
   EXPECT_NE(q.find("genre[].tag.tag-=Romance%2COld%2520Tag"), std::string::npos);
+}
+
+TEST(Plan, MergeModeNeverRemoves) {
+  auto settings = core_settings();
+  settings.tag_mode = "merge";
+  auto item = matching_item();
+  item.genres = {"Outdoor", "Romance"};
+  const auto p = plan(scene(), item, settings);
+  EXPECT_EQ(param(p.params, "genre[].tag.tag-"), "<absent>");
+  EXPECT_EQ(param(p.params, "genre[4].tag.tag"), "Romance"); // kept in the complete list
+}
+
+TEST(Plan, CollectionsRemoveOnlyWhatPlexSyncAdded) {
+  config::Settings settings = core_settings();
+  settings.sync_collections = true;
+  settings.collection_prefix = "Studio: ";
+  auto item = matching_item();
+  item.collections = {"Studio: Old Studio", "My Favourites"};
+  fieldsync::Written last;
+  last.lists["collection"] = {"Studio: Old Studio"};
+  const auto p = plan(scene(), item, settings, last);
+  EXPECT_EQ(param(p.params, "collection[0].tag.tag"), "Studio: Harbor Light Studio");
+  EXPECT_EQ(param(p.params, "collection[1].tag.tag"), "My Favourites");
+  EXPECT_EQ(param(p.params, "collection[].tag.tag-"), "Studio%3A%20Old%20Studio");
+}
+
+TEST(Plan, RatingYearTaglineAndContentRating) {
+  auto settings = core_settings();
+  settings.sync_rating = true;
+  settings.tagline_source = "code";
+  settings.content_rating = "XXX";
+  auto s = scene();
+  s.rating100 = 85;
+  s.code = "HLS-042";
+  const auto p = plan(s, matching_item(), settings);
+  EXPECT_EQ(param(p.params, "userRating.value"), "8.5");
+  EXPECT_EQ(param(p.params, "year.value"), "2024");
+  EXPECT_EQ(param(p.params, "tagline.value"), "HLS-042");
+  EXPECT_EQ(param(p.params, "contentRating.value"), "XXX");
+  auto item = matching_item();
+  item.user_rating = 8.5;
+  item.year = 2024;
+  item.tagline = "HLS-042";
+  item.content_rating = "XXX";
+  item.locked.insert({"userRating", "year", "tagline", "contentRating"});
+  EXPECT_TRUE(plan(s, item, settings).params.empty());
+}
+
+TEST(Plan, ActorPhotosAreSentAndAChangedPhotoResendsTheList) {
+  auto settings = core_settings();
+  auto s = scene();
+  s.performers[0].image_path = "http://stash:9999/performer/1/image?t=5";
+  auto item = matching_item();
+  item.actor_photos = {"http://stash:9999/performer/1/image?t=5", ""};
+  item.year = 2024;
+  item.locked.insert("year");
+  EXPECT_TRUE(plan(s, item, settings).params.empty());
+  s.performers[0].image_path = "http://stash:9999/performer/1/image?t=6";
+  const auto p = plan(s, item, settings);
+  EXPECT_EQ(param(p.params, "actor[0].tag.thumb"), "http://stash:9999/performer/1/image?t=6");
+  EXPECT_EQ(param(p.params, "actor[1].tag.thumb"), "<absent>");
+}
+
+TEST(Plan, PreservePlexEditsKeepsWhatTheUserChanged) {
+  auto settings = core_settings();
+  settings.preserve_plex_edits = true;
+  auto item = matching_item();
+  item.title = "My own title";   // edited in Plex, never written by PlexSync
+  item.summary = "";             // empty: filled
+  item.studio = "Harbor Light";  // what PlexSync wrote last time: updated
+  fieldsync::Written last;
+  last.scalars["studio"] = "Harbor Light";
+  const auto p = plan(scene(), item, settings, last);
+  EXPECT_EQ(param(p.params, "title.value"), "<absent>");
+  EXPECT_EQ(param(p.params, "summary.value"), "Line one & two.\nLine three.");
+  EXPECT_EQ(param(p.params, "studio.value"), "Harbor Light Studio");
+  EXPECT_NE(std::find(p.kept.begin(), p.kept.end(), "title"), p.kept.end());
 }
 
 TEST(Plan, ClearedDetailsClearTheSummary) {
   auto s = scene();
   s.details.clear();
-  const auto plan = fieldsync::plan_edit(s, matching_item(), config::Settings{});
-  EXPECT_EQ(param(plan.params, "summary.value"), "");
+  EXPECT_EQ(param(plan(s, matching_item(), core_settings()).params, "summary.value"), "");
 }
 
 TEST(Plan, TogglesTurnFieldsOff) {
-  config::Settings settings;
+  config::Settings settings = core_settings();
   settings.sync_genres = false;
   settings.sync_title = false;
+  settings.sync_date = false;
   auto item = matching_item();
   item.genres.clear();
   item.title = "Other";
-  EXPECT_TRUE(fieldsync::plan_edit(scene(), item, settings).params.empty());
+  EXPECT_TRUE(plan(scene(), item, settings).params.empty());
 }
 
-TEST(Plan, InvalidDateIsNotSent) {
+TEST(Plan, InvalidDateIsNotSentAndNamesTheField) {
   auto s = scene();
-  s.date = "2024-13-40";
+  s.date = "2024-02-30";
   auto item = matching_item();
   item.originally_available_at = "";
-  EXPECT_EQ(param(fieldsync::plan_edit(s, item, config::Settings{}).params, "originallyAvailableAt.value"), "<absent>");
+  const auto prepared = fieldsync::prepare(s, core_settings());
+  ASSERT_EQ(prepared.violations.size(), 1U);
+  EXPECT_EQ(prepared.violations[0].field, "date");
+  EXPECT_NE(prepared.violations[0].message.find("'2024-02-30' is not a date"), std::string::npos);
+  EXPECT_EQ(param(plan(s, item, core_settings()).params, "originallyAvailableAt.value"), "<absent>");
+}
+
+TEST(Plan, LongEditsAreSplitUnderTheRequestLineBudget) {
+  auto s = scene();
+  s.details = std::string(6000, 'x');
+  for (int i = 0; i < 50; ++i) {
+    s.tags.push_back("A rather long tag name number " + std::to_string(i));
+  }
+  const auto p = plan(s, plex::Item{}, core_settings());
+  const auto batches = plex::split_edit(p.params, plex::k_max_edit_query_bytes);
+  ASSERT_GE(batches.size(), 2U);
+  size_t total = 0;
+  for (const auto& b : batches) {
+    EXPECT_LE(plex::build_query(b).size(), plex::k_max_edit_query_bytes);
+    total += b.size();
+  }
+  EXPECT_EQ(total, p.params.size()); // nothing lost, nothing repeated
+  EXPECT_EQ(plex::split_edit(plan(scene(), plex::Item{}, core_settings()).params, plex::k_max_edit_query_bytes).size(),
+            1U);
+}
+
+TEST(Written, RoundTripsAndToleratesGarbage) {
+  fieldsync::Written w;
+  w.scalars["title"] = "T";
+  w.lists["genre"] = {"a", "b"};
+  const auto back = fieldsync::Written::from_json(w.to_json());
+  EXPECT_EQ(back.scalars, w.scalars);
+  EXPECT_EQ(back.lists, w.lists);
+  EXPECT_TRUE(fieldsync::Written::from_json("{not json").scalars.empty());
 }
 
 TEST(PathMap, FirstMatchingRuleOnComponentBoundaries) {

@@ -5,8 +5,7 @@
 #include <random>
 #include <thread>
 
-#include <openssl/evp.h>
-
+#include "util/digest.hpp"
 #include "util/strings.hpp"
 
 namespace plexsim {
@@ -25,13 +24,6 @@ const std::vector<std::pair<std::string, std::string>> k_tag_types = {
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string sha1_hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha1(), nullptr);
-  return util::hex(std::string(reinterpret_cast<const char*>(digest), len));
 }
 
 std::string xml_escape(const std::string& s) {
@@ -751,7 +743,7 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
           if (req.body.empty()) {
             return html_error(400);
           }
-          key = std::string("upload://") + (poster ? "posters/" : "arts/") + sha1_hex(req.body);
+          key = std::string("upload://") + (poster ? "posters/" : "arts/") + util::sha1_hex(req.body);
         }
         for (auto& img : images) {
           img.selected = false;

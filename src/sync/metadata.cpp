@@ -1,0 +1,291 @@
+#include "sync/metadata.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "util/strings.hpp"
+
+namespace fieldsync {
+namespace {
+
+constexpr int k_min_year = 1800;
+constexpr int k_max_year = 2200;
+
+bool digits(const std::string& s, size_t from, size_t n) {
+  return std::all_of(s.begin() + static_cast<std::ptrdiff_t>(from),
+                     s.begin() + static_cast<std::ptrdiff_t>(from + n), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+int days_in(int year, int month) {
+  static constexpr int k_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : k_days[month - 1];
+}
+
+// Sanitized, de-duplicated (case-insensitively, first spelling wins), empty names dropped.
+std::vector<std::string> clean_names(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    auto clean = sanitize_line(n, k_line_limit);
+    if (clean.empty()) {
+      continue;
+    }
+    if (std::none_of(out.begin(), out.end(), [&](const auto& o) { return util::iequals(o, clean); })) {
+      out.push_back(std::move(clean));
+    }
+  }
+  return out;
+}
+
+template <typename T>
+void cap(std::vector<T>& list, int max, const char* field, std::vector<Violation>& out) {
+  if (list.size() > static_cast<size_t>(max)) {
+    out.push_back({field, std::to_string(list.size()) + " entries, more than max_tags (" + std::to_string(max) +
+                              "); the first " + std::to_string(max) + " are sent"});
+    list.resize(static_cast<size_t>(max));
+  }
+}
+
+std::string tagline_of(const stash::Scene& scene, const std::string& source) {
+  if (source == "code") {
+    return scene.code;
+  }
+  if (source == "director") {
+    return scene.director;
+  }
+  if (source == "url" && !scene.urls.empty()) {
+    return scene.urls.front();
+  }
+  return {};
+}
+
+bool within(const std::string& text, TextLimit limit) {
+  return text.size() <= limit.max_bytes && truncate_graphemes(text, limit).size() == text.size();
+}
+
+void check_text(const std::optional<std::string>& value, const char* field, TextLimit limit, bool one_line,
+                std::vector<Violation>& out) {
+  if (!value) {
+    return;
+  }
+  if (!is_valid_utf8(*value)) {
+    out.push_back({field, "is not valid UTF-8"});
+  } else if (!within(*value, limit)) {
+    out.push_back({field, "is longer than " + std::to_string(limit.max_graphemes) + " characters"});
+  } else if (one_line && value->find_first_of("\n\r\t") != std::string::npos) {
+    out.push_back({field, "must be one line"});
+  }
+}
+
+} // namespace
+
+bool parse_date(const std::string& text, int& year, int& month, int& day) {
+  year = month = day = 0;
+  const auto n = text.size();
+  if ((n != 4 && n != 7 && n != 10) || !digits(text, 0, 4)) {
+    return false;
+  }
+  year = std::stoi(text.substr(0, 4));
+  if (n >= 7) {
+    if (text[4] != '-' || !digits(text, 5, 2)) {
+      return false;
+    }
+    month = std::stoi(text.substr(5, 2));
+    if (month < 1 || month > 12) {
+      return false;
+    }
+  }
+  if (n == 10) {
+    if (text[7] != '-' || !digits(text, 8, 2)) {
+      return false;
+    }
+    day = std::stoi(text.substr(8, 2));
+    if (day < 1 || day > days_in(year, month)) {
+      return false;
+    }
+  }
+  return year >= k_min_year && year <= k_max_year;
+}
+
+Prepared prepare(const stash::Scene& scene, const config::Settings& settings) {
+  Prepared p;
+  auto& d = p.desired;
+  auto& v = p.violations;
+  if (settings.sync_title) {
+    auto title = sanitize_line(scene.title, k_line_limit);
+    if (title.empty() && !scene.files.empty()) {
+      title = sanitize_line(scene.files.front().basename, k_line_limit); // what Stash shows then
+    }
+    if (title.empty()) {
+      v.push_back({"title", "is empty and the scene has no file name; Plex keeps its title"});
+    } else {
+      d.title = title;
+    }
+  }
+  if (settings.sync_summary) {
+    d.summary = sanitize_block(scene.details, k_summary_limit);
+  }
+  if (settings.sync_studio) {
+    d.studio = sanitize_line(scene.studio, k_line_limit);
+  }
+  if (settings.sync_date) {
+    int y = 0;
+    int m = 0;
+    int day = 0;
+    const auto date = util::trim(scene.date);
+    if (date.empty()) {
+      d.date = "";
+    } else if (!parse_date(date, y, m, day)) {
+      v.push_back({"date", "'" + date + "' is not a date between " + std::to_string(k_min_year) + " and " +
+                               std::to_string(k_max_year) + " (YYYY, YYYY-MM or YYYY-MM-DD); not sent"});
+    } else {
+      d.year = y;
+      if (day != 0) {
+        d.date = date; // Plex's originallyAvailableAt needs a whole day; a year alone sets only the year
+      }
+    }
+  }
+  if (settings.sync_rating && scene.rating100) {
+    if (*scene.rating100 < 0 || *scene.rating100 > 100) {
+      v.push_back({"rating", std::to_string(*scene.rating100) + " is outside 0-100; not sent"});
+    } else {
+      d.rating = *scene.rating100 / 10.0;
+    }
+  }
+  if (settings.tagline_source != "none") {
+    d.tagline = sanitize_line(tagline_of(scene, settings.tagline_source), k_line_limit);
+  }
+  if (!settings.content_rating.empty()) {
+    d.content_rating = sanitize_line(settings.content_rating, k_content_rating_limit);
+  }
+  if (settings.sync_genres) {
+    d.genres = clean_names(scene.tags);
+    cap(*d.genres, settings.max_tags, "genres", v);
+  }
+  if (settings.sync_actors) {
+    std::vector<std::string> names;
+    for (const auto& perf : scene.performers) {
+      names.push_back(perf.name);
+    }
+    std::vector<Actor> actors;
+    for (const auto& name : clean_names(names)) {
+      std::string photo;
+      if (settings.sync_actor_photos) {
+        for (const auto& perf : scene.performers) {
+          if (util::iequals(sanitize_line(perf.name, k_line_limit), name) && !perf.image_path.empty()) {
+            photo = perf.image_path;
+            break;
+          }
+        }
+      }
+      actors.push_back({name, photo});
+    }
+    cap(actors, settings.max_tags, "actors", v);
+    d.actors = std::move(actors);
+  }
+  if (settings.sync_collections) {
+    std::vector<std::string> names;
+    const auto add = [&](const std::string& name) {
+      if (!util::trim(name).empty()) {
+        names.push_back(settings.collection_prefix + name);
+      }
+    };
+    add(scene.studio);
+    if (settings.collection_parent_studio) {
+      add(scene.parent_studio);
+    }
+    if (settings.collection_groups) {
+      for (const auto& g : scene.groups) {
+        add(g);
+      }
+    }
+    d.collections = clean_names(names);
+    cap(*d.collections, settings.max_tags, "collections", v);
+  }
+  if (settings.sync_poster) {
+    d.poster_url = scene.screenshot;
+  }
+  // The schema gate: anything prepare() let through by mistake is dropped here, loudly.
+  for (auto& violation : validate(d, settings.max_tags)) {
+    const auto& f = violation.field;
+    if (f == "title") {
+      d.title.reset();
+    } else if (f == "summary") {
+      d.summary.reset();
+    } else if (f == "studio") {
+      d.studio.reset();
+    } else if (f == "tagline") {
+      d.tagline.reset();
+    } else if (f == "content_rating") {
+      d.content_rating.reset();
+    } else if (f == "date" || f == "year") {
+      d.date.reset();
+      d.year.reset();
+    } else if (f == "rating") {
+      d.rating.reset();
+    } else if (f == "genres") {
+      d.genres.reset();
+    } else if (f == "actors") {
+      d.actors.reset();
+    } else if (f == "collections") {
+      d.collections.reset();
+    }
+    violation.message += "; not sent";
+    v.push_back(std::move(violation));
+  }
+  return p;
+}
+
+std::vector<Violation> validate(const Desired& d, int max_tags) {
+  std::vector<Violation> out;
+  check_text(d.title, "title", k_line_limit, true, out);
+  if (d.title && d.title->empty()) {
+    out.push_back({"title", "is empty"});
+  }
+  check_text(d.summary, "summary", k_summary_limit, false, out);
+  check_text(d.studio, "studio", k_line_limit, true, out);
+  check_text(d.tagline, "tagline", k_line_limit, true, out);
+  check_text(d.content_rating, "content_rating", k_content_rating_limit, true, out);
+  if (d.date && !d.date->empty()) {
+    int y = 0;
+    int m = 0;
+    int day = 0;
+    if (!parse_date(*d.date, y, m, day) || day == 0) {
+      out.push_back({"date", "'" + *d.date + "' is not YYYY-MM-DD"});
+    }
+  }
+  if (d.year && (*d.year < k_min_year || *d.year > k_max_year)) {
+    out.push_back({"year", std::to_string(*d.year) + " is outside " + std::to_string(k_min_year) + "-" +
+                               std::to_string(k_max_year)});
+  }
+  if (d.rating && (!std::isfinite(*d.rating) || *d.rating < 0 || *d.rating > 10)) {
+    out.push_back({"rating", "is outside 0-10"});
+  }
+  const auto check_list = [&](const std::vector<std::string>& names, const char* field) {
+    if (names.size() > static_cast<size_t>(max_tags)) {
+      out.push_back({field, "has more than " + std::to_string(max_tags) + " entries"});
+    }
+    for (const auto& n : names) {
+      if (n.empty()) {
+        out.push_back({field, "has an empty name"});
+      }
+      check_text(n, field, k_line_limit, true, out);
+    }
+  };
+  if (d.genres) {
+    check_list(*d.genres, "genres");
+  }
+  if (d.collections) {
+    check_list(*d.collections, "collections");
+  }
+  if (d.actors) {
+    std::vector<std::string> names;
+    for (const auto& a : *d.actors) {
+      names.push_back(a.name);
+    }
+    check_list(names, "actors");
+  }
+  return out;
+}
+
+} // namespace fieldsync

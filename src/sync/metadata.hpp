@@ -1,0 +1,62 @@
+// What Stash says a Plex item should look like: mapped from the scene, sanitized and checked
+// against the field schema (VALID-01) before anything is compared with Plex or sent.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "stash/scene.hpp"
+#include "sync/sanitize.hpp"
+
+namespace fieldsync {
+
+// Plex's limits as PlexSync applies them (PMS documents none; these keep a request line short).
+inline constexpr TextLimit k_line_limit{255, 1020};
+inline constexpr TextLimit k_summary_limit{10000, 30000};
+inline constexpr TextLimit k_content_rating_limit{32, 128};
+
+struct Actor {
+  std::string name;
+  std::string photo_url; // empty: leave Plex's photo alone
+};
+
+// Unset optional: the field is not synced (turned off, or nothing valid to send).
+struct Desired {
+  std::optional<std::string> title;
+  std::optional<std::string> summary;
+  std::optional<std::string> studio;
+  std::optional<std::string> tagline;
+  std::optional<std::string> content_rating;
+  std::optional<std::string> date; // YYYY-MM-DD, or empty to clear
+  std::optional<int64_t> year;
+  std::optional<double> rating; // 0-10
+  std::optional<std::vector<std::string>> genres;
+  std::optional<std::vector<Actor>> actors;
+  std::optional<std::vector<std::string>> collections;
+  std::string poster_url; // Stash's screenshot URL; empty: no poster sync
+};
+
+struct Violation {
+  std::string field;
+  std::string message; // names the value and what happens to it
+};
+
+struct Prepared {
+  Desired desired;
+  std::vector<Violation> violations; // fields dropped or cut, for the log
+};
+
+// Mapping, sanitizing and validation in one step; never fails as a whole.
+Prepared prepare(const stash::Scene& scene, const config::Settings& settings);
+
+// The schema check proper: every set field has the right type, format, range and size.
+// prepare() output always passes; the worker runs it again as the last gate before Plex.
+std::vector<Violation> validate(const Desired& desired, int max_tags);
+
+// "YYYY", "YYYY-MM" or "YYYY-MM-DD" naming a real calendar day; out: the parts present.
+bool parse_date(const std::string& text, int& year, int& month, int& day);
+
+} // namespace fieldsync

@@ -1,0 +1,364 @@
+// One scene to Plex: remembered match re-checked cheaply, else matched through the persisted
+// library index; metadata prepared and validated; one diffed edit; the poster only when changed.
+#include <nlohmann/json.hpp>
+
+#include "match/fold.hpp"
+#include "sync/plan.hpp"
+#include "util/digest.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+#include "worker/worker.hpp"
+
+namespace worker {
+namespace {
+
+struct Record {
+  std::string rating_key;
+  std::string section_key;
+  int score = 0;
+  fieldsync::Written written;
+  std::string poster_url;
+  std::string poster_sha1;
+};
+
+std::optional<Record> load_record(store::Db& db, const std::string& scene_id) {
+  auto stmt = db.prepare("SELECT rating_key, section_key, match_score, coalesce(written, ''), coalesce(poster_url, ''), "
+                         "coalesce(poster_sha1, '') FROM sync_records WHERE scene_id = ?1");
+  if (!stmt || !stmt->bind(1, scene_id).step().value_or(false)) {
+    return std::nullopt;
+  }
+  return Record{stmt->text_at(0),
+                stmt->text_at(1),
+                static_cast<int>(stmt->int_at(2)),
+                fieldsync::Written::from_json(stmt->text_at(3)),
+                stmt->text_at(4),
+                stmt->text_at(5)};
+}
+
+std::vector<match::IndexedPart> parts_of(const plex::Item& item, const std::string& section_key) {
+  std::vector<match::IndexedPart> out;
+  for (const auto& p : item.parts) {
+    out.push_back({item.rating_key, section_key, item.title, p.file, p.size, p.duration_ms});
+  }
+  return out;
+}
+
+std::string describe(const std::vector<match::Candidate>& ranked) {
+  std::string out;
+  for (const auto& c : ranked) {
+    out += (out.empty() ? "" : "; ") + std::string("Plex item ") + c.rating_key + " '" + c.title + "' " +
+           std::to_string(c.score) + " (" + c.reason + ", " + util::log::display_path(c.file) + ")";
+  }
+  return out;
+}
+
+plex::Error index_error(const util::Error& e) {
+  return plex::Error{plex::Failure::permanent_status, 0, std::nullopt, e.message};
+}
+
+} // namespace
+
+match::SceneFacts Worker::facts_of(const stash::Scene& scene) const {
+  match::SceneFacts facts;
+  for (const auto& f : scene.files) {
+    facts.files.push_back({path_map_.apply(f.path), f.size, f.duration});
+  }
+  facts.title = scene.title;
+  return facts;
+}
+
+plex::Result<std::vector<plex::Section>> Worker::library_sections() {
+  const std::lock_guard lock(shared_->mutex);
+  const auto wanted = settings_->plex_url + "\n" + settings_->plex_library;
+  if (shared_->sections_for != wanted || shared_->sections.empty()) {
+    auto all = plex_->sections();
+    if (!all) {
+      return tl::unexpected(all.error());
+    }
+    auto chosen = match::select_sections(*all, settings_->plex_library);
+    if (!chosen) {
+      return tl::unexpected(plex::Error{plex::Failure::permanent_status, 0, std::nullopt, chosen.error().message});
+    }
+    shared_->sections = *chosen;
+    shared_->sections_for = wanted;
+    shared_->index_refreshed_ms = 0;
+  }
+  return shared_->sections;
+}
+
+plex::Result<match::Decision> Worker::match_scene(const match::SceneFacts& facts, bool force_refresh) {
+  auto sections = library_sections();
+  if (!sections) {
+    return tl::unexpected(sections.error());
+  }
+  // What the index is of; clear_match_cache bumps the epoch and so forces a full listing.
+  const auto epoch = db_.get_kv("index_epoch");
+  std::string identity = settings_->plex_url + "\n" + (epoch && *epoch ? **epoch : std::string("0"));
+  for (const auto& s : *sections) {
+    identity += "\n" + s.key;
+  }
+  match::LibraryIndex index(db_);
+  const auto refresh = [&](bool force) -> plex::Result<void> {
+    const std::lock_guard lock(shared_->mutex); // one lane lists Plex; the others wait for it
+    const int64_t now = clock_.now_ms();
+    const auto last_full = db_.get_kv("index_full_ms");
+    const int64_t last_full_ms = last_full && *last_full ? std::atoll((*last_full)->c_str()) : 0;
+    const bool full = !index.has(identity) || now - last_full_ms >= k_index_full_age_ms;
+    if (!full && !force && shared_->index_refreshed_ms != 0 &&
+        now - shared_->index_refreshed_ms < k_index_min_age_ms) {
+      return {}; // another lane (or this one) just refreshed
+    }
+    auto report = index.refresh(*plex_, *sections, identity, full);
+    if (!report) {
+      return tl::unexpected(report.error());
+    }
+    shared_->index_refreshed_ms = now;
+    if (report->full) {
+      (void)db_.put_kv("index_full_ms", std::to_string(now));
+    }
+    LOG_DEBUG("library index " << (report->full ? "rebuilt" : "refreshed") << ": " << report->items_seen
+                               << " items read in " << report->requests << " requests, " << report->items_removed
+                               << " removed");
+    return {};
+  };
+  if (!index.has(identity)) {
+    if (auto done = refresh(false); !done) {
+      return tl::unexpected(done.error());
+    }
+  }
+  auto decision = match::find_match(index, facts, settings_->match_min_score);
+  if (!decision) {
+    return tl::unexpected(index_error(decision.error()));
+  }
+  if (decision->verdict != match::Verdict::confident || force_refresh) {
+    bool due = force_refresh;
+    {
+      const std::lock_guard lock(shared_->mutex);
+      due = due || shared_->index_refreshed_ms == 0 ||
+            clock_.now_ms() - shared_->index_refreshed_ms >= k_index_min_age_ms;
+    }
+    if (due) {
+      if (auto done = refresh(force_refresh); !done) {
+        return tl::unexpected(done.error());
+      }
+      decision = match::find_match(index, facts, settings_->match_min_score);
+      if (!decision) {
+        return tl::unexpected(index_error(decision.error()));
+      }
+    }
+  }
+  return std::move(*decision);
+}
+
+void Worker::note_review(const std::string& scene_id, const match::Decision& decision) {
+  nlohmann::json candidates = nlohmann::json::array();
+  for (const auto& c : decision.ranked) {
+    candidates.push_back({{"rating_key", c.rating_key},
+                          {"title", c.title},
+                          {"file", util::log::display_path(c.file)},
+                          {"score", c.score},
+                          {"reason", c.reason}});
+  }
+  if (auto stmt = db_.prepare(R"sql(
+INSERT INTO match_reviews(scene_id, reason, candidates, first_ms, last_ms) VALUES(?1, ?2, ?3, ?4, ?4)
+ON CONFLICT(scene_id) DO UPDATE SET reason = excluded.reason, candidates = excluded.candidates,
+  last_ms = excluded.last_ms)sql");
+      stmt) {
+    (void)stmt->bind(1, scene_id).bind(2, decision.why).bind(3, candidates.dump()).bind(4, clock_.now_ms()).run();
+  }
+}
+
+void Worker::clear_review(const std::string& scene_id) {
+  if (auto stmt = db_.prepare("DELETE FROM match_reviews WHERE scene_id = ?1"); stmt) {
+    (void)stmt->bind(1, scene_id).run();
+  }
+}
+
+plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scene) {
+  const std::string path = scene.files.empty() ? "" : path_map_.apply(scene.files.front().path);
+  if (settings_->skip_not_found) {
+    LOG_DEBUG("scene " << scene.id << ": Plex has no item for " << util::log::display_path(path)
+                       << "; skipped (skip_not_found)");
+    return Outcome::skipped;
+  }
+  std::string scan_note;
+  const auto key = "scan_requested:" + scene.id;
+  if (settings_->trigger_plex_scan && !path.empty()) {
+    const auto asked = db_.get_kv(key);
+    if (asked && !*asked) {
+      const auto folder = util::dirname(path);
+      auto sections = library_sections();
+      if (!sections) {
+        return tl::unexpected(sections.error());
+      }
+      if (const auto* section = plex::section_holding(*sections, folder); section != nullptr) {
+        if (auto scanned = plex_->scan(section->key, folder); !scanned) {
+          return tl::unexpected(scanned.error());
+        }
+        (void)db_.put_kv(key, folder);
+        scan_note = "; asked Plex to scan " + util::log::display_path(folder);
+      } else {
+        scan_note = "; no Plex library folder holds " + util::log::display_path(folder) + " (check path_map)";
+      }
+    }
+  }
+  return tl::unexpected(plex::Error{plex::Failure::not_found, 0, std::nullopt,
+                                    "no Plex item has the file " +
+                                        (path.empty() ? std::string("(scene has no file)")
+                                                      : util::log::display_path(path)) +
+                                        " (not scanned by Plex yet, or path_map does not map Stash's path)" +
+                                        scan_note});
+}
+
+plex::Result<void> Worker::sync_poster(const std::string& scene_id, const std::string& rating_key,
+                                       const std::string& url, std::string& poster_url, std::string& poster_sha1) {
+  if (url.empty() || url == poster_url) {
+    return {}; // Stash's screenshot URL carries a version: the same URL is the same image
+  }
+  auto image = stash_->fetch_image(url);
+  if (!image) {
+    LOG_WARN("scene " << scene_id << ": cover not fetched from Stash (" << image.error().message
+                      << "); the poster is left as it is");
+    return {};
+  }
+  poster_url = url;
+  if (!*image) {
+    return {}; // only Stash's placeholder
+  }
+  const auto sha1 = util::sha1_hex((*image)->bytes);
+  if (sha1 == poster_sha1) {
+    return {};
+  }
+  if (auto uploaded = plex_->upload_poster(rating_key, (*image)->bytes, (*image)->content_type); !uploaded) {
+    poster_url.clear(); // try again next time
+    return tl::unexpected(uploaded.error());
+  }
+  poster_sha1 = sha1;
+  LOG_INFO("scene " << scene_id << " -> Plex item " << rating_key << ": new poster");
+  return {};
+}
+
+plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
+  const auto facts = facts_of(scene);
+  auto record = load_record(db_, scene.id);
+  std::optional<match::Candidate> chosen;
+  std::optional<plex::Item> item;
+  match::LibraryIndex index(db_);
+  // The remembered item, re-checked against its own parts: one request, no index needed.
+  if (record) {
+    auto current = plex_->item(record->rating_key);
+    if (current) {
+      const auto section = record->section_key.empty() ? current->section_id : record->section_key;
+      auto ranked = match::rank(facts, parts_of(*current, section));
+      if (!ranked.empty() && ranked.front().score >= std::min(settings_->match_min_score, record->score)) {
+        chosen = ranked.front();
+        item = std::move(*current);
+      }
+    } else if (current.error().kind == plex::Failure::not_found) {
+      LOG_DEBUG("Plex item " << record->rating_key << " is gone; matching scene " << scene.id << " again");
+      (void)index.forget(record->rating_key);
+    } else {
+      return tl::unexpected(current.error());
+    }
+  }
+  // Moved in Stash or re-keyed in Plex: look at what Plex has now.
+  const bool remembered_gone = record && !chosen;
+  for (int attempt = 0; !chosen && attempt < 2; ++attempt) {
+    auto decision = match_scene(facts, attempt > 0 || remembered_gone);
+    if (!decision) {
+      return tl::unexpected(decision.error());
+    }
+    if (decision->verdict == match::Verdict::none) {
+      return scene_not_in_plex(scene);
+    }
+    if (decision->verdict == match::Verdict::uncertain) {
+      if (settings_->strict_matching) {
+        note_review(scene.id, *decision);
+        LOG_WARN("scene " << scene.id << ": uncertain Plex match, nothing written: " << decision->why
+                          << ". Candidates: " << describe(decision->ranked)
+                          << ". Fix path_map, or turn off strict_matching to accept the best one");
+        return Outcome::needs_review;
+      }
+      LOG_WARN("scene " << scene.id << ": low-confidence match used (strict_matching is off): " << decision->why
+                        << ". Candidates: " << describe(decision->ranked));
+    }
+    const auto best = decision->ranked.front();
+    auto current = plex_->item(best.rating_key);
+    if (!current && current.error().kind == plex::Failure::not_found) {
+      (void)index.forget(best.rating_key); // re-keyed or deleted since the index saw it
+      continue;
+    }
+    if (!current) {
+      return tl::unexpected(current.error());
+    }
+    chosen = best;
+    item = std::move(*current);
+  }
+  if (!chosen) {
+    return scene_not_in_plex(scene);
+  }
+  clear_review(scene.id);
+  (void)db_.delete_kv("scan_requested:" + scene.id);
+  if (chosen->section_key.empty()) {
+    chosen->section_key = item->section_id;
+  }
+
+  auto prepared = fieldsync::prepare(scene, *settings_);
+  for (const auto& v : prepared.violations) {
+    LOG_WARN("scene " << scene.id << ": " << v.field << " " << v.message);
+  }
+  const bool same_item = record && record->rating_key == chosen->rating_key;
+  const auto last = same_item ? record->written : fieldsync::Written{};
+  const auto plan = fieldsync::plan_edit(
+      prepared.desired, *item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
+  bool wrote = false;
+  if (!plan.params.empty()) {
+    const auto batches = plex::split_edit(plan.params, plex::k_max_edit_query_bytes);
+    if (auto edited = plex_->edit_all(chosen->section_key, chosen->rating_key, batches); !edited) {
+      return tl::unexpected(edited.error());
+    }
+    wrote = true;
+    LOG_INFO("scene " << scene.id << " -> Plex item " << chosen->rating_key << " (match " << chosen->score << ", "
+                      << chosen->reason << "): updated " << util::join(plan.changed, ", ")
+                      << (batches.size() > 1 ? " in " + std::to_string(batches.size()) + " requests" : ""));
+  } else {
+    LOG_DEBUG("scene " << scene.id << " -> Plex item " << chosen->rating_key << ": already up to date");
+  }
+  if (!plan.kept.empty()) {
+    LOG_DEBUG("scene " << scene.id << ": kept Plex's own " << util::join(plan.kept, ", ") << " (preserve_plex_edits)");
+  }
+  std::string poster_url = same_item ? record->poster_url : "";
+  std::string poster_sha1 = same_item ? record->poster_sha1 : "";
+  const auto poster_before = poster_sha1;
+  if (auto poster = sync_poster(scene.id, chosen->rating_key, prepared.desired.poster_url, poster_url, poster_sha1);
+      !poster) {
+    return tl::unexpected(poster.error());
+  }
+  wrote = wrote || poster_sha1 != poster_before;
+
+  auto rec = db_.prepare(R"sql(
+INSERT INTO sync_records(scene_id, rating_key, section_key, match_score, stash_updated_at, synced_ms, requests, wrote,
+  written, poster_url, poster_sha1)
+VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_key = excluded.section_key,
+  match_score = excluded.match_score, stash_updated_at = excluded.stash_updated_at, synced_ms = excluded.synced_ms,
+  requests = excluded.requests, wrote = excluded.wrote, written = excluded.written, poster_url = excluded.poster_url,
+  poster_sha1 = excluded.poster_sha1)sql");
+  if (rec) {
+    (void)rec->bind(1, scene.id)
+        .bind(2, chosen->rating_key)
+        .bind(3, chosen->section_key)
+        .bind(4, int64_t{chosen->score})
+        .bind(5, scene.updated_at)
+        .bind(6, clock_.now_ms())
+        .bind(7, int64_t{wrote ? 2 : 1})
+        .bind(8, int64_t{wrote ? 1 : 0})
+        .bind(9, plan.written.to_json())
+        .bind(10, poster_url)
+        .bind(11, poster_sha1)
+        .run();
+  }
+  return wrote ? Outcome::synced : Outcome::unchanged;
+}
+
+} // namespace worker
