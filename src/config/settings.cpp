@@ -234,7 +234,9 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
           using T = std::remove_reference_t<decltype(s.*member)>;
           if constexpr (std::is_same_v<T, std::string>) {
             if (v.is_string()) {
-              s.*member = util::trim(v.get<std::string>());
+              // A prefix's trailing space is part of it ("Studio: "); everything else is trimmed.
+              const bool keep_spaces = std::string_view(spec.key) == "collection_prefix";
+              s.*member = keep_spaces ? v.get<std::string>() : util::trim(v.get<std::string>());
               ok = true;
             } else if (v.is_number()) {
               s.*member = v.dump();

@@ -100,9 +100,14 @@ CREATE TABLE match_reviews (
   first_ms INTEGER NOT NULL,
   last_ms INTEGER NOT NULL
 );
-ALTER TABLE sync_records ADD COLUMN written TEXT;     -- JSON: what PlexSync last wrote (fieldsync::Written)
-ALTER TABLE sync_records ADD COLUMN poster_url TEXT;  -- Stash screenshot URL last looked at
-ALTER TABLE sync_records ADD COLUMN poster_sha1 TEXT; -- SHA-1 of the poster bytes last uploaded
+ALTER TABLE sync_records ADD COLUMN written TEXT; -- JSON: what PlexSync last wrote (fieldsync::Written)
+-- Posters belong to the Plex item, not to the match: clearing matches does not re-upload them.
+CREATE TABLE posters (
+  rating_key TEXT PRIMARY KEY,
+  stash_url TEXT NOT NULL,    -- Stash screenshot URL last looked at (it carries a version)
+  sha1 TEXT NOT NULL,         -- of the bytes last uploaded ('' when Stash had only a placeholder)
+  uploaded_ms INTEGER NOT NULL
+);
 )sql"};
 
 util::Result<void> check(int rc, sqlite3* db, std::string_view what) {

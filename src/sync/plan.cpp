@@ -103,11 +103,12 @@ public:
     }
     if (!removals.empty()) {
       // Each name encoded, then the joined list again by the query builder: commas in names survive.
-      std::string joined;
+      std::vector<std::string> encoded;
+      encoded.reserve(removals.size());
       for (const auto& r : removals) {
-        joined += (joined.empty() ? "" : ",") + util::percent_encode(r);
+        encoded.push_back(util::percent_encode(r));
       }
-      plan_.params.emplace_back(tag + "[].tag.tag-", joined);
+      plan_.params.emplace_back(tag + "[].tag.tag-", util::join(encoded, ","));
     }
     plan_.params.emplace_back(tag + ".locked", "1");
     plan_.changed.push_back(tag);

@@ -17,22 +17,16 @@ struct Record {
   std::string section_key;
   int score = 0;
   fieldsync::Written written;
-  std::string poster_url;
-  std::string poster_sha1;
 };
 
 std::optional<Record> load_record(store::Db& db, const std::string& scene_id) {
-  auto stmt = db.prepare("SELECT rating_key, section_key, match_score, coalesce(written, ''), coalesce(poster_url, ''), "
-                         "coalesce(poster_sha1, '') FROM sync_records WHERE scene_id = ?1");
+  auto stmt = db.prepare(
+      "SELECT rating_key, section_key, match_score, coalesce(written, '') FROM sync_records WHERE scene_id = ?1");
   if (!stmt || !stmt->bind(1, scene_id).step().value_or(false)) {
     return std::nullopt;
   }
-  return Record{stmt->text_at(0),
-                stmt->text_at(1),
-                static_cast<int>(stmt->int_at(2)),
-                fieldsync::Written::from_json(stmt->text_at(3)),
-                stmt->text_at(4),
-                stmt->text_at(5)};
+  return Record{stmt->text_at(0), stmt->text_at(1), static_cast<int>(stmt->int_at(2)),
+                fieldsync::Written::from_json(stmt->text_at(3))};
 }
 
 std::vector<match::IndexedPart> parts_of(const plex::Item& item, const std::string& section_key) {
@@ -210,32 +204,44 @@ plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scen
                                         scan_note});
 }
 
-plex::Result<void> Worker::sync_poster(const std::string& scene_id, const std::string& rating_key,
-                                       const std::string& url, std::string& poster_url, std::string& poster_sha1) {
-  if (url.empty() || url == poster_url) {
-    return {}; // Stash's screenshot URL carries a version: the same URL is the same image
+plex::Result<bool> Worker::sync_poster(const std::string& scene_id, const std::string& rating_key,
+                                       const std::string& url) {
+  if (url.empty()) {
+    return false;
+  }
+  std::string last_url;
+  std::string last_sha1;
+  if (auto stmt = db_.prepare("SELECT stash_url, sha1 FROM posters WHERE rating_key = ?1");
+      stmt && stmt->bind(1, rating_key).step().value_or(false)) {
+    last_url = stmt->text_at(0);
+    last_sha1 = stmt->text_at(1);
+  }
+  if (url == last_url) {
+    return false; // Stash's screenshot URL carries a version: the same URL is the same image
   }
   auto image = stash_->fetch_image(url);
   if (!image) {
     LOG_WARN("scene " << scene_id << ": cover not fetched from Stash (" << image.error().message
                       << "); the poster is left as it is");
-    return {};
+    return false;
   }
-  poster_url = url;
-  if (!*image) {
-    return {}; // only Stash's placeholder
+  const auto sha1 = *image ? util::sha1_hex((*image)->bytes) : last_sha1; // placeholder: keep what Plex has
+  bool uploaded = false;
+  if (sha1 != last_sha1) {
+    if (auto done = plex_->upload_poster(rating_key, (*image)->bytes, (*image)->content_type); !done) {
+      return tl::unexpected(done.error());
+    }
+    uploaded = true;
+    LOG_INFO("scene " << scene_id << " -> Plex item " << rating_key << ": new poster");
   }
-  const auto sha1 = util::sha1_hex((*image)->bytes);
-  if (sha1 == poster_sha1) {
-    return {};
+  if (auto stmt = db_.prepare(R"sql(
+INSERT INTO posters(rating_key, stash_url, sha1, uploaded_ms) VALUES(?1, ?2, ?3, ?4)
+ON CONFLICT(rating_key) DO UPDATE SET stash_url = excluded.stash_url, sha1 = excluded.sha1,
+  uploaded_ms = CASE WHEN excluded.sha1 = posters.sha1 THEN posters.uploaded_ms ELSE excluded.uploaded_ms END)sql");
+      stmt) {
+    (void)stmt->bind(1, rating_key).bind(2, url).bind(3, sha1).bind(4, clock_.now_ms()).run();
   }
-  if (auto uploaded = plex_->upload_poster(rating_key, (*image)->bytes, (*image)->content_type); !uploaded) {
-    poster_url.clear(); // try again next time
-    return tl::unexpected(uploaded.error());
-  }
-  poster_sha1 = sha1;
-  LOG_INFO("scene " << scene_id << " -> Plex item " << rating_key << ": new poster");
-  return {};
+  return uploaded;
 }
 
 plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
@@ -327,23 +333,19 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   if (!plan.kept.empty()) {
     LOG_DEBUG("scene " << scene.id << ": kept Plex's own " << util::join(plan.kept, ", ") << " (preserve_plex_edits)");
   }
-  std::string poster_url = same_item ? record->poster_url : "";
-  std::string poster_sha1 = same_item ? record->poster_sha1 : "";
-  const auto poster_before = poster_sha1;
-  if (auto poster = sync_poster(scene.id, chosen->rating_key, prepared.desired.poster_url, poster_url, poster_sha1);
-      !poster) {
+  auto poster = sync_poster(scene.id, chosen->rating_key, prepared.desired.poster_url);
+  if (!poster) {
     return tl::unexpected(poster.error());
   }
-  wrote = wrote || poster_sha1 != poster_before;
+  wrote = wrote || *poster;
 
   auto rec = db_.prepare(R"sql(
 INSERT INTO sync_records(scene_id, rating_key, section_key, match_score, stash_updated_at, synced_ms, requests, wrote,
-  written, poster_url, poster_sha1)
-VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+  written)
+VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_key = excluded.section_key,
   match_score = excluded.match_score, stash_updated_at = excluded.stash_updated_at, synced_ms = excluded.synced_ms,
-  requests = excluded.requests, wrote = excluded.wrote, written = excluded.written, poster_url = excluded.poster_url,
-  poster_sha1 = excluded.poster_sha1)sql");
+  requests = excluded.requests, wrote = excluded.wrote, written = excluded.written)sql");
   if (rec) {
     (void)rec->bind(1, scene.id)
         .bind(2, chosen->rating_key)
@@ -354,8 +356,6 @@ ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_ke
         .bind(7, int64_t{wrote ? 2 : 1})
         .bind(8, int64_t{wrote ? 1 : 0})
         .bind(9, plan.written.to_json())
-        .bind(10, poster_url)
-        .bind(11, poster_sha1)
         .run();
   }
   return wrote ? Outcome::synced : Outcome::unchanged;

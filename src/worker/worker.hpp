@@ -101,8 +101,8 @@ private:
   plex::Result<std::vector<plex::Section>> library_sections();
   plex::Result<match::Decision> match_scene(const match::SceneFacts& facts, bool force_refresh);
   plex::Result<Outcome> scene_not_in_plex(const stash::Scene& scene);
-  plex::Result<void> sync_poster(const std::string& scene_id, const std::string& rating_key, const std::string& url,
-                                 std::string& poster_url, std::string& poster_sha1);
+  // true when a new poster was uploaded.
+  plex::Result<bool> sync_poster(const std::string& scene_id, const std::string& rating_key, const std::string& url);
   void note_review(const std::string& scene_id, const match::Decision& decision);
   void clear_review(const std::string& scene_id);
   [[nodiscard]] match::SceneFacts facts_of(const stash::Scene& scene) const;

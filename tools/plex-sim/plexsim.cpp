@@ -311,6 +311,7 @@ std::string PlexSim::rekey(const std::string& rating_key) {
   items_.erase(it);
   item->rating_key = std::to_string(++next_rating_key_);
   item->added_at = next_epoch();
+  item->updated_at = item->added_at;
   const auto key = item->rating_key;
   items_[key] = std::move(item);
   return key;

@@ -163,7 +163,9 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
           f.value("fingerprints", nlohmann::json::array({{{"type", "oshash"}, {"value", "a3f1c2d4e5b6978f"}}}))}});
   }
   out["files"] = files;
-  out["paths"] = {{"screenshot", base + "/scene/" + id + "/screenshot?t=1763622942"},
+  // Like Stash, the cover URL carries a version that moves when the cover changes.
+  out["paths"] = {{"screenshot", base + "/scene/" + id + "/screenshot?t=" +
+                                     std::to_string(s.value("cover_version", int64_t{1763622942}))},
                   {"preview", base + "/scene/" + id + "/preview"},
                   {"stream", base + "/scene/" + id + "/stream"},
                   {"webp", base + "/scene/" + id + "/webp"}};
@@ -473,6 +475,8 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
     auto it = scenes_.find(std::atoll(id.c_str()));
     if (it == scenes_.end()) {
       res = sim::text_response(404, "text/plain", "404 page not found\n");
+    } else if (it->second.contains("cover")) {
+      res = sim::text_response(200, "image/png", it->second.at("cover").get<std::string>()); // a test's own bytes
     } else if (it->second.value("has_cover", true)) {
       res = sim::text_response(200, "image/png", std::string(reinterpret_cast<const char*>(k_png), sizeof k_png));
     } else {

@@ -1,0 +1,206 @@
+// What reaches Plex and what it costs: request counts against plexsim per scene, tag removals,
+// posters only on change, mapped and unicode paths, uncertain matches, scans for new files, and
+// the persisted, incrementally refreshed library index.
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "support/worker_fixture.hpp"
+#include "util/log.hpp"
+
+namespace {
+
+class WorkerSync : public testing_support::WorkerFixture {
+protected:
+  int plex_requests() { return static_cast<int>(plex_.requests().count()); }
+
+  std::vector<std::string> genres(int scene) {
+    std::vector<std::string> out;
+    for (const auto& g : plex_.item_json(std::to_string(10000 + scene - 1)).value("Genre", nlohmann::json::array())) {
+      out.push_back(g.at("tag"));
+    }
+    return out;
+  }
+
+  int64_t reviews() {
+    auto stmt = db_->prepare("SELECT count(*) FROM match_reviews");
+    (void)stmt->step();
+    return stmt->int_at(0);
+  }
+
+  // A fresh worker, as after a restart: nothing in memory, everything from the database.
+  void restart_worker() { worker_.reset(); }
+};
+
+TEST_F(WorkerSync, ChangedSceneCostsTwoRequestsUnchangedNoWrites) {
+  enqueue({1, 2, 3, 4, 5, 6});
+  drain();
+  for (int id = 1; id <= 6; ++id) {
+    ASSERT_TRUE(synced(id)) << id;
+  }
+  EXPECT_EQ(requests("POST", "/library/metadata/"), 6) << "first sync: one poster each";
+
+  // Steady state: the user edits every scene in Stash.
+  plex_.requests().clear();
+  for (int id = 1; id <= 6; ++id) {
+    ASSERT_TRUE(stash_.update_scene(std::to_string(id), {{"title", "Edited " + std::to_string(id)}}));
+  }
+  enqueue({1, 2, 3, 4, 5, 6});
+  drain();
+  for (int id = 1; id <= 6; ++id) {
+    EXPECT_TRUE(synced(id)) << id;
+  }
+  EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 6);
+  EXPECT_EQ(requests("POST", "/library/metadata/"), 0) << "the cover did not change";
+  EXPECT_LE(plex_requests(), 12) << "at most 2 Plex requests per changed scene";
+
+  // Nothing changed: a read each, no writes at all.
+  plex_.requests().clear();
+  enqueue({1, 2, 3, 4, 5, 6});
+  drain();
+  EXPECT_EQ(requests("PUT", "/"), 0);
+  EXPECT_EQ(requests("POST", "/"), 0);
+  EXPECT_EQ(plex_requests(), 6);
+}
+
+TEST_F(WorkerSync, PosterIsUploadedOnlyWhenTheCoverChanges) {
+  enqueue({1});
+  drain();
+  ASSERT_EQ(requests("POST", "/library/metadata/10000/posters", true), 1);
+  // A new title but the same cover: no upload.
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "New title"}}));
+  enqueue({1});
+  drain();
+  EXPECT_EQ(requests("POST", "/library/metadata/10000/posters", true), 1);
+  // A new cover (Stash moves the URL's version): uploaded once, selected and locked in Plex.
+  ASSERT_TRUE(stash_.update_scene("1", {{"cover", std::string("\x89PNG\r\n\x1a\nnew cover bytes")},
+                                        {"cover_version", 1763700000}}));
+  enqueue({1});
+  drain();
+  EXPECT_EQ(requests("POST", "/library/metadata/10000/posters", true), 2);
+  const auto item = plex_.item_json("10000");
+  bool thumb_locked = false;
+  for (const auto& f : item.at("Field")) {
+    thumb_locked = thumb_locked || f.at("name") == "thumb";
+  }
+  EXPECT_TRUE(thumb_locked);
+  // A new URL with the same bytes (Stash re-generated the screenshot identically): no upload.
+  ASSERT_TRUE(stash_.update_scene("1", {{"cover_version", 1763700001}}));
+  enqueue({1});
+  drain();
+  EXPECT_EQ(requests("POST", "/library/metadata/10000/posters", true), 2);
+}
+
+TEST_F(WorkerSync, TagRemovalsAndCollectionsReachPlex) {
+  configure({{"collection_prefix", "Studio: "}});
+  enqueue({3});
+  drain();
+  const auto before = genres(3);
+  ASSERT_GE(before.size(), 2U);
+  // The user removes every tag but the first.
+  ASSERT_TRUE(stash_.update_scene("3", {{"tags", {{{"id", "10"}, {"name", before.front()}}}}}));
+  enqueue({3});
+  drain();
+  EXPECT_EQ(genres(3), std::vector<std::string>{before.front()});
+  const auto item = plex_.item_json("10002");
+  ASSERT_EQ(item.at("Collection").size(), 1U);
+  EXPECT_EQ(item.at("Collection")[0].at("tag"), "Studio: " + stash_.scene("3")->at("studio").at("name").get<std::string>());
+}
+
+TEST_F(WorkerSync, MappedPrefixesMatchExactly) {
+  stash_.generate(6, "/data/stash"); // Stash sees the files under another mount point
+  configure({{"path_map", "/data/stash=>/media/adult"}});
+  enqueue({1, 2, 3, 4});
+  drain();
+  for (int id : {1, 2, 3, 4}) {
+    EXPECT_TRUE(synced(id)) << id;
+  }
+  auto stmt = db_->prepare("SELECT min(match_score) FROM sync_records");
+  (void)stmt->step();
+  EXPECT_EQ(stmt->int_at(0), 100);
+}
+
+TEST_F(WorkerSync, UncertainMatchGoesToReviewUnlessStrictMatchingIsOff) {
+  // Stash moved the file and it was re-encoded: only the file name is left in common.
+  auto scene = *stash_.scene("1");
+  auto files = scene.at("files");
+  const std::string old_path = files[0].at("path");
+  files[0]["path"] = "/media/adult/moved/" + old_path.substr(old_path.rfind('/') + 1);
+  files[0]["size"] = 123;
+  files[0]["duration"] = 1.0;
+  ASSERT_TRUE(stash_.update_scene("1", {{"files", files}}));
+  enqueue({1});
+  drain(1);
+  EXPECT_FALSE(synced(1));
+  EXPECT_EQ(requests("PUT", "/"), 0) << "strict: nothing written";
+  EXPECT_EQ(reviews(), 1);
+  auto stmt = db_->prepare("SELECT candidates FROM match_reviews WHERE scene_id = '1'");
+  ASSERT_TRUE(*stmt->step());
+  const auto candidates = nlohmann::json::parse(stmt->text_at(0));
+  EXPECT_EQ(candidates.at(0).at("rating_key"), "10000");
+  EXPECT_EQ(candidates.at(0).at("score"), 60);
+
+  configure({{"strict_matching", false}});
+  clock_.advance(61'000); // the worker reads settings at most once a minute
+  drain();
+  EXPECT_TRUE(synced(1));
+  EXPECT_EQ(reviews(), 0) << "resolved entries leave the review list";
+}
+
+TEST_F(WorkerSync, NewFileTriggersOneScanThenSyncs) {
+  auto lib = plex_.dump();
+  lib["items"][0]["pending"] = true; // on disk, not scanned by Plex yet
+  plex_.load(lib);
+  enqueue({1});
+  drain(1);
+  EXPECT_FALSE(synced(1));
+  ASSERT_EQ(plex_.scanned_paths().size(), 1U);
+  const std::string file = stash_.scene("1")->at("files")[0].at("path");
+  EXPECT_EQ(plex_.scanned_paths()[0], file.substr(0, file.rfind('/')));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // plexsim's scan takes 200 ms
+  drain();
+  EXPECT_TRUE(synced(1));
+  EXPECT_EQ(plex_.scanned_paths().size(), 1U) << "one scan per scene, not one per retry";
+}
+
+TEST_F(WorkerSync, SkipNotFoundCompletesQuietly) {
+  configure({{"skip_not_found", true}});
+  auto lib = plex_.dump();
+  lib["items"][0]["pending"] = true;
+  plex_.load(lib);
+  enqueue({1});
+  drain(1);
+  EXPECT_EQ(counts().pending, 0);
+  EXPECT_EQ(counts().dead, 0);
+  EXPECT_TRUE(plex_.scanned_paths().empty());
+}
+
+TEST_F(WorkerSync, IndexIsPersistedAndRefreshedIncrementally) {
+  enqueue({1});
+  drain();
+  ASSERT_TRUE(synced(1));
+  EXPECT_EQ(requests("GET", "/library/sections/1/all"), 1) << "one page lists the whole library";
+
+  restart_worker();
+  plex_.requests().clear();
+  enqueue({2});
+  drain();
+  EXPECT_TRUE(synced(2));
+  EXPECT_EQ(requests("GET", "/library/sections/1/all"), 0) << "a restarted worker starts from the stored index";
+
+  // Plex re-adds scene 3's file under a new key: the miss refreshes only what changed.
+  const auto new_key = plex_.rekey("10002");
+  plex_.requests().clear();
+  enqueue({3});
+  drain();
+  EXPECT_EQ(plex_.item_json(new_key).at("title"), stash_.scene("3")->at("title"));
+  bool incremental = false;
+  for (const auto& r : plex_.requests().snapshot()) {
+    for (const auto& [k, v] : r.query) {
+      incremental = incremental || (r.path == "/library/sections/1/all" && k == "updatedAt>>");
+    }
+  }
+  EXPECT_TRUE(incremental) << "the refresh asked only for items updated since the last one";
+}
+
+} // namespace
