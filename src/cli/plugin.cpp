@@ -240,6 +240,25 @@ util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data
   out["outages"] = outages;
   TRY_ASSIGN(auto synced, db.prepare("SELECT count(*), coalesce(max(synced_ms), 0) FROM sync_records"));
   TRY(synced.step());
+  // Uncertain matches waiting for a person (or an index refresh): newest first, bounded.
+  nlohmann::json review = nlohmann::json::array();
+  TRY_ASSIGN(auto rv, db.prepare("SELECT scene_id, reason, candidates, first_ms FROM match_reviews "
+                                 "ORDER BY last_ms DESC LIMIT 50"));
+  while (true) {
+    TRY_ASSIGN(const bool row, rv.step());
+    if (!row) {
+      break;
+    }
+    nlohmann::json candidates = nlohmann::json::parse(rv.text_at(2), nullptr, false);
+    review.push_back({{"scene_id", rv.text_at(0)},
+                      {"reason", rv.text_at(1)},
+                      {"candidates", candidates.is_discarded() ? nlohmann::json::array() : candidates},
+                      {"since_ms", rv.int_at(3)}});
+  }
+  TRY_ASSIGN(auto rc, db.prepare("SELECT count(*) FROM match_reviews"));
+  TRY(rc.step());
+  out["needs_review"] = rc.int_at(0);
+  out["review"] = review;
   out["synced_scenes"] = synced.int_at(0);
   out["last_sync_ms"] = synced.int_at(1);
   nlohmann::json stats = nlohmann::json::object();

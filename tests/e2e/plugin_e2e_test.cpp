@@ -183,6 +183,30 @@ TEST_F(PluginE2E, QueueStatusHasTheFixedCounts) {
   }
 }
 
+TEST_F(PluginE2E, UncertainMatchIsListedForReviewInQueueStatus) {
+  // The file moved in Stash and was re-encoded: Plex's item shares only its file name.
+  auto files = stash_.scene("1")->at("files");
+  const std::string path = files[0].at("path");
+  files[0]["path"] = "/media/adult/moved/" + path.substr(path.rfind('/') + 1);
+  files[0]["size"] = 42;
+  files[0]["duration"] = 1.0;
+  ASSERT_TRUE(stash_.update_scene("1", {{"files", files}}));
+  ASSERT_EQ(hook(1).exit_code, 0);
+  nlohmann::json status;
+  ASSERT_TRUE(testing_support::wait_for(
+      [&] {
+        status = result_of(run(R"({"mode":"queue_status"})")).at("output");
+        return status.at("needs_review") == 1;
+      },
+      std::chrono::seconds(20)));
+  const auto& entry = status.at("review").at(0);
+  EXPECT_EQ(entry.at("scene_id"), "1");
+  EXPECT_NE(entry.at("reason").get<std::string>().find("below match_min_score"), std::string::npos);
+  EXPECT_EQ(entry.at("candidates").at(0).at("score"), 60);
+  EXPECT_EQ(entry.at("candidates").at(0).at("reason"), "same file name");
+  EXPECT_FALSE(item_has_title(1, stash_.scene("1")->at("title"))) << "strict matching wrote nothing";
+}
+
 TEST_F(PluginE2E, EveryDeclaredModeIsImplementedAndUnknownOnesSaySo) {
   auto r = run(R"({"mode":"frobnicate"})");
   EXPECT_NE(r.exit_code, 0);
