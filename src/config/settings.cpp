@@ -70,7 +70,8 @@ const std::array k_table{
     SettingSpec{"max_tags", "Max tags per list", SettingType::number, &S::max_tags, 1, 500, false, false,
                 "Longest genre or actor list written; longer lists are cut with a warning"},
     SettingSpec{"match_min_score", "Minimum match score (%)", SettingType::number, &S::match_min_score, 1, 100, false,
-                false, "Matches scoring below this are uncertain (100 = exact path, 90 = name and size, 60 = name only)"},
+                false,
+                "Matches scoring below this are uncertain (100 = exact path, 90 = name and size, 60 = name only)"},
     SettingSpec{"trigger_plex_scan", "Scan for new files", SettingType::boolean, &S::trigger_plex_scan, 0, 0, false,
                 false, "When Plex has no item for a scene, ask it once to scan the scene's folder"},
     SettingSpec{"skip_not_found", "Skip scenes not in Plex", SettingType::boolean, &S::skip_not_found, 0, 0, false,
@@ -199,8 +200,8 @@ void one_of(LoadResult& result, const char* key, std::string& value, std::initia
     list += a;
   }
   result.problems.push_back({key,
-                             std::string(key) + ": " + quoted(nlohmann::json(value)) + " must be one of " + list + "; using " +
-                                 *allowed.begin(),
+                             std::string(key) + ": " + quoted(nlohmann::json(value)) + " must be one of " + list +
+                                 "; using " + *allowed.begin(),
                              false});
   value = *allowed.begin();
 }

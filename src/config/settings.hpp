@@ -39,7 +39,7 @@ struct Settings {
   std::string content_rating;          // e.g. XXX; empty = leave Plex's
   std::string tag_mode = "replace";    // replace | merge
   int max_tags = 50;
-  int match_min_score = 75;     // percent; weaker matches are uncertain
+  int match_min_score = 75;      // percent; weaker matches are uncertain
   bool trigger_plex_scan = true; // ask Plex to scan a scene's folder when it has no item for it
   bool skip_not_found = false;   // Plex library is a deliberate subset: skip quietly instead
   bool debug_logging = false;

@@ -7,9 +7,9 @@
 
 namespace match {
 
-std::string fold_text(const std::string& text);           // NFC + case fold
-std::string fold_path(const std::string& path);           // fold_text, '\' -> '/', "//?/" dropped
-std::string folded_basename(const std::string& path);     // last component of fold_path
+std::string fold_text(const std::string& text);                 // NFC + case fold
+std::string fold_path(const std::string& path);                 // fold_text, '\' -> '/', "//?/" dropped
+std::string folded_basename(const std::string& path);           // last component of fold_path
 std::vector<std::string> title_words(const std::string& title); // folded alphanumeric runs
 // 0..1: how alike two titles are (Levenshtein over their folded word sequences, as characters).
 double title_similarity(const std::string& a, const std::string& b);

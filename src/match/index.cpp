@@ -113,8 +113,8 @@ plex::Result<RefreshReport> LibraryIndex::refresh(plex::PlexClient& plex, const 
     if (!txn) {
       return tl::unexpected(db_error(txn.error()));
     }
-    auto parts = db_.prepare(
-        "DELETE FROM plex_parts WHERE rating_key IN (SELECT rating_key FROM plex_items WHERE seen < ?1)");
+    auto parts =
+        db_.prepare("DELETE FROM plex_parts WHERE rating_key IN (SELECT rating_key FROM plex_items WHERE seen < ?1)");
     auto items = db_.prepare("DELETE FROM plex_items WHERE seen < ?1");
     if (!parts || !items || !parts->bind(1, generation).run() || !items->bind(1, generation).run() ||
         !db_.put_kv("index_identity", identity) || !txn->commit()) {
@@ -160,8 +160,8 @@ util::Result<std::vector<IndexedPart>> LibraryIndex::similar_titles(const std::s
   if (words.empty()) {
     return std::vector<IndexedPart>{};
   }
-  const auto longest = *std::max_element(words.begin(), words.end(),
-                                         [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  const auto longest =
+      *std::max_element(words.begin(), words.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
   if (longest.size() < 3) {
     return std::vector<IndexedPart>{}; // too common to narrow anything down
   }

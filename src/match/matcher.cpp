@@ -91,8 +91,8 @@ Decision decide(std::vector<Candidate> ranked, int min_score) {
   }
   if (best.score < 100 && d.ranked.size() > 1 && d.ranked[1].score >= best.score - k_ambiguity_margin) {
     d.verdict = Verdict::uncertain;
-    d.why = "Plex items " + best.rating_key + " and " + d.ranked[1].rating_key + " fit equally well (" +
-            best.reason + ")";
+    d.why =
+        "Plex items " + best.rating_key + " and " + d.ranked[1].rating_key + " fit equally well (" + best.reason + ")";
     return d;
   }
   d.verdict = Verdict::confident;

@@ -61,7 +61,7 @@ public:
   // Returns true while a row is available; an error ends iteration and is kept in error().
   util::Result<bool> step();
   util::Result<void> run(); // step to completion
-  void reset();              // ready to bind and run again
+  void reset();             // ready to bind and run again
   [[nodiscard]] int64_t int_at(int col) const;
   [[nodiscard]] std::string text_at(int col) const;
   [[nodiscard]] bool is_null(int col) const;

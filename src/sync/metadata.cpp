@@ -12,8 +12,8 @@ constexpr int k_min_year = 1800;
 constexpr int k_max_year = 2200;
 
 bool digits(const std::string& s, size_t from, size_t n) {
-  return std::all_of(s.begin() + static_cast<std::ptrdiff_t>(from),
-                     s.begin() + static_cast<std::ptrdiff_t>(from + n), [](char c) { return c >= '0' && c <= '9'; });
+  return std::all_of(s.begin() + static_cast<std::ptrdiff_t>(from), s.begin() + static_cast<std::ptrdiff_t>(from + n),
+                     [](char c) { return c >= '0' && c <= '9'; });
 }
 
 int days_in(int year, int month) {
@@ -37,8 +37,7 @@ std::vector<std::string> clean_names(const std::vector<std::string>& names) {
   return out;
 }
 
-template <typename T>
-void cap(std::vector<T>& list, int max, const char* field, std::vector<Violation>& out) {
+template <typename T> void cap(std::vector<T>& list, int max, const char* field, std::vector<Violation>& out) {
   if (list.size() > static_cast<size_t>(max)) {
     out.push_back({field, std::to_string(list.size()) + " entries, more than max_tags (" + std::to_string(max) +
                               "); the first " + std::to_string(max) + " are sent"});

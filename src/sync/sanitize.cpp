@@ -36,9 +36,9 @@ void append(std::string& out, utf8proc_int32_t cp) {
 
 std::string nfc(const std::string& valid) {
   utf8proc_uint8_t* mapped = nullptr;
-  const auto len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(valid.data()),
-                                static_cast<utf8proc_ssize_t>(valid.size()), &mapped,
-                                static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const auto len =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(valid.data()), static_cast<utf8proc_ssize_t>(valid.size()),
+                   &mapped, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   std::string out = len < 0 ? valid : std::string(reinterpret_cast<const char*>(mapped), static_cast<size_t>(len));
   std::free(mapped);
   return out;

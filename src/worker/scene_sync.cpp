@@ -98,8 +98,7 @@ plex::Result<match::Decision> Worker::match_scene(const match::SceneFacts& facts
     const auto last_full = db_.get_kv("index_full_ms");
     const int64_t last_full_ms = last_full && *last_full ? std::atoll((*last_full)->c_str()) : 0;
     const bool full = !index.has(identity) || now - last_full_ms >= k_index_full_age_ms;
-    if (!full && !force && shared_->index_refreshed_ms != 0 &&
-        now - shared_->index_refreshed_ms < k_index_min_age_ms) {
+    if (!full && !force && shared_->index_refreshed_ms != 0 && now - shared_->index_refreshed_ms < k_index_min_age_ms) {
       return {}; // another lane (or this one) just refreshed
     }
     auto report = index.refresh(*plex_, *sections, identity, full);
@@ -196,12 +195,11 @@ plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scen
       }
     }
   }
-  return tl::unexpected(plex::Error{plex::Failure::not_found, 0, std::nullopt,
-                                    "no Plex item has the file " +
-                                        (path.empty() ? std::string("(scene has no file)")
-                                                      : util::log::display_path(path)) +
-                                        " (not scanned by Plex yet, or path_map does not map Stash's path)" +
-                                        scan_note});
+  return tl::unexpected(
+      plex::Error{plex::Failure::not_found, 0, std::nullopt,
+                  "no Plex item has the file " +
+                      (path.empty() ? std::string("(scene has no file)") : util::log::display_path(path)) +
+                      " (not scanned by Plex yet, or path_map does not map Stash's path)" + scan_note});
 }
 
 plex::Result<bool> Worker::sync_poster(const std::string& scene_id, const std::string& rating_key,
@@ -315,8 +313,8 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   }
   const bool same_item = record && record->rating_key == chosen->rating_key;
   const auto last = same_item ? record->written : fieldsync::Written{};
-  const auto plan = fieldsync::plan_edit(
-      prepared.desired, *item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
+  const auto plan = fieldsync::plan_edit(prepared.desired, *item,
+                                         {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
   bool wrote = false;
   if (!plan.params.empty()) {
     const auto batches = plex::split_edit(plan.params, plex::k_max_edit_query_bytes);

@@ -19,7 +19,6 @@ protected:
     EXPECT_EQ(counts().dead, 0);
     EXPECT_EQ(outages(false), 0) << "below the breaker threshold";
   }
-
 };
 
 sim::FaultRule put_fault(int status, int times = 2) {

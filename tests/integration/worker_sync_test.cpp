@@ -73,8 +73,8 @@ TEST_F(WorkerSync, PosterIsUploadedOnlyWhenTheCoverChanges) {
   drain();
   EXPECT_EQ(requests("POST", "/library/metadata/10000/posters", true), 1);
   // A new cover (Stash moves the URL's version): uploaded once, selected and locked in Plex.
-  ASSERT_TRUE(stash_.update_scene("1", {{"cover", std::string("\x89PNG\r\n\x1a\nnew cover bytes")},
-                                        {"cover_version", 1763700000}}));
+  ASSERT_TRUE(stash_.update_scene(
+      "1", {{"cover", std::string("\x89PNG\r\n\x1a\nnew cover bytes")}, {"cover_version", 1763700000}}));
   enqueue({1});
   drain();
   EXPECT_EQ(requests("POST", "/library/metadata/10000/posters", true), 2);
@@ -104,7 +104,8 @@ TEST_F(WorkerSync, TagRemovalsAndCollectionsReachPlex) {
   EXPECT_EQ(genres(3), std::vector<std::string>{before.front()});
   const auto item = plex_.item_json("10002");
   ASSERT_EQ(item.at("Collection").size(), 1U);
-  EXPECT_EQ(item.at("Collection")[0].at("tag"), "Studio: " + stash_.scene("3")->at("studio").at("name").get<std::string>());
+  EXPECT_EQ(item.at("Collection")[0].at("tag"),
+            "Studio: " + stash_.scene("3")->at("studio").at("name").get<std::string>());
 }
 
 TEST_F(WorkerSync, MappedPrefixesMatchExactly) {

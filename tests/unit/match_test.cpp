@@ -26,7 +26,8 @@ protected:
     ASSERT_TRUE(index_->add("1", item, 1));
   }
 
-  match::Decision decide(const std::string& path, int64_t size = 0, double duration = 0, const std::string& title = "") {
+  match::Decision decide(const std::string& path, int64_t size = 0, double duration = 0,
+                         const std::string& title = "") {
     match::SceneFacts facts;
     facts.files.push_back({path, size, duration});
     facts.title = title;
@@ -50,12 +51,12 @@ TEST_F(MatchTest, ExactPathWinsOverADuplicateFileName) {
 }
 
 TEST_F(MatchTest, NfdCaseAndSeparatorsFoldToTheSamePath) {
-  add("1", "Été", {{"/media/\xC3\x89t\xC3\xA9/Clip.MP4", 1, 1}});                 // NFC in Plex
-  const auto nfd = decide("/media/E\xCC\x81te\xCC\x81/Clip.MP4");               // macOS wrote NFD
+  add("1", "Été", {{"/media/\xC3\x89t\xC3\xA9/Clip.MP4", 1, 1}}); // NFC in Plex
+  const auto nfd = decide("/media/E\xCC\x81te\xCC\x81/Clip.MP4"); // macOS wrote NFD
   ASSERT_EQ(nfd.verdict, match::Verdict::confident);
   EXPECT_EQ(nfd.ranked.front().score, 95);
   EXPECT_EQ(decide("/MEDIA/\xC3\xA9t\xC3\xA9/clip.mp4").ranked.front().score, 95); // case
-  add("2", "Win", {{"M:\\Media\\Folder\\Win Clip.mkv", 1, 1}});                   // Plex on Windows
+  add("2", "Win", {{"M:\\Media\\Folder\\Win Clip.mkv", 1, 1}});                    // Plex on Windows
   const auto win = decide("M:/Media/Folder/Win Clip.mkv");
   ASSERT_EQ(win.verdict, match::Verdict::confident);
   EXPECT_EQ(win.ranked.front().rating_key, "2");
@@ -126,7 +127,8 @@ TEST_F(MatchTest, ForgottenItemsDisappearFromLookups) {
 
 TEST(Fold, PathsAndTitles) {
   EXPECT_EQ(match::fold_path("\\\\?\\C:\\Media\\Été.MKV"), "c:/media/\xC3\xA9t\xC3\xA9.mkv");
-  EXPECT_EQ(match::folded_basename("/a/B/Ça.mp4"), "\xC3\xA7" "a.mp4");
+  EXPECT_EQ(match::folded_basename("/a/B/Ça.mp4"), "\xC3\xA7"
+                                                   "a.mp4");
   EXPECT_EQ(match::title_words("Hello, World! 2024"), (std::vector<std::string>{"hello", "world", "2024"}));
   EXPECT_DOUBLE_EQ(match::title_similarity("Hello World", "hello - world"), 1.0);
   EXPECT_LT(match::title_similarity("Hello World", "Goodbye Moon"), 0.5);

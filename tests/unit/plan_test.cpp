@@ -153,9 +153,9 @@ TEST(Plan, PreservePlexEditsKeepsWhatTheUserChanged) {
   auto settings = core_settings();
   settings.preserve_plex_edits = true;
   auto item = matching_item();
-  item.title = "My own title";   // edited in Plex, never written by PlexSync
-  item.summary = "";             // empty: filled
-  item.studio = "Harbor Light";  // what PlexSync wrote last time: updated
+  item.title = "My own title";  // edited in Plex, never written by PlexSync
+  item.summary = "";            // empty: filled
+  item.studio = "Harbor Light"; // what PlexSync wrote last time: updated
   fieldsync::Written last;
   last.scalars["studio"] = "Harbor Light";
   const auto p = plan(scene(), item, settings, last);

@@ -58,7 +58,7 @@ TEST(Sanitize, BlocksKeepParagraphsButNotRunsOfBlankLines) {
 TEST(Truncate, NeverSplitsAGraphemeOrAUtf8Sequence) {
   const std::string flag = "\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7"; // regional indicators F R: one grapheme, 8 bytes
   EXPECT_EQ(fieldsync::truncate_graphemes("ab" + flag + "cd", {3, 100}), "ab" + flag);
-  EXPECT_EQ(fieldsync::truncate_graphemes("ab" + flag + "cd", {10, 9}), "ab"); // the flag does not fit in 9 bytes
+  EXPECT_EQ(fieldsync::truncate_graphemes("ab" + flag + "cd", {10, 9}), "ab");     // the flag does not fit in 9 bytes
   EXPECT_EQ(fieldsync::truncate_graphemes("e\xCC\x81xyz", {1, 100}), "e\xCC\x81"); // e + combining accent
   EXPECT_EQ(sanitize_line("word another", {7, 100}), "word an");
   EXPECT_EQ(sanitize_line("word another", {5, 100}), "word"); // trailing space trimmed
@@ -72,17 +72,18 @@ TEST(Truncate, BlocksEndWithAnEllipsisWithinTheBudget) {
 
 // Arbitrary bytes, biased towards the interesting ones.
 rc::Gen<std::string> messy_text() {
-  return rc::gen::map(rc::gen::container<std::vector<std::string>>(rc::gen::element<std::string>(
-                          "a", "Z", " ", "\t", "\n", "\r", "\x01", "\x7f", "\xC2\x85", "\xE9", "\xFF", "\xC3\xA9",
-                          "e\xCC\x81", "\xE2\x80\x8B", "\xE2\x80\x8D", "\xE2\x80\xAE", "\xF0\x9F\x91\xA8",
-                          "\xF0\x9F\x87\xAB", "\xF0\x9F\x8F\xBD", "\xEF\xB8\x8F", "\xC2\xA0", "\xE4\xB8\xAD", "\xCC\x81")),
-                      [](const std::vector<std::string>& pieces) {
-                        std::string s;
-                        for (const auto& p : pieces) {
-                          s += p;
-                        }
-                        return s;
-                      });
+  return rc::gen::map(
+      rc::gen::container<std::vector<std::string>>(rc::gen::element<std::string>(
+          "a", "Z", " ", "\t", "\n", "\r", "\x01", "\x7f", "\xC2\x85", "\xE9", "\xFF", "\xC3\xA9", "e\xCC\x81",
+          "\xE2\x80\x8B", "\xE2\x80\x8D", "\xE2\x80\xAE", "\xF0\x9F\x91\xA8", "\xF0\x9F\x87\xAB", "\xF0\x9F\x8F\xBD",
+          "\xEF\xB8\x8F", "\xC2\xA0", "\xE4\xB8\xAD", "\xCC\x81")),
+      [](const std::vector<std::string>& pieces) {
+        std::string s;
+        for (const auto& p : pieces) {
+          s += p;
+        }
+        return s;
+      });
 }
 
 RC_GTEST_PROP(SanitizeProperty, OutputIsValidBoundedCleanAndStable, ()) {

@@ -164,8 +164,8 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
   }
   out["files"] = files;
   // Like Stash, the cover URL carries a version that moves when the cover changes.
-  out["paths"] = {{"screenshot", base + "/scene/" + id + "/screenshot?t=" +
-                                     std::to_string(s.value("cover_version", int64_t{1763622942}))},
+  out["paths"] = {{"screenshot", base + "/scene/" + id +
+                                     "/screenshot?t=" + std::to_string(s.value("cover_version", int64_t{1763622942}))},
                   {"preview", base + "/scene/" + id + "/preview"},
                   {"stream", base + "/scene/" + id + "/stream"},
                   {"webp", base + "/scene/" + id + "/webp"}};
