@@ -34,7 +34,14 @@ for lanes in ${LANES:-1 2 4}; do
   cp "$bin" "$plugin/plexsync"
   curl -fsS -X POST -H 'Content-Type: application/json' "$stash/__sim/settings" \
     -d "{\"settings\":{\"plex_url\":\"$plex\",\"plex_token\":\"plexsim-token\",\"plex_library\":\"Adult\",\"plex_concurrency\":$lanes,\"plex_requests_per_second\":1000}}" >/dev/null
-  for pass in changed unchanged; do
+  # first: every scene differs from Plex and has no poster there yet; edited: the steady state,
+  # every title edited in Stash after the first sync; unchanged: again after clear_match_cache.
+  for pass in first edited unchanged; do
+    if [[ $pass == edited ]]; then
+      for id in $(seq "$scenes"); do
+        curl -fsS -X POST "$stash/__sim/scenes/$id" -d "{\"title\":\"Edited $id $lanes\"}" >/dev/null
+      done
+    fi
     curl -fsS -X DELETE "$plex/__sim/requests" >/dev/null
     [[ $pass == unchanged ]] && run_task "$plugin" clear_match_cache >/dev/null
     run_task "$plugin" all >/dev/null
@@ -44,9 +51,10 @@ for lanes in ${LANES:-1 2 4}; do
     log=$(curl -fsS "$plex/__sim/requests")
     requests=$(grep -o '"method"' <<<"$log" | wc -l)
     puts=$( (grep -o '"method":"PUT"' <<<"$log" || true) | wc -l)
+    posts=$( (grep -o '"method":"POST"' <<<"$log" || true) | wc -l)
     processed=$(sed -E 's/.*"processed":([0-9]+).*/\1/' <<<"$out")
     echo "plex_concurrency=$lanes, $pass: $processed scenes in $ms ms = $(( processed * 1000 / (ms > 0 ? ms : 1) )) scenes/s;" \
-      "$requests Plex requests ($(awk "BEGIN {printf \"%.2f\", $requests / $processed}") per scene incl. the index), $puts writes"
+      "$requests Plex requests ($(awk "BEGIN {printf \"%.2f\", $requests / $processed}") per scene incl. the index), $puts edits, $posts posters"
   done
   kill "$plex_pid"
 done
