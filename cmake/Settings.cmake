@@ -11,3 +11,9 @@ if(ENABLE_SANITIZERS)
                          -fno-sanitize-recover=undefined)
   target_link_options(plexsync_settings INTERFACE -fsanitize=address,undefined)
 endif()
+if(ENABLE_FUZZING)
+  # Coverage instrumentation for everything the fuzz targets reach; the targets add the main.
+  target_compile_options(plexsync_settings INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                         -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(plexsync_settings INTERFACE -fsanitize=address,undefined)
+endif()

@@ -9,6 +9,7 @@ packages=(
   libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libutf8proc-dev libcli11-dev libexpected-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   clang-format clang-tidy
+  clang-14 libclang-rt-14-dev
 )
 # Node.js runs the fidelity tests only; a machine may already have it from elsewhere.
 command -v node >/dev/null || packages+=(nodejs)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite: the sanitizer build (ASan + UBSan) runs unit, integration and end-to-end tests;
 # then the release build runs everything again, end-to-end against the static dist/PlexSync
-# binary, plus the fidelity checks of the simulators. The last ctest summary is the verdict.
+# binary, plus the fidelity checks of the simulators; then every libFuzzer target runs for
+# FUZZ_SECONDS (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -19,3 +20,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== release build (static) and the plugin folder"
 scripts/build.sh
 PLEXSYNC_BIN="$PWD/dist/PlexSync/plexsync" ctest --preset release -j "$jobs"
+
+echo "== fuzzing (libFuzzer, clang-14, ASan + UBSan), ${FUZZ_SECONDS:-30} s per target"
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} scripts/fuzz.sh

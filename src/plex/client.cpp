@@ -121,7 +121,7 @@ Result<net::Response> PlexClient::send(const std::string& method, const std::str
                  {"X-Plex-Device", "PlexSync"},
                  {"X-Plex-Device-Name", "PlexSync"}};
   if (!content_type.empty()) {
-    req.headers.emplace_back("Content-Type", content_type);
+    req.headers.push_back({"Content-Type", content_type});
   }
   ++requests_;
   auto res = http_->send(req);

@@ -24,7 +24,7 @@ util::Result<PluginInput> parse_plugin_input(const std::string& text) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) { // parse_error, and out_of_range for huge numbers
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
       return util::fail("no input on stdin: PlexSync is a Stash plugin; run it from Stash, or use "
                         "'plexsync --help' for the command line");

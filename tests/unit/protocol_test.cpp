@@ -81,3 +81,14 @@ TEST(Scene, RejectsSceneWithoutId) {
 }
 
 } // namespace
+
+namespace {
+
+// Found by fuzz/plugin_input_fuzz: a number too large for a double threw out of the parser.
+TEST(PluginInputRegression, HugeNumberIsAnErrorNotACrash) {
+  const auto r = stash::parse_plugin_input("111111111111111111111e111111111111113");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("stdin is not valid JSON"), std::string::npos);
+}
+
+} // namespace
