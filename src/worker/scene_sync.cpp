@@ -168,7 +168,7 @@ void Worker::clear_review(const std::string& scene_id) {
 }
 
 plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scene) {
-  const std::string path = scene.files.empty() ? "" : path_map_.apply(scene.files.front().path);
+  const std::string path = path_map_.apply(scene.files.front().path); // sync_scene skipped file-less scenes
   if (settings_->skip_not_found) {
     LOG_DEBUG("scene " << scene.id << ": Plex has no item for " << util::log::display_path(path)
                        << "; skipped (skip_not_found)");
@@ -176,7 +176,7 @@ plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scen
   }
   std::string scan_note;
   const auto key = "scan_requested:" + scene.id;
-  if (settings_->trigger_plex_scan && !path.empty()) {
+  if (settings_->trigger_plex_scan) {
     const auto asked = db_.get_kv(key);
     if (asked && !*asked) {
       const auto folder = util::dirname(path);
@@ -195,11 +195,10 @@ plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scen
       }
     }
   }
-  return tl::unexpected(
-      plex::Error{plex::Failure::not_found, 0, std::nullopt,
-                  "no Plex item has the file " +
-                      (path.empty() ? std::string("(scene has no file)") : util::log::display_path(path)) +
-                      " (not scanned by Plex yet, or path_map does not map Stash's path)" + scan_note});
+  return tl::unexpected(plex::Error{plex::Failure::not_found, 0, std::nullopt,
+                                    "no Plex item has the file " + util::log::display_path(path) +
+                                        " (not scanned by Plex yet, or path_map does not map Stash's path)" +
+                                        scan_note});
 }
 
 plex::Result<bool> Worker::sync_poster(const std::string& scene_id, const std::string& rating_key,
@@ -243,6 +242,10 @@ ON CONFLICT(rating_key) DO UPDATE SET stash_url = excluded.stash_url, sha1 = exc
 }
 
 plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
+  if (scene.files.empty()) {
+    LOG_DEBUG("scene " << scene.id << " has no file, so no Plex item; skipped");
+    return Outcome::skipped;
+  }
   const auto facts = facts_of(scene);
   auto record = load_record(db_, scene.id);
   std::optional<match::Candidate> chosen;

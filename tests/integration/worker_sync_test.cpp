@@ -176,6 +176,15 @@ TEST_F(WorkerSync, SkipNotFoundCompletesQuietly) {
   EXPECT_TRUE(plex_.scanned_paths().empty());
 }
 
+TEST_F(WorkerSync, SceneWithoutAFileIsSkippedNotReviewed) {
+  ASSERT_TRUE(stash_.update_scene("1", {{"files", nlohmann::json::array()}}));
+  enqueue({1});
+  drain(1);
+  EXPECT_EQ(counts().pending, 0);
+  EXPECT_EQ(reviews(), 0);
+  EXPECT_EQ(requests("GET", "/library/sections/1/all"), 0) << "nothing to look up";
+}
+
 TEST_F(WorkerSync, IndexIsPersistedAndRefreshedIncrementally) {
   enqueue({1});
   drain();
