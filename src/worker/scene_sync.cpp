@@ -250,6 +250,7 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   auto record = load_record(db_, scene.id);
   std::optional<match::Candidate> chosen;
   std::optional<plex::Item> item;
+  std::optional<plex::Item> remembered; // read but no longer fitting: the index may still pick it
   match::LibraryIndex index(db_);
   // The remembered item, re-checked against its own parts: one request, no index needed.
   if (record) {
@@ -260,6 +261,8 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
       if (!ranked.empty() && ranked.front().score >= std::min(settings_->match_min_score, record->score)) {
         chosen = ranked.front();
         item = std::move(*current);
+      } else {
+        remembered = std::move(*current);
       }
     } else if (current.error().kind == plex::Failure::not_found) {
       LOG_DEBUG("Plex item " << record->rating_key << " is gone; matching scene " << scene.id << " again");
@@ -290,7 +293,9 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
                         << ". Candidates: " << describe(decision->ranked));
     }
     const auto best = decision->ranked.front();
-    auto current = plex_->item(best.rating_key);
+    auto current = remembered && remembered->rating_key == best.rating_key ? plex::Result<plex::Item>(*remembered)
+                                                                           : plex_->item(best.rating_key);
+    remembered.reset();
     if (!current && current.error().kind == plex::Failure::not_found) {
       (void)index.forget(best.rating_key); // re-keyed or deleted since the index saw it
       continue;

@@ -383,6 +383,23 @@ void Worker::process(const queue::Job& job) {
       LOG_ERROR("cannot reschedule scene " << job.scene_id << ": " << r.error().message);
     }
   };
+  // No confident Plex item yet (not scanned, or an uncertain match): Plex is up, so the breaker
+  // is not involved; the job waits on the long schedule and the index is refreshed before the
+  // next try, then dead-letters under error_class.
+  const auto wait_for_library = [&](const char* error_class, const std::string& message, int status) {
+    on_plex_answered();
+    if (job.attempts >= k_not_found_max_attempts) {
+      ++stats_.dead;
+      (void)queue_.dead_letter(job, error_class, message, status, now);
+      LOG_ERROR("scene " << job.scene_id << ": " << message << "; gave up");
+      return;
+    }
+    {
+      const std::lock_guard lock(shared_->mutex);
+      shared_->index_refreshed_ms = 0;
+    }
+    retry(std::nullopt, message, true, k_not_found_policy);
+  };
   if (auto ctx = refresh_context(); !ctx) {
     // Settings or Stash unusable: keep the job, burn no retries.
     retry(std::nullopt, ctx.error().message, false, BackoffPolicy{30000, 5LL * 60 * 1000, 60LL * 60 * 1000});
@@ -407,20 +424,13 @@ void Worker::process(const queue::Job& job) {
     outcome = sync_scene(**scene);
   }
   stats_.plex_requests += plex_->requests_sent() - before;
+  if (outcome && *outcome == Outcome::needs_review) {
+    ++stats_.review; // nothing was written; sync_scene logged the candidates
+    wait_for_library("uncertain_match", "uncertain Plex match (see the review list in queue_status)", 0);
+    return;
+  }
   if (outcome) {
     on_plex_answered();
-    if (*outcome == Outcome::needs_review) {
-      // Uncertain match: nothing was written. Try again after the index has had a chance to change.
-      ++stats_.review;
-      if (job.attempts >= k_not_found_max_attempts) {
-        ++stats_.dead;
-        (void)queue_.dead_letter(job, "uncertain_match", "the Plex match stayed uncertain (see the review list)", 0,
-                                 now);
-      } else {
-        retry(std::nullopt, "uncertain Plex match, waiting for review", true, k_not_found_policy);
-      }
-      return;
-    }
     ++(*outcome == Outcome::synced ? stats_.synced
                                    : (*outcome == Outcome::skipped ? stats_.skipped : stats_.unchanged));
     if (auto r = queue_.complete(job, clock_.now_ms()); !r) {
@@ -451,18 +461,7 @@ void Worker::process(const queue::Job& job) {
     retry(std::nullopt, err.message, false, BackoffPolicy{k_auth_recheck_ms, k_auth_recheck_ms, k_auth_recheck_ms});
     return;
   case plex::Failure::not_found:
-    on_plex_answered(); // Plex is up; the file is just not there (yet): never trips the breaker
-    if (job.attempts >= k_not_found_max_attempts) {
-      ++stats_.dead;
-      (void)queue_.dead_letter(job, "not_found", err.message, err.status, now);
-      LOG_ERROR("scene " << job.scene_id << ": " << err.message << "; gave up");
-    } else {
-      {
-        const std::lock_guard lock(shared_->mutex);
-        shared_->index_refreshed_ms = 0; // refresh on the next try
-      }
-      retry(std::nullopt, err.message, true, k_not_found_policy);
-    }
+    wait_for_library("not_found", err.message, err.status);
     return;
   case plex::Failure::permanent_status:
     on_plex_answered();

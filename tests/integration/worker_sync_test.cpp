@@ -148,6 +148,26 @@ TEST_F(WorkerSync, UncertainMatchGoesToReviewUnlessStrictMatchingIsOff) {
   EXPECT_EQ(reviews(), 0) << "resolved entries leave the review list";
 }
 
+TEST_F(WorkerSync, RememberedItemThatNoLongerFitsIsReadOnce) {
+  configure({{"strict_matching", false}});
+  enqueue({1});
+  drain();
+  ASSERT_TRUE(synced(1));
+  // Moved and re-encoded in Stash: the remembered item now shares only the file name, and the
+  // index picks the same item again (strict matching off): it is not read a second time.
+  auto files = stash_.scene("1")->at("files");
+  const std::string path = files[0].at("path");
+  files[0]["path"] = "/media/adult/moved/" + path.substr(path.rfind('/') + 1);
+  files[0]["size"] = 123;
+  files[0]["duration"] = 1.0;
+  ASSERT_TRUE(stash_.update_scene("1", {{"files", files}, {"title", "Moved"}}));
+  plex_.requests().clear();
+  enqueue({1});
+  drain();
+  EXPECT_TRUE(synced(1));
+  EXPECT_EQ(requests("GET", "/library/metadata/10000", true), 1);
+}
+
 TEST_F(WorkerSync, NewFileTriggersOneScanThenSyncs) {
   auto lib = plex_.dump();
   lib["items"][0]["pending"] = true; // on disk, not scanned by Plex yet
