@@ -1,26 +1,21 @@
 #include "match/fold.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include <utf8proc.h>
+
+#include "util/utf8.hpp"
 
 namespace match {
 
 std::string fold_text(const std::string& text) {
-  utf8proc_uint8_t* mapped = nullptr;
-  const auto len =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
-                   &mapped, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
-  if (len < 0) {
-    std::string lower = text; // invalid UTF-8: ASCII folding only
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
-    return lower;
+  if (auto folded = util::utf8::normalize(text, true)) {
+    return *folded;
   }
-  std::string out(reinterpret_cast<const char*>(mapped), static_cast<size_t>(len));
-  std::free(mapped);
-  return out;
+  std::string lower = text; // invalid UTF-8: ASCII folding only
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+  return lower;
 }
 
 std::string fold_path(const std::string& path) {
@@ -42,26 +37,17 @@ std::vector<std::string> title_words(const std::string& title) {
   const auto folded = fold_text(title);
   std::vector<std::string> words;
   std::string word;
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(folded.data());
-  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(folded.size());
-  while (left > 0) {
-    utf8proc_int32_t cp = 0;
-    const auto n = utf8proc_iterate(p, left, &cp);
-    if (n <= 0) {
-      break;
-    }
+  for (const auto cp : util::utf8::decode(folded)) {
     const auto cat = utf8proc_category(cp);
     const bool alnum = (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) ||
                        (cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO) ||
                        (cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME);
     if (alnum) {
-      word.append(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
+      util::utf8::append(word, cp);
     } else if (!word.empty()) {
       words.push_back(std::move(word));
       word.clear();
     }
-    p += n;
-    left -= n;
   }
   if (!word.empty()) {
     words.push_back(std::move(word));

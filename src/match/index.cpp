@@ -66,7 +66,7 @@ plex::Result<RefreshReport> LibraryIndex::refresh(plex::PlexClient& plex, const 
         return tl::unexpected(db_error(cleared.error()));
       }
     }
-    (void)db_.exec("DELETE FROM kv WHERE key = 'index_identity'");
+    (void)db_.delete_kv("index_identity");
   }
   for (const auto& section : sections) {
     int64_t since = 0;

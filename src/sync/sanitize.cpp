@@ -1,47 +1,21 @@
 #include "sync/sanitize.hpp"
 
-#include <cstdlib>
 #include <vector>
 
 #include <utf8proc.h>
 
+#include "util/utf8.hpp"
+
 namespace fieldsync {
 namespace {
 
-using CodePoints = std::vector<utf8proc_int32_t>;
-
-CodePoints decode(const std::string& valid) {
-  CodePoints out;
-  out.reserve(valid.size());
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(valid.data());
-  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(valid.size());
-  while (left > 0) {
-    utf8proc_int32_t cp = 0;
-    const auto n = utf8proc_iterate(p, left, &cp);
-    if (n <= 0) {
-      break; // cannot happen after repair_utf8
-    }
-    out.push_back(cp);
-    p += n;
-    left -= n;
-  }
-  return out;
-}
-
-void append(std::string& out, utf8proc_int32_t cp) {
-  utf8proc_uint8_t buf[4];
-  const auto n = utf8proc_encode_char(cp, buf);
-  out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(n));
-}
+using util::utf8::append;
+using util::utf8::CodePoints;
+using util::utf8::decode;
+using util::utf8::encode;
 
 std::string nfc(const std::string& valid) {
-  utf8proc_uint8_t* mapped = nullptr;
-  const auto len =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(valid.data()), static_cast<utf8proc_ssize_t>(valid.size()),
-                   &mapped, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
-  std::string out = len < 0 ? valid : std::string(reinterpret_cast<const char*>(mapped), static_cast<size_t>(len));
-  std::free(mapped);
-  return out;
+  return util::utf8::normalize(valid, false).value_or(valid);
 }
 
 bool is_pictographic(utf8proc_int32_t cp) {
@@ -79,7 +53,6 @@ bool is_space(utf8proc_int32_t cp) {
 
 // Repaired, NFC, controls and invisibles removed; '\n' kept only when multi_line (with "\r\n" and
 // a lone '\r' read as one newline), other control characters dropped or turned into spaces.
-std::string encode(const CodePoints& cps);
 CodePoints encode_nfc(const CodePoints& cps);
 
 CodePoints clean(const std::string& text, bool multi_line) {
@@ -110,15 +83,6 @@ CodePoints clean(const std::string& text, bool multi_line) {
   return encode_nfc(out);
 }
 
-std::string encode(const CodePoints& cps) {
-  std::string out;
-  out.reserve(cps.size());
-  for (const auto cp : cps) {
-    append(out, cp);
-  }
-  return out;
-}
-
 CodePoints encode_nfc(const CodePoints& cps) {
   return decode(nfc(encode(cps)));
 }
@@ -126,18 +90,7 @@ CodePoints encode_nfc(const CodePoints& cps) {
 } // namespace
 
 bool is_valid_utf8(const std::string& text) {
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
-  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(text.size());
-  while (left > 0) {
-    utf8proc_int32_t cp = 0;
-    const auto n = utf8proc_iterate(p, left, &cp);
-    if (n <= 0 || cp < 0) {
-      return false;
-    }
-    p += n;
-    left -= n;
-  }
-  return true;
+  return util::utf8::is_valid(text);
 }
 
 std::string repair_utf8(const std::string& text) {

@@ -10,7 +10,6 @@
 #include <string>
 
 #include "config/settings.hpp"
-#include "match/index.hpp"
 #include "match/matcher.hpp"
 #include "match/path_map.hpp"
 #include "net/paced_client.hpp"

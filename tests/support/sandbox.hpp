@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include "net/server.hpp"
 #include "plexsim.hpp"
 #include "stashsim.hpp"
+#include "store/db.hpp"
 
 namespace testing_support {
 
@@ -18,6 +20,18 @@ protected:
   void SetUp() override;
   void TearDown() override;
   std::string dir_;
+};
+
+// A sandbox with the PlexSync database opened in it.
+class DatabaseTest : public SandboxedTest {
+protected:
+  void SetUp() override {
+    SandboxedTest::SetUp();
+    auto opened = store::Db::open(dir_);
+    ASSERT_TRUE(opened) << opened.error().message;
+    db_.emplace(std::move(*opened));
+  }
+  std::optional<store::Db> db_;
 };
 
 // Both simulators started in-process on free loopback ports.

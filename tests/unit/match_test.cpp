@@ -8,13 +8,10 @@
 
 namespace {
 
-class MatchTest : public testing_support::SandboxedTest {
+class MatchTest : public testing_support::DatabaseTest {
 protected:
   void SetUp() override {
-    SandboxedTest::SetUp();
-    auto opened = store::Db::open(dir_);
-    ASSERT_TRUE(opened) << opened.error().message;
-    db_.emplace(std::move(*opened));
+    DatabaseTest::SetUp();
     index_.emplace(*db_);
   }
 
@@ -36,7 +33,6 @@ protected:
     return *d;
   }
 
-  std::optional<store::Db> db_;
   std::optional<match::LibraryIndex> index_;
 };
 

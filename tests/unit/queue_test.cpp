@@ -9,17 +9,13 @@
 
 namespace {
 
-class QueueTest : public testing_support::SandboxedTest {
+class QueueTest : public testing_support::DatabaseTest {
 protected:
   void SetUp() override {
-    SandboxedTest::SetUp();
-    auto opened = store::Db::open(dir_);
-    ASSERT_TRUE(opened) << opened.error().message;
-    db_.emplace(std::move(*opened));
+    DatabaseTest::SetUp();
     q_.emplace(*db_);
   }
   queue::Counts counts(int64_t now = 1000) { return *q_->counts(now); }
-  std::optional<store::Db> db_;
   std::optional<queue::Queue> q_;
 };
 
