@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -142,6 +143,25 @@ private:
     return !stopped_;
   }
 
+  // Ends only when the client closes (or the server stops): what a broken proxy can do. Chunked,
+  // so no announced length lets the client refuse it up front.
+  bool write_endless(tcp::socket& socket, std::string head, int interval_ms) {
+    head += "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    beast::error_code ec;
+    asio::write(socket, asio::buffer(head), ec);
+    const size_t size = interval_ms > 0 ? 1 : 64 * 1024;
+    std::ostringstream hex;
+    hex << std::hex << size;
+    const std::string chunk = hex.str() + "\r\n" + std::string(size, ' ') + "\r\n";
+    while (!ec && !stopped_) {
+      asio::write(socket, asio::buffer(chunk), ec);
+      if (interval_ms > 0 && !sleep_unless_stopped(interval_ms)) {
+        break;
+      }
+    }
+    return false;
+  }
+
   bool write_response(tcp::socket& socket, const ServerResponse& r) {
     if (r.delay_ms > 0 && !sleep_unless_stopped(r.delay_ms)) {
       return false;
@@ -154,6 +174,9 @@ private:
       return false;
     }
     std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + status_reason(r.status) + "\r\n";
+    if (r.endless_body) {
+      return write_endless(socket, head, r.endless_interval_ms);
+    }
     bool has_length = false;
     for (const auto& h : r.headers) {
       has_length = has_length || util::iequals(h.name, "Content-Length");

@@ -32,6 +32,10 @@ struct ServerResponse {
   int stall_mid_body_ms = 0;   // send half the body, then go quiet this long
   bool reset = false;          // close the connection without answering
   bool truncate_body = false;  // announce the full length, send half, close
+  // A chunked body streamed until the client gives up: 64 KiB chunks back to back, or one byte
+  // every endless_interval_ms (a trickle that never trips a read timeout).
+  bool endless_body = false;
+  int endless_interval_ms = 0;
 };
 
 using Handler = std::function<ServerResponse(const ServerRequest&)>;

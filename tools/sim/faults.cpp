@@ -18,6 +18,8 @@ FaultRule fault_from_json(const nlohmann::json& j) {
   r.reset = j.value("reset", false);
   r.malformed = j.value("malformed", false);
   r.truncate = j.value("truncate", false);
+  r.endless = j.value("endless", false);
+  r.trickle_ms = j.value("trickle_ms", 0);
   r.times = j.value("times", -1);
   return r;
 }
@@ -30,7 +32,7 @@ FaultRule fault_from_spec(const std::string& spec) {
     const auto value = eq == std::string::npos ? std::string("1") : util::trim(piece.substr(eq + 1));
     if (key == "method" || key == "path" || key == "retry_after") {
       j[key] = value;
-    } else if (key == "reset" || key == "malformed" || key == "truncate") {
+    } else if (key == "reset" || key == "malformed" || key == "truncate" || key == "endless") {
       j[key] = value != "0";
     } else if (!key.empty()) {
       j[key] = std::stoi(value);
@@ -117,6 +119,8 @@ void FaultTable::apply(const std::optional<FaultRule>& rule, net::ServerResponse
   response.stall_mid_body_ms = r.stall_mid_body_ms;
   response.reset = r.reset;
   response.truncate_body = r.truncate;
+  response.endless_body = r.endless || r.trickle_ms > 0;
+  response.endless_interval_ms = r.trickle_ms;
 }
 
 void RequestLog::record(RecordedRequest r) {

@@ -25,7 +25,9 @@ struct FaultRule {
   bool reset = false;
   bool malformed = false; // replace the body with broken JSON/XML
   bool truncate = false;
-  int times = -1; // how many requests it applies to; -1 = until cleared
+  bool endless = false; // a body that never ends, as fast as the socket takes it
+  int trickle_ms = 0;   // a body that never ends, one byte every trickle_ms
+  int times = -1;       // how many requests it applies to; -1 = until cleared
 };
 
 FaultRule fault_from_json(const nlohmann::json& j);
