@@ -8,9 +8,9 @@
 namespace match {
 namespace {
 
-// Page results are written one short transaction at a time: hooks must never wait on a listing.
+// A database failure here (busy, full disk) is ours, not Plex's: the job waits and keeps its tries.
 plex::Error db_error(const util::Error& e) {
-  return plex::Error{plex::Failure::permanent_status, 0, std::nullopt, "library index: " + e.message};
+  return plex::Error{plex::Failure::local, 0, std::nullopt, "library index: " + e.message};
 }
 
 } // namespace
@@ -105,10 +105,8 @@ plex::Result<RefreshReport> LibraryIndex::refresh(plex::PlexClient& plex, const 
   }
   if (report.full) {
     // Whatever the complete listing did not contain is gone from Plex (or from the libraries).
-    auto stale = db_.prepare("SELECT count(*) FROM plex_items WHERE seen < ?1");
-    if (stale && stale->bind(1, generation).step()) {
-      report.items_removed = stale->int_at(0);
-    }
+    // No statement may stay open across BEGIN IMMEDIATE: a read snapshot older than another
+    // lane's commit makes it fail at once with "database is locked", whatever the busy timeout.
     auto txn = store::Txn::begin(db_);
     if (!txn) {
       return tl::unexpected(db_error(txn.error()));
@@ -116,8 +114,11 @@ plex::Result<RefreshReport> LibraryIndex::refresh(plex::PlexClient& plex, const 
     auto parts =
         db_.prepare("DELETE FROM plex_parts WHERE rating_key IN (SELECT rating_key FROM plex_items WHERE seen < ?1)");
     auto items = db_.prepare("DELETE FROM plex_items WHERE seen < ?1");
-    if (!parts || !items || !parts->bind(1, generation).run() || !items->bind(1, generation).run() ||
-        !db_.put_kv("index_identity", identity) || !txn->commit()) {
+    if (!parts || !items || !parts->bind(1, generation).run() || !items->bind(1, generation).run()) {
+      return tl::unexpected(db_error(util::Error{"cannot drop items Plex no longer lists"}));
+    }
+    report.items_removed = db_.changes();
+    if (!db_.put_kv("index_identity", identity) || !txn->commit()) {
       return tl::unexpected(db_error(util::Error{"cannot store the new index"}));
     }
   }

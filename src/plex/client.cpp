@@ -28,6 +28,8 @@ const char* to_string(Failure f) {
     return "rejected";
   case Failure::bad_response:
     return "bad_response";
+  case Failure::local:
+    return "local_storage";
   }
   return "unknown";
 }

@@ -25,6 +25,7 @@ enum class Failure {
   not_found,        // 404
   permanent_status, // other 4xx
   bad_response,     // 200 with a body we cannot use
+  local,            // PlexSync's own storage (the library index) failed: busy or full, not Plex
 };
 const char* to_string(Failure f);
 

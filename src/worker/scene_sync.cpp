@@ -47,7 +47,7 @@ std::string describe(const std::vector<match::Candidate>& ranked) {
 }
 
 plex::Error index_error(const util::Error& e) {
-  return plex::Error{plex::Failure::permanent_status, 0, std::nullopt, e.message};
+  return plex::Error{plex::Failure::local, 0, std::nullopt, "library index: " + e.message};
 }
 
 } // namespace

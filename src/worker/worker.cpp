@@ -463,6 +463,10 @@ void Worker::process(const queue::Job& job) {
   case plex::Failure::not_found:
     wait_for_library("not_found", err.message, err.status);
     return;
+  case plex::Failure::local:
+    // Our own database was busy or full: neither Plex's fault nor the scene's; keep every try.
+    retry(std::nullopt, err.message, false, BackoffPolicy{5000, 5LL * 60 * 1000, 60LL * 60 * 1000});
+    return;
   case plex::Failure::permanent_status:
     on_plex_answered();
     ++stats_.dead;

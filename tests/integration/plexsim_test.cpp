@@ -203,7 +203,8 @@ TEST_F(PlexSimTest, ScanRevealsAPendingItem) {
 }
 
 TEST_F(PlexSimTest, StatusFaultWithRetryAfter) {
-  plex_.faults().add(sim::FaultRule{"GET", "/library", 503, "2", 0, 0, 0, false, false, false, 1});
+  plex_.faults().add(
+      sim::FaultRule{.method = "GET", .path_prefix = "/library", .status = 503, .retry_after = "2", .times = 1});
   auto r = get("/library/sections");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(*r.header("Retry-After"), "2");

@@ -205,6 +205,22 @@ TEST_F(WorkerSync, SceneWithoutAFileIsSkippedNotReviewed) {
   EXPECT_EQ(requests("GET", "/library/sections/1/all"), 0) << "nothing to look up";
 }
 
+TEST_F(WorkerSync, IndexStorageFailureKeepsTheJobAndItsTries) {
+  // The index cannot be written (a full disk, a lock that outlasted the busy timeout): the
+  // job waits without spending a try and without going to dead letters, then goes through.
+  ASSERT_TRUE(db_->exec("CREATE TRIGGER test_no_index BEFORE INSERT ON plex_items "
+                        "BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;"));
+  enqueue({1});
+  drain(1);
+  EXPECT_EQ(counts().dead, 0);
+  EXPECT_EQ(counts().pending, 1);
+  EXPECT_EQ(job(1).attempts, 0);
+  EXPECT_NE(job(1).last_error.find("library index"), std::string::npos) << job(1).last_error;
+  ASSERT_TRUE(db_->exec("DROP TRIGGER test_no_index"));
+  drain();
+  EXPECT_TRUE(synced(1));
+}
+
 TEST_F(WorkerSync, IndexIsPersistedAndRefreshedIncrementally) {
   enqueue({1});
   drain();
