@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "config/manifest.hpp"
+#include "plugin_folder_fixture.hpp"
 #include "support/process.hpp"
 #include "support/sandbox.hpp"
 #include "util/datadirlock.hpp"
@@ -17,41 +18,15 @@ namespace {
 namespace fs = std::filesystem;
 using testing_support::run_process;
 
-constexpr const char* k_token = "e2e-Plex-Token-7f3a9c";
+constexpr const char* k_token = testing_support::k_e2e_plex_token;
 
-class PluginE2E : public testing_support::SimulatorsTest {
+class PluginE2E : public testing_support::PluginFolderTest {
 protected:
   void SetUp() override {
-    SimulatorsTest::SetUp();
-    const auto bin = testing_support::plexsync_bin();
-    ASSERT_TRUE(fs::exists(bin)) << bin << " is missing: build the plugin_dir target";
-    // Install the plugin folder the way a user does: copy it into Stash's plugins directory.
-    plugin_dir_ = dir_ + "/plugins/PlexSync";
-    fs::create_directories(plugin_dir_);
-    fs::copy_file(bin, plugin_dir_ + "/plexsync");
-    fs::copy_file(fs::path(bin).parent_path() / "PlexSync.yml", plugin_dir_ + "/PlexSync.yml");
+    PluginFolderTest::SetUp();
     plex_.generate(40);
-    plex_.set_token(k_token);
     stash_.generate(40);
-    stash_.set_plugin_settings(
-        "PlexSync",
-        {{"plex_url", plex_url()}, {"plex_token", k_token}, {"worker_idle_seconds", 1}, {"plex_library", "Adult"}});
-    cookie_ = stash_.new_session();
-  }
-
-  void TearDown() override {
-    // The detached worker exits once idle; one still waiting on retries is asked to stop
-    // (SIGTERM), so it never outlives the servers.
-    const auto data = plugin_dir_ + "/data";
-    if (!testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(data); },
-                                   std::chrono::seconds(5))) {
-      if (const int pid = util::DataDirLock::holder_pid(data); pid > 0) {
-        ::kill(pid, SIGTERM);
-      }
-      EXPECT_TRUE(testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(data); },
-                                            std::chrono::seconds(20)));
-    }
-    SimulatorsTest::TearDown();
+    stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 1}}));
   }
 
   std::string server_connection() const {
@@ -84,9 +59,6 @@ protected:
     const auto item = plex_item_for_scene(scene_id);
     return item.is_object() && item.value("title", "") == title;
   }
-
-  std::string plugin_dir_;
-  std::string cookie_;
 };
 
 TEST_F(PluginE2E, HookQueuesFastAndTheWorkerSyncsThenALateEditFollows) {
@@ -228,20 +200,18 @@ TEST_F(PluginE2E, HealthCheckReportsEachProblemWithItsFix) {
   EXPECT_EQ(out.at("breaker").at("phase"), "closed");
   EXPECT_EQ(out.at("queue").at("pending"), 0);
 
-  const auto settings = [&](const nlohmann::json& patch) {
-    nlohmann::json s = {{"plex_url", plex_url()}, {"plex_token", k_token}, {"plex_library", "Adult"}};
-    s.update(patch);
-    stash_.set_plugin_settings("PlexSync", s);
+  const auto error_with = [&](const nlohmann::json& patch) {
+    stash_.set_plugin_settings("PlexSync", settings(patch));
     return result_of(run(R"({"mode":"health_check"})")).at("error").get<std::string>();
   };
-  EXPECT_NE(settings({{"plex_token", "wrong-token"}}).find("set plex_token to the server owner's token"),
+  EXPECT_NE(error_with({{"plex_token", "wrong-token"}}).find("set plex_token to the server owner's token"),
             std::string::npos);
-  EXPECT_NE(settings({{"plex_url", "http://127.0.0.1:1"}}).find("check plex_url"), std::string::npos);
+  EXPECT_NE(error_with({{"plex_url", "http://127.0.0.1:1"}}).find("check plex_url"), std::string::npos);
   EXPECT_NE(
-      settings({{"plex_library", "Nope"}}).find("no Plex library is called 'Nope'; Plex has 'Adult', 'Home Videos'"),
+      error_with({{"plex_library", "Nope"}}).find("no Plex library is called 'Nope'; Plex has 'Adult', 'Home Videos'"),
       std::string::npos);
   EXPECT_NE(
-      settings({{"plex_url", "plex:32400"}}).find("plex_url must start with http:// or https://, got 'plex:32400'"),
+      error_with({{"plex_url", "plex:32400"}}).find("plex_url must start with http:// or https://, got 'plex:32400'"),
       std::string::npos);
 }
 
@@ -318,11 +288,7 @@ TEST_F(PluginE2E, LateUpdateWithoutAHookReachesPlex) {
 }
 
 TEST_F(PluginE2E, RunningWorkerPollsForLateUpdates) {
-  stash_.set_plugin_settings("PlexSync", {{"plex_url", plex_url()},
-                                          {"plex_token", k_token},
-                                          {"worker_idle_seconds", 4},
-                                          {"poll_interval_seconds", 1},
-                                          {"plex_library", "Adult"}});
+  stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 4}, {"poll_interval_seconds", 1}}));
   ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // cursor
   ASSERT_EQ(hook(4).exit_code, 0);
   ASSERT_TRUE(
@@ -333,21 +299,23 @@ TEST_F(PluginE2E, RunningWorkerPollsForLateUpdates) {
 }
 
 TEST_F(PluginE2E, DisabledMakesHooksAndTasksNoOpsThatSaySo) {
-  stash_.set_plugin_settings("PlexSync", {{"plex_url", plex_url()}, {"plex_token", k_token}, {"enabled", false}});
+  stash_.set_plugin_settings("PlexSync", settings({{"enabled", false}}));
   auto r = run(R"({"mode":"process_queue"})");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(result_of(r).at("output").at("disabled"), true);
   r = hook(11);
   EXPECT_EQ(result_of(r).at("output").at("queued"), false);
   EXPECT_EQ(result_of(r).at("output").at("reason"), "PlexSync is disabled (enabled=false)");
-  stash_.set_plugin_settings(
-      "PlexSync", {{"plex_url", plex_url()}, {"plex_token", k_token}, {"enabled", "true"}, {"worker_idle_seconds", 1}});
+  stash_.set_plugin_settings("PlexSync", settings({{"enabled", "true"}, {"worker_idle_seconds", 1}}));
   ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // settings are read again by any task
   EXPECT_EQ(result_of(hook(11)).at("output").at("queued"), true);
 }
 
 TEST_F(PluginE2E, InvalidSettingsAreReportedAndHooksStillQueue) {
-  stash_.set_plugin_settings("PlexSync", {{"plex_token", k_token}, {"connect_timeout", 0}, {"sync_title", "maybe"}});
+  stash_.set_plugin_settings("PlexSync", {{"plex_token", k_token},
+                                          {"stash_api_key", testing_support::k_e2e_stash_key},
+                                          {"connect_timeout", 0},
+                                          {"sync_title", "maybe"}});
   ASSERT_EQ(
       result_of(run(R"({"mode":"queue_status"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}})).at("output").at("pending"), 0);
   EXPECT_EQ(result_of(hook(12)).at("output").at("queued"), true) << "nothing is lost while settings are wrong";
@@ -415,9 +383,7 @@ TEST_F(PluginE2E, DestroyDropsTheJobAndOptionallyRescansInPlex) {
   EXPECT_EQ(result_of(r).at("output").at("queued"), false);
   EXPECT_EQ(result_of(run(R"({"mode":"queue_status"})")).at("output").at("pending"), 0);
   // delete_action=scan: Plex is asked to rescan the deleted file's folder.
-  stash_.set_plugin_settings(
-      "PlexSync",
-      {{"plex_url", plex_url()}, {"plex_token", k_token}, {"delete_action", "scan"}, {"worker_idle_seconds", 1}});
+  stash_.set_plugin_settings("PlexSync", settings({{"delete_action", "scan"}, {"worker_idle_seconds", 1}}));
   ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // settings read; the hook learns the action
   r = destroy(21);
   EXPECT_EQ(result_of(r).at("output").at("queued"), true);
@@ -439,6 +405,9 @@ TEST_F(PluginE2E, MalformedStdinGetsAnErrorNotACrash) {
 }
 
 TEST_F(PluginE2E, SecretsNeverLeak) {
+  // Every test ends with the secrets sweep (PluginFolderTest); this one adds the most talkative
+  // log level and a refused token.
+  stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 1}, {"debug_logging", true}}));
   ASSERT_EQ(hook(9).exit_code, 0);
   ASSERT_TRUE(
       testing_support::wait_for([&] { return item_has_title(9, "Stash Title 9 — Été"); }, std::chrono::seconds(20)));

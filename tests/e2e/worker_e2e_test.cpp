@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "plugin_folder_fixture.hpp"
 #include "queue/queue.hpp"
 #include "store/db.hpp"
 #include "support/process.hpp"
@@ -22,31 +23,14 @@ using testing_support::spawn_background;
 using testing_support::wait_child;
 using testing_support::wait_for;
 
-class WorkerE2E : public testing_support::SimulatorsTest {
+class WorkerE2E : public testing_support::PluginFolderTest {
 protected:
   void SetUp() override {
-    SimulatorsTest::SetUp();
-    bin_ = dir_ + "/plugins/PlexSync/plexsync";
-    fs::create_directories(dir_ + "/plugins/PlexSync");
-    fs::copy_file(testing_support::plexsync_bin(), bin_);
-    data_ = dir_ + "/plugins/PlexSync/data";
-    stash_.set_plugin_settings("PlexSync", {{"plex_url", plex_url()},
-                                            {"plex_token", "plexsim-token"},
-                                            {"plex_library", "Adult"},
-                                            {"worker_idle_seconds", 1},
-                                            {"retry_base_seconds", 1},
-                                            {"retry_cap_seconds", 2},
-                                            {"plex_requests_per_second", 1000}});
-  }
-
-  void TearDown() override {
-    if (!wait_for([&] { return !util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(5))) {
-      if (const int pid = util::DataDirLock::holder_pid(data_); pid > 0) {
-        ::kill(pid, SIGTERM);
-      }
-      EXPECT_TRUE(wait_for([&] { return !util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(20)));
-    }
-    SimulatorsTest::TearDown();
+    PluginFolderTest::SetUp();
+    stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 1},
+                                                     {"retry_base_seconds", 1},
+                                                     {"retry_cap_seconds", 2},
+                                                     {"plex_requests_per_second", 1000}}));
   }
 
   void library(int scenes) {
@@ -57,7 +41,7 @@ protected:
   void enqueue_directly(int scenes) {
     auto db = store::Db::open(data_);
     ASSERT_TRUE(db) << db.error().message;
-    ASSERT_TRUE(worker::save_connection(*db, {stash_url(), "session", ""}));
+    ASSERT_TRUE(worker::save_connection(*db, {stash_url(), "session", cookie_}));
     queue::Queue q(*db);
     for (int id = 1; id <= scenes; ++id) {
       ASSERT_TRUE(q.enqueue(std::to_string(id), "Scene.Update.Post", 0));
@@ -77,9 +61,6 @@ protected:
     }
     return missing;
   }
-
-  std::string bin_;
-  std::string data_;
 };
 
 TEST_F(WorkerE2E, SigkillAtRandomMomentsLosesNothing) {
@@ -153,13 +134,12 @@ TEST_F(WorkerE2E, SigtermFinishesTheCurrentJobAndKeepsTheRest) {
 TEST_F(WorkerE2E, HundredHooksAtOnceAllQueueAndOneWorkerRuns) {
   constexpr int k_hooks = 100;
   library(k_hooks);
-  const auto cookie = stash_.new_session();
   std::vector<testing_support::ProcessResult> results(k_hooks);
   std::vector<std::thread> threads;
   for (int i = 0; i < k_hooks; ++i) {
     threads.emplace_back([&, i] {
       const auto input = R"({"server_connection":{"Scheme":"http","Host":"0.0.0.0","Port":)" +
-                         std::to_string(stash_port()) + R"(,"SessionCookie":{"Name":"session","Value":")" + cookie +
+                         std::to_string(stash_port()) + R"(,"SessionCookie":{"Name":"session","Value":")" + cookie_ +
                          R"("},"PluginDir":")" + dir_ + R"(/plugins/PlexSync"},"args":{"hookContext":{"id":)" +
                          std::to_string(i + 1) +
                          R"(,"type":"Scene.Update.Post","input":null,"inputFields":["id","title"]},"mode":"hook"}})";
@@ -208,12 +188,8 @@ TEST_F(WorkerE2E, ParallelLanesStayWithinTheConfiguredBound) {
   constexpr int k_scenes = 60;
   library(k_scenes);
   enqueue_directly(k_scenes);
-  stash_.set_plugin_settings("PlexSync", {{"plex_url", plex_url()},
-                                          {"plex_token", "plexsim-token"},
-                                          {"plex_library", "Adult"},
-                                          {"worker_idle_seconds", 1},
-                                          {"plex_concurrency", 3},
-                                          {"plex_requests_per_second", 1000}});
+  stash_.set_plugin_settings(
+      "PlexSync", settings({{"worker_idle_seconds", 1}, {"plex_concurrency", 3}, {"plex_requests_per_second", 1000}}));
   plex_.faults().set_latency_ms(20);
   const int pid = spawn_background({bin_, "worker", "--data-dir", data_});
   EXPECT_EQ(wait_child(pid, std::chrono::seconds(120)), 0);

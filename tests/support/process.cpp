@@ -4,11 +4,13 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
 extern char** environ;
 
@@ -45,7 +47,27 @@ struct SpawnStrings {
   }
 };
 
+std::mutex g_mutex;
+std::vector<std::string> g_transcript;
+std::string g_background_dir;
+
+void remember(const ProcessResult& result) {
+  const std::lock_guard lock(g_mutex);
+  g_transcript.push_back(result.out);
+  g_transcript.push_back(result.err);
+}
+
 } // namespace
+
+std::vector<std::string> take_transcript() {
+  const std::lock_guard lock(g_mutex);
+  return std::exchange(g_transcript, {});
+}
+
+void set_background_output_dir(const std::string& dir) {
+  const std::lock_guard lock(g_mutex);
+  g_background_dir = dir;
+}
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& stdin_text,
                           const std::map<std::string, std::string>& env, std::chrono::milliseconds timeout) {
@@ -124,6 +146,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   waitpid(pid, &status, 0);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.exit_code = killed ? -1 : (WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  remember(result);
   return result;
 }
 
@@ -132,8 +155,16 @@ int spawn_background(const std::vector<std::string>& argv, const std::map<std::s
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  static int counter = 0;
+  std::string out = "/dev/null";
+  {
+    const std::lock_guard lock(g_mutex);
+    if (!g_background_dir.empty()) {
+      out = g_background_dir + "/background-" + std::to_string(getpid()) + "-" + std::to_string(++counter) + ".out";
+    }
+  }
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, strings.argv[0], &actions, nullptr, strings.argv.data(), strings.envp.data());
   posix_spawn_file_actions_destroy(&actions);

@@ -21,7 +21,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
                           const std::map<std::string, std::string>& env = {},
                           std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-// Starts a process with stdio on /dev/null and returns its pid without waiting (0 on failure).
+// Every run_process result (stdout and stderr) since the last take_transcript(), so a test can
+// sweep all a process ever said (the e2e secrets sweep).
+std::vector<std::string> take_transcript();
+// Where spawn_background sends the stdout and stderr of the processes it starts ("" = /dev/null):
+// a file per process in that directory, so the secrets sweep reads them too.
+void set_background_output_dir(const std::string& dir);
+
+// Starts a process with stdin on /dev/null and returns its pid without waiting (0 on failure).
 int spawn_background(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
 // Waits for a child started by spawn_background; SIGKILLs it after the timeout. Returns the exit
 // code, 128+signal when killed by a signal, or -1 on timeout.

@@ -1,0 +1,87 @@
+// The plugin installed the way a user installs it (binary and manifest copied into a folder under
+// Stash's plugins directory), with both simulators running. Every test of the end-to-end suite
+// uses recognisable secrets and ends with a sweep: the Plex token, the Stash API key and the Stash
+// session must not appear in any process output, any file other than the database, or any URL.
+#pragma once
+
+#include <csignal>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "support/process.hpp"
+#include "support/sandbox.hpp"
+#include "support/secret_sweep.hpp"
+#include "util/datadirlock.hpp"
+
+namespace testing_support {
+
+inline constexpr const char* k_e2e_plex_token = "SECRET-plex-token-e2e-5b9d41";
+inline constexpr const char* k_e2e_stash_key = "SECRET-stash-apikey-e2e-c3a1f7";
+
+class PluginFolderTest : public SimulatorsTest {
+protected:
+  void SetUp() override {
+    SimulatorsTest::SetUp();
+    set_background_output_dir(dir_);
+    take_transcript(); // output of earlier tests belongs to their own sweep
+    const auto bin = plexsync_bin();
+    ASSERT_TRUE(std::filesystem::exists(bin)) << bin << " is missing: build the plugin_dir target";
+    plugin_dir_ = dir_ + "/plugins/PlexSync";
+    data_ = plugin_dir_ + "/data";
+    bin_ = plugin_dir_ + "/plexsync";
+    std::filesystem::create_directories(plugin_dir_);
+    std::filesystem::copy_file(bin, bin_);
+    std::filesystem::copy_file(std::filesystem::path(bin).parent_path() / "PlexSync.yml",
+                               plugin_dir_ + "/PlexSync.yml");
+    plex_.set_token(k_e2e_plex_token);
+    cookie_ = stash_.new_session();
+  }
+
+  void TearDown() override {
+    // The detached worker exits once idle; one still waiting on retries is asked to stop
+    // (SIGTERM), so it never outlives the servers.
+    if (!wait_for([&] { return !util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(5))) {
+      if (const int pid = util::DataDirLock::holder_pid(data_); pid > 0) {
+        ::kill(pid, SIGTERM);
+      }
+      EXPECT_TRUE(wait_for([&] { return !util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(20)));
+    }
+    sweep_secrets();
+    set_background_output_dir("");
+    SimulatorsTest::TearDown();
+  }
+
+  // Settings with the connection and the secrets every test uses, plus the test's own.
+  nlohmann::json settings(const nlohmann::json& extra = nlohmann::json::object()) const {
+    nlohmann::json s = {{"plex_url", plex_url()},
+                        {"plex_token", k_e2e_plex_token},
+                        {"stash_api_key", k_e2e_stash_key},
+                        {"plex_library", "Adult"}};
+    s.update(extra);
+    return s;
+  }
+
+  void sweep_secrets() {
+    SecretSweep sweep(
+        {{"Plex token", k_e2e_plex_token}, {"Stash API key", k_e2e_stash_key}, {"Stash session", cookie_}});
+    const auto transcript = take_transcript();
+    for (size_t i = 0; i < transcript.size(); ++i) {
+      sweep.text((i % 2 == 0 ? "stdout of run " : "stderr of run ") + std::to_string(i / 2 + 1), transcript[i]);
+    }
+    sweep.directory(dir_);
+    sweep.requests("Plex", plex_.requests().snapshot());
+    sweep.requests("Stash", stash_.requests().snapshot());
+    EXPECT_GT(sweep.places(), 0U);
+    for (const auto& leak : sweep.leaks()) {
+      ADD_FAILURE() << "secret leaked: " << leak;
+    }
+  }
+
+  std::string plugin_dir_;
+  std::string data_;
+  std::string bin_;
+  std::string cookie_;
+};
+
+} // namespace testing_support
