@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/log.hpp"
+#include "util/number.hpp"
 #include "util/strings.hpp"
 
 namespace plex {
@@ -176,8 +177,11 @@ int64_t as_int(const nlohmann::json& obj, const char* key) {
     return 0;
   }
   const auto& v = obj.at(key);
-  if (v.is_number()) {
+  if (v.is_number_integer()) {
     return v.get<int64_t>();
+  }
+  if (v.is_number_float()) {
+    return util::to_int64(v.get<double>()).value_or(0);
   }
   if (v.is_string()) {
     try {

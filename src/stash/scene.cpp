@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/number.hpp"
+
 namespace stash {
 
 namespace queries {
@@ -39,7 +41,7 @@ int64_t int64_of(const nlohmann::json& v) {
     return v.get<int64_t>();
   }
   if (v.is_number_float()) {
-    return static_cast<int64_t>(v.get<double>());
+    return util::to_int64(v.get<double>()).value_or(0);
   }
   if (v.is_string()) {
     try {
@@ -75,7 +77,11 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
   }
   s.date = str(j, "date");
   if (j.contains("rating100") && j.at("rating100").is_number()) {
-    s.rating100 = static_cast<int>(int64_of(j.at("rating100")));
+    const auto& r = j.at("rating100");
+    const auto n = r.is_number_float() ? util::to_int64(r.get<double>()) : std::optional<int64_t>(r.get<int64_t>());
+    if (n && *n >= INT32_MIN && *n <= INT32_MAX) {
+      s.rating100 = static_cast<int>(*n); // out of 0..100 is reported by the schema check
+    }
   }
   s.created_at = str(j, "created_at");
   s.updated_at = str(j, "updated_at");

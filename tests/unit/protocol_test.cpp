@@ -3,6 +3,7 @@
 #include "stash/protocol.hpp"
 #include "stash/scene.hpp"
 #include "support/sandbox.hpp"
+#include "util/number.hpp"
 
 namespace {
 
@@ -73,6 +74,21 @@ TEST(Scene, FullFixtureMapsEveryField) {
   EXPECT_EQ(s->tags, (std::vector<std::string>{"Outdoor", "4K Remaster", "Été 2023"}));
   EXPECT_EQ(s->groups, (std::vector<std::string>{"Summer Series Vol. 2"}));
   EXPECT_EQ(s->rating100, 85);
+}
+
+TEST(Scene, OutOfRangeNumbersAreIgnoredNotCast) {
+  // A float where an integer belongs must not be cast blindly (undefined behaviour; found by
+  // plex_response_fuzz in the same code on Plex's side).
+  auto j = nlohmann::json::parse(R"({"id":"7","rating100":1.7e96,"files":[{"path":"/a.mp4","size":-1e300}]})");
+  const auto s = stash::scene_from_json(j);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->files.size(), 1U);
+  EXPECT_EQ(s->files[0].size, 0);
+  EXPECT_EQ(s->rating100, std::nullopt);
+  EXPECT_EQ(util::to_int64(1.7e96), std::nullopt);
+  EXPECT_EQ(util::to_int64(std::nan("")), std::nullopt);
+  EXPECT_EQ(util::to_int64(-9223372036854775808.0), INT64_MIN);
+  EXPECT_EQ(util::to_int64(42.9), 42);
 }
 
 TEST(Scene, RejectsSceneWithoutId) {
