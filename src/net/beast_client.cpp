@@ -66,16 +66,36 @@ private:
       return;
     }
     ssl_ctx_.set_verify_mode(asio::ssl::verify_peer);
-    const std::string bundle = options_.ca_file.empty() ? discover_ca_bundle() : options_.ca_file;
+    bundle_ = options_.ca_file.empty() ? discover_ca_bundle() : options_.ca_file;
     beast::error_code ec;
-    if (!bundle.empty()) {
-      ssl_ctx_.load_verify_file(bundle, ec);
+    if (!bundle_.empty()) {
+      ssl_ctx_.load_verify_file(bundle_, ec);
       if (ec) {
-        tls_setup_error_ = "cannot load CA bundle " + bundle + ": " + ec.message();
+        tls_setup_error_ = "cannot load the CA certificates in " + bundle_ + " (" + ec.message() +
+                           "): point plex_ca_file or SSL_CERT_FILE at a readable PEM file";
       }
     } else {
+      // A static binary's built-in OpenSSL directory rarely exists on the host; say so if empty.
       ssl_ctx_.set_default_verify_paths(ec);
+      bundle_ =
+          "OpenSSL's default paths (no CA bundle found at /etc/ssl/certs/ca-certificates.crt or /etc/ssl/cert.pem)";
     }
+  }
+
+  // Why a handshake failed, in words a person can act on.
+  std::string handshake_failure(const Url& base, const beast::error_code& ec) {
+    const long verify = SSL_get_verify_result(tls_->native_handle());
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+      return "TLS certificate at " + base.display() + " is not valid for the host name '" + base.host +
+             "': use a name the certificate was issued for in plex_url (for Plex's own certificates, the "
+             "*.plex.direct address Plex shows under Settings > Network)";
+    }
+    if (verify != X509_V_OK) {
+      return "TLS certificate at " + base.display() + " is not trusted (" + X509_verify_cert_error_string(verify) +
+             ", checked against " + bundle_ +
+             "): set plex_ca_file to the CA certificate that signed it, or plex_verify_tls=false to accept it unchecked";
+    }
+    return "TLS handshake with " + base.display() + " failed: " + ec.message();
   }
 
   beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : *tcp_; }
@@ -135,15 +155,20 @@ private:
       return tl::unexpected(error(TransportFailure::tls, "cannot set TLS server name"));
     }
     if (options_.verify_tls) {
-      tls_->set_verify_callback(asio::ssl::host_name_verification(base.host));
+      // OpenSSL's own name check, so a mismatch is reported as one (not as "unspecified").
+      auto* param = SSL_get0_param(tls_->native_handle());
+      const bool is_ip = X509_VERIFY_PARAM_set1_ip_asc(param, base.host.c_str()) == 1;
+      if (!is_ip && SSL_set1_host(tls_->native_handle(), base.host.c_str()) != 1) {
+        close();
+        return tl::unexpected(error(TransportFailure::tls, "cannot check the TLS host name " + base.host));
+      }
     }
     const auto hec = run(remaining(deadline, options_.connect_timeout_ms),
                          [this](auto handler) { tls_->async_handshake(asio::ssl::stream_base::client, handler); });
     if (hec) {
+      auto message = handshake_failure(base, hec);
       close();
-      return tl::unexpected(error(TransportFailure::tls, "TLS handshake with " + base.display() +
-                                                             " failed: " + hec.message() +
-                                                             " (check plex_ca_file or the certificate's host name)"));
+      return tl::unexpected(error(TransportFailure::tls, std::move(message)));
     }
     return {};
   }
@@ -248,6 +273,7 @@ private:
   ClientOptions options_;
   asio::io_context ioc_;
   asio::ssl::context ssl_ctx_;
+  std::string bundle_; // where trusted CAs came from, for error messages
   std::string tls_setup_error_;
   std::unique_ptr<beast::tcp_stream> tcp_;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -27,6 +28,19 @@ using tcp = asio::ip::tcp;
 class BeastServer final : public HttpServer {
 public:
   explicit BeastServer(Handler handler) : handler_(std::move(handler)), acceptor_(ioc_) {}
+
+  void use_tls(const ServerTls& tls) {
+    tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    beast::error_code ec;
+    tls_->use_certificate_chain_file(tls.cert_file, ec);
+    if (ec) {
+      throw util::Fatal("cannot load the TLS certificate " + tls.cert_file + ": " + ec.message());
+    }
+    tls_->use_private_key_file(tls.key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      throw util::Fatal("cannot load the TLS key " + tls.key_file + ": " + ec.message());
+    }
+  }
 
   ~BeastServer() override { stop(); }
 
@@ -94,13 +108,36 @@ private:
   void serve(std::unique_ptr<tcp::socket> socket) {
     beast::error_code ec;
     socket->set_option(tcp::no_delay(true), ec);
+    if (tls_) {
+      asio::ssl::stream<tcp::socket&> stream(*socket, *tls_);
+      stream.handshake(asio::ssl::stream_base::server, ec);
+      if (!ec) {
+        exchange(stream, *socket);
+        stream.shutdown(ec);
+      }
+    } else {
+      exchange(*socket, *socket);
+    }
+    socket->shutdown(tcp::socket::shutdown_both, ec);
+    socket->close(ec);
+    std::lock_guard lock(mutex_);
+    sockets_.erase(socket.get());
+    if (--active_ == 0) {
+      idle_.notify_all();
+    }
+  }
+
+  // Requests and answers on one connection until either side closes; raw is the TCP socket
+  // under stream (the same object without TLS), for resets.
+  template <typename Stream> void exchange(Stream& stream, tcp::socket& raw) {
+    beast::error_code ec;
     beast::flat_buffer buffer;
     while (!stopped_) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(256U * 1024U * 1024U);
       // Long request lines must reach the handler so it can answer 414 like PMS does.
       parser.header_limit(1024U * 1024U);
-      http::read(*socket, buffer, parser, ec);
+      http::read(stream, buffer, parser, ec);
       if (ec) {
         break;
       }
@@ -123,16 +160,9 @@ private:
         response.status = 500;
         response.body = std::string("handler error: ") + e.what();
       }
-      if (!write_response(*socket, response) || !msg.keep_alive()) {
+      if (!write_response(stream, raw, response) || !msg.keep_alive()) {
         break;
       }
-    }
-    socket->shutdown(tcp::socket::shutdown_both, ec);
-    socket->close(ec);
-    std::lock_guard lock(mutex_);
-    sockets_.erase(socket.get());
-    if (--active_ == 0) {
-      idle_.notify_all();
     }
   }
 
@@ -145,7 +175,7 @@ private:
 
   // Ends only when the client closes (or the server stops): what a broken proxy can do. Chunked,
   // so no announced length lets the client refuse it up front.
-  bool write_endless(tcp::socket& socket, std::string head, int interval_ms) {
+  template <typename Stream> bool write_endless(Stream& socket, std::string head, int interval_ms) {
     head += "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
     beast::error_code ec;
     asio::write(socket, asio::buffer(head), ec);
@@ -162,15 +192,15 @@ private:
     return false;
   }
 
-  bool write_response(tcp::socket& socket, const ServerResponse& r) {
+  template <typename Stream> bool write_response(Stream& socket, tcp::socket& raw, const ServerResponse& r) {
     if (r.delay_ms > 0 && !sleep_unless_stopped(r.delay_ms)) {
       return false;
     }
     if (r.reset) {
       // SO_LINGER 0 turns close() into an RST, like a crashing proxy.
       beast::error_code ec;
-      socket.set_option(asio::socket_base::linger(true, 0), ec);
-      socket.close(ec);
+      raw.set_option(asio::socket_base::linger(true, 0), ec);
+      raw.close(ec);
       return false;
     }
     std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + status_reason(r.status) + "\r\n";
@@ -214,6 +244,7 @@ private:
   }
 
   Handler handler_;
+  std::unique_ptr<asio::ssl::context> tls_; // null: plain HTTP
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;
@@ -227,8 +258,12 @@ private:
 
 } // namespace
 
-std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler) {
+std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler,
+                                         const ServerTls& tls) {
   auto server = std::make_unique<BeastServer>(std::move(handler));
+  if (!tls.cert_file.empty()) {
+    server->use_tls(tls);
+  }
   server->listen(host, port);
   return server;
 }

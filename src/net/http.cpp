@@ -110,15 +110,15 @@ const char* to_string(TransportFailure failure) {
   return "unknown";
 }
 
-std::string discover_ca_bundle() {
+std::string discover_ca_bundle(const std::string& root) {
   if (const char* env = std::getenv("SSL_CERT_FILE"); env != nullptr && *env != '\0') {
     return env;
   }
   for (const char* candidate :
        {"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt"}) {
     std::error_code ec;
-    if (std::filesystem::is_regular_file(candidate, ec)) {
-      return candidate;
+    if (const auto path = root + candidate; std::filesystem::is_regular_file(path, ec)) {
+      return path;
     }
   }
   return {};

@@ -86,7 +86,9 @@ public:
 
 std::unique_ptr<HttpClient> make_http_client(const ClientOptions& options);
 
-// Finds the CA bundle to trust when none is configured ("" when none exists).
-std::string discover_ca_bundle();
+// The CA bundle to trust when none is configured: $SSL_CERT_FILE, else the first that exists of
+// Debian's /etc/ssl/certs/ca-certificates.crt, Alpine's /etc/ssl/cert.pem and Red Hat's bundle,
+// looked up under root (tests pass a fake file system). "" when there is none.
+std::string discover_ca_bundle(const std::string& root = "");
 
 } // namespace net

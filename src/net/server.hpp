@@ -48,8 +48,16 @@ public:
   virtual void stop() = 0;
 };
 
-// Listens on host:port (port 0 picks a free one). Throws util::Fatal when it cannot bind.
-std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler);
+// PEM files for HTTPS; empty: plain HTTP.
+struct ServerTls {
+  std::string cert_file; // the certificate chain, leaf first
+  std::string key_file;
+};
+
+// Listens on host:port (port 0 picks a free one). Throws util::Fatal when it cannot bind or
+// cannot load the TLS files.
+std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler,
+                                         const ServerTls& tls = {});
 
 const char* status_reason(int status);
 

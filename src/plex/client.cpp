@@ -84,7 +84,8 @@ Error classify(const net::TransportError& error) {
   case net::TransportFailure::deadline:
     return Error{Failure::timeout, 0, std::nullopt, "Plex " + error.message};
   case net::TransportFailure::tls:
-    return Error{Failure::permanent_status, 0, std::nullopt, "Plex " + error.message};
+    // Trust is configuration, like the token: pause the queue until it is fixed, lose nothing.
+    return Error{Failure::auth, 0, std::nullopt, "Plex " + error.message};
   case net::TransportFailure::too_large:
   case net::TransportFailure::protocol:
     return Error{Failure::bad_response, 0, std::nullopt, "Plex " + error.message};

@@ -21,7 +21,7 @@ enum class Failure {
   timeout,          // connect/read timeout or overall deadline
   transient_status, // 5xx
   rate_limited,     // 429 (a proxy in front of Plex)
-  auth,             // 401/403: settings must change; retrying burns nothing useful
+  auth,             // 401/403 or an untrusted TLS certificate: settings must change; the queue waits
   not_found,        // 404
   permanent_status, // other 4xx
   bad_response,     // 200 with a body we cannot use

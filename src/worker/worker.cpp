@@ -331,7 +331,7 @@ bool Worker::try_resume_after_auth() {
   }
   const std::lock_guard lock(shared_->mutex);
   if (shared_->auth_problem) {
-    LOG_INFO("Plex accepts the token again; resuming the queue");
+    LOG_INFO("Plex accepts the connection and the token again; resuming the queue");
   }
   shared_->auth_problem.reset();
   (void)db_.exec("DELETE FROM kv WHERE key = 'auth_paused'");

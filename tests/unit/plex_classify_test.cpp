@@ -44,6 +44,8 @@ TEST(Classify, TransportFailures) {
   EXPECT_EQ(plex::classify(net::TransportError{TF::read_timeout, "x"}).kind, plex::Failure::timeout);
   EXPECT_EQ(plex::classify(net::TransportError{TF::connect_timeout, "x"}).kind, plex::Failure::timeout);
   EXPECT_EQ(plex::classify(net::TransportError{TF::deadline, "x"}).kind, plex::Failure::timeout);
+  // An untrusted certificate is fixed in the settings, like a token: the queue waits for it.
+  EXPECT_EQ(plex::classify(net::TransportError{TF::tls, "x"}).kind, plex::Failure::auth);
 }
 
 TEST(Classify, UnauthorizedMessageSaysWhatToFix) {

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     std::cout << "usage: plexsim [--host 127.0.0.1] [--port 32400] [--port-file F] [--token T]\n"
                  "               [--library FILE.json | --generate N] [--latency-ms MS]\n"
                  "               [--fault 'status=503,retry_after=2,path=/library,times=3'] ... [--allow-no-auth]\n"
+                 "               [--tls-cert CHAIN.pem --tls-key KEY.pem]   (serve HTTPS)\n"
                  "Control at runtime: POST/DELETE /__sim/faults, POST /__sim/latency, GET/DELETE /__sim/requests\n";
     return 0;
   }
@@ -36,11 +37,13 @@ int main(int argc, char** argv) {
   for (const auto& spec : args.all("--fault")) {
     sim.faults().add(sim::fault_from_spec(spec));
   }
-  auto server =
-      net::start_server(args.get("--host", "127.0.0.1"), static_cast<uint16_t>(std::stoi(args.get("--port", "32400"))),
-                        [&sim](const net::ServerRequest& r) { return sim.handle(r); });
+  auto server = net::start_server(
+      args.get("--host", "127.0.0.1"), static_cast<uint16_t>(std::stoi(args.get("--port", "32400"))),
+      [&sim](const net::ServerRequest& r) { return sim.handle(r); },
+      net::ServerTls{args.get("--tls-cert"), args.get("--tls-key")});
   sim::write_port_file(args.get("--port-file"), server->port());
-  std::fprintf(stderr, "plexsim: listening on 127.0.0.1:%d with %zu items\n", server->port(), sim.item_count());
+  std::fprintf(stderr, "plexsim: listening on %s://127.0.0.1:%d with %zu items\n",
+               args.get("--tls-cert").empty() ? "http" : "https", server->port(), sim.item_count());
   sim::wait_for_signal();
   if (const auto out = args.get("--dump-on-exit"); !out.empty()) {
     std::ofstream(out) << sim.dump().dump(2);
