@@ -46,7 +46,10 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db) 
   auto identity = plex.identity();
   d["plex"] = {{"url", net::Url::parse(s.plex_url)->display()}, {"reachable", identity.has_value()}};
   if (!identity) {
-    report.problems.push_back(identity.error().message + " (check plex_url and that Plex is running)");
+    // A TLS failure already names its fix; "is Plex running" would send people the wrong way.
+    const bool names_fix = identity.error().kind == plex::Failure::auth;
+    report.problems.push_back(identity.error().message +
+                              (names_fix ? "" : " (check plex_url and that Plex is running)"));
     d["plex"]["error"] = identity.error().message;
     return report;
   }

@@ -29,27 +29,6 @@ protected:
     stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 1}}));
   }
 
-  std::string server_connection() const {
-    return R"({"Scheme":"http","Host":"0.0.0.0","Port":)" + std::to_string(stash_port()) +
-           R"(,"SessionCookie":{"Name":"session","Value":")" + cookie_ +
-           R"(","Path":"/","Domain":"","Expires":"2026-01-14T10:12:03.512345678+01:00","RawExpires":"","MaxAge":3600,"Secure":false,"HttpOnly":false,"SameSite":2,"Raw":"","Unparsed":null},"Dir":")" +
-           dir_ + R"(","PluginDir":")" + plugin_dir_ + "\"}";
-  }
-
-  testing_support::ProcessResult run(const std::string& args_json, std::map<std::string, std::string> env = {}) {
-    const auto stdin_text = "{\"server_connection\":" + server_connection() + ",\"args\":" + args_json + "}";
-    env.emplace("PLEXSYNC_DATA_DIR", ""); // the default location under PluginDir is what Stash users get
-    return run_process({plugin_dir_ + "/plexsync", "plugin"}, stdin_text, env, std::chrono::seconds(60));
-  }
-
-  testing_support::ProcessResult hook(int scene_id, const std::string& type = "Scene.Update.Post",
-                                      const std::string& input_fields = R"(["id","title"])") {
-    return run(R"({"hookContext":{"id":)" + std::to_string(scene_id) + R"(,"type":")" + type +
-               R"(","input":null,"inputFields":)" + input_fields + R"(},"mode":"hook"})");
-  }
-
-  static nlohmann::json result_of(const testing_support::ProcessResult& r) { return nlohmann::json::parse(r.out); }
-
   nlohmann::json plex_item_for_scene(int scene_id) {
     // stashsim and plexsim generate the same files: scene N is Plex item 10000 + N - 1.
     return plex_.item_json(std::to_string(10000 + scene_id - 1));

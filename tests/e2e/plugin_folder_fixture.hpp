@@ -6,8 +6,10 @@
 
 #include <csignal>
 #include <filesystem>
+#include <map>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "support/process.hpp"
 #include "support/sandbox.hpp"
@@ -61,6 +63,31 @@ protected:
     s.update(extra);
     return s;
   }
+
+  std::string server_connection() const {
+    return R"({"Scheme":"http","Host":"0.0.0.0","Port":)" + std::to_string(stash_port()) +
+           R"(,"SessionCookie":{"Name":"session","Value":")" + cookie_ +
+           R"(","Path":"/","Domain":"","Expires":"2026-01-14T10:12:03.512345678+01:00","RawExpires":"","MaxAge":3600,"Secure":false,"HttpOnly":false,"SameSite":2,"Raw":"","Unparsed":null},"Dir":")" +
+           dir_ + R"(","PluginDir":")" + plugin_dir_ + "\"}";
+  }
+
+  // The plugin run as Stash runs it. inherit_env=false starts it with only env (as `env -i`).
+  ProcessResult run(const std::string& args_json, std::map<std::string, std::string> env = {},
+                    bool inherit_env = true) {
+    const auto stdin_text = "{\"server_connection\":" + server_connection() + ",\"args\":" + args_json + "}";
+    if (inherit_env) {
+      env.emplace("PLEXSYNC_DATA_DIR", ""); // the default location under PluginDir is what Stash users get
+    }
+    return run_process({bin_, "plugin"}, stdin_text, env, std::chrono::seconds(60), inherit_env);
+  }
+
+  ProcessResult hook(int scene_id, const std::string& type = "Scene.Update.Post",
+                     const std::string& input_fields = R"(["id","title"])") {
+    return run(R"({"hookContext":{"id":)" + std::to_string(scene_id) + R"(,"type":")" + type +
+               R"(","input":null,"inputFields":)" + input_fields + R"(},"mode":"hook"})");
+  }
+
+  static nlohmann::json result_of(const ProcessResult& r) { return nlohmann::json::parse(r.out); }
 
   void sweep_secrets() {
     SecretSweep sweep(

@@ -26,8 +26,10 @@ struct SpawnStrings {
   std::vector<char*> argv;
   std::vector<char*> envp;
 
-  SpawnStrings(const std::vector<std::string>& a, const std::map<std::string, std::string>& overrides) : args(a) {
-    for (char** e = environ; *e != nullptr; ++e) {
+  SpawnStrings(const std::vector<std::string>& a, const std::map<std::string, std::string>& overrides,
+               bool inherit = true)
+      : args(a) {
+    for (char** e = inherit ? environ : nullptr; e != nullptr && *e != nullptr; ++e) {
       const std::string kv(*e);
       if (overrides.count(kv.substr(0, kv.find('='))) == 0U) {
         env.push_back(kv);
@@ -70,7 +72,8 @@ void set_background_output_dir(const std::string& dir) {
 }
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& stdin_text,
-                          const std::map<std::string, std::string>& env, std::chrono::milliseconds timeout) {
+                          const std::map<std::string, std::string>& env, std::chrono::milliseconds timeout,
+                          bool inherit_env) {
   std::signal(SIGPIPE, SIG_IGN);
   int in_pipe[2];
   int out_pipe[2];
@@ -83,7 +86,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  SpawnStrings strings(argv, env);
+  SpawnStrings strings(argv, env, inherit_env);
   const auto start = std::chrono::steady_clock::now();
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, strings.argv[0], &actions, nullptr, strings.argv.data(), strings.envp.data());

@@ -17,9 +17,10 @@ struct ProcessResult {
   double seconds = 0;
 };
 
+// env overrides the inherited environment; with inherit_env=false it is the whole environment.
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& stdin_text,
                           const std::map<std::string, std::string>& env = {},
-                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60), bool inherit_env = true);
 
 // Every run_process result (stdout and stderr) since the last take_transcript(), so a test can
 // sweep all a process ever said (the e2e secrets sweep).
