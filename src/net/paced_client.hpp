@@ -12,8 +12,13 @@
 
 namespace net {
 
+// A generic cell rate algorithm: the long-run rate is per_second, and up to k_burst requests may
+// start back to back when the recent past was quiet, so one edit (read, then write) is not held
+// back a whole interval while a bulk sync is still spread out evenly.
 class Pacer {
 public:
+  static constexpr int64_t k_burst = 3;
+
   void set_rate(int per_second) {
     const std::lock_guard lock(mutex_);
     interval_ms_ = per_second > 0 ? 1000 / per_second : 0;
@@ -21,8 +26,9 @@ public:
   // Reserves the next start slot; returns how long the caller must wait for it.
   int64_t reserve(int64_t now_ms) {
     const std::lock_guard lock(mutex_);
-    const int64_t start = std::max(now_ms, next_start_ms_);
-    next_start_ms_ = start + interval_ms_;
+    const int64_t theoretical = std::max(now_ms, next_start_ms_); // where the steady rate would put it
+    const int64_t start = std::max(now_ms, theoretical - (k_burst - 1) * interval_ms_);
+    next_start_ms_ = theoretical + interval_ms_;
     return start - now_ms;
   }
 

@@ -21,6 +21,7 @@ FaultRule fault_from_json(const nlohmann::json& j) {
   r.endless = j.value("endless", false);
   r.trickle_ms = j.value("trickle_ms", 0);
   r.times = j.value("times", -1);
+  r.percent = j.value("percent", 100);
   return r;
 }
 
@@ -76,6 +77,11 @@ void FaultTable::set_latency_ms(int ms) {
   latency_ms_ = ms;
 }
 
+int64_t FaultTable::fired() {
+  std::lock_guard lock(mutex_);
+  return fired_;
+}
+
 int FaultTable::latency_ms() {
   std::lock_guard lock(mutex_);
   return latency_ms_;
@@ -87,7 +93,11 @@ std::optional<FaultRule> FaultTable::match(const std::string& method, const std:
     if ((!it->method.empty() && !util::iequals(it->method, method)) || path.rfind(it->path_prefix, 0) != 0) {
       continue;
     }
+    if (it->percent < 100 && static_cast<int>(rng_() % 100) >= it->percent) {
+      continue; // this request is spared; a later rule may still apply
+    }
     FaultRule hit = *it;
+    ++fired_;
     if (it->times > 0 && --it->times == 0) {
       rules_.erase(it);
     }

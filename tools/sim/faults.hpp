@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct FaultRule {
   bool endless = false; // a body that never ends, as fast as the socket takes it
   int trickle_ms = 0;   // a body that never ends, one byte every trickle_ms
   int times = -1;       // how many requests it applies to; -1 = until cleared
+  int percent = 100;    // the share of matching requests it applies to (the others pass)
 };
 
 FaultRule fault_from_json(const nlohmann::json& j);
@@ -57,7 +59,12 @@ public:
   void apply(const std::optional<FaultRule>& rule, net::ServerResponse& response, bool json_body);
   int latency_ms();
 
+  // How many requests a rule has applied to since the start.
+  int64_t fired();
+
 private:
+  int64_t fired_ = 0;
+  std::minstd_rand rng_{12345};
   std::mutex mutex_;
   std::vector<FaultRule> rules_;
   int latency_ms_ = 0;
