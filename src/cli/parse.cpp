@@ -12,6 +12,7 @@
 namespace cli {
 
 int run(int argc, char** argv) {
+  remember_argv0(argc > 0 ? argv[0] : nullptr);
   CLI::App app{"PlexSync: keeps Plex Media Server's metadata in step with Stash.\n"
                "Installed as a Stash plugin, Stash runs 'plexsync plugin' for hooks and tasks."};
   app.set_version_flag("--version", std::string("plexsync ") + PLEXSYNC_VERSION);

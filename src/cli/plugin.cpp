@@ -55,10 +55,21 @@ std::string arg_string(const nlohmann::json& args, const char* key) {
   return v.is_string() ? v.get<std::string>() : (v.is_number() ? v.dump() : std::string());
 }
 
+std::string g_argv0;
+
 std::string executable_path() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : p.string();
+  if (!ec) {
+    return p.string();
+  }
+  // No /proc (a bare chroot): argv[0] as Stash gave it, made absolute. Stash runs the plugin by
+  // path, so it contains a '/'; a bare name would need a PATH search we do not attempt.
+  if (g_argv0.find('/') == std::string::npos) {
+    return {};
+  }
+  auto abs = std::filesystem::absolute(g_argv0, ec);
+  return ec ? std::string() : abs.lexically_normal().string();
 }
 
 // Update fields that cannot change anything PlexSync writes (play counts, O-counter, ...).
@@ -459,6 +470,10 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
 
 } // namespace
 
+void remember_argv0(const char* argv0) {
+  g_argv0 = argv0 != nullptr ? argv0 : "";
+}
+
 std::string resolve_data_dir(const std::string& plugin_dir) {
   if (const char* env = std::getenv("PLEXSYNC_DATA_DIR"); env != nullptr && *env != '\0') {
     return env;
@@ -477,10 +492,14 @@ bool spawn_worker(const std::string& data_dir) {
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  // Stash waits for stdout/stderr EOF: the worker must not hold them.
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  // Stash waits for stdout/stderr EOF: the worker must not hold them. Without /dev/null (a bare
+  // chroot) they go to the worker's log instead: never closed, because SQLite refuses to put a
+  // database on descriptors 0-2 and would need /dev/null to fill them.
+  const bool have_null = ::access("/dev/null", R_OK | W_OK) == 0;
+  const std::string sink = have_null ? std::string("/dev/null") : data_dir + "/plexsync.log";
+  posix_spawn_file_actions_addopen(&actions, 1, sink.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, sink.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
+  posix_spawn_file_actions_addopen(&actions, 0, sink.c_str(), O_RDONLY, 0); // exists now
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);

@@ -11,6 +11,8 @@ int run_plugin();
 int run_worker(const std::string& data_dir, bool forever);
 // Data dir: $PLEXSYNC_DATA_DIR, else <plugin_dir>/data, else next to the executable.
 std::string resolve_data_dir(const std::string& plugin_dir);
+// argv[0], remembered for systems without /proc (an empty chroot) to find the executable.
+void remember_argv0(const char* argv0);
 // Starts a detached worker (new session, stdio on /dev/null) so Stash does not wait for it.
 bool spawn_worker(const std::string& data_dir);
 
