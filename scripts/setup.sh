@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake ninja-build pkg-config file curl ca-certificates
+  build-essential cmake ninja-build pkg-config file curl ca-certificates zip unzip
   libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libutf8proc-dev libcli11-dev libexpected-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   clang-format clang-tidy
