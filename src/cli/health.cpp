@@ -8,10 +8,10 @@
 
 namespace cli {
 
-HealthReport health_check(const stash::ServerConnection& server, store::Db& db) {
+HealthReport health_check(const stash::ServerConnection& server, store::Db& db, const std::string& api_key) {
   HealthReport report;
   auto& d = report.details;
-  auto stash = stash::connect(server.base_url(), {server.cookie_name, server.cookie_value, ""});
+  auto stash = stash::connect(server.base_url(), {server.cookie_name, server.cookie_value, api_key});
   auto raw =
       stash ? (*stash)->plugin_settings("PlexSync") : util::Result<nlohmann::json>(tl::unexpected(stash.error()));
   d["stash"] = {{"url", server.base_url()}, {"ok", raw.has_value()}};
@@ -20,7 +20,7 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db) 
     d["stash"]["error"] = raw.error().message;
     return report;
   }
-  const auto loaded = config::load_settings(*raw);
+  const auto loaded = config::load_effective_settings(*raw);
   nlohmann::json problems = nlohmann::json::array();
   for (const auto& p : loaded.problems) {
     problems.push_back({{"key", p.key}, {"message", p.message}, {"fatal", p.fatal}});

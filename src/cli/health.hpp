@@ -14,6 +14,7 @@ struct HealthReport {
   std::vector<std::string> problems; // each names the cause and the fix; empty when healthy
 };
 
-HealthReport health_check(const stash::ServerConnection& server, store::Db& db);
+// api_key: Stash's API key when the session cookie is not enough (outside Stash).
+HealthReport health_check(const stash::ServerConnection& server, store::Db& db, const std::string& api_key = "");
 
 } // namespace cli

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/cli.hpp"
+#include "cli/operator.hpp"
 #include "cli/plugin.hpp"
 #include "config/manifest.hpp"
 
@@ -31,10 +32,66 @@ int run(int argc, char** argv) {
   manifest->add_option("-o,--output", manifest_out, "Write to this file instead of stdout");
   auto* settings_doc = app.add_subcommand("settings-doc", "Print the settings reference as Markdown");
 
+  // The operator commands: each reads the plugin's data directory; --json on every one.
+  OperatorOptions op;
+  const auto operator_command = [&](const char* name, const char* help) {
+    auto* sub = app.add_subcommand(name, help);
+    sub->add_option("--data-dir", op.data_dir,
+                    "Data directory (default: $PLEXSYNC_DATA_DIR, else data/ beside the binary)");
+    sub->add_flag("--json", op.json, "Print one JSON document instead of text");
+    return sub;
+  };
+  auto* status = operator_command("status", "Queue, dead letters, breaker, outages and the last sync");
+  auto* dlq = operator_command("dlq", "Dead letters: list, retry or purge");
+  std::string dlq_action;
+  std::string error_class;
+  int days = 30;
+  dlq->add_option("action", dlq_action, "list | retry | purge")
+      ->required()
+      ->check(CLI::IsMember({"list", "retry", "purge"}));
+  dlq->add_option("--class", error_class, "Only dead letters of this class (e.g. not_found, permanent_status)");
+  dlq->add_option("--days", days, "purge: only those whose last failure is older than this many days (default 30)")
+      ->check(CLI::Range(0, 36500));
+  auto* config_cmd = operator_command(
+      "config", "Effective settings (Stash, then $PLEXSYNC_CONFIG, then PLEXSYNC_* variables), secrets masked");
+  auto* doctor = operator_command(
+      "doctor",
+      "Check settings, Stash, Plex, the token, libraries, TLS, the data dir and path mapping; say what to fix");
+  std::string target;
+  auto* match_cmd = operator_command(
+      "match", "How a scene (Stash id) or a file path matches Plex items: candidates, scores, reasons");
+  match_cmd->add_option("scene", target, "Stash scene id, or a file path as Stash sees it")->required();
+  bool dry_run = false;
+  auto* sync = operator_command("sync", "Sync one scene now; --dry-run prints the exact edit instead");
+  sync->add_option("scene", target, "Stash scene id")->required();
+  sync->add_flag("--dry-run", dry_run, "Send nothing: print the match and the edit a sync would send");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e); // prints the help or the usage error
+    return code == 0 ? 0 : k_exit_usage;
+  }
+  if (op.data_dir.empty()) {
+    op.data_dir = resolve_data_dir("");
+  }
+  if (*status) {
+    return cmd_status(op);
+  }
+  if (*dlq) {
+    return cmd_dlq(op, dlq_action, error_class, days);
+  }
+  if (*config_cmd) {
+    return cmd_config(op);
+  }
+  if (*doctor) {
+    return cmd_doctor(op);
+  }
+  if (*match_cmd) {
+    return cmd_match(op, target);
+  }
+  if (*sync) {
+    return cmd_sync(op, target, dry_run);
   }
   if (*plugin) {
     return run_plugin();

@@ -112,6 +112,8 @@ void file_log_sink(const std::string& data_dir) {
   });
 }
 
+} // namespace
+
 nlohmann::json counts_json(const queue::Counts& c) {
   return {{"pending", c.pending}, {"due", c.due}, {"in_flight", c.in_flight}, {"dead", c.dead}};
 }
@@ -298,6 +300,8 @@ util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data
   return out;
 }
 
+namespace {
+
 std::unique_ptr<stash::StashClient> stash_client_for(const stash::ServerConnection& server) {
   // parse_plugin_input already checked scheme, host and port, so the address parses.
   return std::move(*stash::connect(server.base_url(), {server.cookie_name, server.cookie_value, ""}));
@@ -371,7 +375,7 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
                            mode == "clear_dlq" || mode == "purge_dlq";
   std::optional<config::LoadResult> settings;
   if (auto raw = stash_client_for(in.server)->plugin_settings("PlexSync"); raw) {
-    settings = config::load_settings(*raw);
+    settings = config::load_effective_settings(*raw);
     const auto& loaded = *settings;
     util::log::set_debug_visible(loaded.settings.debug_logging);
     util::log::set_obfuscate_paths(loaded.settings.obfuscate_paths);

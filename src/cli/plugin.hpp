@@ -3,7 +3,16 @@
 
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "store/db.hpp"
+#include "util/expected.hpp"
+
 namespace cli {
+
+// The queue_status task's answer (also `plexsync status`): counts, dead letters by class,
+// breaker, outages, last sync, review list, statistics.
+util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data_dir, int64_t now);
 
 // Reads Stash's JSON from stdin, answers with one JSON object on stdout. Returns the exit code.
 int run_plugin();

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -88,6 +90,9 @@ const std::array k_table{
                 "PEM file of the CA that signed the Plex certificate (default: system bundle)"},
     SettingSpec{"stash_api_key", "Stash API key", SettingType::string, &S::stash_api_key, 0, 0, false, true,
                 "Only needed when Stash has credentials and the session cookie is not enough"},
+    SettingSpec{"stash_url", "Stash URL (outside Stash)", SettingType::string, &S::stash_url, 0, 0, false, false,
+                "For the worker and CLI run outside Stash (service mode); plugins leave it empty, Stash says where "
+                "it is"},
     SettingSpec{"worker_idle_seconds", "Worker idle exit (s)", SettingType::number, &S::worker_idle_seconds, 1, 3600,
                 false, false, "Seconds the background worker waits for new work before exiting"},
     SettingSpec{"retry_base_seconds", "Retry base delay (s)", SettingType::number, &S::retry_base_seconds, 1, 600,
@@ -292,6 +297,11 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
   } else if (auto url = net::Url::parse(s.plex_url); !url) {
     result.problems.push_back({"plex_url", "plex_url " + url.error().message, true});
   }
+  if (!s.stash_url.empty()) {
+    if (auto url = net::Url::parse(s.stash_url); !url) {
+      result.problems.push_back({"stash_url", "stash_url " + url.error().message, true});
+    }
+  }
   if (s.plex_token.empty()) {
     result.problems.push_back({"plex_token",
                                "plex_token is not set: copy the X-Plex-Token of the server owner into Settings > "
@@ -300,6 +310,52 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
   } else if (s.plex_token.find_first_of(" \t\r\n") != std::string::npos) {
     result.problems.push_back({"plex_token", "plex_token contains white space: paste the token alone", true});
   }
+  return result;
+}
+
+LocalOverlay overlay_local(const nlohmann::json& stash_map, nlohmann::json& merged) {
+  LocalOverlay out;
+  merged = stash_map.is_object() ? stash_map : nlohmann::json::object();
+  for (const auto& [key, value] : merged.items()) {
+    if (!value.is_null()) {
+      out.source[key] = "Stash";
+    }
+  }
+  if (const char* file = std::getenv("PLEXSYNC_CONFIG"); file != nullptr && *file != '\0') {
+    std::ifstream in(file);
+    const auto parsed = in ? nlohmann::json::parse(in, nullptr, false) : nlohmann::json();
+    if (!in) {
+      out.problems.push_back(
+          {"PLEXSYNC_CONFIG",
+           std::string("cannot read the settings file ") + file + " (PLEXSYNC_CONFIG): create it or fix the path",
+           true});
+    } else if (!parsed.is_object()) {
+      out.problems.push_back({"PLEXSYNC_CONFIG",
+                              std::string("the settings file ") + file +
+                                  " is not a JSON object like {\"plex_url\": \"http://plex:32400\"}: fix its syntax",
+                              true});
+    } else {
+      for (const auto& [key, value] : parsed.items()) {
+        merged[key] = value;
+        out.source[key] = std::string("file ") + file;
+      }
+    }
+  }
+  for (const auto& spec : k_table) {
+    const std::string name = "PLEXSYNC_" + util::to_upper(spec.key);
+    if (const char* env = std::getenv(name.c_str()); env != nullptr) {
+      merged[spec.key] = env; // typed like Stash's older string values; load_settings converts
+      out.source[spec.key] = "env " + name;
+    }
+  }
+  return out;
+}
+
+LoadResult load_effective_settings(const nlohmann::json& stash_map) {
+  nlohmann::json merged;
+  auto overlay = overlay_local(stash_map, merged);
+  auto result = load_settings(merged);
+  result.problems.insert(result.problems.begin(), overlay.problems.begin(), overlay.problems.end());
   return result;
 }
 

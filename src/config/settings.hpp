@@ -2,6 +2,7 @@
 // the settings reference all walk k_settings_table.
 #pragma once
 
+#include <map>
 #include <span>
 #include <string>
 #include <variant>
@@ -48,6 +49,7 @@ struct Settings {
   bool plex_verify_tls = true;
   std::string plex_ca_file;
   std::string stash_api_key;
+  std::string stash_url; // outside Stash only: where the worker and the CLI find it
   int worker_idle_seconds = 30;
   int retry_base_seconds = 2;        // first retry delay ceiling (full jitter below it)
   int retry_cap_seconds = 900;       // longest retry delay
@@ -88,5 +90,17 @@ struct LoadResult {
 
 // plugin_map: the object Stash returns under configuration.plugins.PlexSync (may be null).
 LoadResult load_settings(const nlohmann::json& plugin_map);
+
+// Settings given outside Stash (service mode, the operator CLI): the JSON object in the file named
+// by $PLEXSYNC_CONFIG, then PLEXSYNC_<KEY> environment variables (PLEXSYNC_PLEX_URL, ...), each
+// over what came before. source says where each key came from ("Stash", "file ...", "env ...").
+struct LocalOverlay {
+  std::map<std::string, std::string> source;
+  std::vector<Problem> problems; // an unreadable or malformed file (fatal: better stop than guess)
+};
+LocalOverlay overlay_local(const nlohmann::json& stash_map, nlohmann::json& merged);
+
+// What every reader of settings uses: Stash's plugin settings with the local overlay applied.
+LoadResult load_effective_settings(const nlohmann::json& stash_map);
 
 } // namespace config

@@ -42,7 +42,11 @@ std::string PathMap::apply(const std::string& stash_path) const {
     if (!rest.empty() && rest.front() != '/' && rest.front() != '\\' && r.from.back() != '/') {
       continue; // prefix ends mid-component
     }
-    std::string out = r.to + rest;
+    std::string out = r.to;
+    if (r.from.back() == '/' && !rest.empty() && !out.empty() && out.back() != '/' && out.back() != '\\') {
+      out += '/'; // "/=>/mnt": the separator was part of the prefix, so it must come back
+    }
+    out += rest;
     // A Windows Plex expects backslashes after the prefix.
     if (r.to.find('\\') != std::string::npos && r.to.find('/') == std::string::npos) {
       for (auto& c : out) {

@@ -9,6 +9,7 @@ namespace util {
 
 std::string trim(std::string_view s);
 std::string to_lower(std::string_view s);
+std::string to_upper(std::string_view s);
 std::vector<std::string> split(std::string_view s, char sep);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 bool starts_with_icase(std::string_view s, std::string_view prefix);

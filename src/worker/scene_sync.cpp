@@ -1,5 +1,8 @@
 // One scene to Plex: remembered match re-checked cheaply, else matched through the persisted
 // library index; metadata prepared and validated; one diffed edit; the poster only when changed.
+#include <algorithm>
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include "match/fold.hpp"
@@ -365,6 +368,101 @@ ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_ke
         .run();
   }
   return wrote ? Outcome::synced : Outcome::unchanged;
+}
+
+namespace {
+
+const char* verdict_name(match::Verdict v) {
+  switch (v) {
+  case match::Verdict::confident:
+    return "confident";
+  case match::Verdict::uncertain:
+    return "uncertain";
+  case match::Verdict::none:
+    break;
+  }
+  return "none";
+}
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+} // namespace
+
+util::Result<nlohmann::json> Worker::preview(const std::string& scene_or_path, bool edit) {
+  TRY(refresh_context(true));
+  if (!plex_ || !stash_) {
+    return util::fail("Plex or Stash is not configured: run `plexsync doctor`");
+  }
+  nlohmann::json out = nlohmann::json::object();
+  std::optional<stash::Scene> scene;
+  match::SceneFacts facts;
+  if (all_digits(scene_or_path)) {
+    TRY_ASSIGN(scene, stash_->find_scene(scene_or_path));
+    if (!scene) {
+      return util::fail("Stash has no scene " + scene_or_path);
+    }
+    facts = facts_of(*scene);
+    out["scene"] = {{"id", scene->id}, {"title", scene->title}};
+  } else {
+    facts.files.push_back({path_map_.apply(scene_or_path), 0, 0});
+    out["path"] = scene_or_path;
+  }
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& f : facts.files) {
+    files.push_back(f.plex_path);
+  }
+  out["plex_paths"] = files; // after path_map
+  auto decision = match_scene(facts, false);
+  if (!decision) {
+    return util::fail(decision.error().message);
+  }
+  out["verdict"] = verdict_name(decision->verdict);
+  out["why"] = decision->why;
+  out["min_score"] = settings_->match_min_score;
+  nlohmann::json candidates = nlohmann::json::array();
+  for (const auto& c : decision->ranked) {
+    candidates.push_back({{"rating_key", c.rating_key},
+                          {"section", c.section_key},
+                          {"title", c.title},
+                          {"file", c.file},
+                          {"score", c.score},
+                          {"reason", c.reason}});
+  }
+  out["candidates"] = candidates;
+  if (!edit || !scene || decision->verdict == match::Verdict::none ||
+      (decision->verdict == match::Verdict::uncertain && settings_->strict_matching)) {
+    return out;
+  }
+  const auto& best = decision->ranked.front();
+  auto item = plex_->item(best.rating_key);
+  if (!item) {
+    return util::fail(item.error().message);
+  }
+  const auto record = load_record(db_, scene->id);
+  const bool same_item = record && record->rating_key == best.rating_key;
+  const auto prepared = fieldsync::prepare(*scene, *settings_);
+  const auto plan =
+      fieldsync::plan_edit(prepared.desired, *item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"},
+                           same_item ? record->written : fieldsync::Written{});
+  nlohmann::json params = nlohmann::json::array();
+  for (const auto& [k, v] : plan.params) {
+    params.push_back({k, v});
+  }
+  nlohmann::json violations = nlohmann::json::array();
+  for (const auto& v : prepared.violations) {
+    violations.push_back(v.field + " " + v.message);
+  }
+  const auto section = best.section_key.empty() ? item->section_id : best.section_key;
+  out["edit"] = {
+      {"request", plan.params.empty() ? nlohmann::json() : nlohmann::json("PUT /library/sections/" + section + "/all")},
+      {"requests", plan.params.empty() ? 0 : plex::split_edit(plan.params, plex::k_max_edit_query_bytes).size()},
+      {"changed", plan.changed},
+      {"kept", plan.kept},
+      {"params", params},
+      {"dropped", violations}};
+  return out;
 }
 
 } // namespace worker

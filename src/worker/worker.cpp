@@ -60,6 +60,18 @@ util::Result<std::optional<StashConnection>> load_connection(store::Db& db) {
   }
 }
 
+util::Result<std::optional<StashConnection>> effective_connection(store::Db& db, std::string* api_key) {
+  nlohmann::json local;
+  (void)config::overlay_local(nlohmann::json::object(), local);
+  if (const auto key = local.value("stash_api_key", nlohmann::json()); api_key != nullptr && key.is_string()) {
+    *api_key = key.get<std::string>();
+  }
+  if (const auto url = local.value("stash_url", nlohmann::json()); url.is_string() && !url.get<std::string>().empty()) {
+    return std::optional<StashConnection>(StashConnection{url.get<std::string>(), "session", ""});
+  }
+  return load_connection(db);
+}
+
 std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& settings, store::Db& db, util::Clock* clock,
                                                    net::Pacer* pacer) {
   net::ClientOptions opts;
@@ -143,14 +155,16 @@ BackoffPolicy Worker::retry_policy() const {
 }
 
 util::Result<void> Worker::refresh_context(bool force_settings) {
-  TRY_ASSIGN(auto conn, load_connection(db_));
+  std::string local_key;
+  TRY_ASSIGN(auto conn, effective_connection(db_, &local_key));
   if (!conn) {
-    return util::fail("no Stash connection known yet: run any PlexSync task or save a scene in Stash");
+    return util::fail("no Stash connection known yet: run any PlexSync task or save a scene in Stash (outside "
+                      "Stash: set stash_url in the settings file or PLEXSYNC_STASH_URL)");
   }
   const bool conn_changed = !conn_ || conn_->base_url != conn->base_url || conn_->cookie_value != conn->cookie_value;
   if (conn_changed || !stash_) {
-    TRY_ASSIGN(stash_, stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value,
-                                                       settings_ ? settings_->stash_api_key : ""}));
+    const auto& key = !local_key.empty() ? local_key : (settings_ ? settings_->stash_api_key : "");
+    TRY_ASSIGN(stash_, stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, key}));
     conn_ = conn;
   }
   const int64_t now = clock_.now_ms();
@@ -158,7 +172,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
     return {};
   }
   TRY_ASSIGN(auto raw, stash_->plugin_settings("PlexSync"));
-  auto loaded = config::load_settings(raw);
+  auto loaded = config::load_effective_settings(raw);
   for (const auto& p : loaded.problems) {
     if (p.fatal) {
       return util::fail(p.message);

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "config/settings.hpp"
 #include "match/matcher.hpp"
 #include "match/path_map.hpp"
@@ -57,6 +59,9 @@ struct StashConnection {
 };
 util::Result<void> save_connection(store::Db& db, const StashConnection& conn);
 util::Result<std::optional<StashConnection>> load_connection(store::Db& db);
+// stash_url (and stash_api_key) from the settings file or environment when given (service mode,
+// CLI), else the connection the latest plugin run saved. api_key: the local stash_api_key, if any.
+util::Result<std::optional<StashConnection>> effective_connection(store::Db& db, std::string* api_key = nullptr);
 
 // What the lanes of one worker process share: the breaker, the authentication pause, the
 // library sections and the request pacing towards Plex. One mutex guards it all; no network call
@@ -84,6 +89,10 @@ public:
          SharedState* shared = nullptr);
   // progress: called after each job with (done, remaining due).
   Stats run(RunMode mode, const std::function<void(int64_t, int64_t)>& progress = {});
+  // The operator CLI's `match` and `sync --dry-run`: how a scene (by Stash id) or a file path
+  // (as Stash sees it) matches, every candidate with its score and reason, and for a scene with
+  // edit=true the exact edit a sync would send. Writes nothing to Plex, the queue or the records.
+  util::Result<nlohmann::json> preview(const std::string& scene_or_path, bool edit);
 
 private:
   enum class Outcome { synced, unchanged, skipped, needs_review };

@@ -8,9 +8,11 @@
 namespace testing_support {
 namespace {
 
-bool is_database_file(const std::filesystem::path& p) {
+// Where secrets belong: the database (settings as Stash gave them) and the operator's own
+// settings file for service mode.
+bool holds_secrets_by_design(const std::filesystem::path& p) {
   const auto name = p.filename().string();
-  return name == "plexsync.db" || name == "plexsync.db-wal" || name == "plexsync.db-shm";
+  return name == "plexsync.db" || name == "plexsync.db-wal" || name == "plexsync.db-shm" || name == "plexsync.json";
 }
 
 std::string percent_encoded(const std::string& s) {
@@ -48,7 +50,7 @@ void SecretSweep::directory(const std::string& dir) {
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file() && !is_database_file(it->path())) {
+    if (it->is_regular_file() && !holds_secrets_by_design(it->path())) {
       text(it->path().string(), read_file(it->path().string()));
     }
   }

@@ -17,7 +17,8 @@ public:
   explicit SecretSweep(std::map<std::string, std::string> secrets);
 
   void text(const std::string& where, const std::string& text);
-  // Every regular file under dir, except the SQLite database and its WAL and shared-memory files.
+  // Every regular file under dir, except the SQLite database (with its WAL and shared-memory files)
+  // and a service-mode settings file (plexsync.json), which hold the secrets by design.
   void directory(const std::string& dir);
   // Each request's path and decoded query values (header values are not recorded by the sims).
   void requests(const std::string& server, const std::vector<sim::RecordedRequest>& requests);

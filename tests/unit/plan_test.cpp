@@ -233,6 +233,12 @@ TEST(PathMap, FirstMatchingRuleOnComponentBoundaries) {
   EXPECT_EQ(win->apply("/data/a/b.mkv"), "M:\\Media\\a\\b.mkv");
 }
 
+TEST(PathMap, ARootPrefixKeepsTheSeparator) {
+  const auto m = match::PathMap::parse("/=>/mnt/");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->apply("/media/a.mp4"), "/mnt/media/a.mp4");
+}
+
 TEST(PathMap, BadRulesNameTheRule) {
   EXPECT_EQ(match::PathMap::parse("/data->/media").error().message,
             "path_map: rule '/data->/media' has no '=>'; write STASH_PREFIX=>PLEX_PREFIX, e.g. /data=>/media");

@@ -1,0 +1,31 @@
+// The operator CLI: `plexsync status | dlq | config | doctor | match | sync`, for people looking at
+// a PlexSync install from a shell (docker exec into Stash's container, or a service host). Each
+// reads the same data directory and settings as the plugin; --json prints one JSON document.
+//
+// Exit codes (also in the README): 0 done / healthy; 1 problems found or the operation failed;
+// 2 usage error; 3 nothing to work on (no data directory, or Stash unknown or unreachable).
+#pragma once
+
+#include <string>
+
+namespace cli {
+
+inline constexpr int k_exit_ok = 0;
+inline constexpr int k_exit_problems = 1;
+inline constexpr int k_exit_usage = 2;
+inline constexpr int k_exit_unavailable = 3;
+
+struct OperatorOptions {
+  std::string data_dir;
+  bool json = false;
+};
+
+int cmd_status(const OperatorOptions& o);
+// action: list | retry | purge. error_class narrows list and retry; days is purge's age.
+int cmd_dlq(const OperatorOptions& o, const std::string& action, const std::string& error_class, int days);
+int cmd_config(const OperatorOptions& o);
+int cmd_doctor(const OperatorOptions& o);
+int cmd_match(const OperatorOptions& o, const std::string& scene_or_path);
+int cmd_sync(const OperatorOptions& o, const std::string& scene_id, bool dry_run);
+
+} // namespace cli
