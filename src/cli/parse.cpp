@@ -26,6 +26,8 @@ int run(int argc, char** argv) {
   auto* worker = app.add_subcommand("worker", "Drain the queue in the foreground (one worker per data dir)");
   worker->add_option("--data-dir", data_dir, "Data directory (default: $PLEXSYNC_DATA_DIR)");
   worker->add_flag("--forever", forever, "Service mode: keep running instead of exiting when idle");
+  uint16_t metrics_port = 0;
+  worker->add_option("--metrics-port", metrics_port, "Serve /metrics and /healthz on 127.0.0.1:PORT (default: off)");
 
   std::string manifest_out;
   auto* manifest = app.add_subcommand("manifest", "Print PlexSync.yml (generated from the settings table)");
@@ -97,7 +99,7 @@ int run(int argc, char** argv) {
     return run_plugin();
   }
   if (*worker) {
-    return run_worker(data_dir.empty() ? resolve_data_dir("") : data_dir, forever);
+    return run_worker(data_dir.empty() ? resolve_data_dir("") : data_dir, forever, metrics_port);
   }
   if (*manifest) {
     if (manifest_out.empty()) {

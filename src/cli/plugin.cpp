@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "cli/health.hpp"
+#include "cli/metrics.hpp"
 #include "config/manifest.hpp"
 #include "config/settings.hpp"
 #include "match/index.hpp"
@@ -25,6 +26,7 @@
 #include "store/db.hpp"
 #include "util/clock.hpp"
 #include "util/datadirlock.hpp"
+#include "util/fatal.hpp"
 #include "util/log.hpp"
 #include "worker/scan.hpp"
 #include "worker/worker.hpp"
@@ -519,7 +521,7 @@ bool spawn_worker(const std::string& data_dir) {
   return rc == 0;
 }
 
-int run_worker(const std::string& data_dir, bool forever) {
+int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port) {
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGTERM, on_terminate);
   std::signal(SIGINT, on_terminate);
@@ -546,6 +548,16 @@ int run_worker(const std::string& data_dir, bool forever) {
   util::SystemClock clock;
   util::SystemRng rng;
   queue::Queue q(*db);
+  std::unique_ptr<net::HttpServer> metrics;
+  if (metrics_port != 0) {
+    try {
+      metrics = start_metrics_server(data_dir, metrics_port);
+    } catch (const util::Fatal& e) {
+      LOG_ERROR(e.what() << ": choose a free --metrics-port");
+      return 1;
+    }
+    LOG_INFO("serving /metrics and /healthz on 127.0.0.1:" << metrics->port());
+  }
   LOG_INFO("worker started (pid " << getpid() << (forever ? ", service mode)" : ")"));
   while (true) {
     worker::Worker w(*db, clock, rng, &g_stop);

@@ -1,6 +1,7 @@
 // The Stash plugin entry (hooks and tasks) and the worker launcher it shares with the CLI.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -16,8 +17,9 @@ util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data
 
 // Reads Stash's JSON from stdin, answers with one JSON object on stdout. Returns the exit code.
 int run_plugin();
-// plexsync worker: one per data dir; exits quietly when another holds the lock.
-int run_worker(const std::string& data_dir, bool forever);
+// plexsync worker: one per data dir; exits quietly when another holds the lock. metrics_port:
+// serve /metrics and /healthz on 127.0.0.1 (0: off).
+int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port = 0);
 // Data dir: $PLEXSYNC_DATA_DIR, else <plugin_dir>/data, else next to the executable.
 std::string resolve_data_dir(const std::string& plugin_dir);
 // argv[0], remembered for systems without /proc (an empty chroot) to find the executable.

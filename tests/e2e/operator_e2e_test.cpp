@@ -184,4 +184,43 @@ TEST_F(OperatorE2E, ServiceModeTakesSettingsFromAFileAndTheEnvironment) {
   EXPECT_NE(broken.out.find("is not a JSON object"), std::string::npos) << broken.out;
 }
 
+TEST_F(OperatorE2E, ServiceModeServesMetricsAndHealthOnLoopback) {
+  // A free port: bind one, note it, let it go.
+  uint16_t port = 0;
+  {
+    auto probe = net::start_server("127.0.0.1", 0, [](const net::ServerRequest&) { return net::ServerResponse{}; });
+    port = probe->port();
+    probe->stop();
+  }
+  const int pid = testing_support::spawn_background(
+      {bin_, "worker", "--forever", "--data-dir", data_, "--metrics-port", std::to_string(port)});
+  ASSERT_GT(pid, 0);
+  net::ClientOptions opts;
+  opts.base = *net::Url::parse("http://127.0.0.1:" + std::to_string(port));
+  opts.read_timeout_ms = 5000;
+  const auto get = [&](const std::string& path) {
+    net::Request r;
+    r.target = path;
+    auto res = net::make_http_client(opts)->send(r);
+    return res ? std::make_pair(res->status, res->body) : std::make_pair(0, res.error().message);
+  };
+  ASSERT_TRUE(testing_support::wait_for([&] { return get("/healthz").first == 200; }, std::chrono::seconds(20)));
+  EXPECT_EQ(get("/healthz").second, "ok\n");
+  const auto metrics = get("/metrics");
+  EXPECT_EQ(metrics.first, 200);
+  EXPECT_NE(metrics.second.find("# TYPE plexsync_queue_pending gauge\nplexsync_queue_pending 0\n"), std::string::npos)
+      << metrics.second;
+  EXPECT_NE(metrics.second.find("plexsync_jobs_total{result=\"synced\"} 1\n"), std::string::npos) << metrics.second;
+  EXPECT_EQ(get("/other").first, 404);
+  // A token Plex refuses pauses the queue; health says so.
+  stash_.set_plugin_settings("PlexSync", settings({{"plex_token", "revoked"}, {"poll_interval_seconds", 1}}));
+  plex_.set_token("the-new-one");
+  ASSERT_EQ(hook(7).exit_code, 0);
+  EXPECT_TRUE(testing_support::wait_for([&] { return get("/healthz").first == 503; }, std::chrono::seconds(30)));
+  EXPECT_NE(get("/healthz").second.find("paused"), std::string::npos);
+  EXPECT_NE(get("/metrics").second.find("plexsync_paused 1\n"), std::string::npos);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(testing_support::wait_child(pid, std::chrono::seconds(20)), 0);
+}
+
 } // namespace
