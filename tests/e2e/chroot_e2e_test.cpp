@@ -12,11 +12,9 @@
 
 namespace {
 
-namespace fs = std::filesystem;
+using testing_support::tls_file;
 
-std::string tls_file(const std::string& name) {
-  return std::string(PLEXSYNC_SOURCE_DIR) + "/tests/data/tls/" + name;
-}
+namespace fs = std::filesystem;
 
 // True when the ELF file asks for no program interpreter (no dynamic loader, no shared libraries).
 bool is_static_executable(const std::string& path) {
@@ -62,10 +60,7 @@ protected:
     std::ofstream(dir_ + "/etc/hosts") << "127.0.0.1 localhost\n::1 localhost\n";
     std::ofstream(dir_ + "/etc/resolv.conf") << "nameserver 127.0.0.1\n";
     fs::copy_file(tls_file("test-ca.pem"), dir_ + "/etc/ssl/cert.pem"); // Alpine's bundle path
-    plex_server_->stop();
-    plex_server_ = net::start_server(
-        "127.0.0.1", 0, [this](const net::ServerRequest& r) { return plex_.handle(r); },
-        net::ServerTls{tls_file("server.pem"), tls_file("server.key")});
+    serve_plex_over_https();
     plex_.generate(5);
     stash_.generate(5);
     stash_.set_plugin_settings("PlexSync",

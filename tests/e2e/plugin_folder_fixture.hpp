@@ -54,6 +54,14 @@ protected:
     SimulatorsTest::TearDown();
   }
 
+  // plexsim again, over HTTPS with the test CA's certificate (for 127.0.0.1 and localhost).
+  void serve_plex_over_https() {
+    plex_server_->stop();
+    plex_server_ = net::start_server(
+        "127.0.0.1", 0, [this](const net::ServerRequest& r) { return plex_.handle(r); },
+        net::ServerTls{tls_file("server.pem"), tls_file("server.key")});
+  }
+
   // Settings with the connection and the secrets every test uses, plus the test's own.
   nlohmann::json settings(const nlohmann::json& extra = nlohmann::json::object()) const {
     nlohmann::json s = {{"plex_url", plex_url()},

@@ -7,18 +7,13 @@
 
 namespace {
 
-std::string tls_file(const std::string& name) {
-  return std::string(PLEXSYNC_SOURCE_DIR) + "/tests/data/tls/" + name;
-}
+using testing_support::tls_file;
 
 class TlsE2E : public testing_support::PluginFolderTest {
 protected:
   void SetUp() override {
     PluginFolderTest::SetUp();
-    plex_server_->stop();
-    plex_server_ = net::start_server(
-        "127.0.0.1", 0, [this](const net::ServerRequest& r) { return plex_.handle(r); },
-        net::ServerTls{tls_file("server.pem"), tls_file("server.key")});
+    serve_plex_over_https();
     plex_.generate(5);
     stash_.generate(5);
   }

@@ -13,9 +13,7 @@
 
 namespace {
 
-std::string tls_file(const std::string& name) {
-  return std::string(PLEXSYNC_SOURCE_DIR) + "/tests/data/tls/" + name;
-}
+using testing_support::tls_file;
 
 // Sets (or unsets) one environment variable for the scope, then restores it.
 class ScopedEnv {

@@ -43,6 +43,10 @@ std::string plexsync_bin() {
   return env != nullptr && *env != '\0' ? env : PLEXSYNC_DEFAULT_BIN;
 }
 
+std::string tls_file(const std::string& name) {
+  return std::string(PLEXSYNC_SOURCE_DIR) + "/tests/data/tls/" + name;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

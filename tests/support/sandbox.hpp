@@ -53,5 +53,7 @@ std::string shared_dir();
 // The assembled plugin binary (dist/PlexSync/plexsync) the e2e tests install and run.
 std::string plexsync_bin();
 std::string read_file(const std::string& path);
+// A file of the test-only CA and plexsim's certificate (tests/data/tls).
+std::string tls_file(const std::string& name);
 
 } // namespace testing_support
