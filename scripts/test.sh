@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite: the sanitizer build (ASan + UBSan) runs unit, integration and end-to-end tests;
 # then the release build runs everything again, end-to-end against the static dist/PlexSync
-# binary, plus the fidelity checks of the simulators; then every libFuzzer target runs for
-# FUZZ_SECONDS (default 30).
+# binary, plus the fidelity checks of the simulators; then the arm64 build is checked under
+# qemu-user; then every libFuzzer target runs for FUZZ_SECONDS (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,6 +20,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== release build (static) and the plugin folder"
 scripts/build.sh
 PLEXSYNC_BIN="$PWD/dist/PlexSync/plexsync" ctest --preset release -j "$jobs"
+
+echo "== arm64: static cross build, a hook and Process queue under qemu-user"
+scripts/arm64.sh
 
 echo "== fuzzing (libFuzzer, clang-14, ASan + UBSan), ${FUZZ_SECONDS:-30} s per target"
 FUZZ_SECONDS=${FUZZ_SECONDS:-30} scripts/fuzz.sh
