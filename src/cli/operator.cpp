@@ -78,10 +78,7 @@ Effective effective_settings(store::Db& db) {
   } else {
     e.stash_error = "no Stash connection known: run any PlexSync task in Stash once, or set stash_url";
   }
-  nlohmann::json merged;
-  auto overlay = config::overlay_local(stash_map, merged);
-  e.source = overlay.source;
-  e.loaded = config::load_effective_settings(stash_map);
+  e.loaded = config::load_effective_settings(stash_map, &e.source);
   return e;
 }
 

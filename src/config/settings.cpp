@@ -351,9 +351,12 @@ LocalOverlay overlay_local(const nlohmann::json& stash_map, nlohmann::json& merg
   return out;
 }
 
-LoadResult load_effective_settings(const nlohmann::json& stash_map) {
+LoadResult load_effective_settings(const nlohmann::json& stash_map, std::map<std::string, std::string>* sources) {
   nlohmann::json merged;
   auto overlay = overlay_local(stash_map, merged);
+  if (sources != nullptr) {
+    *sources = overlay.source;
+  }
   auto result = load_settings(merged);
   result.problems.insert(result.problems.begin(), overlay.problems.begin(), overlay.problems.end());
   return result;

@@ -100,7 +100,9 @@ struct LocalOverlay {
 };
 LocalOverlay overlay_local(const nlohmann::json& stash_map, nlohmann::json& merged);
 
-// What every reader of settings uses: Stash's plugin settings with the local overlay applied.
-LoadResult load_effective_settings(const nlohmann::json& stash_map);
+// What every reader of settings uses: Stash's plugin settings with the local overlay applied;
+// sources, when given, receives where each key came from.
+LoadResult load_effective_settings(const nlohmann::json& stash_map,
+                                   std::map<std::string, std::string>* sources = nullptr);
 
 } // namespace config
