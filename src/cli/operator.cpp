@@ -179,7 +179,8 @@ int cmd_dlq(const OperatorOptions& o, const std::string& action, const std::stri
     if (!n) {
       return say_error(o, "cannot requeue dead letters: " + n.error().message, k_exit_problems);
     }
-    const bool started = *n > 0 && !util::DataDirLock::held_by_someone(o.data_dir) && spawn_worker(o.data_dir);
+    const bool started =
+        *n > 0 && autostart_enabled() && !util::DataDirLock::held_by_someone(o.data_dir) && spawn_worker(o.data_dir);
     if (o.json) {
       std::cout << nlohmann::json{{"requeued", *n}, {"worker_started", started}}.dump(2) << "\n";
     } else {

@@ -44,11 +44,6 @@ extern "C" void on_terminate(int /*signal*/) {
 }
 
 // Service mode: an operator runs 'plexsync worker --forever' and hooks must not start another.
-bool autostart_enabled() {
-  const char* env = std::getenv("PLEXSYNC_WORKER_AUTOSTART");
-  return env == nullptr || std::string(env) != "0";
-}
-
 std::string arg_string(const nlohmann::json& args, const char* key) {
   if (!args.contains(key)) {
     return {};
@@ -475,6 +470,11 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
 }
 
 } // namespace
+
+bool autostart_enabled() {
+  const char* env = std::getenv("PLEXSYNC_WORKER_AUTOSTART");
+  return env == nullptr || std::string(env) != "0";
+}
 
 void remember_argv0(const char* argv0) {
   g_argv0 = argv0 != nullptr ? argv0 : "";

@@ -22,6 +22,8 @@ int run_plugin();
 int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port = 0);
 // Data dir: $PLEXSYNC_DATA_DIR, else <plugin_dir>/data, else next to the executable.
 std::string resolve_data_dir(const std::string& plugin_dir);
+// False when PLEXSYNC_WORKER_AUTOSTART=0 (a service runs the worker): nothing starts one then.
+bool autostart_enabled();
 // argv[0], remembered for systems without /proc (an empty chroot) to find the executable.
 void remember_argv0(const char* argv0);
 // Starts a detached worker (new session, stdio on /dev/null) so Stash does not wait for it.

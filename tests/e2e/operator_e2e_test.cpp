@@ -138,8 +138,14 @@ TEST_F(OperatorE2E, DeadLettersCanBeListedRetriedAndPurged) {
   EXPECT_EQ(rcode, 0);
   EXPECT_EQ(retried.at("requeued"), 1);
   EXPECT_EQ(cli({"dlq", "purge", "--days", "0"}).second.at("purged"), 0) << "nothing is dead any more";
+  EXPECT_EQ(retried.at("worker_started"), false) << "PLEXSYNC_WORKER_AUTOSTART=0 is respected";
+  // The worker the hook started exits once idle; then `sync` runs the scene in the foreground.
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(20)));
   auto [scode, synced] = cli({"sync", "5"});
   EXPECT_EQ(scode, 0) << synced.dump();
+  // Synced now, or already by the hook's worker before it left (then Plex is up to date).
+  EXPECT_EQ(synced.value("synced", 0) + synced.value("unchanged", 0), 1) << synced.dump();
   EXPECT_EQ(plex_.item_json("10004").value("title", ""), stash_.scene("5")->at("title"));
 }
 
