@@ -435,18 +435,21 @@ int cmd_sync(const OperatorOptions& o, const std::string& scene_id, bool dry_run
   if (auto queued = queue::Queue(*db).enqueue(scene_id, "cli:sync", util::SystemClock().now_ms()); !queued) {
     return say_error(o, "cannot queue scene " + scene_id + ": " + queued.error().message, k_exit_problems);
   }
-  if (util::DataDirLock::held_by_someone(o.data_dir)) {
+  const auto handed_over = [&] { // a running worker takes the job
     if (o.json) {
       std::cout << nlohmann::json{{"queued", true}, {"worker_running", true}}.dump(2) << "\n";
     } else {
       std::cout << "queued scene " << scene_id << "; the running worker syncs it within seconds\n";
     }
     return k_exit_ok;
+  };
+  if (util::DataDirLock::held_by_someone(o.data_dir)) {
+    return handed_over();
   }
   // No worker: drain in the foreground, as the Process queue task does, logging to the terminal.
   util::DataDirLock lock(o.data_dir);
   if (!lock.try_acquire()) {
-    return say_error(o, "queued, but another worker took the data directory; it syncs the scene", k_exit_ok);
+    return handed_over();
   }
   util::SystemClock clock;
   util::SystemRng rng;

@@ -32,6 +32,16 @@ std::optional<Record> load_record(store::Db& db, const std::string& scene_id) {
                 fieldsync::Written::from_json(stmt->text_at(3))};
 }
 
+// The edit a sync sends (and `sync --dry-run` shows): the scene's fields against the item, and
+// against what PlexSync last wrote there when the scene is still matched to the same item.
+fieldsync::EditPlan plan_for(const fieldsync::Prepared& prepared, const plex::Item& item,
+                             const config::Settings& settings, const std::optional<Record>& record,
+                             const std::string& rating_key) {
+  const bool same_item = record && record->rating_key == rating_key;
+  return fieldsync::plan_edit(prepared.desired, item, {settings.preserve_plex_edits, settings.tag_mode == "merge"},
+                              same_item ? record->written : fieldsync::Written{});
+}
+
 std::vector<match::IndexedPart> parts_of(const plex::Item& item, const std::string& section_key) {
   std::vector<match::IndexedPart> out;
   for (const auto& p : item.parts) {
@@ -322,10 +332,7 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   for (const auto& v : prepared.violations) {
     LOG_WARN("scene " << scene.id << ": " << v.field << " " << v.message);
   }
-  const bool same_item = record && record->rating_key == chosen->rating_key;
-  const auto last = same_item ? record->written : fieldsync::Written{};
-  const auto plan = fieldsync::plan_edit(prepared.desired, *item,
-                                         {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
+  const auto plan = plan_for(prepared, *item, *settings_, record, chosen->rating_key);
   bool wrote = false;
   if (!plan.params.empty()) {
     const auto batches = plex::split_edit(plan.params, plex::k_max_edit_query_bytes);
@@ -441,11 +448,8 @@ util::Result<nlohmann::json> Worker::preview(const std::string& scene_or_path, b
     return util::fail(item.error().message);
   }
   const auto record = load_record(db_, scene->id);
-  const bool same_item = record && record->rating_key == best.rating_key;
   const auto prepared = fieldsync::prepare(*scene, *settings_);
-  const auto plan =
-      fieldsync::plan_edit(prepared.desired, *item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"},
-                           same_item ? record->written : fieldsync::Written{});
+  const auto plan = plan_for(prepared, *item, *settings_, record, best.rating_key);
   nlohmann::json params = nlohmann::json::array();
   for (const auto& [k, v] : plan.params) {
     params.push_back({k, v});
