@@ -19,6 +19,9 @@ constexpr int64_t k_lease_ms = 5LL * 60 * 1000;
 constexpr int64_t k_settings_ttl_ms = 60LL * 1000;
 constexpr int64_t k_auth_recheck_ms = 30LL * 1000;
 constexpr int64_t k_max_idle_sleep_ms = 500;
+// A run that cannot reach its own queue this many times in a row (each after SQLite's busy
+// timeout) ends and leaves the jobs for the next run; only the service worker keeps trying.
+constexpr int k_max_queue_failures = 3;
 
 std::string uuid_v4(util::Rng& rng) {
   static const char* hexd = "0123456789abcdef";
@@ -544,6 +547,7 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
     return int64_t{settings_ ? settings_->worker_idle_seconds : 30} * 1000;
   }();
   int64_t idle_since = clock_.now_ms();
+  int queue_failures = 0;
   const auto wait_a_little = [&](int64_t until_ms) {
     clock_.sleep_ms(std::clamp<int64_t>(until_ms - clock_.now_ms(), 1, k_max_idle_sleep_ms));
   };
@@ -612,9 +616,15 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
     auto job = queue_.claim(now, k_lease_ms);
     if (!job) {
       LOG_ERROR("queue unavailable: " << job.error().message);
+      if (mode != RunMode::forever && ++queue_failures >= k_max_queue_failures) {
+        LOG_ERROR("stopping this run after " << queue_failures
+                                             << " failed attempts to read the queue; the jobs stay queued");
+        break;
+      }
       clock_.sleep_ms(1000);
       continue;
     }
+    queue_failures = 0;
     if (*job) {
       process(**job);
       idle_since = clock_.now_ms();

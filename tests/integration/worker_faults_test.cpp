@@ -227,4 +227,26 @@ TEST_F(WorkerFaults, SceneWithoutPlexItemWaitsWithoutTrippingTheBreaker) {
   EXPECT_EQ(outages(false), 0);
 }
 
+// The worker's connection cannot write (here: a read it started before another connection
+// committed, SQLite's stale-snapshot case; a lock another process keeps behaves alike): the run
+// ends after a few tries instead of spinning, and every job is still queued for the next run.
+TEST_F(WorkerFaults, AQueueThatCannotBeWrittenEndsTheRunAndKeepsTheJobs) {
+  configure({{"plex_concurrency", 1}}); // one lane, on db_
+  enqueue({1});
+  {
+    auto reading = db_->prepare("SELECT id FROM jobs");
+    ASSERT_TRUE(*reading->step()); // db_ now holds a read snapshot
+    auto other = store::Db::open(dir_);
+    ASSERT_TRUE(other);
+    ASSERT_TRUE(queue::Queue(*other).enqueue("2", "Scene.Update.Post", clock_.now_ms()));
+    const auto stats = worker().run(worker::RunMode::drain);
+    EXPECT_EQ(stats.processed, 0);
+  }
+  EXPECT_EQ(counts().pending, 2) << "nothing was lost";
+  EXPECT_FALSE(synced(1));
+  drain();
+  EXPECT_TRUE(synced(1));
+  EXPECT_TRUE(synced(2));
+}
+
 } // namespace

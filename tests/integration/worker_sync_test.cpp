@@ -135,11 +135,14 @@ TEST_F(WorkerSync, UncertainMatchGoesToReviewUnlessStrictMatchingIsOff) {
   EXPECT_FALSE(synced(1));
   EXPECT_EQ(requests("PUT", "/"), 0) << "strict: nothing written";
   EXPECT_EQ(reviews(), 1);
-  auto stmt = db_->prepare("SELECT candidates FROM match_reviews WHERE scene_id = '1'");
-  ASSERT_TRUE(*stmt->step());
-  const auto candidates = nlohmann::json::parse(stmt->text_at(0));
-  EXPECT_EQ(candidates.at(0).at("rating_key"), "10000");
-  EXPECT_EQ(candidates.at(0).at("score"), 60);
+  {
+    // Scoped: a statement left open would hold a read snapshot the worker's lane 1 shares.
+    auto stmt = db_->prepare("SELECT candidates FROM match_reviews WHERE scene_id = '1'");
+    ASSERT_TRUE(*stmt->step());
+    const auto candidates = nlohmann::json::parse(stmt->text_at(0));
+    EXPECT_EQ(candidates.at(0).at("rating_key"), "10000");
+    EXPECT_EQ(candidates.at(0).at("score"), 60);
+  }
 
   configure({{"strict_matching", false}});
   clock_.advance(61'000); // the worker reads settings at most once a minute
