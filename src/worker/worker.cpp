@@ -63,16 +63,32 @@ util::Result<std::optional<StashConnection>> load_connection(store::Db& db) {
   }
 }
 
-util::Result<std::optional<StashConnection>> effective_connection(store::Db& db, std::string* api_key) {
+LocalStash read_local_stash() {
   nlohmann::json local;
   (void)config::overlay_local(nlohmann::json::object(), local);
-  if (const auto key = local.value("stash_api_key", nlohmann::json()); api_key != nullptr && key.is_string()) {
-    *api_key = key.get<std::string>();
+  LocalStash out;
+  if (const auto url = local.value("stash_url", nlohmann::json()); url.is_string()) {
+    out.url = url.get<std::string>();
   }
-  if (const auto url = local.value("stash_url", nlohmann::json()); url.is_string() && !url.get<std::string>().empty()) {
-    return std::optional<StashConnection>(StashConnection{url.get<std::string>(), "session", ""});
+  if (const auto key = local.value("stash_api_key", nlohmann::json()); key.is_string()) {
+    out.api_key = key.get<std::string>();
+  }
+  return out;
+}
+
+util::Result<std::optional<StashConnection>> effective_connection(store::Db& db, const LocalStash& local) {
+  if (!local.url.empty()) {
+    return std::optional<StashConnection>(StashConnection{local.url, "session", ""});
   }
   return load_connection(db);
+}
+
+util::Result<std::optional<StashConnection>> effective_connection(store::Db& db, std::string* api_key) {
+  const auto local = read_local_stash();
+  if (api_key != nullptr) {
+    *api_key = local.api_key;
+  }
+  return effective_connection(db, local);
 }
 
 std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& settings, store::Db& db, util::Clock* clock,
@@ -158,20 +174,32 @@ BackoffPolicy Worker::retry_policy() const {
 }
 
 util::Result<void> Worker::refresh_context(bool force_settings) {
-  std::string local_key;
-  TRY_ASSIGN(auto conn, effective_connection(db_, &local_key));
+  const int64_t now = clock_.now_ms();
+  const bool settings_due = force_settings || !settings_ || now - settings_loaded_ms_ > k_settings_ttl_ms;
+  if (settings_due || !local_) {
+    local_ = read_local_stash();
+  }
+  const std::string& local_key = local_->api_key;
+  // The saved connection is read per job: a hook may have brought a new session cookie.
+  TRY_ASSIGN(auto conn, effective_connection(db_, *local_));
   if (!conn) {
     return util::fail("no Stash connection known yet: run any PlexSync task or save a scene in Stash (outside "
                       "Stash: set stash_url in the settings file or PLEXSYNC_STASH_URL)");
   }
-  const bool conn_changed = !conn_ || conn_->base_url != conn->base_url || conn_->cookie_value != conn->cookie_value;
-  if (conn_changed || !stash_) {
-    const auto& key = !local_key.empty() ? local_key : (settings_ ? settings_->stash_api_key : "");
-    TRY_ASSIGN(stash_, stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, key}));
-    conn_ = conn;
-  }
-  const int64_t now = clock_.now_ms();
-  if (!force_settings && settings_ && now - settings_loaded_ms_ <= k_settings_ttl_ms) {
+  // An API key outlives Stash's session cookie; the one in Stash's settings is known once they are read.
+  const auto wanted_key = [&] { return !local_key.empty() ? local_key : (settings_ ? settings_->stash_api_key : ""); };
+  const auto connect_stash = [&]() -> util::Result<void> {
+    const bool same = stash_ && conn_ && conn_->base_url == conn->base_url &&
+                      conn_->cookie_value == conn->cookie_value && stash_key_ == wanted_key();
+    if (!same) {
+      TRY_ASSIGN(stash_, stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, wanted_key()}));
+      conn_ = conn;
+      stash_key_ = wanted_key();
+    }
+    return {};
+  };
+  TRY(connect_stash());
+  if (!settings_due) {
     return {};
   }
   TRY_ASSIGN(auto raw, stash_->plugin_settings("PlexSync"));
@@ -194,6 +222,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   settings_ = n;
   settings_loaded_ms_ = now;
   path_map_ = map;
+  TRY(connect_stash());
   util::log::set_debug_visible(settings_->debug_logging);
   util::log::set_obfuscate_paths(settings_->obfuscate_paths);
   (void)db_.put_kv("delete_action", settings_->delete_action);

@@ -62,6 +62,13 @@ util::Result<std::optional<StashConnection>> load_connection(store::Db& db);
 // stash_url (and stash_api_key) from the settings file or environment when given (service mode,
 // CLI), else the connection the latest plugin run saved. api_key: the local stash_api_key, if any.
 util::Result<std::optional<StashConnection>> effective_connection(store::Db& db, std::string* api_key = nullptr);
+// stash_url and stash_api_key as the settings file and environment give them ("" = not given).
+struct LocalStash {
+  std::string url;
+  std::string api_key;
+};
+LocalStash read_local_stash();
+util::Result<std::optional<StashConnection>> effective_connection(store::Db& db, const LocalStash& local);
 
 // What the lanes of one worker process share: the breaker, the authentication pause, the
 // library sections and the request pacing towards Plex. One mutex guards it all; no network call
@@ -138,7 +145,9 @@ private:
   int64_t last_poll_ms_ = 0;
 
   std::optional<StashConnection> conn_;
+  std::string stash_key_; // the API key stash_ was connected with ("" = the session cookie alone)
   std::unique_ptr<stash::StashClient> stash_;
+  std::optional<LocalStash> local_; // from the settings file and environment, re-read with settings_
   std::optional<config::Settings> settings_;
   int64_t settings_loaded_ms_ = 0;
   std::unique_ptr<plex::PlexClient> plex_;

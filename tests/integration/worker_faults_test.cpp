@@ -249,4 +249,24 @@ TEST_F(WorkerFaults, AQueueThatCannotBeWrittenEndsTheRunAndKeepsTheJobs) {
   EXPECT_TRUE(synced(2));
 }
 
+// Stash with a password: the worker starts with the session cookie a hook gave it, reads the
+// API key from the plugin settings and uses it from then on, so a Stash restart (every session
+// cookie gone) does not stop the sync.
+TEST_F(WorkerFaults, StashApiKeyFromTheSettingsOutlivesTheSessionCookie) {
+  stash_.set_auth("stash-api-key-for-the-worker", true);
+  ASSERT_TRUE(worker::save_connection(*db_, {stash_url(), "session", stash_.new_session()}));
+  configure({{"stash_api_key", "stash-api-key-for-the-worker"}});
+  enqueue({1});
+  drain();
+  ASSERT_TRUE(synced(1));
+  EXPECT_EQ(stash_.requests().snapshot().back().token_via, "apikey");
+
+  stash_.end_sessions();
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "Edited after Stash restarted"}}));
+  enqueue({1});
+  drain();
+  EXPECT_TRUE(synced(1));
+  EXPECT_EQ(counts().pending, 0);
+}
+
 } // namespace

@@ -503,6 +503,16 @@ std::string StashSim::new_session() {
   return value;
 }
 
+void StashSim::end_sessions() {
+  std::lock_guard lock(mutex_);
+  sessions_.clear();
+}
+
+void StashSim::set_auth(const std::string& api_key, bool credentials) {
+  options_.api_key = api_key;
+  options_.credentials = credentials;
+}
+
 bool StashSim::update_scene(const std::string& id, const nlohmann::json& patch) {
   std::lock_guard lock(mutex_);
   auto it = scenes_.find(std::atoll(id.c_str()));

@@ -36,6 +36,10 @@ public:
 
   // A fresh session cookie value, as Stash puts in a plugin's server_connection.
   std::string new_session();
+  // Every session cookie stops working, as when Stash restarts.
+  void end_sessions();
+  // Stash's authentication: its API key and whether a username/password is set. Call before serving.
+  void set_auth(const std::string& api_key, bool credentials);
   // Edits a scene the way the UI would: merges fields and bumps updated_at.
   bool update_scene(const std::string& id, const nlohmann::json& patch);
   void add_scene(const nlohmann::json& scene);
