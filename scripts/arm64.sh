@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The arm64 build: installs Debian's cross compiler, the arm64 libraries (multiarch) and
 # qemu-user when missing, builds the fully static plexsync for arm64 (preset "arm64"), and runs
-# it under qemu as Stash would: a hook, then the Process queue task against the simulators,
-# which must sync the scene to Plex.
+# it under qemu as Stash would, from the packaged PlexSync-arm64.zip: a hook, then the Process
+# queue task against the simulators, which must sync the scene to Plex.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(g++-aarch64-linux-gnu qemu-user libboost-dev:arm64 libssl-dev:arm64 libsqlite3-dev:arm64
@@ -42,8 +42,14 @@ plex="http://127.0.0.1:$(cat "$work/plex.port")"
 stash_port=$(cat "$work/stash.port")
 curl -fsS -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$stash_port/__sim/settings" \
   -d "{\"settings\":{\"plex_url\":\"$plex\",\"plex_token\":\"plexsim-token\",\"plex_library\":\"Adult\",\"plex_requests_per_second\":1000}}" >/dev/null
-mkdir -p "$work/PlexSync"
-cp "$bin" "$work/PlexSync/plexsync"
+# Packaged as users get it: PlexSync-arm64.zip beside the x86_64 zip in one index.yml, its
+# sha256 as listed, unpacked the way Stash installs a package.
+scripts/package.sh build/release/dist/PlexSync "$work/package" build/arm64/dist/PlexSync >/dev/null
+listed=$(awk '/^- id: /{entry=$3} entry=="PlexSync-arm64" && $1=="sha256:"{print $2}' "$work/package/index.yml")
+actual=$(sha256sum "$work/package/PlexSync-arm64.zip" | cut -d' ' -f1)
+[[ -n $listed && $listed == "$actual" ]] || { echo "arm64: index.yml lists sha256 '$listed', the zip has $actual" >&2; exit 1; }
+unzip -q "$work/package/PlexSync-arm64.zip" -d "$work/PlexSync"
+[[ -x $work/PlexSync/plexsync ]] || { echo "arm64: the unpacked plugin's binary is not executable" >&2; exit 1; }
 task() { # $1 = the args object
   printf '%s' '{"server_connection":{"Scheme":"http","Host":"127.0.0.1","Port":'"$stash_port"',"SessionCookie":null,"PluginDir":"'"$work/PlexSync"'"},"args":'"$1"'}' |
     PLEXSYNC_WORKER_AUTOSTART=0 qemu-aarch64 "$work/PlexSync/plexsync" plugin 2>/dev/null
@@ -54,4 +60,4 @@ answer=$(task '{"mode":"process_queue"}')
 grep -q '"synced":1' <<<"$answer" || { echo "arm64: process_queue did not sync: $answer" >&2; exit 1; }
 title=$(curl -fsS -H 'X-Plex-Token: plexsim-token' -H 'Accept: application/json' "$plex/library/metadata/10001")
 grep -q 'Stash Title 2' <<<"$title" || { echo "arm64: Plex item 10001 was not updated: $title" >&2; exit 1; }
-echo "arm64: a hook and Process queue under qemu-aarch64 synced scene 2 to Plex"
+echo "arm64: from PlexSync-arm64.zip (sha256 as index.yml lists it), a hook and Process queue under qemu-aarch64 synced scene 2 to Plex"
