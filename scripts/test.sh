@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole suite: the sanitizer build (ASan + UBSan) runs unit, integration and end-to-end tests;
+# The whole suite: lint and clang-tidy (a warning fails it); the sanitizer build (ASan + UBSan) runs unit, integration and end-to-end tests;
 # then the release build runs everything again, end-to-end against the static dist/PlexSync
 # binary, plus the fidelity checks of the simulators; then the arm64 build is checked under
 # qemu-user; then every libFuzzer target runs for FUZZ_SECONDS (default 30).
@@ -10,6 +10,8 @@ export PLEXSYNC_SKIP_SETUP=1
 jobs=$(nproc)
 
 scripts/lint.sh
+echo "== clang-tidy (src/, tools/)"
+scripts/tidy.sh
 
 echo "== sanitizer build (debug, ASan + UBSan)"
 cmake --preset debug -DPLEXSYNC_WERROR=ON >/dev/null

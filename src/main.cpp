@@ -9,10 +9,10 @@ int main(int argc, char** argv) {
   try {
     return cli::run(argc, argv);
   } catch (const util::Fatal& e) {
-    std::fprintf(stderr, "plexsync: error: %s\n", e.what());
+    (void)std::fprintf(stderr, "plexsync: error: %s\n", e.what());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "plexsync: internal error: %s\n", e.what());
+    (void)std::fprintf(stderr, "plexsync: internal error: %s\n", e.what());
     return 70;
   }
 }

@@ -89,7 +89,7 @@ Answer fail(std::string message) {
 void file_log_sink(const std::string& data_dir) {
   const std::string path = data_dir + "/plexsync.log";
   std::error_code ec;
-  if (std::filesystem::file_size(path, ec) > 5U * 1024U * 1024U) {
+  if (std::filesystem::file_size(path, ec) > std::uintmax_t{5} * 1024U * 1024U) {
     std::filesystem::rename(path, path + ".1", ec); // one generation of rotation
   }
   FILE* f = std::fopen(path.c_str(), "a");
@@ -102,10 +102,10 @@ void file_log_sink(const std::string& data_dir) {
     char stamp[32];
     std::tm tm{};
     gmtime_r(&now, &tm);
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::fprintf(f, "%s %-5s [%d] %.*s\n", stamp, names[static_cast<int>(level)], static_cast<int>(getpid()),
-                 static_cast<int>(message.size()), message.data());
-    std::fflush(f);
+    (void)std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    (void)std::fprintf(f, "%s %-5s [%d] %.*s\n", stamp, names[static_cast<int>(level)], static_cast<int>(getpid()),
+                       static_cast<int>(message.size()), message.data());
+    (void)std::fflush(f);
   });
 }
 
@@ -313,11 +313,11 @@ Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::stri
   if (recent) {
     // Stash compares timestamps as text in its own offset; a date two days back is a safe superset
     // of "the last 24 hours" whatever that offset is.
-    const std::time_t since = now / 1000 - 2 * 24 * 3600;
+    const std::time_t since = now / 1000 - std::time_t{2} * 24 * 3600;
     std::tm tm{};
     gmtime_r(&since, &tm);
     char day[16];
-    std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    (void)std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
     filter = {{"updated_at", {{"value", day}, {"modifier", "GREATER_THAN"}}}};
   }
   auto stash = stash_client_for(in.server);
@@ -522,9 +522,9 @@ bool spawn_worker(const std::string& data_dir) {
 }
 
 int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port) {
-  std::signal(SIGPIPE, SIG_IGN);
-  std::signal(SIGTERM, on_terminate);
-  std::signal(SIGINT, on_terminate);
+  (void)std::signal(SIGPIPE, SIG_IGN);
+  (void)std::signal(SIGTERM, on_terminate);
+  (void)std::signal(SIGINT, on_terminate);
   util::DataDirLock lock(data_dir);
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -532,7 +532,7 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
     if (lock.error() == "held by another process") {
       return 0; // another worker serves this data dir
     }
-    std::fprintf(stderr, "plexsync: error: %s\n", lock.error().c_str());
+    (void)std::fprintf(stderr, "plexsync: error: %s\n", lock.error().c_str());
     return 1;
   }
   if (isatty(2) == 0) {
@@ -581,7 +581,7 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
 }
 
 int run_plugin() {
-  std::signal(SIGPIPE, SIG_IGN);
+  (void)std::signal(SIGPIPE, SIG_IGN);
   std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   auto input = stash::parse_plugin_input(text);
   if (!input) {

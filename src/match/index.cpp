@@ -1,6 +1,7 @@
 #include "match/index.hpp"
 
 #include <algorithm>
+#include <ctime>
 
 #include "match/fold.hpp"
 #include "util/strings.hpp"
@@ -223,7 +224,9 @@ util::Result<std::vector<plex::Section>> select_sections(const std::vector<plex:
       for (const auto& s : all) {
         titles += (titles.empty() ? "'" : ", '") + s.title + "'";
       }
-      return util::fail("plex_library: no Plex library is called '" + name + "'; Plex has " + titles);
+      std::string message = "plex_library: no Plex library is called '" + name + "'; Plex has ";
+      message += titles;
+      return util::fail(message);
     }
   }
   return out;

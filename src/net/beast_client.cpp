@@ -169,7 +169,7 @@ private:
     if (hec) {
       auto message = handshake_failure(base, hec);
       close();
-      return tl::unexpected(error(TransportFailure::tls, std::move(message)));
+      return tl::unexpected(error(TransportFailure::tls, message));
     }
     return {};
   }

@@ -134,7 +134,7 @@ private:
     beast::flat_buffer buffer;
     while (!stopped_) {
       http::request_parser<http::string_body> parser;
-      parser.body_limit(256U * 1024U * 1024U);
+      parser.body_limit(size_t{256} * 1024U * 1024U);
       // Long request lines must reach the handler so it can answer 414 like PMS does.
       parser.header_limit(1024U * 1024U);
       http::read(stream, buffer, parser, ec);

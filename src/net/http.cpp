@@ -117,7 +117,7 @@ std::string discover_ca_bundle(const std::string& root) {
   for (const char* candidate :
        {"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt"}) {
     std::error_code ec;
-    if (const auto path = root + candidate; std::filesystem::is_regular_file(path, ec)) {
+    if (auto path = root + candidate; std::filesystem::is_regular_file(path, ec)) {
       return path;
     }
   }

@@ -73,7 +73,7 @@ struct ClientOptions {
   int connect_timeout_ms = 5000;
   int read_timeout_ms = 30000;
   int total_timeout_ms = 120000;
-  size_t max_response_bytes = 64U * 1024U * 1024U;
+  size_t max_response_bytes = size_t{64} * 1024U * 1024U;
   bool verify_tls = true;
   std::string ca_file; // empty: SSL_CERT_FILE, then the usual Debian/Alpine bundle paths
 };

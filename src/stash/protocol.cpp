@@ -106,9 +106,9 @@ util::Result<PluginInput> parse_plugin_input(const std::string& text) {
 void write_result(const nlohmann::json& output, const std::optional<std::string>& error) {
   nlohmann::json result = {{"output", output}, {"error", error ? nlohmann::json(*error) : nlohmann::json()}};
   const std::string text = result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
+  (void)std::fwrite(text.data(), 1, text.size(), stdout);
+  (void)std::fputc('\n', stdout);
+  (void)std::fflush(stdout);
 }
 
 } // namespace stash

@@ -144,7 +144,7 @@ private:
 
 std::string rating_text(double r) {
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%.1f", r);
+  (void)std::snprintf(buf, sizeof buf, "%.1f", r);
   return buf;
 }
 

@@ -30,6 +30,8 @@ inline tl::unexpected<Error> fail(std::string message) {
       return tl::unexpected(std::move(try_result_).error());                                                           \
     }                                                                                                                  \
   } while (false)
+// tmp is a generated name and var a declaration ("auto x"): neither can take parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define TRY_ASSIGN(var, expr) TRY_ASSIGN_IMPL_(PLEXSYNC_CONCAT(try_tmp_, __LINE__), var, expr)
 #define TRY_ASSIGN_IMPL_(tmp, var, expr)                                                                               \
   auto tmp = (expr);                                                                                                   \
@@ -37,3 +39,4 @@ inline tl::unexpected<Error> fail(std::string message) {
     return tl::unexpected(std::move(tmp).error());                                                                     \
   }                                                                                                                    \
   var = std::move(*tmp)
+// NOLINTEND(bugprone-macro-parentheses)

@@ -64,8 +64,8 @@ void stash_sink(Level level, std::string_view message) {
   line.push_back('\x02');
   line.append(message.substr(0, k_max_line));
   line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  (void)std::fwrite(line.data(), 1, line.size(), stderr);
+  (void)std::fflush(stderr);
 }
 
 std::string redact_locked(State& s, std::string_view text) {
@@ -139,7 +139,7 @@ std::string display_path(std::string_view path) {
     hash = (hash ^ c) * 16777619U;
   }
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%08x", hash);
+  (void)std::snprintf(buf, sizeof buf, "%08x", hash);
   const auto slash = path.find_last_of("/\\");
   const auto dot = path.rfind('.');
   const bool has_ext =
@@ -167,14 +167,15 @@ void progress(double fraction) {
   if (fraction > 1) {
     fraction = 1;
   }
-  std::fprintf(stderr, "\x01p\x02%.4f\n", fraction);
-  std::fflush(stderr);
+  (void)std::fprintf(stderr, "\x01p\x02%.4f\n", fraction);
+  (void)std::fflush(stderr);
 }
 
 void use_plain_stderr() {
   set_sink([](Level level, std::string_view message) {
-    std::fprintf(stderr, "plexsync: %s: %.*s\n", level_name(level), static_cast<int>(message.size()), message.data());
-    std::fflush(stderr);
+    (void)std::fprintf(stderr, "plexsync: %s: %.*s\n", level_name(level), static_cast<int>(message.size()),
+                       message.data());
+    (void)std::fflush(stderr);
   });
 }
 

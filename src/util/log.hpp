@@ -34,6 +34,8 @@ void use_plain_stderr();
 
 } // namespace util::log
 
+// expr is a chain of "<<" operands: parentheses would turn it into one shifted value.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define PLEXSYNC_LOG(level, expr)                                                                                      \
   do {                                                                                                                 \
     if (::util::log::enabled(level)) {                                                                                 \
@@ -42,6 +44,7 @@ void use_plain_stderr();
       ::util::log::write(level, log_stream_.str());                                                                    \
     }                                                                                                                  \
   } while (false)
+// NOLINTEND(bugprone-macro-parentheses)
 #define LOG_TRACE(expr) PLEXSYNC_LOG(::util::log::Level::trace, expr)
 #define LOG_DEBUG(expr) PLEXSYNC_LOG(::util::log::Level::debug, expr)
 #define LOG_INFO(expr) PLEXSYNC_LOG(::util::log::Level::info, expr)

@@ -78,7 +78,7 @@ std::string shift_timestamp(const std::string& t, int64_t delta_s) {
   std::tm out{};
   gmtime_r(&shifted, &out);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &out);
+  (void)std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &out);
   return std::string(buf) + zone;
 }
 
@@ -90,7 +90,10 @@ nlohmann::json boundary(const std::vector<std::pair<std::string, std::string>>& 
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [id, updated_at] : versions) {
     if (updated_at > floor) {
-      out.push_back(id + "@" + updated_at);
+      std::string entry = id;
+      entry += '@';
+      entry += updated_at;
+      out.push_back(std::move(entry));
     }
   }
   return out;

@@ -540,6 +540,7 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
   // Extra lanes: each with its own database connection, HTTP connections and RNG.
   const auto data_dir = std::filesystem::path(db_.path()).parent_path().string();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(lanes - 1));
   std::vector<Stats> lane_stats(static_cast<size_t>(lanes - 1));
   for (int i = 0; i < lanes - 1; ++i) {
     threads.emplace_back([&, i] {

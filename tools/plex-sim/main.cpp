@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   if (const auto lib = args.get("--library"); !lib.empty()) {
     std::ifstream in(lib);
     if (!in) {
-      std::fprintf(stderr, "plexsim: cannot read %s\n", lib.c_str());
+      (void)std::fprintf(stderr, "plexsim: cannot read %s\n", lib.c_str());
       return 2;
     }
     sim.load(nlohmann::json::parse(in));
@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
       [&sim](const net::ServerRequest& r) { return sim.handle(r); },
       net::ServerTls{args.get("--tls-cert"), args.get("--tls-key")});
   sim::write_port_file(args.get("--port-file"), server->port());
-  std::fprintf(stderr, "plexsim: listening on %s://127.0.0.1:%d with %zu items\n",
-               args.get("--tls-cert").empty() ? "http" : "https", server->port(), sim.item_count());
+  (void)std::fprintf(stderr, "plexsim: listening on %s://127.0.0.1:%d with %zu items\n",
+                     args.get("--tls-cert").empty() ? "http" : "https", server->port(), sim.item_count());
   sim::wait_for_signal();
   if (const auto out = args.get("--dump-on-exit"); !out.empty()) {
     std::ofstream(out) << sim.dump().dump(2);

@@ -5,6 +5,7 @@
 #include <random>
 #include <thread>
 
+#include "sim/library.hpp"
 #include "util/digest.hpp"
 #include "util/strings.hpp"
 
@@ -13,13 +14,23 @@ namespace {
 
 constexpr const char* k_machine_id = "5e1f0c9a7b3d42e8a6c4f19d08b2e7a3c6d5f401";
 constexpr const char* k_version = "1.41.6.9685-d301f511a";
-const std::set<std::string> k_text_fields = {"title",       "titleSort", "originalTitle", "summary",
-                                             "tagline",     "studio",    "contentRating", "originallyAvailableAt",
-                                             "editionTitle"};
-const std::set<std::string> k_numeric_fields = {"userRating", "year", "addedAt", "rating", "audienceRating"};
-const std::vector<std::pair<std::string, std::string>> k_tag_types = {
-    {"genre", "Genre"},     {"director", "Director"},     {"writer", "Writer"}, {"producer", "Producer"},
-    {"country", "Country"}, {"collection", "Collection"}, {"label", "Label"},   {"actor", "Role"}};
+// Built on first use rather than before main(), where a throw could not be caught.
+const std::set<std::string>& text_fields() {
+  static const std::set<std::string> fields = {"title",       "titleSort", "originalTitle", "summary",
+                                               "tagline",     "studio",    "contentRating", "originallyAvailableAt",
+                                               "editionTitle"};
+  return fields;
+}
+const std::set<std::string>& numeric_fields() {
+  static const std::set<std::string> fields = {"userRating", "year", "addedAt", "rating", "audienceRating"};
+  return fields;
+}
+const std::vector<std::pair<std::string, std::string>>& tag_types() {
+  static const std::vector<std::pair<std::string, std::string>> types = {
+      {"genre", "Genre"},     {"director", "Director"},     {"writer", "Writer"}, {"producer", "Producer"},
+      {"country", "Country"}, {"collection", "Collection"}, {"label", "Label"},   {"actor", "Role"}};
+  return types;
+}
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -192,7 +203,7 @@ void PlexSim::load(const nlohmann::json& library) {
     item->rating_key =
         j.contains("ratingKey") ? j.at("ratingKey").get<std::string>() : std::to_string(++next_rating_key_);
     item->section_key = j.value("section", sections_.empty() ? "1" : sections_.front().key);
-    for (const auto& f : k_text_fields) {
+    for (const auto& f : text_fields()) {
       if (j.contains(f) && j.at(f).is_string()) {
         item->text[f] = j.at(f).get<std::string>();
       }
@@ -211,7 +222,7 @@ void PlexSim::load(const nlohmann::json& library) {
           Part{++part_id, p.value("file", ""), p.value("size", int64_t{0}), p.value("duration", int64_t{0})});
       item->duration += item->parts.back().duration;
     }
-    for (const auto& [type, element] : k_tag_types) {
+    for (const auto& [type, element] : tag_types()) {
       const auto plural = type == "actor" ? std::string("actors") : type + "s";
       for (const auto& t : j.value(plural, nlohmann::json::array())) {
         Tag tag;
@@ -280,23 +291,14 @@ void PlexSim::generate(int n) {
        {{{"key", "1"}, {"title", "Adult"}, {"locations", {"/media/adult", "/mnt/nas2/Adult Archive"}}},
         {{"key", "2"}, {"title", "Home Videos"}, {"locations", {"/media/home videos"}}}}},
       {"items", nlohmann::json::array()}};
-  const std::vector<std::string> studios = {"Harbor Light Studio", "Studio Ünïcode", "Ōkami Pictures",
-                                            "Nordlicht Studios"};
-  const std::vector<std::string> folders = {"A-M", "N-Z", "日本語 フォルダ", "Été & more", "#1 picks"};
   for (int i = 0; i < n; ++i) {
-    const auto& studio = studios[static_cast<size_t>(i) % studios.size()];
-    const std::string root = (i % 5 == 4) ? "/mnt/nas2/Adult Archive" : "/media/adult";
-    // Every 7th basename repeats in another folder, as real libraries do.
-    const int name_no = (i % 7 == 6) ? i - 1 : i;
-    const std::string file = root + "/" + studio + "/" + folders[static_cast<size_t>(i) % folders.size()] + "/Scene " +
-                             std::to_string(name_no) + " [1080p].mp4";
-    lib["items"].push_back(
-        {{"ratingKey", std::to_string(10000 + i)},
-         {"section", "1"},
-         {"title", "Scene " + std::to_string(name_no)},
-         {"studio", studio},
-         {"addedAt", 1700000000 + i},
-         {"parts", {{{"file", file}, {"size", 100000000 + static_cast<int64_t>(i)}, {"duration", 1800000 + i}}}}});
+    const auto f = sim::generated_file(i);
+    lib["items"].push_back({{"ratingKey", std::to_string(10000 + i)},
+                            {"section", "1"},
+                            {"title", "Scene " + std::to_string(f.name_no)},
+                            {"studio", f.studio},
+                            {"addedAt", 1700000000 + i},
+                            {"parts", {{{"file", f.path}, {"size", f.size}, {"duration", f.duration_ms}}}}});
   }
   load(lib);
 }
@@ -312,7 +314,7 @@ std::string PlexSim::rekey(const std::string& rating_key) {
   item->rating_key = std::to_string(++next_rating_key_);
   item->added_at = next_epoch();
   item->updated_at = item->added_at;
-  const auto key = item->rating_key;
+  auto key = item->rating_key;
   items_[key] = std::move(item);
   return key;
 }
@@ -382,7 +384,7 @@ nlohmann::json PlexSim::render_item(const Item& item, bool full) const {
          {"container", ext}});
   }
   m["Media"] = {{{"id", item.media_id}, {"duration", item.duration}, {"videoResolution", "1080"}, {"Part", parts}}};
-  for (const auto& [type, element] : k_tag_types) {
+  for (const auto& [type, element] : tag_types()) {
     auto it = item.tags.find(type);
     if (it == item.tags.end() || it->second.empty()) {
       continue;
@@ -631,8 +633,9 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
             } else if (k == "title") { // contains, case-insensitive
               keep = keep && util::to_lower(title).find(util::to_lower(v)) != std::string::npos;
             } else if (k == "file") {
+              const std::string& needle = v; // clang 14 cannot capture a structured binding
               keep = keep && std::any_of(item->parts.begin(), item->parts.end(),
-                                         [&](const Part& p) { return p.file.find(v) != std::string::npos; });
+                                         [&](const Part& p) { return p.file.find(needle) != std::string::npos; });
             } else if (k == "addedAt>>") {
               keep = keep && item->added_at > std::stoll(v);
             } else if (k == "updatedAt>>") {
@@ -803,13 +806,13 @@ net::ServerResponse PlexSim::edit(const std::vector<std::pair<std::string, std::
     const auto dot = k.rfind(".value");
     if (dot != std::string::npos && dot + 6 == k.size() && k.find('[') == std::string::npos) {
       const auto field = k.substr(0, dot);
-      if (k_text_fields.count(field) == 0U && k_numeric_fields.count(field) == 0U) {
+      if (text_fields().count(field) == 0U && numeric_fields().count(field) == 0U) {
         return html_error(400);
       }
       if (field == "originallyAvailableAt" && !v.empty() && !valid_date(v)) {
         return html_error(400);
       }
-      if (k_numeric_fields.count(field) != 0U && !v.empty()) {
+      if (numeric_fields().count(field) != 0U && !v.empty()) {
         try {
           const double d = std::stod(v);
           if (field == "userRating" && (d < 0 || d > 10)) {
@@ -892,7 +895,7 @@ net::ServerResponse PlexSim::edit(const std::vector<std::pair<std::string, std::
           item->year = v.empty() ? 0 : std::stoll(v);
         } else if (field == "addedAt") {
           item->added_at = v.empty() ? item->added_at : std::stoll(v);
-        } else if (k_text_fields.count(field) != 0U) {
+        } else if (text_fields().count(field) != 0U) {
           item->text[field] = v;
         }
         if (options_.auto_lock_on_edit) {

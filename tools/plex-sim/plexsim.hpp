@@ -72,7 +72,7 @@ struct Options {
   bool allow_no_auth = false;     // the "networks without auth" PMS setting
   bool auto_lock_on_edit = false; // lock a field edited without .locked
   int scan_delay_ms = 200;        // how long a requested scan takes to surface pending items
-  size_t max_url_bytes = 16 * 1024;
+  size_t max_url_bytes = size_t{16} * 1024;
   int listing_tag_limit = 3;
 };
 

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   if (const auto file = args.get("--scenes"); !file.empty()) {
     std::ifstream in(file);
     if (!in) {
-      std::fprintf(stderr, "stashsim: cannot read %s\n", file.c_str());
+      (void)std::fprintf(stderr, "stashsim: cannot read %s\n", file.c_str());
       return 2;
     }
     sim.load(nlohmann::json::parse(in));
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
       net::start_server(args.get("--host", "127.0.0.1"), static_cast<uint16_t>(std::stoi(args.get("--port", "9999"))),
                         [&sim](const net::ServerRequest& r) { return sim.handle(r); });
   sim::write_port_file(args.get("--port-file"), server->port());
-  std::fprintf(stderr, "stashsim: listening on 127.0.0.1:%d\n", server->port());
+  (void)std::fprintf(stderr, "stashsim: listening on 127.0.0.1:%d\n", server->port());
   sim::wait_for_signal();
   server->stop();
   return 0;

@@ -6,10 +6,23 @@
 #include <thread>
 
 #include "graphql.hpp"
+#include "sim/library.hpp"
 #include "util/strings.hpp"
 
 namespace stashsim {
 namespace {
+
+// Stash's performer image URL; without an image Stash serves a default one.
+std::string performer_image(const std::string& base, const std::string& id, bool has_image) {
+  std::string url = base;
+  url += "/performer/";
+  url += id;
+  url += "/image?t=1731096345";
+  if (!has_image) {
+    url += "&default=true";
+  }
+  return url;
+}
 
 // A real 1x1 PNG: Stash serves actual image bytes for covers.
 const unsigned char k_png[] = {0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
@@ -53,7 +66,7 @@ std::string StashSim::timestamp(int64_t epoch_s) const {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  (void)std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   return std::string(buf) + (offset_s == 0 ? "Z" : options_.utc_offset);
 }
 
@@ -85,20 +98,13 @@ void StashSim::load(const nlohmann::json& seed) {
 
 void StashSim::generate(int n, const std::string& path_prefix) {
   // Mirrors PlexSim::generate so that every scene has a Plex item with the same file.
-  const std::vector<std::string> studios = {"Harbor Light Studio", "Studio Ünïcode", "Ōkami Pictures",
-                                            "Nordlicht Studios"};
-  const std::vector<std::string> folders = {"A-M", "N-Z", "日本語 フォルダ", "Été & more", "#1 picks"};
   const std::vector<std::string> tag_pool = {"Outdoor",  "Interview",   "Q&A, Extended",
                                              "Été 2023", "4K Remaster", "Night"};
   const std::vector<std::string> people = {"Léa Dubois", "Анна Коваль", "Mika Tanaka (田中 美香)", "Jonas Lindqvist",
                                            "Alex Doe"};
   nlohmann::json seed = {{"scenes", nlohmann::json::array()}};
   for (int i = 0; i < n; ++i) {
-    const auto& studio = studios[static_cast<size_t>(i) % studios.size()];
-    const std::string root = (i % 5 == 4) ? "/mnt/nas2/Adult Archive" : path_prefix;
-    const int name_no = (i % 7 == 6) ? i - 1 : i;
-    const std::string file = root + "/" + studio + "/" + folders[static_cast<size_t>(i) % folders.size()] + "/Scene " +
-                             std::to_string(name_no) + " [1080p].mp4";
+    const auto f = sim::generated_file(i, path_prefix);
     nlohmann::json tags = nlohmann::json::array();
     for (size_t t = 0; t < 1 + static_cast<size_t>(i) % 3; ++t) {
       tags.push_back(
@@ -116,14 +122,14 @@ void StashSim::generate(int n, const std::string& path_prefix) {
                               {"details", "Details of scene " + std::to_string(i + 1) + " & more.\nSecond line."},
                               {"date", "2024-0" + std::to_string(1 + i % 9) + "-1" + std::to_string(i % 10)},
                               {"rating100", 20 + (i % 80)},
-                              {"studio", {{"id", std::to_string(14 + i % 4)}, {"name", studio}}},
+                              {"studio", {{"id", std::to_string(14 + i % 4)}, {"name", f.studio}}},
                               {"performers", performers},
                               {"tags", tags},
                               {"files",
                                {{{"id", std::to_string(5000 + i)},
-                                 {"path", file},
-                                 {"size", 100000000 + static_cast<int64_t>(i)},
-                                 {"duration", (1800000 + i) / 1000.0}}}}});
+                                 {"path", f.path},
+                                 {"size", f.size},
+                                 {"duration", static_cast<double>(f.duration_ms) / 1000.0}}}}});
   }
   load(seed);
 }
@@ -170,7 +176,7 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
                   {"stream", base + "/scene/" + id + "/stream"},
                   {"webp", base + "/scene/" + id + "/webp"}};
   if (s.contains("studio") && s.at("studio").is_object()) {
-    auto st = s.at("studio");
+    const auto& st = s.at("studio");
     out["studio"] = {{"id", st.value("id", "1")},
                      {"name", st.value("name", "")},
                      {"image_path", base + "/studio/" + st.value("id", "1") + "/image?t=1699996399"},
@@ -192,8 +198,7 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
                           {"name", p.value("name", "")},
                           {"disambiguation", p.value("disambiguation", nlohmann::json())},
                           {"gender", p.value("gender", nlohmann::json())},
-                          {"image_path", base + "/performer/" + pid + "/image?t=1731096345" +
-                                             (p.value("has_image", true) ? "" : "&default=true")}});
+                          {"image_path", performer_image(base, pid, p.value("has_image", true))}});
   }
   out["performers"] = performers;
   nlohmann::json tags = nlohmann::json::array();
@@ -327,8 +332,6 @@ nlohmann::json StashSim::execute(const std::string& query, const nlohmann::json&
         type = "FindScenesResultType";
       } else if (sel.name == "configuration") {
         nlohmann::json plugins = plugins_;
-        const auto include = sel.selections.empty() ? nlohmann::json() : nlohmann::json();
-        (void)include;
         for (const auto& child : sel.selections) {
           if (child.name == "plugins" && child.arguments.contains("include") &&
               child.arguments.at("include").is_array()) {
