@@ -104,6 +104,10 @@ int cmd_status(const OperatorOptions& o) {
   std::cout << "queue: " << s.value("pending", 0) << " pending (" << s.value("due", 0) << " due now, "
             << s.value("in_flight", 0) << " in flight); worker "
             << (s.value("worker_running", false) ? "running" : "not running") << "\n";
+  if (s.value("spooled", 0) > 0) {
+    std::cout << "spooled: " << s.value("spooled", 0)
+              << " hook event(s) waiting for the database; the worker queues them when it can\n";
+  }
   std::cout << "dead letters: " << s.value("dead", 0);
   if (s.value("dead", 0) > 0) {
     std::cout << " (";

@@ -21,6 +21,7 @@
 #include "config/settings.hpp"
 #include "match/index.hpp"
 #include "queue/queue.hpp"
+#include "queue/spool.hpp"
 #include "stash/client.hpp"
 #include "stash/protocol.hpp"
 #include "store/db.hpp"
@@ -115,7 +116,26 @@ nlohmann::json counts_json(const queue::Counts& c) {
   return {{"pending", c.pending}, {"due", c.due}, {"in_flight", c.in_flight}, {"dead", c.dead}};
 }
 
-Answer handle_hook(const stash::PluginInput& in, store::Db& db) {
+// How long a hook waits for another process's database lock before it spools the event: Stash
+// holds the user's save until the hook answers.
+constexpr int k_hook_busy_ms = 1500;
+
+// The queue could not take the event in time: it goes to the spool, which the worker drains.
+Answer spool_hook(const stash::HookContext& hook, const std::string& data_dir, int64_t now, const std::string& why) {
+  const auto path =
+      hook.type == "Scene.Destroy.Post" && hook.input.is_object() ? hook.input.value("path", "") : std::string();
+  if (auto spooled = queue::spool_event(data_dir, {hook.scene_id, hook.type, now, path}); !spooled) {
+    return fail("cannot queue scene " + hook.scene_id + ": " + why + "; it could not be kept aside either (" +
+                spooled.error().message +
+                "). Once the data directory is writable, the late-update poll (poll_interval_seconds) or the "
+                "'Sync recent' task picks the change up");
+  }
+  LOG_WARN("scene " << hook.scene_id << ": the queue did not answer in time (" << why
+                    << "); the change is kept in the spool and the worker queues it");
+  return Answer{{{"queued", true}, {"scene_id", hook.scene_id}, {"spooled", true}}, std::nullopt};
+}
+
+Answer handle_hook(const stash::PluginInput& in, store::Db& db, const std::string& data_dir) {
   const auto& hook = *in.hook;
   if (hook.scene_id.empty()) {
     return fail("hook " + hook.type + " carried no scene id; nothing queued");
@@ -129,7 +149,7 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db) {
     auto action = db.get_kv("delete_action");
     if (action && *action && **action == "scan" && !path.empty()) {
       if (auto queued = q.enqueue(hook.scene_id, hook.type, now, path); !queued) {
-        return fail("cannot queue scene " + hook.scene_id + ": " + queued.error().message);
+        return spool_hook(hook, data_dir, now, queued.error().message);
       }
       (void)worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
       return Answer{{{"queued", true}, {"scene_id", hook.scene_id}, {"reason", "scene deleted: Plex will rescan"}},
@@ -137,7 +157,7 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db) {
     }
     auto dropped = q.drop(hook.scene_id);
     if (!dropped) {
-      return fail("cannot update the queue: " + dropped.error().message);
+      return spool_hook(hook, data_dir, now, dropped.error().message);
     }
     return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "scene deleted"}}, std::nullopt};
   }
@@ -151,20 +171,14 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db) {
                   std::nullopt};
   }
   // Enqueue and remember how to reach Stash in one short transaction.
-  auto txn = store::Txn::begin(db);
-  if (!txn) {
-    return fail("cannot queue scene " + hook.scene_id + ": " + txn.error().message);
-  }
-  auto queued = q.enqueue(hook.scene_id, hook.type, now);
+  const auto queued = [&]() -> util::Result<void> {
+    TRY_ASSIGN(auto txn, store::Txn::begin(db));
+    TRY(q.enqueue(hook.scene_id, hook.type, now));
+    TRY(worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value}));
+    return txn.commit();
+  }();
   if (!queued) {
-    return fail("cannot queue scene " + hook.scene_id + ": " + queued.error().message);
-  }
-  if (auto saved = worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
-      !saved) {
-    return fail("cannot queue scene " + hook.scene_id + ": " + saved.error().message);
-  }
-  if (auto committed = txn->commit(); !committed) {
-    return fail("cannot queue scene " + hook.scene_id + ": " + committed.error().message);
+    return spool_hook(hook, data_dir, now, queued.error().message);
   }
   return Answer{{{"queued", true}, {"scene_id", hook.scene_id}}, std::nullopt};
 }
@@ -222,6 +236,7 @@ util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data
   queue::Queue q(db);
   TRY_ASSIGN(auto c, q.counts(now));
   auto out = counts_json(c);
+  out["spooled"] = queue::spooled_count(data_dir); // hook events not yet in the queue
   out["worker_running"] = util::DataDirLock::held_by_someone(data_dir);
   out["next_attempt_ms"] = c.next_due_ms;
   TRY_ASSIGN(auto breaker, db.get_kv("breaker"));
@@ -572,13 +587,24 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
     // re-checking after the release closes that window.
     lock.release();
     auto counts = q.counts(clock.now_ms());
-    if (forever || !counts || counts->due == 0 || !lock.try_acquire()) {
+    if (forever || !counts || (counts->due == 0 && queue::spooled_count(data_dir) == 0) || !lock.try_acquire()) {
       break;
     }
   }
   LOG_INFO("worker exiting (pid " << getpid() << ")");
   return 0;
 }
+
+namespace {
+
+// After a hook queued something: a background worker, unless one runs or autostart is off.
+void start_worker_if_idle(const std::string& data_dir) {
+  if (autostart_enabled() && !util::DataDirLock::held_by_someone(data_dir) && !spawn_worker(data_dir)) {
+    LOG_WARN("could not start the background worker; run the 'Process queue' task");
+  }
+}
+
+} // namespace
 
 int run_plugin() {
   (void)std::signal(SIGPIPE, SIG_IGN);
@@ -591,7 +617,17 @@ int run_plugin() {
   }
   util::log::add_secret(input->server.cookie_value);
   const auto data_dir = resolve_data_dir(input->server.plugin_dir);
-  auto db = store::Db::open(data_dir);
+  auto db = store::Db::open(data_dir, input->hook ? k_hook_busy_ms : 10000);
+  if (!db && input->hook && !input->hook->scene_id.empty()) {
+    const auto answer = spool_hook(*input->hook, data_dir, util::SystemClock().now_ms(), db.error().message);
+    if (answer.error) {
+      LOG_ERROR(*answer.error);
+    } else {
+      start_worker_if_idle(data_dir);
+    }
+    stash::write_result(answer.output, answer.error);
+    return answer.error ? 1 : 0;
+  }
   if (!db) {
     // Nothing may be lost silently: say so loudly in Stash's log and the result.
     LOG_ERROR("PlexSync cannot open its queue: " << db.error().message);
@@ -600,12 +636,9 @@ int run_plugin() {
   }
   Answer answer;
   if (input->hook) {
-    answer = handle_hook(*input, *db);
-    if (!answer.error && answer.output.value("queued", false) && autostart_enabled() &&
-        !util::DataDirLock::held_by_someone(data_dir)) {
-      if (!spawn_worker(data_dir)) {
-        LOG_WARN("could not start the background worker; run the 'Process queue' task");
-      }
+    answer = handle_hook(*input, *db, data_dir);
+    if (!answer.error && answer.output.value("queued", false)) {
+      start_worker_if_idle(data_dir);
     }
   } else if (input->mode.empty() || input->mode == "hook") {
     answer = fail("no task mode given: Stash passes args.mode from the task's defaultArgs");

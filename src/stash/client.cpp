@@ -16,16 +16,18 @@ util::Result<nlohmann::json> StashClient::query(const std::string& document, con
   req.target = "/graphql";
   req.headers.push_back({"Content-Type", "application/json"});
   req.headers.push_back({"Accept", "application/json"});
-  authenticate(req);
   req.body = nlohmann::json{{"query", document}, {"variables", variables}}.dump();
-  auto res = http_->send(req);
+  auto res = send(req);
   if (!res) {
     return util::fail(std::string("Stash unreachable (") + net::to_string(res.error().kind) +
                       "): " + res.error().message);
   }
   if (res->status == 401) {
-    return util::fail("Stash refused the request (401): the session expired or Stash needs an API key; set "
-                      "stash_api_key in the plugin settings");
+    return util::fail(auth_.api_key.empty()
+                          ? "Stash refused the request (401): the session expired or Stash needs an API key; set "
+                            "stash_api_key in the plugin settings"
+                          : "Stash refused the request (401): check stash_api_key in the plugin settings (Stash: "
+                            "Settings > Security > API Key)");
   }
   if (res->status == 403) {
     return util::fail("Stash refused the request (403): " + res->body.substr(0, 200));
@@ -63,6 +65,24 @@ util::Result<nlohmann::json> StashClient::query(const std::string& document, con
   return doc.at("data");
 }
 
+tl::expected<net::Response, net::TransportError> StashClient::send(net::Request& req) {
+  const auto headers = req.headers;
+  authenticate(req);
+  auto res = http_->send(req);
+  if (res && res->status == 401 && !auth_.api_key.empty() && !auth_.cookie_value.empty()) {
+    req.headers = headers;
+    req.headers.push_back({"Cookie", auth_.cookie_name + "=" + auth_.cookie_value});
+    auto with_cookie = http_->send(req);
+    if (with_cookie && with_cookie->status != 401) {
+      LOG_WARN("Stash refused stash_api_key (401); using the session cookie instead. Correct stash_api_key in the "
+               "plugin settings (Stash: Settings > Security > API Key) or clear it");
+      auth_.api_key.clear();
+      return with_cookie;
+    }
+  }
+  return res;
+}
+
 void StashClient::authenticate(net::Request& req) const {
   if (!auth_.cookie_value.empty()) {
     req.headers.push_back({"Cookie", auth_.cookie_name + "=" + auth_.cookie_value});
@@ -81,8 +101,7 @@ util::Result<std::optional<StashClient::Image>> StashClient::fetch_image(const s
   }
   net::Request req;
   req.target = url.substr(path);
-  authenticate(req);
-  auto res = http_->send(req);
+  auto res = send(req);
   if (!res) {
     return util::fail(std::string("Stash unreachable (") + net::to_string(res.error().kind) +
                       ") while fetching an image: " + res.error().message);

@@ -39,6 +39,9 @@ public:
 
 private:
   void authenticate(net::Request& req) const;
+  // Sends with the credentials; an API key Stash refuses while the session cookie works is
+  // dropped (with a warning naming the fix), so a wrong stash_api_key does not stop the sync.
+  tl::expected<net::Response, net::TransportError> send(net::Request& req);
   std::unique_ptr<net::HttpClient> http_;
   StashAuth auth_;
 };

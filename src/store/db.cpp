@@ -127,7 +127,7 @@ util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
 
 } // namespace
 
-util::Result<Db> Db::open(const std::string& data_dir) {
+util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {
@@ -144,11 +144,11 @@ util::Result<Db> Db::open(const std::string& data_dir) {
   }
   Db db(handle, path);
   // Many hook processes write at once: wait for the lock instead of failing.
-  sqlite3_busy_timeout(handle, 10000);
+  sqlite3_busy_timeout(handle, busy_ms);
   // Switching to WAL (first open), WAL recovery and schema checks can answer SQLITE_BUSY without
   // consulting the busy handler, so a burst of hooks on a new database retries the whole setup
   // (each step is idempotent), within a bound.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_ms + busy_ms / 2);
   while (true) {
     auto ready = db.setup();
     if (ready) {

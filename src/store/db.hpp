@@ -19,7 +19,8 @@ class Stmt;
 class Db {
 public:
   // Opens (creating if needed) <data_dir>/plexsync.db and migrates it to the current schema.
-  static util::Result<Db> open(const std::string& data_dir);
+  // busy_ms: how long a statement waits for another process's lock before failing.
+  static util::Result<Db> open(const std::string& data_dir, int busy_ms = 10000);
   Db(Db&& other) noexcept;
   Db& operator=(Db&& other) noexcept;
   Db(const Db&) = delete;

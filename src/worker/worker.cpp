@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/paced_client.hpp"
+#include "queue/spool.hpp"
 #include "sync/plan.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
@@ -335,6 +336,22 @@ void Worker::on_plex_unreachable(const std::string& error) {
   save_breaker();
 }
 
+void Worker::ingest_spool() {
+  const auto data_dir = std::filesystem::path(db_.path()).parent_path().string();
+  auto report = queue::ingest_spool(data_dir, db_);
+  if (!report) {
+    LOG_DEBUG("spooled hook events wait: " << report.error().message);
+    return;
+  }
+  if (report->queued > 0) {
+    LOG_INFO("queued " << report->queued << " hook events from the spool");
+  }
+  if (report->bad > 0) {
+    LOG_ERROR(report->bad << " spooled hook events could not be read; kept as *.bad in " << data_dir
+                          << "/spool (a 'Sync recent' task catches the scenes up)");
+  }
+}
+
 void Worker::probe_plex() {
   bool ok = false;
   std::string error = "Plex settings unusable";
@@ -626,6 +643,10 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
       }
       wait_a_little(now + k_max_idle_sleep_ms);
       continue;
+    }
+    // Hook events the queue could not take in time wait in the spool.
+    if (own_shared_) {
+      ingest_spool();
     }
     // The owning lane polls Stash for changes no hook announced.
     if (own_shared_ && settings_ && stash_ && settings_->poll_interval_seconds > 0 &&

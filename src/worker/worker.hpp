@@ -128,6 +128,7 @@ private:
   void on_plex_answered();
   void on_plex_unreachable(const std::string& error);
   void probe_plex();
+  void ingest_spool();
   // 401/403: the whole queue waits for a working token; no retries are burned meanwhile.
   void pause_for_auth(const std::string& message);
   bool try_resume_after_auth();

@@ -9,6 +9,7 @@
 
 #include "config/manifest.hpp"
 #include "plugin_folder_fixture.hpp"
+#include "store/db.hpp"
 #include "support/process.hpp"
 #include "support/sandbox.hpp"
 #include "util/datadirlock.hpp"
@@ -369,6 +370,49 @@ TEST_F(PluginE2E, DestroyDropsTheJobAndOptionallyRescansInPlex) {
   ASSERT_EQ(run(R"({"mode":"process_queue"})").exit_code, 0);
   const auto path = stash_.scene("21")->at("files")[0].at("path").get<std::string>();
   EXPECT_EQ(plex_.scanned_paths(), std::vector<std::string>{path.substr(0, path.rfind('/'))});
+}
+
+// Another process holds the database's write lock past the hook's budget (a backup, a person in
+// the sqlite3 shell): the hook does not keep Stash's save waiting, it spools the event, and the
+// worker it starts queues and syncs it once the lock is gone.
+TEST_F(PluginE2E, AHookWhileTheDatabaseIsLockedIsSpooledAndStillReachesPlex) {
+  ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // the database exists
+  auto other = store::Db::open(data_);
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(other->exec("BEGIN IMMEDIATE"));
+  const auto r = hook(3);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto answer = result_of(r);
+  EXPECT_TRUE(answer.at("error").is_null());
+  EXPECT_EQ(answer.at("output").at("queued"), true);
+  EXPECT_EQ(answer.at("output").at("spooled"), true);
+  bool warned = false;
+  for (const auto& [level, message] : testing_support::parse_stash_log(r.err)) {
+    warned = warned || (level == 'w' && message.find("kept in the spool") != std::string::npos);
+  }
+  EXPECT_TRUE(warned) << r.err;
+  ASSERT_TRUE(other->exec("ROLLBACK"));
+  EXPECT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(3, "Stash Title 3 — Été"); }, std::chrono::seconds(30)));
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(20)));
+  const auto status = result_of(run(R"({"mode":"queue_status"})")).at("output");
+  EXPECT_EQ(status.at("spooled"), 0);
+  EXPECT_EQ(status.at("pending"), 0);
+}
+
+// The data directory cannot hold the database at all: the hook still keeps the event.
+TEST_F(PluginE2E, AHookWhoseDatabaseCannotBeOpenedIsSpooled) {
+  std::filesystem::create_directories(data_ + "/plexsync.db"); // a directory where the file belongs
+  const auto r = run(R"({"hookContext":{"id":4,"type":"Scene.Update.Post","input":null,"inputFields":["title"]},)"
+                     R"("mode":"hook"})",
+                     {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(result_of(r).at("output").at("spooled"), true);
+  std::filesystem::remove(data_ + "/plexsync.db");
+  const auto drained = run(R"({"mode":"process_queue"})");
+  ASSERT_EQ(drained.exit_code, 0) << drained.err;
+  EXPECT_TRUE(item_has_title(4, "Stash Title 4 — Été")) << drained.out << drained.err;
 }
 
 TEST_F(PluginE2E, MalformedStdinGetsAnErrorNotACrash) {

@@ -37,6 +37,7 @@ protected:
     std::filesystem::copy_file(std::filesystem::path(bin).parent_path() / "PlexSync.yml",
                                plugin_dir_ + "/PlexSync.yml");
     plex_.set_token(k_e2e_plex_token);
+    stash_.set_auth(k_e2e_stash_key, false); // the key the settings below carry is Stash's own
     cookie_ = stash_.new_session();
   }
 

@@ -269,4 +269,28 @@ TEST_F(WorkerFaults, StashApiKeyFromTheSettingsOutlivesTheSessionCookie) {
   EXPECT_EQ(counts().pending, 0);
 }
 
+// A wrong stash_api_key while the session cookie works: the sync goes on with the cookie and
+// the log says which setting to correct.
+TEST_F(WorkerFaults, AWrongStashApiKeyFallsBackToTheSessionCookie) {
+  stash_.set_auth("the-right-key", true);
+  ASSERT_TRUE(worker::save_connection(*db_, {stash_url(), "session", stash_.new_session()}));
+  configure({{"stash_api_key", "a-wrong-key"}});
+  std::vector<std::string> warnings;
+  util::log::set_sink([&](util::log::Level level, std::string_view message) {
+    if (level == util::log::Level::warning) {
+      warnings.emplace_back(message);
+    }
+  });
+  enqueue({1, 2});
+  drain();
+  util::log::set_sink(nullptr);
+  EXPECT_TRUE(synced(1));
+  EXPECT_TRUE(synced(2));
+  bool named = false;
+  for (const auto& w : warnings) {
+    named = named || w.find("Stash refused stash_api_key (401); using the session cookie instead") == 0;
+  }
+  EXPECT_TRUE(named);
+}
+
 } // namespace

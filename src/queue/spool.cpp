@@ -1,0 +1,158 @@
+#include "queue/spool.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <unistd.h>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace queue {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string spool_dir(const std::string& data_dir) {
+  return data_dir + "/spool";
+}
+
+bool is_event_file(const fs::path& p) {
+  return p.extension() == ".json";
+}
+
+// write(2) until done; a short write (disk full) is an error, not a truncated event.
+bool write_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::optional<SpooledEvent> read_event(const fs::path& file) {
+  try {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto j = nlohmann::json::parse(text.str());
+    SpooledEvent e{j.at("scene_id").get<std::string>(), j.at("event").get<std::string>(), j.at("at_ms").get<int64_t>(),
+                   j.value("path", "")};
+    if (e.scene_id.empty() || e.event.empty()) {
+      return std::nullopt;
+    }
+    return e;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+} // namespace
+
+util::Result<void> spool_event(const std::string& data_dir, const SpooledEvent& event) {
+  const auto dir = spool_dir(data_dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return util::fail("cannot create " + dir + ": " + ec.message());
+  }
+  static std::atomic<int> counter{0};
+  // Zero-padded time first: the names sort in the order the events happened.
+  char stamp[32];
+  (void)std::snprintf(stamp, sizeof stamp, "%015lld", static_cast<long long>(event.at_ms));
+  const std::string name = std::string(stamp) + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  const std::string tmp = dir + "/" + name + ".tmp";
+  const std::string final_path = dir + "/" + name + ".json";
+  const nlohmann::json j = {
+      {"scene_id", event.scene_id}, {"event", event.event}, {"at_ms", event.at_ms}, {"path", event.path}};
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return util::fail("cannot write " + tmp + ": " + std::strerror(errno));
+  }
+  const bool written = write_all(fd, j.dump() + "\n") && ::fsync(fd) == 0;
+  const int saved_errno = errno;
+  ::close(fd);
+  if (!written) {
+    (void)::unlink(tmp.c_str());
+    return util::fail("cannot write " + tmp + ": " + std::strerror(saved_errno) +
+                      (saved_errno == ENOSPC ? " (the disk holding the data directory is full: free some space)" : ""));
+  }
+  fs::rename(tmp, final_path, ec);
+  if (ec) {
+    (void)::unlink(tmp.c_str());
+    return util::fail("cannot write " + final_path + ": " + ec.message());
+  }
+  // The rename itself survives a power cut only once the directory is synced too.
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+util::Result<IngestReport> ingest_spool(const std::string& data_dir, store::Db& db) {
+  IngestReport report;
+  const auto dir = spool_dir(data_dir);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return report;
+  }
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file() && is_event_file(entry.path())) {
+      files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  Queue q(db);
+  for (const auto& file : files) {
+    auto e = read_event(file);
+    if (!e) {
+      // Kept for a person to look at; it must not block the events behind it.
+      auto bad = file;
+      bad += ".bad";
+      fs::rename(file, bad, ec);
+      ++report.bad;
+      continue;
+    }
+    if (e->event == "Scene.Destroy.Post") {
+      // As the hook would have done: a rescan job when delete_action=scan, else drop the job.
+      const auto action = db.get_kv("delete_action");
+      if (action && *action && **action == "scan" && !e->path.empty()) {
+        TRY(q.enqueue(e->scene_id, e->event, e->at_ms, e->path));
+      } else {
+        TRY(q.drop(e->scene_id));
+      }
+    } else {
+      TRY(q.enqueue(e->scene_id, e->event, e->at_ms));
+    }
+    // Deleted only once the queue has it: a crash in between queues it twice, which coalesces.
+    fs::remove(file, ec);
+    ++report.queued;
+  }
+  return report;
+}
+
+int spooled_count(const std::string& data_dir) {
+  std::error_code ec;
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(spool_dir(data_dir), ec)) {
+    n += entry.is_regular_file() && is_event_file(entry.path()) ? 1 : 0;
+  }
+  return n;
+}
+
+} // namespace queue
