@@ -2,11 +2,13 @@
 // scenes are edited in Stash and
 // announced by real hook processes (alone and in bursts), while Plex and Stash fail in every
 // transient way the simulators know (5xx, 429 with Retry-After, resets, stalls, truncated and
-// malformed bodies, outages long enough to open the breaker) and the worker is SIGKILLed and
+// malformed bodies, outages long enough to open the breaker), another process holds PlexSync's
+// database lock for seconds at a time (hooks spool their events), and the worker is SIGKILLed and
 // SIGTERMed at random. Then the faults stop and the queue drains; every scene's Plex item must
 // equal what Stash holds, with no dead letters. Prints what happened; exits 1 on any difference.
 //
 //   soak PATH/TO/plexsync [--seconds 60] [--scenes 120] [--seed N]
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +25,7 @@
 #include "net/server.hpp"
 #include "plexsim.hpp"
 #include "stashsim.hpp"
+#include "store/db.hpp"
 #include "support/process.hpp"
 #include "util/datadirlock.hpp"
 
@@ -171,10 +174,34 @@ private:
     ++hooks_;
     const auto r = run_process({plugin_dir_ + "/plexsync", "plugin"}, hook_input(scene), {{"PLEXSYNC_DATA_DIR", ""}},
                                std::chrono::seconds(30));
+    if (r.out.find("\"spooled\":true") != std::string::npos) {
+      ++spooled_hooks_;
+    }
     if (r.exit_code != 0 || r.out.find("\"queued\":true") == std::string::npos) {
       ++failed_hooks_;
       std::printf("hook for scene %d failed (exit %d): %s %s\n", scene, r.exit_code, r.out.c_str(), r.err.c_str());
     }
+  }
+
+  // Another process (a backup, a person in the sqlite3 shell) holds the database's write lock for
+  // 1.6-3 s, longer than a hook waits: the hooks meanwhile must spool, and nothing may be lost.
+  void hold_database_lock() {
+    if (locker_.joinable()) {
+      if (locker_busy_) {
+        return;
+      }
+      locker_.join();
+    }
+    ++db_locks_;
+    locker_busy_ = true;
+    const int hold_ms = 1600 + pick(1400);
+    locker_ = std::thread([this, hold_ms] {
+      if (auto db = store::Db::open(data_); db && db->exec("BEGIN IMMEDIATE")) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
+        (void)db->exec("ROLLBACK");
+      }
+      locker_busy_ = false;
+    });
   }
 
   void signal_worker(int sig) {
@@ -223,7 +250,9 @@ private:
       change_weather(plex_.faults(), k_plex_faults, "", plex_faults_added_);
     } else if (roll < 86) {
       change_weather(stash_.faults(), k_stash_faults, "path=/graphql,", stash_faults_added_);
-    } else if (roll < 96) {
+    } else if (roll < 90) {
+      hold_database_lock();
+    } else if (roll < 97) {
       signal_worker(SIGKILL);
     } else {
       signal_worker(SIGTERM);
@@ -267,6 +296,9 @@ private:
   }
 
   int finish() {
+    if (locker_.joinable()) {
+      locker_.join();
+    }
     const int64_t plex_fired = plex_.faults().fired();
     const int64_t stash_fired = stash_.faults().fired();
     plex_.faults().clear();
@@ -282,7 +314,8 @@ private:
               run_process({plugin_dir_ + "/plexsync", "plugin"}, task_input("queue_status"),
                           {{"PLEXSYNC_DATA_DIR", ""}, {"PLEXSYNC_WORKER_AUTOSTART", "0"}}, std::chrono::seconds(30));
           last_status_ = nlohmann::json::parse(status.out, nullptr, false);
-          return last_status_.is_object() && last_status_["output"].value("pending", -1) == 0;
+          return last_status_.is_object() && last_status_["output"].value("pending", -1) == 0 &&
+                 last_status_["output"].value("spooled", -1) == 0;
         },
         std::chrono::seconds(180));
     signal_worker(SIGTERM);
@@ -300,8 +333,10 @@ private:
     const auto stats = out.value("stats", nlohmann::json::object());
     const int64_t dead = out.value("dead", int64_t{-1});
     std::printf("edits: %d (%d announced by %d hook processes, %d bursts of 8; %d left to the poll)\n", edits_,
-                edits_ - unannounced_, hooks_, bursts_, unannounced_);
+                edits_ - unannounced_, hooks_.load(), bursts_, unannounced_);
     std::printf("worker kills: %d SIGKILL, %d SIGTERM\n", sigkills_, sigterms_);
+    std::printf("database held by another process: %d times; hooks that spooled meanwhile: %d\n", db_locks_,
+                spooled_hooks_.load());
     std::printf("Plex weather: %lld requests hit by faults;", static_cast<long long>(plex_fired));
     for (const auto& [name, n] : plex_faults_added_) {
       std::printf(" %s x%d;", name.c_str(), n);
@@ -315,7 +350,7 @@ private:
                 static_cast<long long>(stats.value("synced", int64_t{0})),
                 static_cast<long long>(stats.value("retried", int64_t{0})), plex_.requests().count());
     std::printf("queue drained: %s; dead letters: %lld; failed hooks: %d; scenes differing from Stash: %d of %d\n",
-                drained ? "yes" : "NO", static_cast<long long>(dead), failed_hooks_, mismatched, o_.scenes);
+                drained ? "yes" : "NO", static_cast<long long>(dead), failed_hooks_.load(), mismatched, o_.scenes);
     const bool ok = drained && dead == 0 && failed_hooks_ == 0 && mismatched == 0;
     std::printf("soak: %s\n", ok ? "PASS (Plex equals Stash)" : "FAIL");
     testing_support::set_background_output_dir("");
@@ -334,8 +369,11 @@ private:
   stashsim::StashSim stash_;
   std::unique_ptr<net::HttpServer> plex_server_, stash_server_;
   nlohmann::json last_status_;
-  int edits_ = 0, edit_no_ = 0, hooks_ = 0, bursts_ = 0, unannounced_ = 0, failed_hooks_ = 0;
-  int sigkills_ = 0, sigterms_ = 0;
+  int edits_ = 0, edit_no_ = 0, bursts_ = 0, unannounced_ = 0;
+  std::atomic<int> hooks_{0}, failed_hooks_{0}, spooled_hooks_{0}; // bursts hook from threads
+  int sigkills_ = 0, sigterms_ = 0, db_locks_ = 0;
+  std::thread locker_;
+  std::atomic<bool> locker_busy_{false};
   std::map<std::string, int> plex_faults_added_, stash_faults_added_;
 };
 
