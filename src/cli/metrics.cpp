@@ -38,6 +38,8 @@ std::string render_metrics(store::Db& db, const std::string& data_dir, int64_t n
   metric(out, "plexsync_queue_pending", "gauge", "Scenes waiting to be synced", s.value("pending", 0));
   metric(out, "plexsync_queue_due", "gauge", "Scenes whose next attempt is due now", s.value("due", 0));
   metric(out, "plexsync_queue_in_flight", "gauge", "Scenes being synced", s.value("in_flight", 0));
+  metric(out, "plexsync_spooled_events", "gauge", "Hook events waiting in the spool for the database",
+         s.value("spooled", 0));
   metric(out, "plexsync_dead_letters", "gauge", "Scenes that failed permanently (plexsync dlq list)",
          s.value("dead", 0));
   metric(out, "plexsync_needs_review", "gauge", "Uncertain matches waiting for a person", s.value("needs_review", 0));

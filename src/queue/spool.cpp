@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -26,6 +27,10 @@ std::string spool_dir(const std::string& data_dir) {
 bool is_event_file(const fs::path& p) {
   return p.extension() == ".json";
 }
+
+// A .tmp file older than this was left by a hook killed while writing it: never a whole event
+// (the hook answered with an error, or not at all), so it can go.
+constexpr auto k_stale_tmp_age = std::chrono::hours(1);
 
 // write(2) until done; a short write (disk full) is an error, not a truncated event.
 bool write_all(int fd, const std::string& data) {
@@ -111,9 +116,15 @@ util::Result<IngestReport> ingest_spool(const std::string& data_dir, store::Db& 
     return report;
   }
   std::vector<fs::path> files;
+  const auto stale_before = fs::file_time_type::clock::now() - k_stale_tmp_age;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_regular_file() && is_event_file(entry.path())) {
+    if (!entry.is_regular_file()) {
+      continue;
+    }
+    if (is_event_file(entry.path())) {
       files.push_back(entry.path());
+    } else if (entry.path().extension() == ".tmp" && entry.last_write_time(ec) < stale_before && !ec) {
+      fs::remove(entry.path(), ec);
     }
   }
   std::sort(files.begin(), files.end());

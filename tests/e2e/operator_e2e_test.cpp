@@ -217,6 +217,7 @@ TEST_F(OperatorE2E, ServiceModeServesMetricsAndHealthOnLoopback) {
   EXPECT_NE(metrics.second.find("# TYPE plexsync_queue_pending gauge\nplexsync_queue_pending 0\n"), std::string::npos)
       << metrics.second;
   EXPECT_NE(metrics.second.find("plexsync_jobs_total{result=\"synced\"} 1\n"), std::string::npos) << metrics.second;
+  EXPECT_NE(metrics.second.find("plexsync_spooled_events 0\n"), std::string::npos) << metrics.second;
   EXPECT_EQ(get("/other").first, 404);
   // A token Plex refuses pauses the queue; health says so.
   stash_.set_plugin_settings("PlexSync", settings({{"plex_token", "revoked"}, {"poll_interval_seconds", 1}}));

@@ -77,7 +77,14 @@ TEST_F(SpoolTest, AFileThatIsNotAnEventIsSetAsideAndTheRestIsQueued) {
   EXPECT_EQ(report->bad, 2);
   EXPECT_EQ(queue::Queue(*db_).counts(5000)->pending, 1);
   EXPECT_EQ(spool_files(), (std::vector<std::string>{"000000000001000-1-0.json.bad", "000000000001500-1-0.json.bad",
-                                                     "000000000001700-1-0.tmp"}));
+                                                     "000000000001700-1-0.tmp"}))
+      << "a fresh .tmp may still be written";
+
+  // A .tmp an hour old was left by a hook killed mid-write: it is removed.
+  fs::last_write_time(dir_ + "/spool/000000000001700-1-0.tmp",
+                      fs::file_time_type::clock::now() - std::chrono::hours(2));
+  ASSERT_TRUE(queue::ingest_spool(dir_, *db_));
+  EXPECT_EQ(spool_files(), (std::vector<std::string>{"000000000001000-1-0.json.bad", "000000000001500-1-0.json.bad"}));
 }
 
 TEST_F(SpoolTest, AnEventStaysSpooledWhileTheQueueCannotTakeIt) {
