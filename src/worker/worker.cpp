@@ -644,8 +644,10 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
       wait_a_little(now + k_max_idle_sleep_ms);
       continue;
     }
-    // Hook events the queue could not take in time wait in the spool.
-    if (own_shared_) {
+    // Hook events the queue could not take in time wait in the spool; once a second is prompt
+    // enough for events that already waited out a hook's lock budget.
+    if (own_shared_ && now - last_spool_check_ms_ >= 1000) {
+      last_spool_check_ms_ = now;
       ingest_spool();
     }
     // The owning lane polls Stash for changes no hook announced.

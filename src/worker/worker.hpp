@@ -144,6 +144,7 @@ private:
   SharedState* shared_;
   bool holds_trial_ = false;
   int64_t last_poll_ms_ = 0;
+  int64_t last_spool_check_ms_ = 0;
 
   std::optional<StashConnection> conn_;
   std::string stash_key_; // the API key stash_ was connected with ("" = the session cookie alone)
