@@ -71,7 +71,7 @@ tl::expected<net::Response, net::TransportError> StashClient::send(net::Request&
   auto res = http_->send(req);
   if (res && res->status == 401 && !auth_.api_key.empty() && !auth_.cookie_value.empty()) {
     req.headers = headers;
-    req.headers.push_back({"Cookie", auth_.cookie_name + "=" + auth_.cookie_value});
+    authenticate(req, false);
     auto with_cookie = http_->send(req);
     if (with_cookie && with_cookie->status != 401) {
       LOG_WARN("Stash refused stash_api_key (401); using the session cookie instead. Correct stash_api_key in the "
@@ -83,11 +83,11 @@ tl::expected<net::Response, net::TransportError> StashClient::send(net::Request&
   return res;
 }
 
-void StashClient::authenticate(net::Request& req) const {
+void StashClient::authenticate(net::Request& req, bool with_key) const {
   if (!auth_.cookie_value.empty()) {
     req.headers.push_back({"Cookie", auth_.cookie_name + "=" + auth_.cookie_value});
   }
-  if (!auth_.api_key.empty()) {
+  if (with_key && !auth_.api_key.empty()) {
     req.headers.push_back({"ApiKey", auth_.api_key});
   }
 }

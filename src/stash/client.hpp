@@ -38,7 +38,7 @@ public:
   util::Result<std::optional<Image>> fetch_image(const std::string& url);
 
 private:
-  void authenticate(net::Request& req) const;
+  void authenticate(net::Request& req, bool with_key = true) const;
   // Sends with the credentials; an API key Stash refuses while the session cookie works is
   // dropped (with a warning naming the fix), so a wrong stash_api_key does not stop the sync.
   tl::expected<net::Response, net::TransportError> send(net::Request& req);
