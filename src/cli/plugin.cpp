@@ -120,11 +120,14 @@ nlohmann::json counts_json(const queue::Counts& c) {
 // holds the user's save until the hook answers.
 constexpr int k_hook_busy_ms = 1500;
 
+// Scene.Destroy.Post carries the deleted file's path (for delete_action=scan).
+std::string deleted_path(const stash::HookContext& hook) {
+  return hook.type == "Scene.Destroy.Post" && hook.input.is_object() ? hook.input.value("path", "") : std::string();
+}
+
 // The queue could not take the event in time: it goes to the spool, which the worker drains.
 Answer spool_hook(const stash::HookContext& hook, const std::string& data_dir, int64_t now, const std::string& why) {
-  const auto path =
-      hook.type == "Scene.Destroy.Post" && hook.input.is_object() ? hook.input.value("path", "") : std::string();
-  if (auto spooled = queue::spool_event(data_dir, {hook.scene_id, hook.type, now, path}); !spooled) {
+  if (auto spooled = queue::spool_event(data_dir, {hook.scene_id, hook.type, now, deleted_path(hook)}); !spooled) {
     return fail("cannot queue scene " + hook.scene_id + ": " + why + "; it could not be kept aside either (" +
                 spooled.error().message +
                 "). Once the data directory is writable, the late-update poll (poll_interval_seconds) or the "
@@ -143,21 +146,14 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db, const std::strin
   queue::Queue q(db);
   const int64_t now = util::SystemClock().now_ms();
   if (hook.type == "Scene.Destroy.Post") {
-    // Nothing left to sync: the scene's pending job goes. With delete_action=scan a job carrying
-    // the file path takes its place, so Plex rescans that folder.
-    const auto path = hook.input.is_object() ? hook.input.value("path", "") : std::string();
-    auto action = db.get_kv("delete_action");
-    if (action && *action && **action == "scan" && !path.empty()) {
-      if (auto queued = q.enqueue(hook.scene_id, hook.type, now, path); !queued) {
-        return spool_hook(hook, data_dir, now, queued.error().message);
-      }
+    const auto rescan = q.record_destroy(hook.scene_id, now, deleted_path(hook));
+    if (!rescan) {
+      return spool_hook(hook, data_dir, now, rescan.error().message);
+    }
+    if (*rescan) {
       (void)worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
       return Answer{{{"queued", true}, {"scene_id", hook.scene_id}, {"reason", "scene deleted: Plex will rescan"}},
                     std::nullopt};
-    }
-    auto dropped = q.drop(hook.scene_id);
-    if (!dropped) {
-      return spool_hook(hook, data_dir, now, dropped.error().message);
     }
     return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "scene deleted"}}, std::nullopt};
   }
@@ -617,7 +613,7 @@ int run_plugin() {
   }
   util::log::add_secret(input->server.cookie_value);
   const auto data_dir = resolve_data_dir(input->server.plugin_dir);
-  auto db = store::Db::open(data_dir, input->hook ? k_hook_busy_ms : 10000);
+  auto db = input->hook ? store::Db::open(data_dir, k_hook_busy_ms) : store::Db::open(data_dir);
   if (!db && input->hook && !input->hook->scene_id.empty()) {
     const auto answer = spool_hook(*input->hook, data_dir, util::SystemClock().now_ms(), db.error().message);
     if (answer.error) {

@@ -31,6 +31,16 @@ util::Result<bool> Queue::drop(const std::string& scene_id) {
   return db_.changes() > 0;
 }
 
+util::Result<bool> Queue::record_destroy(const std::string& scene_id, int64_t now_ms, const std::string& path) {
+  TRY_ASSIGN(const auto action, db_.get_kv("delete_action"));
+  if (action && *action == "scan" && !path.empty()) {
+    TRY(enqueue(scene_id, "Scene.Destroy.Post", now_ms, path));
+    return true;
+  }
+  TRY(drop(scene_id));
+  return false;
+}
+
 util::Result<std::optional<Job>> Queue::claim(int64_t now_ms, int64_t lease_ms) {
   TRY_ASSIGN(auto stmt, db_.prepare(R"sql(
 UPDATE jobs SET state = 'in_flight', lease_until_ms = ?2

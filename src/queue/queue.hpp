@@ -50,6 +50,10 @@ public:
                              const std::string& payload = "");
   // Drops the scene's job (the scene was destroyed). Returns whether one existed.
   util::Result<bool> drop(const std::string& scene_id);
+  // Scene.Destroy.Post: nothing is left to sync, so the scene's job goes; with delete_action=scan
+  // (cached in kv by the worker) and the file's path known, a rescan job takes its place.
+  // Returns whether a rescan job was queued.
+  util::Result<bool> record_destroy(const std::string& scene_id, int64_t now_ms, const std::string& path);
   // Leases the next due job (or one whose lease expired: its worker died).
   util::Result<std::optional<Job>> claim(int64_t now_ms, int64_t lease_ms);
   // Done: removes the job, or makes it due again when an event arrived meanwhile.

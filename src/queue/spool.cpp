@@ -140,13 +140,7 @@ util::Result<IngestReport> ingest_spool(const std::string& data_dir, store::Db& 
       continue;
     }
     if (e->event == "Scene.Destroy.Post") {
-      // As the hook would have done: a rescan job when delete_action=scan, else drop the job.
-      const auto action = db.get_kv("delete_action");
-      if (action && *action && **action == "scan" && !e->path.empty()) {
-        TRY(q.enqueue(e->scene_id, e->event, e->at_ms, e->path));
-      } else {
-        TRY(q.drop(e->scene_id));
-      }
+      TRY(q.record_destroy(e->scene_id, e->at_ms, e->path));
     } else {
       TRY(q.enqueue(e->scene_id, e->event, e->at_ms));
     }
