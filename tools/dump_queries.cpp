@@ -1,19 +1,26 @@
-// Prints the GraphQL documents plexsync sends to Stash as a JSON array (fidelity tests).
+// Prints, as a JSON array, the GraphQL documents plexsync sends to a Stash that reports the given
+// version (argv[1], e.g. "v0.26.2"; none or "" = a Stash whose version is unknown). The fidelity
+// tests validate them against that release's schema, so the choice between Scene.movies and
+// Scene.groups is checked exactly as the product makes it.
 #include <iostream>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "stash/scene.hpp"
 
-int main() {
+int main(int argc, char** argv) {
   using namespace stash::queries;
-  const std::string fragment = k_scene_fragment;
+  const std::string version = argc > 1 ? argv[1] : "";
+  const auto groups = stash::group_field_for(stash::parse_version(version));
   nlohmann::json out = {
-      {{"name", "findScene"}, {"query", std::string(k_find_scene) + "\n" + fragment}},
-      {{"name", "findScenes"}, {"query", std::string(k_find_scenes) + "\n" + fragment}},
+      {{"name", "findScene"}, {"query", find_scene(groups)}},
+      {{"name", "findScenes"}, {"query", find_scenes(groups)}},
       {{"name", "pluginSettings"}, {"query", k_plugin_settings}},
       {{"name", "jobQueue"}, {"query", k_job_queue}},
       {{"name", "sceneVersions"}, {"query", k_scene_versions}},
+      {{"name", "version"}, {"query", k_version}},
+      {{"name", "apiKey"}, {"query", k_api_key}},
   };
   std::cout << out.dump(2) << "\n";
   return 0;

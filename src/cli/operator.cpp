@@ -69,7 +69,7 @@ Effective effective_settings(store::Db& db) {
     e.conn = *conn;
     auto client = stash::connect(e.conn->base_url, {e.conn->cookie_name, e.conn->cookie_value, e.api_key});
     auto raw =
-        client ? (*client)->plugin_settings("PlexSync") : util::Result<nlohmann::json>(tl::unexpected(client.error()));
+        client ? (*client)->plugin_settings() : util::Result<nlohmann::json>(tl::unexpected(client.error()));
     if (raw) {
       stash_map = *raw;
     } else {

@@ -382,7 +382,7 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
   const bool maintenance = mode == "queue_status" || mode == "health_check" || mode == "clear_queue" ||
                            mode == "clear_dlq" || mode == "purge_dlq";
   std::optional<config::LoadResult> settings;
-  if (auto raw = stash_client_for(in.server)->plugin_settings("PlexSync"); raw) {
+  if (auto raw = stash_client_for(in.server)->plugin_settings(); raw) {
     settings = config::load_effective_settings(*raw);
     const auto& loaded = *settings;
     util::log::set_debug_visible(loaded.settings.debug_logging);

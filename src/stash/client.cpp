@@ -3,6 +3,23 @@
 #include "util/log.hpp"
 
 namespace stash {
+namespace {
+
+// The messages of a GraphQL answer's "errors" list, joined; empty when there are none.
+std::string graphql_errors(const std::string& body) {
+  const auto doc = nlohmann::json::parse(body, nullptr, false);
+  std::string message;
+  if (doc.is_object() && doc.contains("errors") && doc.at("errors").is_array()) {
+    for (const auto& e : doc.at("errors")) {
+      if (e.is_object() && e.contains("message") && e.at("message").is_string()) {
+        message += (message.empty() ? "" : "; ") + e.at("message").get<std::string>();
+      }
+    }
+  }
+  return message;
+}
+
+} // namespace
 
 StashClient::StashClient(std::unique_ptr<net::HttpClient> http, StashAuth auth)
     : http_(std::move(http)), auth_(std::move(auth)) {
@@ -22,7 +39,7 @@ util::Result<nlohmann::json> StashClient::query(const std::string& document, con
     return util::fail(std::string("Stash unreachable (") + net::to_string(res.error().kind) +
                       "): " + res.error().message);
   }
-  if (res->status == 401) {
+  if (refused_auth(*res)) {
     return util::fail(auth_.api_key.empty()
                           ? "Stash refused the request (401): the session expired or Stash needs an API key; set "
                             "stash_api_key in the plugin settings"
@@ -31,6 +48,14 @@ util::Result<nlohmann::json> StashClient::query(const std::string& document, con
   }
   if (res->status == 403) {
     return util::fail("Stash refused the request (403): " + res->body.substr(0, 200));
+  }
+  if (res->status == 422 || res->status == 400) {
+    // gqlgen refuses a document it cannot validate, such as a field this Stash release lacks.
+    auto message = graphql_errors(res->body);
+    return util::fail("Stash refused PlexSync's query (HTTP " + std::to_string(res->status) +
+                      "): " + (message.empty() ? res->body.substr(0, 200) : message) +
+                      ". PlexSync supports Stash v0.26 and later; if Stash is that new, report this with Stash's "
+                      "version");
   }
   if (res->status != 200) {
     return util::fail("Stash answered HTTP " + std::to_string(res->status));
@@ -50,14 +75,8 @@ util::Result<nlohmann::json> StashClient::query(const std::string& document, con
   } catch (const nlohmann::json::exception&) {
     return util::fail("Stash sent a reply that is not JSON (" + std::to_string(res->body.size()) + " bytes)");
   }
-  if (doc.contains("errors") && doc.at("errors").is_array() && !doc.at("errors").empty()) {
-    std::string message = "Stash GraphQL error: ";
-    for (const auto& e : doc.at("errors")) {
-      if (e.is_object() && e.contains("message") && e.at("message").is_string()) {
-        message += e.at("message").get<std::string>() + "; ";
-      }
-    }
-    return util::fail(message);
+  if (auto errors = graphql_errors(res->body); !errors.empty()) {
+    return util::fail("Stash GraphQL error: " + errors);
   }
   if (!doc.is_object() || !doc.contains("data") || !doc.at("data").is_object()) {
     return util::fail("Stash reply has no data object");
@@ -69,18 +88,70 @@ tl::expected<net::Response, net::TransportError> StashClient::send(net::Request&
   const auto headers = req.headers;
   authenticate(req);
   auto res = http_->send(req);
-  if (res && res->status == 401 && !auth_.api_key.empty() && !auth_.cookie_value.empty()) {
+  if (res && refused_auth(*res) && !auth_.api_key.empty() && !auth_.cookie_value.empty()) {
     req.headers = headers;
     authenticate(req, false);
     auto with_cookie = http_->send(req);
-    if (with_cookie && with_cookie->status != 401) {
+    if (with_cookie && !refused_auth(*with_cookie)) {
       LOG_WARN("Stash refused stash_api_key (401); using the session cookie instead. Correct stash_api_key in the "
                "plugin settings (Stash: Settings > Security > API Key) or clear it");
       auth_.api_key.clear();
       return with_cookie;
     }
   }
+  // The session cookie expired (an idle worker outlives it): the API key read through it earlier.
+  if (res && refused_auth(*res) && auth_.api_key.empty() && !facts_.api_key.empty()) {
+    req.headers = headers;
+    auth_.api_key = facts_.api_key;
+    authenticate(req);
+    auto with_key = http_->send(req);
+    if (with_key && !refused_auth(*with_key)) {
+      LOG_DEBUG("Stash's session cookie expired; continuing with Stash's API key");
+      return with_key;
+    }
+    auth_.api_key.clear();
+  }
   return res;
+}
+
+bool refused_auth(const net::Response& res) {
+  if (res.status == 401) {
+    return true;
+  }
+  // Stash answers a page or image request without a valid session with a redirect to its login
+  // page (internal/api/authentication.go), not 401; redirects are never followed.
+  const auto* location = res.header("Location");
+  return (res.status == 302 || res.status == 303 || res.status == 307) && location != nullptr &&
+         location->find("/login") != std::string::npos;
+}
+
+util::Result<StashFacts> StashClient::facts() {
+  if (facts_.known) {
+    return facts_;
+  }
+  TRY_ASSIGN(auto data, query(queries::k_version, nlohmann::json::object()));
+  StashFacts learned;
+  learned.known = true;
+  const auto version = nlohmann::json::json_pointer("/version/version");
+  if (data.contains(version) && data.at(version).is_string()) {
+    learned.version = data.at(version).get<std::string>();
+  }
+  // Only users allowed to see Stash's settings can read the key: a refusal is no failure.
+  if (auto config = query(queries::k_api_key, nlohmann::json::object()); config) {
+    const auto key = nlohmann::json::json_pointer("/configuration/general/apiKey");
+    if (config->contains(key) && config->at(key).is_string()) {
+      learned.api_key = config->at(key).get<std::string>();
+    }
+  } else {
+    LOG_DEBUG("cannot read Stash's API key with the session cookie: " << config.error().message);
+  }
+  adopt(learned);
+  return facts_;
+}
+
+void StashClient::adopt(const StashFacts& facts) {
+  facts_ = facts;
+  util::log::add_secret(facts_.api_key);
 }
 
 void StashClient::authenticate(net::Request& req, bool with_key) const {
@@ -92,19 +163,44 @@ void StashClient::authenticate(net::Request& req, bool with_key) const {
   }
 }
 
-util::Result<std::optional<StashClient::Image>> StashClient::fetch_image(const std::string& url) {
-  // Stash builds image URLs from the Host it was asked on; reach it the way we already do.
+std::optional<std::string> image_target(const std::string& url) {
+  // Stash builds image URLs from the Host it was asked on, or from its external_host, which may
+  // carry a path prefix only a reverse proxy serves. Stash itself serves them from its root.
+  size_t best = std::string::npos;
+  for (const char* root : {"/scene/", "/performer/", "/studio/", "/group/", "/movie/", "/tag/", "/image/"}) {
+    const auto at = url.rfind(root);
+    if (at != std::string::npos && (best == std::string::npos || at > best)) {
+      best = at;
+    }
+  }
+  if (best != std::string::npos) {
+    return url.substr(best);
+  }
   const auto scheme = url.find("://");
   const auto path = scheme == std::string::npos ? url.find('/') : url.find('/', scheme + 3);
   if (path == std::string::npos) {
+    return std::nullopt;
+  }
+  return url.substr(path);
+}
+
+util::Result<std::optional<StashClient::Image>> StashClient::fetch_image(const std::string& url) {
+  const auto target = image_target(url);
+  if (!target) {
     return util::fail("Stash gave an image address without a path");
   }
   net::Request req;
-  req.target = url.substr(path);
+  req.target = *target;
   auto res = send(req);
   if (!res) {
     return util::fail(std::string("Stash unreachable (") + net::to_string(res.error().kind) +
                       ") while fetching an image: " + res.error().message);
+  }
+  if (refused_auth(*res)) {
+    return util::fail("Stash refused an image request (HTTP " + std::to_string(res->status) +
+                      (res->status == 401 ? "" : " to its login page") +
+                      "): the session expired or Stash needs an API key; set stash_api_key in the plugin settings "
+                      "(Stash: Settings > Security > API Key)");
   }
   if (res->status != 200) {
     return util::fail("Stash answered HTTP " + std::to_string(res->status) + " for an image");
@@ -118,18 +214,64 @@ util::Result<std::optional<StashClient::Image>> StashClient::fetch_image(const s
   return std::optional<Image>{Image{std::move(res->body), content_type}};
 }
 
-util::Result<nlohmann::json> StashClient::plugin_settings(const std::string& plugin_id) {
-  TRY_ASSIGN(auto data, query(queries::k_plugin_settings, {{"ids", {plugin_id}}}));
+namespace {
+
+// "plexUrl" -> "plex_url"; snake_case keys stay as they are.
+std::string snake_case(const std::string& key) {
+  std::string out;
+  for (const char c : key) {
+    if (c >= 'A' && c <= 'Z') {
+      if (!out.empty()) {
+        out.push_back('_');
+      }
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+nlohmann::json merge_plugin_settings(const nlohmann::json& plugins) {
+  nlohmann::json merged = nlohmann::json::object();
+  if (!plugins.is_object()) {
+    return merged;
+  }
+  // Lowest precedence first: v0.25's camelCased id, then the exact id.
+  for (const char* id : {"plex_sync", "plexSync", "PlexSync"}) {
+    if (!plugins.contains(id) || !plugins.at(id).is_object()) {
+      continue;
+    }
+    nlohmann::json exact = nlohmann::json::object();
+    for (const auto& [key, value] : plugins.at(id).items()) {
+      const auto snake = snake_case(key);
+      if (snake == key) {
+        exact[key] = value;
+      } else if (!merged.contains(snake) || merged.at(snake).is_null()) {
+        merged[snake] = value;
+      }
+    }
+    for (const auto& [key, value] : exact.items()) {
+      merged[key] = value; // a snake_case key wins over its camelCase twin
+    }
+  }
+  return merged;
+}
+
+util::Result<nlohmann::json> StashClient::plugin_settings() {
+  TRY_ASSIGN(auto data, query(queries::k_plugin_settings, {{"ids", nlohmann::json::array({"PlexSync", "plexSync"})}}));
   const auto ptr = nlohmann::json::json_pointer("/configuration/plugins");
   if (!data.contains(ptr) || !data.at(ptr).is_object()) {
     return nlohmann::json::object();
   }
-  const auto& plugins = data.at(ptr);
-  return plugins.contains(plugin_id) ? plugins.at(plugin_id) : nlohmann::json::object();
+  return merge_plugin_settings(data.at(ptr));
 }
 
 util::Result<std::optional<Scene>> StashClient::find_scene(const std::string& id) {
-  TRY_ASSIGN(auto data, query(std::string(queries::k_find_scene) + "\n" + queries::k_scene_fragment, {{"id", id}}));
+  TRY_ASSIGN(const auto known, facts());
+  TRY_ASSIGN(auto data, query(queries::find_scene(group_field_for(parse_version(known.version))), {{"id", id}}));
   if (!data.contains("findScene") || data.at("findScene").is_null()) {
     return std::optional<Scene>{};
   }

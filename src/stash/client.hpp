@@ -20,13 +20,30 @@ struct StashAuth {
   std::string api_key;
 };
 
+// What a client learns from Stash once and a worker carries over to the clients it makes next
+// (each hook brings a new session cookie, so a worker makes many): Stash's release, and Stash's
+// API key read through the session cookie. The key stays in memory only; it lets the worker go
+// on once the cookie expires (Stash's max_session_age, an hour by default).
+struct StashFacts {
+  bool known = false;
+  std::string version; // as Stash reports it; may be empty
+  std::string api_key; // empty when Stash has no credentials
+};
+
 class StashClient {
 public:
   StashClient(std::unique_ptr<net::HttpClient> http, StashAuth auth);
 
+  // Reads the facts once (one small query) unless given by adopt(); later calls reuse them.
+  util::Result<StashFacts> facts();
+  void adopt(const StashFacts& facts);
+  [[nodiscard]] const StashFacts& known_facts() const { return facts_; } // no request
+
   // data member of the reply; GraphQL errors and HTTP failures become one readable error.
   util::Result<nlohmann::json> query(const std::string& document, const nlohmann::json& variables);
-  util::Result<nlohmann::json> plugin_settings(const std::string& plugin_id);
+  // PlexSync's settings, keys in snake_case: found under the id "PlexSync" and under "plexSync",
+  // where Stash v0.25 keeps them (and hands keys back camelCased) and its v0.26 upgrade leaves them.
+  util::Result<nlohmann::json> plugin_settings();
   // nullopt when the scene no longer exists.
   util::Result<std::optional<Scene>> find_scene(const std::string& id);
   // An image Stash serves (scene cover, performer photo), fetched with the plugin's credentials
@@ -44,7 +61,20 @@ private:
   tl::expected<net::Response, net::TransportError> send(net::Request& req);
   std::unique_ptr<net::HttpClient> http_;
   StashAuth auth_;
+  StashFacts facts_;
 };
+
+// Stash's answer to a request its authentication refused: 401, or (for pages and images of a
+// Stash with credentials) 302 to /login.
+bool refused_auth(const net::Response& res);
+
+// The plugin settings maps Stash returned under each id, merged (the exact id "PlexSync" wins)
+// with camelCase keys (v0.25, and settings migrated from it) turned back into snake_case.
+nlohmann::json merge_plugin_settings(const nlohmann::json& plugins);
+
+// The path (and query) to request on Stash's own address for an image URL Stash built: from the
+// last "/scene/", "/performer/", ... on, so an external_host with a path prefix still works.
+std::optional<std::string> image_target(const std::string& url);
 
 // The one way PlexSync reaches Stash: base_url as built from server_connection. Certificates are
 // not verified because Stash is normally reached on loopback with a self-signed certificate.

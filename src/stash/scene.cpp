@@ -1,5 +1,7 @@
 #include "stash/scene.hpp"
 
+#include <array>
+
 #include <nlohmann/json.hpp>
 
 #include "util/number.hpp"
@@ -7,24 +9,43 @@
 namespace stash {
 
 namespace queries {
-const char* const k_scene_fragment = R"gql(fragment SyncScene on Scene {
-  id title code details director date rating100 organized urls created_at updated_at
-  files { id path basename size duration width height video_codec audio_codec frame_rate bit_rate mod_time fingerprints { type value } }
-  paths { screenshot preview stream webp }
-  studio { id name image_path parent_studio { id name image_path } }
-  performers { id name disambiguation gender image_path }
-  tags { id name }
-  groups { scene_index group { id name front_image_path } }
-  stash_ids { endpoint stash_id updated_at }
-})gql";
-const char* const k_find_scene = R"gql(query PlexSyncFindScene($id: ID!) { findScene(id: $id) { ...SyncScene } })gql";
-const char* const k_find_scenes =
+// Only the fields PlexSync reads: every extra field widens the set of Stash releases a document
+// fails on, and paths.stream would carry Stash's API key (fidelity findings rows 1 and 12).
+// Checked against Stash's SDL at v0.25.1 ... develop by tests/fidelity/stash_schema.test.mjs.
+namespace {
+constexpr const char* k_fragment_head = R"gql(fragment SyncScene on Scene {
+  id title code details director date rating100 urls updated_at
+  files { path basename size duration }
+  paths { screenshot }
+  studio { name parent_studio { name } }
+  performers { name image_path }
+  tags { name }
+)gql";
+} // namespace
+const char* const k_find_scene_op =
+    R"gql(query PlexSyncFindScene($id: ID!) { findScene(id: $id) { ...SyncScene } })gql";
+const char* const k_find_scenes_op =
     R"gql(query PlexSyncFindScenes($f: SceneFilterType, $p: FindFilterType) { findScenes(scene_filter: $f, filter: $p) { count scenes { ...SyncScene } } })gql";
+// Settings saved by Stash v0.25 under the id "plexSync" survive its v0.26 upgrade there.
 const char* const k_plugin_settings =
     R"gql(query PlexSyncSettings($ids: [ID!]) { configuration { plugins(include: $ids) } })gql";
 const char* const k_scene_versions =
     R"gql(query PlexSyncSceneVersions($f: SceneFilterType, $p: FindFilterType) { findScenes(scene_filter: $f, filter: $p) { count scenes { id updated_at } } })gql";
 const char* const k_job_queue = R"gql(query PlexSyncJobQueue { jobQueue { id status description progress } })gql";
+const char* const k_version = R"gql(query PlexSyncVersion { version { version } })gql";
+const char* const k_api_key = R"gql(query PlexSyncApiKey { configuration { general { apiKey } } })gql";
+
+std::string scene_fragment(GroupField groups) {
+  // Scene.groups exists from v0.27; before it the same list is Scene.movies (still served, deprecated).
+  return std::string(k_fragment_head) +
+         (groups == GroupField::groups ? "  groups { group { name } }\n}" : "  movies { movie { name } }\n}");
+}
+std::string find_scene(GroupField groups) {
+  return std::string(k_find_scene_op) + "\n" + scene_fragment(groups);
+}
+std::string find_scenes(GroupField groups) {
+  return std::string(k_find_scenes_op) + "\n" + scene_fragment(groups);
+}
 } // namespace queries
 
 namespace {
@@ -83,7 +104,6 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
       s.rating100 = static_cast<int>(*n); // out of 0..100 is reported by the schema check
     }
   }
-  s.created_at = str(j, "created_at");
   s.updated_at = str(j, "updated_at");
   if (j.contains("studio") && j.at("studio").is_object()) {
     s.studio = str(j.at("studio"), "name");
@@ -125,10 +145,14 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
       }
     }
   }
-  if (j.contains("groups") && j.at("groups").is_array()) {
-    for (const auto& g : j.at("groups")) {
-      if (g.is_object() && g.contains("group")) {
-        if (auto name = str(g.at("group"), "name"); !name.empty()) {
+  // groups { group { name } } from v0.27 on, movies { movie { name } } before.
+  for (const auto& [list, member] : {std::pair{"groups", "group"}, std::pair{"movies", "movie"}}) {
+    if (!j.contains(list) || !j.at(list).is_array()) {
+      continue;
+    }
+    for (const auto& g : j.at(list)) {
+      if (g.is_object() && g.contains(member)) {
+        if (auto name = str(g.at(member), "name"); !name.empty()) {
           s.groups.push_back(std::move(name));
         }
       }
@@ -138,6 +162,35 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
     s.screenshot = str(j.at("paths"), "screenshot");
   }
   return s;
+}
+
+std::optional<StashVersion> parse_version(const std::string& text) {
+  // "v0.26.2", "0.26.2", "v0.30.1-45-gabc1234": three dot-separated numbers after an optional v.
+  size_t pos = !text.empty() && (text[0] == 'v' || text[0] == 'V') ? 1 : 0;
+  std::array<int, 3> parts{};
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const size_t begin = pos;
+    int value = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9' && pos - begin < 6) {
+      value = value * 10 + (text[pos] - '0');
+      ++pos;
+    }
+    if (pos == begin) {
+      return std::nullopt;
+    }
+    parts.at(i) = value;
+    if (i < 2) {
+      if (pos >= text.size() || text[pos] != '.') {
+        return std::nullopt;
+      }
+      ++pos;
+    }
+  }
+  return StashVersion{parts[0], parts[1], parts[2]};
+}
+
+GroupField group_field_for(const std::optional<StashVersion>& version) {
+  return version && version->before(0, 27) ? GroupField::movies : GroupField::groups;
 }
 
 } // namespace stash

@@ -36,7 +36,6 @@ struct Scene {
   std::optional<int> rating100;
   std::string studio;
   std::string parent_studio;
-  std::string created_at;
   std::string updated_at;
   std::vector<SceneFile> files;
   std::vector<Performer> performers;
@@ -47,15 +46,33 @@ struct Scene {
 
 util::Result<Scene> scene_from_json(const nlohmann::json& j);
 
-// The GraphQL documents PlexSync sends; tests validate each against Stash's real schema.
+// Which field holds a scene's groups: Scene.groups from Stash v0.27, Scene.movies before.
+enum class GroupField { groups, movies };
+
+// Stash's version string ("v0.26.2", "v0.30.1-45-gabc1234"): its major, minor and patch, or
+// nullopt when it is not one (a development build without a tag, an empty answer).
+struct StashVersion {
+  int major = 0;
+  int minor = 0;
+  int patch = 0;
+  [[nodiscard]] bool before(int maj, int min) const { return major < maj || (major == maj && minor < min); }
+};
+std::optional<StashVersion> parse_version(const std::string& text);
+// Unknown versions are taken as current Stash: groups.
+GroupField group_field_for(const std::optional<StashVersion>& version);
+
+// The GraphQL documents PlexSync sends; tests validate each against Stash's real schemas.
 namespace queries {
-extern const char* const k_scene_fragment;
-extern const char* const k_find_scene;
-extern const char* const k_find_scenes;
+std::string scene_fragment(GroupField groups);
+std::string find_scene(GroupField groups);  // with the fragment
+std::string find_scenes(GroupField groups); // with the fragment
 extern const char* const k_plugin_settings;
 extern const char* const k_job_queue;
 // Ids and updated_at only: what the enqueue tasks and the late-update poll page through.
 extern const char* const k_scene_versions;
+extern const char* const k_version;
+// Stash's API key, read with the session cookie; kept in memory only (it outlives the cookie).
+extern const char* const k_api_key;
 } // namespace queries
 
 } // namespace stash

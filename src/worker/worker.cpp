@@ -193,7 +193,13 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
     const bool same = stash_ && conn_ && conn_->base_url == conn->base_url &&
                       conn_->cookie_value == conn->cookie_value && stash_key_ == wanted_key();
     if (!same) {
+      if (stash_ && stash_->known_facts().known) {
+        stash_facts_ = stash_->known_facts();
+      }
       TRY_ASSIGN(stash_, stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, wanted_key()}));
+      if (stash_facts_.known && (!conn_ || conn_->base_url == conn->base_url)) {
+        stash_->adopt(stash_facts_);
+      }
       conn_ = conn;
       stash_key_ = wanted_key();
     }
@@ -203,7 +209,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   if (!settings_due) {
     return {};
   }
-  TRY_ASSIGN(auto raw, stash_->plugin_settings("PlexSync"));
+  TRY_ASSIGN(auto raw, stash_->plugin_settings());
   auto loaded = config::load_effective_settings(raw);
   for (const auto& p : loaded.problems) {
     if (p.fatal) {

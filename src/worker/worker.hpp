@@ -149,6 +149,7 @@ private:
   std::optional<StashConnection> conn_;
   std::string stash_key_; // the API key stash_ was connected with ("" = the session cookie alone)
   std::unique_ptr<stash::StashClient> stash_;
+  stash::StashFacts stash_facts_;   // read once per worker, handed to each new client (memory only)
   std::optional<LocalStash> local_; // from the settings file and environment, re-read with settings_
   std::optional<config::Settings> settings_;
   int64_t settings_loaded_ms_ = 0;

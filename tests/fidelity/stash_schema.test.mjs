@@ -9,15 +9,46 @@ import { buildSchema, parse, validate, execute } from 'graphql';
 import { startSim, shared } from './helpers.mjs';
 
 const schemaDir = join(shared, 'stash-schema');
-const sdl = [readFileSync(join(schemaDir, 'schema.graphql'), 'utf8'),
-  ...readdirSync(join(schemaDir, 'types')).sort().map((f) => readFileSync(join(schemaDir, 'types', f), 'utf8'))].join('\n');
-const schema = buildSchema(sdl);
-const queries = JSON.parse(execFileSync(process.env.DUMP_QUERIES, { encoding: 'utf8' }));
+const schemaOf = (dir) => buildSchema([readFileSync(join(dir, 'schema.graphql'), 'utf8'),
+  ...readdirSync(join(dir, 'types')).sort().map((f) => readFileSync(join(dir, 'types', f), 'utf8'))].join('\n'));
+const schema = schemaOf(schemaDir);
+// What plexsync sends to a Stash reporting this version (its own choice of movies or groups).
+const queriesFor = (version) => JSON.parse(execFileSync(process.env.DUMP_QUERIES, [version], { encoding: 'utf8' }));
+// develop reports a `git describe` version after its last tag; '' is a Stash whose version is unknown.
+const developVersion = 'v0.30.1-44-gcf3489efd';
+const queries = queriesFor(developVersion);
+
+// Every release users still run, and develop: each document validates against that release's SDL.
+const releases = readdirSync(join(schemaDir, 'versions')).filter((d) => d.startsWith('v')).sort();
+test('the schemas of seven Stash versions are checked', () => {
+  assert.deepEqual(releases, ['v0.25.1', 'v0.26.2', 'v0.27.2', 'v0.28.1', 'v0.29.3', 'v0.30.1']);
+});
+for (const [release, dir, versions] of [...releases.map((r) => [r, join(schemaDir, 'versions', r), [r]]),
+  ['develop', schemaDir, [developVersion, '']]]) {
+  const releaseSchema = schemaOf(dir);
+  for (const version of versions) {
+    for (const { name, query } of queriesFor(version)) {
+      test(`${release} (reported as "${version}"): ${name} is valid for its schema`, () => {
+        assert.deepEqual(validate(releaseSchema, parse(query)).map((e) => e.message), []);
+      });
+    }
+  }
+}
+
+// The check can fail: the v0.1 fragment (groups, stash_ids.updated_at) is refused before v0.28.
+test('a document with fields a release lacks fails that release', () => {
+  const old = 'query { findScene(id: 1) { groups { group { name } } stash_ids { updated_at } } }';
+  assert.equal(validate(schemaOf(join(schemaDir, 'versions', 'v0.26.2')), parse(old)).length, 2);
+  assert.equal(validate(schemaOf(join(schemaDir, 'versions', 'v0.27.2')), parse(old)).length, 1);
+  assert.equal(validate(schemaOf(join(schemaDir, 'versions', 'v0.28.1')), parse(old)).length, 0);
+});
 const variables = {
   findScene: { id: '3' },
   findScenes: { f: { updated_at: { value: '2020-01-01T00:00:00+01:00', modifier: 'GREATER_THAN' } }, p: { page: 1, per_page: 5, sort: 'updated_at', direction: 'ASC' } },
   pluginSettings: { ids: ['PlexSync'] },
   jobQueue: {},
+  version: {},
+  apiKey: {},
   sceneVersions: { f: { updated_at: { value: '2020-01-01', modifier: 'GREATER_THAN' } }, p: { page: 2, per_page: 4, sort: 'updated_at', direction: 'ASC' } },
 };
 

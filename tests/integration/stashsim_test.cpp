@@ -53,9 +53,10 @@ TEST_F(StashSimTest, OnlySelectedFieldsAndAliasesComeBack) {
       nlohmann::json::parse(R"({"id":"1","name":"Stash Title 1 — Été","studio":{"name":"Harbor Light Studio"}})"));
 }
 
-TEST_F(StashSimTest, UnknownFieldIsAGraphQLErrorWithStatus200) {
+// gqlgen validates a document before running it and answers HTTP 422 with the error.
+TEST_F(StashSimTest, UnknownFieldIsAGraphQLErrorWithStatus422) {
   const auto r = raw_post(R"({"query": "query { findScene(id: 1) { id colour } }"})");
-  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.status, 422);
   const auto doc = nlohmann::json::parse(r.body);
   EXPECT_EQ(doc.at("errors")[0].at("message"), "Cannot query field \"colour\" on type \"Scene\".");
   auto err = client()->query("query { findScene(id: 1) { colour } }", nlohmann::json::object());
@@ -85,16 +86,100 @@ TEST_F(StashSimTest, FindScenesPagesSortsAndFiltersOnUpdatedAt) {
 }
 
 TEST_F(StashSimTest, PluginSettingsComeBackAsAnOpaqueMap) {
-  auto settings = client()->plugin_settings("PlexSync");
+  auto settings = client()->plugin_settings();
   ASSERT_TRUE(settings);
   EXPECT_EQ(settings->at("max_retries"), 5);
-  auto other = client()->plugin_settings("SomethingElse");
-  ASSERT_TRUE(other);
-  EXPECT_TRUE(other->empty());
+}
+
+// Settings Stash v0.26 migrated from v0.25 sit under "plexSync" with camelCase keys.
+TEST_F(StashSimTest, SettingsMigratedFromStashV025AreFound) {
+  stash_.set_plugin_settings("plexSync",
+                             {{"plexUrl", "http://plex.lan:32400"}, {"maxRetries", 3}, {"pathMap", "/a=>/b"}});
+  auto settings = client()->plugin_settings();
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings->at("path_map"), "/a=>/b");                 // only the migrated copy has it
+  EXPECT_EQ(settings->at("plex_url"), "http://127.0.0.1:32400"); // the exact id wins
+  EXPECT_EQ(settings->at("max_retries"), 5);
+}
+
+// A running simulator of one Stash release, for the tests below.
+class ReleaseSim {
+public:
+  explicit ReleaseSim(stashsim::Options options) : sim_(std::move(options)) {
+    sim_.generate(3);
+    server_ = net::start_server("127.0.0.1", 0, [this](const net::ServerRequest& r) { return sim_.handle(r); });
+  }
+  ~ReleaseSim() { server_->stop(); }
+  ReleaseSim(const ReleaseSim&) = delete;
+  ReleaseSim& operator=(const ReleaseSim&) = delete;
+  std::unique_ptr<stash::StashClient> client(stash::StashAuth auth = {}) const {
+    net::ClientOptions o;
+    o.base = *net::Url::parse("http://127.0.0.1:" + std::to_string(server_->port()));
+    return std::make_unique<stash::StashClient>(net::make_http_client(o), std::move(auth));
+  }
+  stashsim::StashSim& sim() { return sim_; }
+
+private:
+  stashsim::StashSim sim_;
+  std::unique_ptr<net::HttpServer> server_;
+};
+
+stashsim::Options release(const std::string& tag) {
+  stashsim::Options o;
+  o.release = tag;
+  o.schema_dir = testing_support::shared_dir() + "/stash-schema";
+  return o;
+}
+
+// Stash v0.25 keeps plugin settings snake_cased and hands ids and keys back camelCased
+// (stashapp/stash#4575): PlexSync still finds plex_url.
+TEST(StashReleaseTest, V025SettingsComeBackCamelCasedAndAreStillRead) {
+  ReleaseSim stash(release("v0.25.1"));
+  stash.sim().set_plugin_settings("PlexSync", {{"plex_url", "http://plex.lan:32400"}, {"max_retries", 4}});
+  auto raw = stash.client()->query("{ configuration { plugins } }", {});
+  ASSERT_TRUE(raw) << raw.error().message;
+  EXPECT_EQ(raw->at("configuration").at("plugins").at("plexSync").at("plexUrl"), "http://plex.lan:32400");
+  auto settings = stash.client()->plugin_settings();
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings->value("plex_url", ""), "http://plex.lan:32400");
+  EXPECT_EQ(settings->value("max_retries", 0), 4);
+}
+
+// gqlgen refuses a document naming a field its release lacks, with HTTP 422.
+TEST(StashReleaseTest, UnknownFieldsAreRefusedWith422AndTheClientAsksForWhatTheReleaseHas) {
+  for (const char* tag : {"v0.25.1", "v0.26.2"}) {
+    ReleaseSim stash(release(tag));
+    auto groups = stash.client()->query(stash::queries::find_scene(stash::GroupField::groups), {{"id", "1"}});
+    ASSERT_FALSE(groups) << tag;
+    EXPECT_NE(groups.error().message.find("Cannot query field \"groups\" on type \"Scene\""), std::string::npos)
+        << groups.error().message;
+    auto scene = stash.client()->find_scene("1");
+    ASSERT_TRUE(scene) << tag << ": " << scene.error().message;
+    ASSERT_TRUE(*scene);
+  }
+  for (const char* tag : {"v0.27.2", "v0.30.1", "develop"}) {
+    ReleaseSim stash(release(tag));
+    auto scene = stash.client()->find_scene("1");
+    ASSERT_TRUE(scene) << tag << ": " << scene.error().message;
+  }
+  ReleaseSim v027(release("v0.27.2"));
+  // StashID.updated_at arrived in v0.28: the old fragment's second field fails on v0.27.
+  auto old = v027.client()->query("{ findScene(id: 1) { stash_ids { endpoint stash_id updated_at } } }", {});
+  ASSERT_FALSE(old);
+  EXPECT_NE(old.error().message.find("updated_at"), std::string::npos);
+}
+
+TEST(StashReleaseTest, GroupsOfAScenePreV027AreReadFromMovies) {
+  ReleaseSim stash(release("v0.26.2"));
+  stash.sim().update_scene("2", {{"groups", {{{"id", "7"}, {"name", "Summer Series"}, {"scene_index", 2}}}}});
+  auto scene = stash.client()->find_scene("2");
+  ASSERT_TRUE(scene) << scene.error().message;
+  ASSERT_TRUE(*scene);
+  EXPECT_EQ((*scene)->groups, std::vector<std::string>{"Summer Series"});
 }
 
 TEST_F(StashSimTest, AuthRulesWithCredentials) {
-  stashsim::StashSim locked({"the-api-key", true, "+01:00"});
+  stashsim::StashSim locked(stashsim::Options{"the-api-key", true, "+01:00", "", "", ""});
   locked.generate(2);
   auto server = net::start_server("127.0.0.1", 0, [&](const net::ServerRequest& r) { return locked.handle(r); });
   net::ClientOptions o;
@@ -121,6 +206,55 @@ TEST_F(StashSimTest, AuthRulesWithCredentials) {
   // ...so the client goes on with the cookie alone.
   EXPECT_TRUE(query({"session", locked.new_session(), "wrong-key"}));
   server->stop();
+}
+
+// Stash sends pages and images without a valid session to its login page (302), not 401.
+TEST(StashReleaseTest, AnImageRequestRedirectedToLoginIsAnAuthenticationFailure) {
+  stashsim::Options o = release("develop");
+  o.api_key = "the-api-key";
+  o.credentials = true;
+  ReleaseSim stash(o);
+  auto image = stash.client({"session", "expired-cookie", ""})->fetch_image("http://127.0.0.1/scene/1/screenshot?t=1");
+  ASSERT_FALSE(image);
+  EXPECT_NE(image.error().message.find("login page"), std::string::npos) << image.error().message;
+  EXPECT_NE(image.error().message.find("stash_api_key"), std::string::npos) << image.error().message;
+}
+
+// The worker reads Stash's API key through the session cookie and goes on with it once the cookie
+// has expired (Stash's max_session_age).
+TEST(StashReleaseTest, AnExpiredCookieIsReplacedByTheApiKeyReadThroughIt) {
+  stashsim::Options o = release("v0.26.2");
+  o.api_key = "the-api-key";
+  o.credentials = true;
+  ReleaseSim stash(o);
+  auto c = stash.client({"session", stash.sim().new_session(), ""});
+  auto facts = c->facts();
+  ASSERT_TRUE(facts) << facts.error().message;
+  EXPECT_EQ(facts->version, "v0.26.2");
+  EXPECT_EQ(facts->api_key, "the-api-key");
+  stash.sim().end_sessions();
+  EXPECT_TRUE(c->find_scene("1")) << "after the cookie expired";
+  EXPECT_TRUE(c->fetch_image("http://127.0.0.1:1/scene/1/screenshot?t=1"));
+  // A new client (the next hook's cookie) is handed the facts instead of asking again.
+  auto next = stash.client({"session", "long-gone", ""});
+  next->adopt(*facts);
+  EXPECT_TRUE(next->find_scene("2"));
+}
+
+// With external_host "https://example.org/stash", Stash's URLs carry a prefix only the reverse
+// proxy serves; the cover is fetched from Stash's root on the plugin's own connection.
+TEST(StashReleaseTest, CoverUrlsWithAnExternalHostPrefixStillWork) {
+  stashsim::Options o = release("develop");
+  o.external_host = "https://proxy.example.org/stash";
+  ReleaseSim stash(o);
+  auto scene = stash.client()->find_scene("1");
+  ASSERT_TRUE(scene && *scene);
+  EXPECT_EQ((*scene)->screenshot.rfind("https://proxy.example.org/stash/scene/1/screenshot", 0), 0U);
+  auto image = stash.client()->fetch_image((*scene)->screenshot);
+  ASSERT_TRUE(image) << image.error().message;
+  EXPECT_TRUE(*image);
+  EXPECT_EQ(stash::image_target("http://h/stash/scene/9/screenshot?t=1"), "/scene/9/screenshot?t=1");
+  EXPECT_EQ(stash::image_target("http://h:9999/performer/3/image"), "/performer/3/image");
 }
 
 TEST_F(StashSimTest, ScreenshotIsRealImageBytes) {

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <stdexcept>
 
 #include "sim/args.hpp"
 #include "stashsim.hpp"
@@ -13,6 +15,8 @@ int main(int argc, char** argv) {
     std::cout
         << "usage: stashsim [--host 127.0.0.1] [--port 9999] [--port-file F] [--scenes FILE.json | --generate N]\n"
            "                [--settings JSON] [--api-key K] [--credentials] [--latency-ms MS] [--fault SPEC] ...\n"
+           "                [--stash-release vX.Y.Z] [--schema-dir DIR] [--external-host URL]\n"
+           "--stash-release: answer as that Stash release (its schema from DIR/versions/<tag>; default develop)\n"
            "Control at runtime: POST /__sim/session (new cookie), POST /__sim/scenes/<id> (edit),\n"
            "POST /__sim/settings, POST/DELETE /__sim/faults, GET/DELETE /__sim/requests\n";
     return 0;
@@ -21,7 +25,17 @@ int main(int argc, char** argv) {
   stashsim::Options options;
   options.api_key = args.get("--api-key");
   options.credentials = args.flag("--credentials");
-  stashsim::StashSim sim(options);
+  options.release = args.get("--stash-release");
+  options.schema_dir = args.get("--schema-dir");
+  options.external_host = args.get("--external-host");
+  std::optional<stashsim::StashSim> made;
+  try {
+    made.emplace(options);
+  } catch (const std::runtime_error& e) {
+    (void)std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+  auto& sim = *made;
   if (const auto file = args.get("--scenes"); !file.empty()) {
     std::ifstream in(file);
     if (!in) {

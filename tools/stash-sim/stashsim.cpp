@@ -53,7 +53,117 @@ std::string cookie_value(const net::ServerRequest& req, const std::string& name)
 
 } // namespace
 
-StashSim::StashSim(Options options) : options_(std::move(options)) {}
+std::string default_schema_dir() {
+  if (const char* env = std::getenv("STASHSIM_SCHEMA_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+#ifdef STASHSIM_SCHEMA_DIR
+  return STASHSIM_SCHEMA_DIR;
+#else
+  return {};
+#endif
+}
+
+StashSim::StashSim(Options options) : options_(std::move(options)) {
+  if (options_.schema_dir.empty()) {
+    options_.schema_dir = default_schema_dir();
+  }
+  const bool develop = options_.release.empty() || options_.release == "develop";
+  const std::string dir = develop ? options_.schema_dir : options_.schema_dir + "/versions/" + options_.release;
+  auto schema = gql::Schema::load(dir);
+  if (schema) {
+    schema_ = std::move(*schema);
+  } else if (!develop) {
+    throw std::runtime_error("stashsim: release " + options_.release + ": " + schema.error().message);
+  }
+  // Without the schema (a checkout without shared/), develop mode answers what it can, unvalidated.
+}
+
+bool StashSim::v025() const {
+  return options_.release.rfind("v0.25", 0) == 0;
+}
+
+namespace {
+
+// Stash v0.25 (internal/manager/config/map.go): plugin ids and setting keys are stored snake_cased
+// and handed back camelCased.
+std::string to_snake(const std::string& v) {
+  std::string out;
+  bool underscored = false;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    const bool upper = c >= 'A' && c <= 'Z';
+    if (!underscored && upper && i > 0) {
+      out.push_back('_');
+      underscored = true;
+    } else {
+      underscored = false;
+    }
+    out.push_back(upper ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  return out;
+}
+
+std::string from_snake(const std::string& v) {
+  std::string out;
+  bool leading = true;
+  bool cap = false;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (c == '_' && !leading && i > 0) {
+      cap = true;
+    } else if (c == '_' && leading) {
+      out.push_back(c);
+    } else if (cap) {
+      out.push_back(c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+      cap = false;
+    } else {
+      leading = false;
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+nlohmann::json keys_from_snake(const nlohmann::json& map) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [k, v] : map.items()) {
+    out[from_snake(k)] = v;
+  }
+  return out;
+}
+
+} // namespace
+
+nlohmann::json StashSim::plugin_configuration(const nlohmann::json& include) const {
+  const bool all = !include.is_array() || include.empty();
+  nlohmann::json out = nlohmann::json::object();
+  if (v025()) {
+    // Stored under the snake_cased id; listed under its camelCase form, or under the id asked for.
+    if (all) {
+      for (const auto& [id, map] : plugins_.items()) {
+        out[from_snake(id)] = keys_from_snake(map);
+      }
+    } else {
+      for (const auto& id : include) {
+        const auto key = to_snake(id.get<std::string>());
+        if (plugins_.contains(key) && !plugins_.at(key).empty()) {
+          out[id.get<std::string>()] = keys_from_snake(plugins_.at(key));
+        }
+      }
+    }
+    return out;
+  }
+  if (all) {
+    return plugins_;
+  }
+  for (const auto& id : include) {
+    if (plugins_.contains(id.get<std::string>()) && !plugins_.at(id.get<std::string>()).empty()) {
+      out[id.get<std::string>()] = plugins_.at(id.get<std::string>());
+    }
+  }
+  return out;
+}
 
 std::string StashSim::timestamp(int64_t epoch_s) const {
   // Server local time at a fixed offset, RFC3339 with 1-second precision, as Stash stores it.
@@ -137,7 +247,7 @@ void StashSim::generate(int n, const std::string& path_prefix) {
 nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& host) const {
   // Every field of the SyncScene fragment, with Stash's null/[] conventions.
   const auto id = s.at("id").get<std::string>();
-  const std::string base = "http://" + host;
+  const std::string base = options_.external_host.empty() ? "http://" + host : options_.external_host;
   nlohmann::json out = {{"id", id},
                         {"title", s.value("title", nlohmann::json())},
                         {"code", s.value("code", nlohmann::json())},
@@ -215,6 +325,16 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
                         {"front_image_path", base + "/group/" + g.value("id", "1") + "/frontimage?t=1"}}}});
   }
   out["groups"] = groups;
+  // Before v0.27 the same list is Scene.movies (served, deprecated, after it).
+  nlohmann::json movies = nlohmann::json::array();
+  for (const auto& g : groups) {
+    movies.push_back({{"scene_index", g.at("scene_index")},
+                      {"movie",
+                       {{"id", g.at("group").at("id")},
+                        {"name", g.at("group").at("name")},
+                        {"front_image_path", g.at("group").at("front_image_path")}}}});
+  }
+  out["movies"] = movies;
   out["stash_ids"] = s.value("stash_ids", nlohmann::json::array());
   return out;
 }
@@ -306,14 +426,27 @@ nlohmann::json StashSim::find_scenes(const nlohmann::json& args, const std::stri
   return {{"count", total}, {"duration", duration}, {"filesize", filesize}, {"scenes", scenes}};
 }
 
-nlohmann::json StashSim::execute(const std::string& query, const nlohmann::json& variables, const std::string& host) {
+std::pair<int, nlohmann::json> StashSim::execute(const std::string& query, const nlohmann::json& variables,
+                                                 const std::string& host) {
+  // gqlgen answers a document that does not parse or validate with HTTP 422
+  // (99designs/gqlgen graphql/handler/transport/http_post.go) and the error under "errors".
+  const auto refused = [](const std::string& message) {
+    auto body = gql_error(message);
+    body["errors"][0]["extensions"] = {{"code", "GRAPHQL_VALIDATION_FAILED"}};
+    return std::pair<int, nlohmann::json>{422, body};
+  };
   auto doc = gql::parse(query, variables);
   if (!doc) {
-    return gql_error(doc.error().message);
+    return refused(doc.error().message);
+  }
+  if (schema_) {
+    if (auto valid = schema_->validate(*doc); !valid) {
+      return refused(valid.error().message);
+    }
   }
   const auto& op = doc->operations.front();
   if (op.type != "query") {
-    return gql_error("the simulator answers queries only");
+    return {200, gql_error("the simulator answers queries only")};
   }
   nlohmann::json data = nlohmann::json::object();
   std::lock_guard lock(mutex_);
@@ -331,17 +464,10 @@ nlohmann::json StashSim::execute(const std::string& query, const nlohmann::json&
         resolved = find_scenes(sel.arguments, host);
         type = "FindScenesResultType";
       } else if (sel.name == "configuration") {
-        nlohmann::json plugins = plugins_;
+        nlohmann::json plugins = plugin_configuration(nlohmann::json());
         for (const auto& child : sel.selections) {
-          if (child.name == "plugins" && child.arguments.contains("include") &&
-              child.arguments.at("include").is_array()) {
-            nlohmann::json filtered = nlohmann::json::object();
-            for (const auto& id : child.arguments.at("include")) {
-              if (plugins_.contains(id.get<std::string>())) {
-                filtered[id.get<std::string>()] = plugins_.at(id.get<std::string>());
-              }
-            }
-            plugins = filtered;
+          if (child.name == "plugins") {
+            plugins = plugin_configuration(child.arguments.value("include", nlohmann::json()));
           }
         }
         resolved = {{"plugins", plugins}, {"general", {{"apiKey", options_.api_key}}}};
@@ -350,13 +476,17 @@ nlohmann::json StashSim::execute(const std::string& query, const nlohmann::json&
         resolved = job_queue_;
         type = "Job";
       } else if (sel.name == "version") {
-        resolved = {{"version", "v0.29.0-sim"}, {"hash", "cf3489efdc45"}, {"build_time", "2026-01-14"}};
+        // develop as `git describe` names it: the schema in shared/ is develop at cf3489efdc45.
+        const bool develop = options_.release.empty() || options_.release == "develop";
+        resolved = {{"version", develop ? "v0.30.1-44-gcf3489efd" : options_.release},
+                    {"hash", "cf3489efdc45"},
+                    {"build_time", "2026-01-14"}};
         type = "Version";
       } else {
-        return gql_error("Cannot query field \"" + sel.name + "\" on type \"Query\".");
+        return refused("Cannot query field \"" + sel.name + "\" on type \"Query\".");
       }
     } catch (const std::exception& e) {
-      return gql_error(std::string(e.what()));
+      return {200, gql_error(std::string(e.what()))};
     }
     if (resolved.is_null()) {
       data[sel.alias] = nullptr;
@@ -371,7 +501,7 @@ nlohmann::json StashSim::execute(const std::string& query, const nlohmann::json&
       for (const auto& e : resolved) {
         auto p = gql::project(e, sel.selections, *doc, type);
         if (!p) {
-          return gql_error(p.error().message);
+          return refused(p.error().message);
         }
         arr.push_back(*p);
       }
@@ -380,11 +510,11 @@ nlohmann::json StashSim::execute(const std::string& query, const nlohmann::json&
     }
     auto projected = gql::project(resolved, sel.selections, *doc, type);
     if (!projected) {
-      return gql_error(projected.error().message);
+      return refused(projected.error().message);
     }
     data[sel.alias] = *projected;
   }
-  return {{"data", data}};
+  return {200, {{"data", data}}};
 }
 
 net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
@@ -444,7 +574,15 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
   }
   const auto fault = faults_.match(req.method, req.path);
   net::ServerResponse res;
-  if (!authed) {
+  const auto dot = req.path.rfind('.');
+  const bool page = req.path != "/graphql" &&
+                    (dot == std::string::npos || dot < req.path.rfind('/') || req.path.substr(dot) == ".html");
+  if (!authed && page) {
+    // Stash redirects pages and extension-less paths such as /scene/1/screenshot to its login page
+    // (internal/api/authentication.go); only /graphql and files get 401.
+    res = sim::text_response(302, "text/html", "<a href=\"/login\">Found</a>.\n");
+    res.headers.push_back({"Location", "/login?returnURL=" + util::percent_encode(req.target)});
+  } else if (!authed) {
     res = sim::text_response(401, "text/plain", "");
     res.headers.push_back({"WWW-Authenticate", "FormBased"});
   } else if (fault && (fault->status != 0 || fault->reset)) {
@@ -462,8 +600,9 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
           queries_.push_back(query);
         }
         const auto* host = req.header("Host");
-        res = sim::json_response(
-            execute(query, body.value("variables", nlohmann::json::object()), host ? *host : "127.0.0.1"));
+        auto [status, answer] =
+            execute(query, body.value("variables", nlohmann::json::object()), host ? *host : "127.0.0.1");
+        res = sim::json_response(answer, status);
       } catch (const nlohmann::json::exception&) {
         res = sim::json_response(gql_error("json body could not be decoded"), 400);
       }
@@ -545,6 +684,15 @@ bool StashSim::delete_scene(const std::string& id) {
 
 void StashSim::set_plugin_settings(const std::string& plugin_id, const nlohmann::json& settings) {
   std::lock_guard lock(mutex_);
+  if (v025()) {
+    // ConfigurePlugin replaces the whole map, stored under snake_cased id and keys.
+    nlohmann::json stored = nlohmann::json::object();
+    for (const auto& [k, v] : settings.items()) {
+      stored[to_snake(k)] = v;
+    }
+    plugins_[to_snake(plugin_id)] = stored;
+    return;
+  }
   plugins_[plugin_id] = settings;
 }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/server.hpp"
+#include "schema.hpp"
 #include "sim/faults.hpp"
 
 namespace stashsim {
@@ -21,10 +22,23 @@ struct Options {
   std::string api_key;               // configured API key ("" = none)
   bool credentials = false;          // Stash has a username/password: requests need a cookie or the key
   std::string utc_offset = "+01:00"; // timestamps as Stash writes them (server local time)
+  // The Stash release modelled: "" = develop, else a tag such as "v0.26.2" with its schema under
+  // <schema_dir>/versions/<tag>. Queries are validated against that schema as gqlgen does (HTTP
+  // 422 for an unknown field); v0.25 also stores plugin settings the way Stash v0.25 does.
+  std::string release;
+  std::string schema_dir; // Stash's SDL (shared/stash-schema); "" = the build's default
+  // Stash's external_host: image URLs are built on it (it may carry a path prefix that only a
+  // reverse proxy serves; this simulator serves its root only, like Stash itself).
+  std::string external_host;
 };
+
+// The schema folder the build knows (shared/stash-schema beside the repository), or
+// $STASHSIM_SCHEMA_DIR.
+std::string default_schema_dir();
 
 class StashSim {
 public:
+  // Throws std::runtime_error when a release is asked for and its schema cannot be read.
   explicit StashSim(Options options = {});
 
   // {"scenes": [...], "plugins": {"PlexSync": {...}}}
@@ -54,13 +68,18 @@ public:
   std::vector<std::string> received_queries();
 
 private:
-  nlohmann::json execute(const std::string& query, const nlohmann::json& variables, const std::string& host);
+  // HTTP status and body, as gqlgen answers (422 for documents that do not parse or validate).
+  std::pair<int, nlohmann::json> execute(const std::string& query, const nlohmann::json& variables,
+                                         const std::string& host);
+  nlohmann::json plugin_configuration(const nlohmann::json& include) const;
+  [[nodiscard]] bool v025() const;
   nlohmann::json full_scene(const nlohmann::json& s, const std::string& host) const;
   nlohmann::json find_scenes(const nlohmann::json& args, const std::string& host);
   std::string timestamp(int64_t epoch_s) const;
   int64_t next_tick();
 
   Options options_;
+  std::optional<gql::Schema> schema_;
   std::mutex mutex_;
   std::map<int64_t, nlohmann::json> scenes_; // by numeric id
   nlohmann::json plugins_ = nlohmann::json::object();
