@@ -307,7 +307,7 @@ int cmd_doctor(const OperatorOptions& o) {
                 std::to_string(d.value("libraries", nlohmann::json::array()).size()));
     }
     const auto settings = effective_settings(*db).loaded.settings;
-    if (report.problems.empty() && settings.plex_url.rfind("https://", 0) == 0 && settings.plex_verify_tls) {
+    if (report.problems.empty() && settings.plex_url.rfind("https://", 0) == 0 && !settings.plex_skip_tls_verify) {
       const auto bundle = settings.plex_ca_file.empty() ? net::discover_ca_bundle() : settings.plex_ca_file;
       check("CA bundle", !bundle.empty(),
             bundle.empty() ? "no CA bundle found (/etc/ssl/certs/ca-certificates.crt, /etc/ssl/cert.pem): set "

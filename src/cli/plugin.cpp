@@ -158,7 +158,7 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db, const std::strin
     return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "scene deleted"}}, std::nullopt};
   }
   if (auto enabled = db.get_kv("enabled"); enabled && *enabled && **enabled == "0") {
-    return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "PlexSync is disabled (enabled=false)"}},
+    return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "syncing is paused (pause_syncing)"}},
                   std::nullopt};
   }
   if (hook.type == "Scene.Update.Post" && hook.has_input_fields &&
@@ -388,14 +388,14 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
     util::log::set_debug_visible(loaded.settings.debug_logging);
     util::log::set_obfuscate_paths(loaded.settings.obfuscate_paths);
     (void)db.put_kv("delete_action", loaded.settings.delete_action);
-    (void)db.put_kv("enabled", loaded.settings.enabled ? "1" : "0");
+    (void)db.put_kv("enabled", loaded.settings.pause_syncing ? "0" : "1");
     for (const auto& p : loaded.problems) {
       LOG_WARN(p.message);
     }
-    if (!loaded.settings.enabled && !maintenance) {
+    if (loaded.settings.pause_syncing && !maintenance) {
       return Answer{
           {{"disabled", true},
-           {"message", "PlexSync is disabled (enabled=false in Settings > Plugins > PlexSync); nothing done"}},
+           {"message", "syncing is paused (pause_syncing in Settings > Plugins > PlexSync); nothing done"}},
           std::nullopt};
     }
   }

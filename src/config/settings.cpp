@@ -15,81 +15,90 @@ namespace {
 
 using S = Settings;
 
-// Order is the order shown in Stash's settings form.
+// Order is the order shown in Stash's settings form. A NUMBER's description ends with what 0
+// means (render_manifest adds it); a BOOLEAN is off unless checked.
 const std::array k_table{
     SettingSpec{"plex_url", "Plex URL", SettingType::string, &S::plex_url, 0, 0, true, false,
-                "Address of Plex Media Server, e.g. http://192.168.1.20:32400"},
+                "Address of Plex Media Server, e.g. http://192.168.1.20:32400 (https://192-168-1-20.<hash>.plex.direct"
+                ":32400 and https://192.168.1.20:32400 work with Plex's own certificate)"},
     SettingSpec{"plex_token", "Plex token", SettingType::string, &S::plex_token, 0, 0, true, true,
                 "X-Plex-Token of the server owner (sent only in a header, never logged)"},
     SettingSpec{"plex_library", "Plex libraries", SettingType::string, &S::plex_library, 0, 0, false, false,
                 "Comma-separated Plex library titles to sync into; empty = every movie library"},
-    SettingSpec{"enabled", "Enabled", SettingType::boolean, &S::enabled, 0, 0, false, false,
-                "Turn syncing on or off without uninstalling"},
+    SettingSpec{"pause_syncing", "Pause syncing", SettingType::boolean, &S::pause_syncing, 0, 0, false, false,
+                "Checked: hooks queue nothing and tasks do nothing, without uninstalling"},
     SettingSpec{"connect_timeout", "Connect timeout (s)", SettingType::number, &S::connect_timeout, 1, 300, false,
                 false, "Seconds to wait for a connection to Plex"},
     SettingSpec{"read_timeout", "Read timeout (s)", SettingType::number, &S::read_timeout, 1, 600, false, false,
                 "Seconds Plex may stay silent while answering"},
-    SettingSpec{"max_retries", "Max retries", SettingType::number, &S::max_retries, 0, 100, false, false,
+    SettingSpec{"max_retries", "Max retries", SettingType::number, &S::max_retries, 1, 100, false, false,
                 "Retries of a transient failure before a job goes to dead letters"},
-    SettingSpec{"strict_matching", "Strict matching", SettingType::boolean, &S::strict_matching, 0, 0, false, false,
-                "Write nothing when the Plex match is uncertain"},
+    SettingSpec{"accept_uncertain_matches", "Accept uncertain matches", SettingType::boolean,
+                &S::accept_uncertain_matches, 0, 0, false, false,
+                "Checked: write to the best Plex match even when it is uncertain; unchecked: hold it for review"},
     SettingSpec{"preserve_plex_edits", "Preserve Plex edits", SettingType::boolean, &S::preserve_plex_edits, 0, 0,
-                false, false, "Only fill fields that are empty in Plex"},
+                false, false, "Checked: only fill fields that are empty in Plex"},
     SettingSpec{"path_map", "Path mapping", SettingType::string, &S::path_map, 0, 0, false, false,
                 "STASH_PREFIX=>PLEX_PREFIX rules separated by ';', e.g. /data=>/media"},
-    SettingSpec{"sync_title", "Sync title", SettingType::boolean, &S::sync_title, 0, 0, false, false,
-                "Write the scene title"},
-    SettingSpec{"sync_summary", "Sync details", SettingType::boolean, &S::sync_summary, 0, 0, false, false,
-                "Write the scene details as the Plex summary"},
-    SettingSpec{"sync_studio", "Sync studio", SettingType::boolean, &S::sync_studio, 0, 0, false, false,
-                "Write the studio name"},
-    SettingSpec{"sync_date", "Sync date", SettingType::boolean, &S::sync_date, 0, 0, false, false,
-                "Write the scene date as originally available"},
-    SettingSpec{"sync_genres", "Sync tags as genres", SettingType::boolean, &S::sync_genres, 0, 0, false, false,
-                "Write Stash tags as Plex genres (the list is set, not merged)"},
-    SettingSpec{"sync_actors", "Sync performers as actors", SettingType::boolean, &S::sync_actors, 0, 0, false, false,
-                "Write Stash performers as Plex actors (the list is set, not merged)"},
-    SettingSpec{"sync_actor_photos", "Sync performer photos", SettingType::boolean, &S::sync_actor_photos, 0, 0, false,
-                false, "Give Plex actors the performer image from Stash (Plex fetches it from Stash's URL)"},
-    SettingSpec{"sync_rating", "Sync rating", SettingType::boolean, &S::sync_rating, 0, 0, false, false,
-                "Write the Stash rating (0-100) as the Plex user rating (0-10)"},
-    SettingSpec{"sync_poster", "Sync cover as poster", SettingType::boolean, &S::sync_poster, 0, 0, false, false,
-                "Upload the scene cover as the Plex poster, only when the image changed"},
-    SettingSpec{"sync_collections", "Studio as collection", SettingType::boolean, &S::sync_collections, 0, 0, false,
-                false, "Put each item into a Plex collection named after its studio"},
+    SettingSpec{"skip_title", "Skip title", SettingType::boolean, &S::skip_title, 0, 0, false, false,
+                "Checked: leave Plex's title alone"},
+    SettingSpec{"skip_summary", "Skip details", SettingType::boolean, &S::skip_summary, 0, 0, false, false,
+                "Checked: do not write the scene details as the Plex summary"},
+    SettingSpec{"skip_studio", "Skip studio", SettingType::boolean, &S::skip_studio, 0, 0, false, false,
+                "Checked: do not write the studio name"},
+    SettingSpec{"skip_date", "Skip date", SettingType::boolean, &S::skip_date, 0, 0, false, false,
+                "Checked: do not write the scene date as Plex's originally available date"},
+    SettingSpec{"skip_genres", "Skip tags", SettingType::boolean, &S::skip_genres, 0, 0, false, false,
+                "Checked: do not write Stash tags as Plex genres"},
+    SettingSpec{"skip_actors", "Skip performers", SettingType::boolean, &S::skip_actors, 0, 0, false, false,
+                "Checked: do not write Stash performers as Plex actors"},
+    SettingSpec{"stash_url_for_plex", "Stash address for Plex", SettingType::string, &S::stash_url_for_plex, 0, 0,
+                false, false,
+                "Stash's address as the Plex server reaches it (e.g. http://192.168.1.10:9999), for performer photos; "
+                "empty = no photos are sent (Plex cannot fetch from Stash's own loopback address)"},
+    SettingSpec{"skip_performer_photos", "Skip performer photos", SettingType::boolean, &S::skip_performer_photos, 0,
+                0, false, false, "Checked: never give Plex actors the performer image, even with a Stash address"},
+    SettingSpec{"skip_rating", "Skip rating", SettingType::boolean, &S::skip_rating, 0, 0, false, false,
+                "Checked: do not write the Stash rating (0-100) as the Plex user rating (0-10)"},
+    SettingSpec{"skip_poster", "Skip cover", SettingType::boolean, &S::skip_poster, 0, 0, false, false,
+                "Checked: do not upload the scene cover as the Plex poster"},
+    SettingSpec{"skip_collections", "Skip collections", SettingType::boolean, &S::skip_collections, 0, 0, false,
+                false, "Checked: put items into no Plex collection (studio, parent studio, groups)"},
     SettingSpec{"collection_parent_studio", "Parent studio as collection", SettingType::boolean,
-                &S::collection_parent_studio, 0, 0, false, false, "Also add a collection for the parent studio"},
+                &S::collection_parent_studio, 0, 0, false, false,
+                "Checked: also add a collection for the parent studio"},
     SettingSpec{"collection_groups", "Groups as collections", SettingType::boolean, &S::collection_groups, 0, 0, false,
-                false, "Also add a collection for each Stash group (movie) the scene belongs to"},
+                false, "Checked: also add a collection for each Stash group (movie) the scene belongs to"},
     SettingSpec{"collection_prefix", "Collection prefix", SettingType::string, &S::collection_prefix, 0, 0, false,
                 false, "Text put before every collection name PlexSync writes, e.g. 'Studio: '"},
     SettingSpec{"tagline_source", "Tagline from", SettingType::string, &S::tagline_source, 0, 0, false, false,
-                "none, code (studio code), director or url (first scene URL)"},
+                "none, code (studio code), director or url (first scene URL); empty = none"},
     SettingSpec{"content_rating", "Content rating", SettingType::string, &S::content_rating, 0, 0, false, false,
                 "Content rating written on every synced item, e.g. XXX; empty = leave Plex's"},
     SettingSpec{"tag_mode", "Tag list mode", SettingType::string, &S::tag_mode, 0, 0, false, false,
-                "replace: Plex genres, actors and collections follow Stash exactly; merge: only add, never remove"},
+                "replace (empty): Plex genres, actors and collections follow Stash exactly; merge: only add"},
     SettingSpec{"max_tags", "Max tags per list", SettingType::number, &S::max_tags, 1, 500, false, false,
                 "Longest genre or actor list written; longer lists are cut with a warning"},
     SettingSpec{"match_min_score", "Minimum match score (%)", SettingType::number, &S::match_min_score, 1, 100, false,
                 false,
                 "Matches scoring below this are uncertain (100 = exact path, 90 = name and size, 60 = name only)"},
-    SettingSpec{"trigger_plex_scan", "Scan for new files", SettingType::boolean, &S::trigger_plex_scan, 0, 0, false,
-                false, "When Plex has no item for a scene, ask it once to scan the scene's folder"},
+    SettingSpec{"skip_plex_scan", "Skip Plex scans", SettingType::boolean, &S::skip_plex_scan, 0, 0, false, false,
+                "Checked: never ask Plex to scan a scene's folder when it has no item for the scene"},
     SettingSpec{"skip_not_found", "Skip scenes not in Plex", SettingType::boolean, &S::skip_not_found, 0, 0, false,
-                false, "For Plex libraries that hold only part of Stash: skip scenes Plex lacks instead of retrying"},
+                false, "Checked: for Plex libraries that hold only part of Stash, skip scenes Plex lacks"},
     SettingSpec{"debug_logging", "Debug logging", SettingType::boolean, &S::debug_logging, 0, 0, false, false,
-                "Log each step at info level so Stash shows it"},
+                "Checked: log each step at info level so Stash shows it"},
     SettingSpec{"obfuscate_paths", "Obfuscate paths in logs", SettingType::boolean, &S::obfuscate_paths, 0, 0, false,
-                false, "Show file paths in logs as stable stand-ins like <file:9c1e04aa.mp4>, to share logs safely"},
+                false, "Checked: show file paths in logs as stable stand-ins like <file:9c1e04aa.mp4>"},
     SettingSpec{"delete_action", "When a scene is deleted", SettingType::string, &S::delete_action, 0, 0, false, false,
-                "none: leave Plex alone; scan: ask Plex to rescan the deleted file's folder so it drops the item"},
-    SettingSpec{"plex_verify_tls", "Verify Plex TLS", SettingType::boolean, &S::plex_verify_tls, 0, 0, false, false,
-                "Verify the Plex certificate on https:// URLs"},
+                "none (empty): leave Plex alone; scan: ask Plex to rescan the deleted file's folder"},
+    SettingSpec{"plex_skip_tls_verify", "Skip Plex certificate check", SettingType::boolean, &S::plex_skip_tls_verify,
+                0, 0, false, false,
+                "Checked: accept any certificate on https:// Plex URLs (only on a network you trust)"},
     SettingSpec{"plex_ca_file", "Plex CA file", SettingType::string, &S::plex_ca_file, 0, 0, false, false,
                 "PEM file of the CA that signed the Plex certificate (default: system bundle)"},
     SettingSpec{"stash_api_key", "Stash API key", SettingType::string, &S::stash_api_key, 0, 0, false, true,
-                "Only needed when Stash has credentials and the session cookie is not enough"},
+                "Rarely needed: PlexSync reads Stash's key with the session Stash gives it"},
     SettingSpec{"stash_url", "Stash URL (outside Stash)", SettingType::string, &S::stash_url, 0, 0, false, false,
                 "For the worker and CLI run outside Stash (service mode); plugins leave it empty, Stash says where "
                 "it is"},
@@ -106,14 +115,30 @@ const std::array k_table{
                 &S::plex_requests_per_second, 1, 1000, false, false, "Upper bound on the request rate towards Plex"},
     SettingSpec{"plex_concurrency", "Parallel Plex requests", SettingType::number, &S::plex_concurrency, 1, 8, false,
                 false, "Scenes synced at once, so requests in flight towards Plex (keep it small)"},
-    SettingSpec{"poll_interval_seconds", "Late-update poll (s)", SettingType::number, &S::poll_interval_seconds, 0,
+    SettingSpec{"poll_interval_seconds", "Late-update poll (s)", SettingType::number, &S::poll_interval_seconds, -1,
                 86400, false, false,
-                "How often the running worker asks Stash for scenes changed without a hook (merges, auto-tag); 0 = "
+                "How often the running worker asks Stash for scenes changed without a hook (merges, auto-tag); -1 = "
                 "never"},
-    SettingSpec{
-        "reconcile_interval_hours", "Reconcile every (h)", SettingType::number, &S::reconcile_interval_hours, 0, 8760,
-        false, false,
-        "How often a running worker compares all of Stash with Plex, as the Reconcile all task does; 0 = never"},
+    SettingSpec{"reconcile_interval_hours", "Reconcile every (h)", SettingType::number, &S::reconcile_interval_hours,
+                1, 8760, false, false,
+                "How often a running worker compares all of Stash with Plex, as the Reconcile all task does"},
+};
+
+const std::array k_retired{
+    RetiredSetting{"enabled", "pause_syncing"},
+    RetiredSetting{"strict_matching", "accept_uncertain_matches"},
+    RetiredSetting{"sync_title", "skip_title"},
+    RetiredSetting{"sync_summary", "skip_summary"},
+    RetiredSetting{"sync_studio", "skip_studio"},
+    RetiredSetting{"sync_date", "skip_date"},
+    RetiredSetting{"sync_genres", "skip_genres"},
+    RetiredSetting{"sync_actors", "skip_actors"},
+    RetiredSetting{"sync_actor_photos", "stash_url_for_plex and skip_performer_photos"},
+    RetiredSetting{"sync_rating", "skip_rating"},
+    RetiredSetting{"sync_poster", "skip_poster"},
+    RetiredSetting{"sync_collections", "skip_collections"},
+    RetiredSetting{"trigger_plex_scan", "skip_plex_scan"},
+    RetiredSetting{"plex_verify_tls", "plex_skip_tls_verify"},
 };
 
 std::string quoted(const nlohmann::json& value) {
@@ -195,6 +220,10 @@ const char* type_name(SettingType t) {
 // A closed set of words; anything else is reported and the first (default) word is used.
 void one_of(LoadResult& result, const char* key, std::string& value, std::initializer_list<const char*> allowed) {
   const auto lowered = util::to_lower(value);
+  if (lowered.empty()) {
+    value = *allowed.begin(); // a cleared text field is the default
+    return;
+  }
   std::string list;
   for (const char* a : allowed) {
     if (lowered == a) {
@@ -213,8 +242,31 @@ void one_of(LoadResult& result, const char* key, std::string& value, std::initia
 
 } // namespace
 
+std::string check_stash_url_for_plex(const std::string& value) {
+  auto url = net::Url::parse(value);
+  if (!url) {
+    return "stash_url_for_plex " + url.error().message + "; no performer photos are sent";
+  }
+  const auto host = util::to_lower(url->host);
+  if (host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]" || host == "0.0.0.0" ||
+      host == "::" || host == "[::]") {
+    return "stash_url_for_plex: \"" + value +
+           "\" is an address only the Stash machine itself can use; enter the address the Plex server reaches "
+           "Stash on (its LAN IP or host name, e.g. http://192.168.1.10:9999); no performer photos are sent";
+  }
+  if (value.find('?') != std::string::npos || value.find('@') != std::string::npos) {
+    return "stash_url_for_plex: give only scheme, host, port and path (no query, no user name: Plex must never "
+           "receive a Stash credential); no performer photos are sent";
+  }
+  return {};
+}
+
 std::span<const SettingSpec> settings_table() {
   return k_table;
+}
+
+std::span<const RetiredSetting> retired_settings() {
+  return k_retired;
 }
 
 bool LoadResult::usable() const {
@@ -257,11 +309,13 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
           } else {
             int64_t n = 0;
             if (read_int(v, n)) {
-              if (n < spec.min || n > spec.max) {
+              if (n == 0) {
+                ok = true; // Stash shows a NUMBER never saved as 0, and saves a cleared field as 0
+              } else if (n < spec.min || n > spec.max) {
                 result.problems.push_back({spec.key,
                                            std::string(spec.key) + ": " + quoted(v) + " must be between " +
                                                std::to_string(spec.min) + " and " + std::to_string(spec.max) +
-                                               "; using the default " + std::to_string(s.*member),
+                                               " (0 = the default); using the default " + std::to_string(s.*member),
                                            false});
                 ok = true; // reported; keep the default
               } else {
@@ -300,6 +354,22 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
   if (!s.stash_url.empty()) {
     if (auto url = net::Url::parse(s.stash_url); !url) {
       result.problems.push_back({"stash_url", "stash_url " + url.error().message, true});
+    }
+  }
+  if (!s.stash_url_for_plex.empty()) {
+    if (auto problem = check_stash_url_for_plex(s.stash_url_for_plex); !problem.empty()) {
+      result.problems.push_back({"stash_url_for_plex", problem, false});
+      s.stash_url_for_plex.clear();
+    }
+  }
+  for (const auto& retired : k_retired) {
+    if (plugin_map.is_object() && plugin_map.contains(retired.key) && !plugin_map.at(retired.key).is_null()) {
+      result.problems.push_back(
+          {retired.key,
+           std::string(retired.key) + " is a setting of PlexSync 0.1 and is no longer read (Stash showed it as off "
+                                      "while it was on); set " +
+               retired.replacement + " instead under Settings > Plugins > PlexSync",
+           false});
     }
   }
   if (s.plex_token.empty()) {

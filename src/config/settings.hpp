@@ -12,27 +12,31 @@
 
 namespace config {
 
+// Stash's Settings page shows a BOOLEAN never saved as unchecked and a NUMBER never saved as 0,
+// and a plugin cannot declare defaults. So every BOOLEAN is off by default (what is on by default
+// has a negative name) and a NUMBER of 0 means its default: all-false-and-zero is a fresh install.
 struct Settings {
   std::string plex_url;
   std::string plex_token;
   std::string plex_library; // comma-separated section titles; empty = all movie sections
-  bool enabled = true;
+  bool pause_syncing = false;
   int connect_timeout = 5; // seconds
   int read_timeout = 30;   // seconds
   int max_retries = 8;
-  bool strict_matching = true;
+  bool accept_uncertain_matches = false;
   bool preserve_plex_edits = false;
   std::string path_map; // "STASH=>PLEX;..."
-  bool sync_title = true;
-  bool sync_summary = true;
-  bool sync_studio = true;
-  bool sync_date = true;
-  bool sync_genres = true;
-  bool sync_actors = true;
-  bool sync_actor_photos = true;
-  bool sync_rating = true;
-  bool sync_poster = true;
-  bool sync_collections = true;
+  bool skip_title = false;
+  bool skip_summary = false;
+  bool skip_studio = false;
+  bool skip_date = false;
+  bool skip_genres = false;
+  bool skip_actors = false;
+  std::string stash_url_for_plex; // Stash's address as Plex reaches it; empty = no actor photos
+  bool skip_performer_photos = false;
+  bool skip_rating = false;
+  bool skip_poster = false;
+  bool skip_collections = false;
   bool collection_parent_studio = false;
   bool collection_groups = false;
   std::string collection_prefix;
@@ -40,13 +44,13 @@ struct Settings {
   std::string content_rating;          // e.g. XXX; empty = leave Plex's
   std::string tag_mode = "replace";    // replace | merge
   int max_tags = 50;
-  int match_min_score = 75;      // percent; weaker matches are uncertain
-  bool trigger_plex_scan = true; // ask Plex to scan a scene's folder when it has no item for it
-  bool skip_not_found = false;   // Plex library is a deliberate subset: skip quietly instead
+  int match_min_score = 75;    // percent; weaker matches are uncertain
+  bool skip_plex_scan = false; // else: ask Plex to scan a scene's folder when it has no item for it
+  bool skip_not_found = false; // Plex library is a deliberate subset: skip quietly instead
   bool debug_logging = false;
   bool obfuscate_paths = false;
   std::string delete_action = "none"; // what a scene deleted in Stash does in Plex: none | scan
-  bool plex_verify_tls = true;
+  bool plex_skip_tls_verify = false;
   std::string plex_ca_file;
   std::string stash_api_key;
   std::string stash_url; // outside Stash only: where the worker and the CLI find it
@@ -56,7 +60,7 @@ struct Settings {
   int breaker_threshold = 5;         // consecutive transient failures that open the breaker
   int plex_requests_per_second = 10; // pacing of requests to Plex
   int plex_concurrency = 2;          // jobs (so requests) in flight towards Plex at once
-  int poll_interval_seconds = 60;    // late-update poll of Stash while the worker runs; 0 = off
+  int poll_interval_seconds = 60;    // late-update poll of Stash while the worker runs; -1 = off
   int reconcile_interval_hours = 0;  // full reconciliation by the running worker; 0 = off
 };
 
@@ -67,7 +71,7 @@ struct SettingSpec {
   const char* display_name;
   SettingType type;
   std::variant<std::string Settings::*, int Settings::*, bool Settings::*> member;
-  int min = 0; // numbers only
+  int min = 0; // numbers only; 0 is always accepted and means the default
   int max = 0;
   bool required = false;
   bool secret = false;
@@ -75,6 +79,18 @@ struct SettingSpec {
 };
 
 std::span<const SettingSpec> settings_table();
+
+// Keys PlexSync 0.1 read, whose unset state Stash showed wrongly; each names its replacement.
+struct RetiredSetting {
+  const char* key;
+  const char* replacement;
+};
+std::span<const RetiredSetting> retired_settings();
+
+// Why an address cannot be given to Plex for Stash's images ("" = it can): loopback and
+// unspecified addresses resolve on Plex's own machine or container; a query or user name would
+// hand Plex a credential.
+std::string check_stash_url_for_plex(const std::string& value);
 
 struct Problem {
   std::string key;

@@ -93,7 +93,7 @@ private:
     if (verify != X509_V_OK) {
       return "TLS certificate at " + base.display() + " is not trusted (" + X509_verify_cert_error_string(verify) +
              ", checked against " + bundle_ +
-             "): set plex_ca_file to the CA certificate that signed it, or plex_verify_tls=false to accept it "
+             "): set plex_ca_file to the CA certificate that signed it, or check plex_skip_tls_verify to accept it "
              "unchecked";
     }
     return "TLS handshake with " + base.display() + " failed: " + ec.message();

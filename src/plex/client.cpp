@@ -416,13 +416,34 @@ std::vector<Params> split_edit(const Params& params, size_t max_query_bytes) {
       current = group;
       continue;
     }
-    // One list alone is too long: its entries spread over several requests.
+    // One list alone is too long: its entries spread over several requests, an entry's [idx]
+    // parameters always together (PMS links them within one request: OAS updateItems), and the
+    // removals and the lock in the last one. Indexed tags append, so the pieces add up.
+    std::vector<Params> entries;
+    Params tail;
+    std::string last_index;
     for (const auto& p : group) {
-      if (!current.empty() && cost(current) + cost(Params{p}) > max_query_bytes) {
+      const auto open = p.first.find('[');
+      const auto close = p.first.find(']');
+      const bool indexed = open != std::string::npos && close != std::string::npos && close > open + 1; // not "[]"
+      if (!indexed) {
+        tail.push_back(p);
+        continue;
+      }
+      const auto index = p.first.substr(0, close + 1);
+      if (entries.empty() || index != last_index) {
+        entries.emplace_back();
+        last_index = index;
+      }
+      entries.back().push_back(p);
+    }
+    entries.push_back(std::move(tail));
+    for (auto& entry : entries) {
+      if (!current.empty() && cost(current) + cost(entry) > max_query_bytes) {
         out.push_back(std::move(current));
         current.clear();
       }
-      current.push_back(p);
+      current.insert(current.end(), entry.begin(), entry.end());
     }
   }
   if (!current.empty()) {

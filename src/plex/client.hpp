@@ -133,8 +133,13 @@ std::string build_query(const Params& params);
 // The section whose Location holds folder (as Plex sees paths); nullptr when none does.
 const Section* section_holding(const std::vector<Section>& sections, const std::string& folder);
 // Edits grouped so each request's query stays under max_query_bytes: scalars together, each tag
-// list on its own, a list split further only when it alone is too long.
+// list on its own, a list split further only when it alone is too long, and then only between
+// entries (an entry's [idx] parameters stay together; removals and the lock come last).
 std::vector<Params> split_edit(const Params& params, size_t max_query_bytes);
-inline constexpr size_t k_max_edit_query_bytes = 7168; // request line under 8 KiB
+// PMS documents no request-line limit; PlexSync assumes 8 KiB for the target (path and query), the
+// usual default of HTTP servers, and keeps an edit's query under 7 KiB (1 KiB for the path and
+// type/id). plexsim enforces the same limit. On a 414 the worker retries once, smaller.
+inline constexpr size_t k_max_request_target_bytes = 8192;
+inline constexpr size_t k_max_edit_query_bytes = 7168;
 
 } // namespace plex

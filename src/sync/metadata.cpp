@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "stash/client.hpp"
 #include "util/strings.hpp"
 
 namespace fieldsync {
@@ -78,6 +79,32 @@ void check_text(const std::optional<std::string>& value, const char* field, Text
 
 } // namespace
 
+std::string photo_url_for_plex(const std::string& stash_url, const std::string& stash_url_for_plex) {
+  // Stash built the URL on the address PlexSync asked it on (loopback, a container name) or on its
+  // external_host; Plex fetches it itself, so it gets the address the user says Plex can reach.
+  auto target = stash::image_target(stash_url);
+  if (!target || target->rfind("/performer/", 0) != 0) {
+    return {};
+  }
+  // Never a credential: Stash appends apikey= to some URLs when it has one.
+  const auto query = target->find('?');
+  if (query != std::string::npos) {
+    std::string kept;
+    for (const auto& [key, value] : util::parse_query(std::string_view(*target).substr(query + 1))) {
+      if (util::to_lower(key) == "apikey") {
+        continue;
+      }
+      kept += (kept.empty() ? "?" : "&") + util::percent_encode(key) + "=" + util::percent_encode(value);
+    }
+    target = target->substr(0, query) + kept;
+  }
+  auto base = stash_url_for_plex;
+  while (!base.empty() && base.back() == '/') {
+    base.pop_back();
+  }
+  return base + *target;
+}
+
 bool parse_date(const std::string& text, int& year, int& month, int& day) {
   year = month = day = 0;
   const auto n = text.size();
@@ -106,11 +133,11 @@ bool parse_date(const std::string& text, int& year, int& month, int& day) {
   return year >= k_min_year && year <= k_max_year;
 }
 
-Prepared prepare(const stash::Scene& scene, const config::Settings& settings) {
+Prepared prepare(const stash::Scene& scene, const config::Settings& settings, size_t summary_encoded_max) {
   Prepared p;
   auto& d = p.desired;
   auto& v = p.violations;
-  if (settings.sync_title) {
+  if (!settings.skip_title) {
     auto title = sanitize_line(scene.title, k_line_limit);
     if (title.empty() && !scene.files.empty()) {
       title = sanitize_line(scene.files.front().basename, k_line_limit); // what Stash shows then
@@ -121,13 +148,19 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings) {
       d.title = title;
     }
   }
-  if (settings.sync_summary) {
+  if (!settings.skip_summary) {
     d.summary = sanitize_block(scene.details, k_summary_limit);
+    if (const auto encoded = encoded_size(*d.summary); encoded > summary_encoded_max) {
+      d.summary = cap_encoded(*d.summary, summary_encoded_max);
+      v.push_back({"summary", "takes " + std::to_string(encoded) + " bytes in Plex's edit request, more than " +
+                                  std::to_string(summary_encoded_max) + "; cut to " +
+                                  std::to_string(d.summary->size()) + " bytes at a character boundary"});
+    }
   }
-  if (settings.sync_studio) {
+  if (!settings.skip_studio) {
     d.studio = sanitize_line(scene.studio, k_line_limit);
   }
-  if (settings.sync_date) {
+  if (!settings.skip_date) {
     int y = 0;
     int m = 0;
     int day = 0;
@@ -137,14 +170,15 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings) {
     } else if (!parse_date(date, y, m, day)) {
       v.push_back({"date", "'" + date + "' is not a date between " + std::to_string(k_min_year) + " and " +
                                std::to_string(k_max_year) + " (YYYY, YYYY-MM or YYYY-MM-DD); not sent"});
+    } else if (day == 0) {
+      // Plex's originallyAvailableAt needs a whole day, and no real client edits `year` (PMS
+      // documents no such edit field; fidelity findings row 4): Plex keeps its own date.
+      v.push_back({"date", "'" + date + "' has no day; Plex's date needs one (YYYY-MM-DD), so Plex keeps its own"});
     } else {
-      d.year = y;
-      if (day != 0) {
-        d.date = date; // Plex's originallyAvailableAt needs a whole day; a year alone sets only the year
-      }
+      d.date = date;
     }
   }
-  if (settings.sync_rating && scene.rating100) {
+  if (!settings.skip_rating && scene.rating100) {
     if (*scene.rating100 < 0 || *scene.rating100 > 100) {
       v.push_back({"rating", std::to_string(*scene.rating100) + " is outside 0-100; not sent"});
     } else {
@@ -157,11 +191,11 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings) {
   if (!settings.content_rating.empty()) {
     d.content_rating = sanitize_line(settings.content_rating, k_content_rating_limit);
   }
-  if (settings.sync_genres) {
+  if (!settings.skip_genres) {
     d.genres = clean_names(scene.tags);
     cap(*d.genres, settings.max_tags, "genres", v);
   }
-  if (settings.sync_actors) {
+  if (!settings.skip_actors) {
     std::vector<std::string> names;
     for (const auto& perf : scene.performers) {
       names.push_back(perf.name);
@@ -169,10 +203,10 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings) {
     std::vector<Actor> actors;
     for (const auto& name : clean_names(names)) {
       std::string photo;
-      if (settings.sync_actor_photos) {
+      if (!settings.skip_performer_photos && !settings.stash_url_for_plex.empty()) {
         for (const auto& perf : scene.performers) {
           if (util::iequals(sanitize_line(perf.name, k_line_limit), name) && !perf.image_path.empty()) {
-            photo = perf.image_path;
+            photo = photo_url_for_plex(perf.image_path, settings.stash_url_for_plex);
             break;
           }
         }
@@ -182,7 +216,7 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings) {
     cap(actors, settings.max_tags, "actors", v);
     d.actors = std::move(actors);
   }
-  if (settings.sync_collections) {
+  if (!settings.skip_collections) {
     std::vector<std::string> names;
     const auto add = [&](const std::string& name) {
       if (!util::trim(name).empty()) {
@@ -201,7 +235,7 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings) {
     d.collections = clean_names(names);
     cap(*d.collections, settings.max_tags, "collections", v);
   }
-  if (settings.sync_poster) {
+  if (!settings.skip_poster) {
     d.poster_url = scene.screenshot;
   }
   // The schema gate: anything prepare() let through by mistake is dropped here, loudly.
@@ -217,9 +251,8 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings) {
       d.tagline.reset();
     } else if (f == "content_rating") {
       d.content_rating.reset();
-    } else if (f == "date" || f == "year") {
+    } else if (f == "date") {
       d.date.reset();
-      d.year.reset();
     } else if (f == "rating") {
       d.rating.reset();
     } else if (f == "genres") {
@@ -252,10 +285,6 @@ std::vector<Violation> validate(const Desired& d, int max_tags) {
     if (!parse_date(*d.date, y, m, day) || day == 0) {
       out.push_back({"date", "'" + *d.date + "' is not YYYY-MM-DD"});
     }
-  }
-  if (d.year && (*d.year < k_min_year || *d.year > k_max_year)) {
-    out.push_back({"year", std::to_string(*d.year) + " is outside " + std::to_string(k_min_year) + "-" +
-                               std::to_string(k_max_year)});
   }
   if (d.rating && (!std::isfinite(*d.rating) || *d.rating < 0 || *d.rating > 10)) {
     out.push_back({"rating", "is outside 0-10"});

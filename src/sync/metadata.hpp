@@ -17,6 +17,10 @@ namespace fieldsync {
 inline constexpr TextLimit k_line_limit{255, 1020};
 inline constexpr TextLimit k_summary_limit{10000, 30000};
 inline constexpr TextLimit k_content_rating_limit{32, 128};
+// A summary travels percent-encoded in the edit's query string, whose length PMS does not document
+// (a python-plexapi user hit "URI too large"): cut by encoded size so an edit line stays well under
+// 8 KiB whatever the script (CJK text triples when encoded). fidelity findings row 6.
+inline constexpr size_t k_summary_encoded_max = 6144;
 
 struct Actor {
   std::string name;
@@ -31,7 +35,6 @@ struct Desired {
   std::optional<std::string> tagline;
   std::optional<std::string> content_rating;
   std::optional<std::string> date; // YYYY-MM-DD, or empty to clear
-  std::optional<int64_t> year;
   std::optional<double> rating; // 0-10
   std::optional<std::vector<std::string>> genres;
   std::optional<std::vector<Actor>> actors;
@@ -50,11 +53,17 @@ struct Prepared {
 };
 
 // Mapping, sanitizing and validation in one step; never fails as a whole.
-Prepared prepare(const stash::Scene& scene, const config::Settings& settings);
+// summary_encoded_max: the summary's budget once encoded (smaller on a retry after a 414).
+Prepared prepare(const stash::Scene& scene, const config::Settings& settings,
+                 size_t summary_encoded_max = k_summary_encoded_max);
 
 // The schema check proper: every set field has the right type, format, range and size.
 // prepare() output always passes; the worker runs it again as the last gate before Plex.
 std::vector<Violation> validate(const Desired& desired, int max_tags);
+
+// A performer image URL Stash built, on the address Plex reaches Stash on (stash_url_for_plex),
+// without any credential; "" when it is not a performer image.
+std::string photo_url_for_plex(const std::string& stash_url, const std::string& stash_url_for_plex);
 
 // "YYYY", "YYYY-MM" or "YYYY-MM-DD" naming a real calendar day; out: the parts present.
 bool parse_date(const std::string& text, int& year, int& month, int& day);

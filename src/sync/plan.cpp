@@ -158,9 +158,6 @@ EditPlan plan_edit(const Desired& d, const plex::Item& item, const PlanOptions& 
   p.scalar("tagline", d.tagline, item.tagline);
   p.scalar("contentRating", d.content_rating, item.content_rating);
   p.scalar("originallyAvailableAt", d.date, item.originally_available_at);
-  if (d.year) {
-    p.scalar("year", std::to_string(*d.year), item.year == 0 ? std::string() : std::to_string(item.year));
-  }
   if (d.rating) {
     // Plex answers 8 for 8.0: compare as numbers, send one decimal.
     const auto current = item.user_rating ? rating_text(*item.user_rating) : std::string();

@@ -142,6 +142,45 @@ std::string truncate_graphemes(const std::string& text, TextLimit limit) {
   return out;
 }
 
+size_t encoded_size(const std::string& text) {
+  size_t n = 0;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool unreserved = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '-' ||
+                            u == '.' || u == '_' || u == '~';
+    n += unreserved ? 1 : 3;
+  }
+  return n;
+}
+
+std::string cap_encoded(const std::string& text, size_t max_encoded) {
+  if (encoded_size(text) <= max_encoded) {
+    return text;
+  }
+  static const std::string k_ellipsis = "\u2026";
+  const size_t budget = max_encoded > encoded_size(k_ellipsis) ? max_encoded - encoded_size(k_ellipsis) : 0;
+  const auto cps = decode(text);
+  std::string out;
+  std::string cluster;
+  size_t used = 0;
+  utf8proc_int32_t state = 0;
+  for (size_t i = 0; i < cps.size(); ++i) {
+    if (i > 0 && utf8proc_grapheme_break_stateful(cps[i - 1], cps[i], &state)) {
+      if (used + encoded_size(cluster) > budget) {
+        break;
+      }
+      used += encoded_size(cluster);
+      out += cluster;
+      cluster.clear();
+    }
+    append(cluster, cps[i]);
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\n')) {
+    out.pop_back();
+  }
+  return out + k_ellipsis;
+}
+
 std::string sanitize_line(const std::string& text, TextLimit limit) {
   const auto cps = clean(text, false);
   CodePoints collapsed;

@@ -25,4 +25,10 @@ std::string repair_utf8(const std::string& text);
 std::string truncate_graphemes(const std::string& text, TextLimit limit);
 [[nodiscard]] bool is_valid_utf8(const std::string& text);
 
+// Bytes the text takes once percent-encoded in a URL query (unreserved ASCII 1, the rest 3).
+[[nodiscard]] size_t encoded_size(const std::string& text);
+// The longest prefix of whole grapheme clusters whose encoded size, with a closing ellipsis when
+// cut, is at most max_encoded: what fits in a request line whatever the script.
+std::string cap_encoded(const std::string& text, size_t max_encoded);
+
 } // namespace fieldsync

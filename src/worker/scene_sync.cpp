@@ -189,7 +189,7 @@ plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scen
   }
   std::string scan_note;
   const auto key = "scan_requested:" + scene.id;
-  if (settings_->trigger_plex_scan) {
+  if (!settings_->skip_plex_scan) {
     const auto asked = db_.get_kv(key);
     if (asked && !*asked) {
       const auto folder = util::dirname(path);
@@ -295,14 +295,14 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
       return scene_not_in_plex(scene);
     }
     if (decision->verdict == match::Verdict::uncertain) {
-      if (settings_->strict_matching) {
+      if (!settings_->accept_uncertain_matches) {
         note_review(scene.id, *decision);
         LOG_WARN("scene " << scene.id << ": uncertain Plex match, nothing written: " << decision->why
                           << ". Candidates: " << describe(decision->ranked)
-                          << ". Fix path_map, or turn off strict_matching to accept the best one");
+                          << ". Fix path_map, or check accept_uncertain_matches to accept the best one");
         return Outcome::needs_review;
       }
-      LOG_WARN("scene " << scene.id << ": low-confidence match used (strict_matching is off): " << decision->why
+      LOG_WARN("scene " << scene.id << ": low-confidence match used (accept_uncertain_matches is on): " << decision->why
                         << ". Candidates: " << describe(decision->ranked));
     }
     const auto best = decision->ranked.front();
@@ -332,11 +332,23 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   for (const auto& v : prepared.violations) {
     LOG_WARN("scene " << scene.id << ": " << v.field << " " << v.message);
   }
-  const auto plan = plan_for(prepared, *item, *settings_, record, chosen->rating_key);
+  auto plan = plan_for(prepared, *item, *settings_, record, chosen->rating_key);
   bool wrote = false;
   if (!plan.params.empty()) {
-    const auto batches = plex::split_edit(plan.params, plex::k_max_edit_query_bytes);
-    if (auto edited = plex_->edit_all(chosen->section_key, chosen->rating_key, batches); !edited) {
+    auto batches = plex::split_edit(plan.params, plex::k_max_edit_query_bytes);
+    auto edited = plex_->edit_all(chosen->section_key, chosen->rating_key, batches);
+    if (!edited && edited.error().status == 414) {
+      // PMS's request-line limit is undocumented (fidelity findings row 6): once, with a third of
+      // the summary and half the line. Resending what went through already is harmless: scalars
+      // are set again and indexed tags only append.
+      LOG_WARN("scene " << scene.id << ": Plex refused an edit as too long (414); retrying once with a shorter "
+                        << "summary and smaller requests");
+      prepared = fieldsync::prepare(scene, *settings_, fieldsync::k_summary_encoded_max / 3);
+      plan = plan_for(prepared, *item, *settings_, record, chosen->rating_key);
+      batches = plex::split_edit(plan.params, plex::k_max_edit_query_bytes / 2);
+      edited = plex_->edit_all(chosen->section_key, chosen->rating_key, batches);
+    }
+    if (!edited) {
       return tl::unexpected(edited.error());
     }
     wrote = true;
@@ -439,7 +451,7 @@ util::Result<nlohmann::json> Worker::preview(const std::string& scene_or_path, b
   }
   out["candidates"] = candidates;
   if (!edit || !scene || decision->verdict == match::Verdict::none ||
-      (decision->verdict == match::Verdict::uncertain && settings_->strict_matching)) {
+      (decision->verdict == match::Verdict::uncertain && !settings_->accept_uncertain_matches)) {
     return out;
   }
   const auto& best = decision->ranked.front();

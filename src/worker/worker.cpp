@@ -99,7 +99,7 @@ std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& setti
   opts.connect_timeout_ms = settings.connect_timeout * 1000;
   opts.read_timeout_ms = settings.read_timeout * 1000;
   opts.total_timeout_ms = std::max(opts.read_timeout_ms * 4, 60000);
-  opts.verify_tls = settings.plex_verify_tls;
+  opts.verify_tls = !settings.plex_skip_tls_verify;
   opts.ca_file = settings.plex_ca_file;
   std::unique_ptr<net::HttpClient> http = net::make_http_client(opts);
   if (clock != nullptr && pacer != nullptr) {
@@ -224,7 +224,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   const bool plex_changed =
       !settings_ || settings_->plex_url != n.plex_url || settings_->plex_token != n.plex_token ||
       settings_->connect_timeout != n.connect_timeout || settings_->read_timeout != n.read_timeout ||
-      settings_->plex_library != n.plex_library || settings_->plex_verify_tls != n.plex_verify_tls ||
+      settings_->plex_library != n.plex_library || settings_->plex_skip_tls_verify != n.plex_skip_tls_verify ||
       settings_->plex_ca_file != n.plex_ca_file || settings_->plex_requests_per_second != n.plex_requests_per_second;
   settings_ = n;
   settings_loaded_ms_ = now;
@@ -234,7 +234,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   util::log::set_obfuscate_paths(settings_->obfuscate_paths);
   (void)db_.put_kv("delete_action", settings_->delete_action);
   // Hooks read this (they make no network call) to answer "disabled" without queueing.
-  (void)db_.put_kv("enabled", settings_->enabled ? "1" : "0");
+  (void)db_.put_kv("enabled", settings_->pause_syncing ? "0" : "1");
   {
     const std::lock_guard lock(shared_->mutex);
     shared_->breaker.set_threshold(settings_->breaker_threshold);
@@ -628,7 +628,7 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
       wait_a_little(now + k_max_idle_sleep_ms);
       continue;
     }
-    if (settings_ && !settings_->enabled) {
+    if (settings_ && settings_->pause_syncing) {
       // Turned off in Stash's settings: jobs stay queued for when it is turned on again.
       if (mode != RunMode::forever) {
         LOG_INFO("PlexSync is disabled in its settings (enabled=false); the queue is kept as it is");

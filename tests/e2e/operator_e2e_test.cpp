@@ -68,7 +68,7 @@ TEST_F(OperatorE2E, StatusAndConfigReadWhatThePluginKeeps) {
   EXPECT_EQ(s.at("plex_token").at("value").get<std::string>().find("SECRET"), std::string::npos) << "masked";
   EXPECT_EQ(s.at("max_tags").at("value"), 7);
   EXPECT_EQ(s.at("max_tags").at("source"), "env PLEXSYNC_MAX_TAGS");
-  EXPECT_EQ(s.at("sync_title").at("source"), "default");
+  EXPECT_EQ(s.at("skip_title").at("source"), "default");
 }
 
 TEST_F(OperatorE2E, DoctorPassesAHealthyInstall) {

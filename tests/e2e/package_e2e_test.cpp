@@ -60,7 +60,7 @@ TEST_F(PackageE2E, TheExtractedZipIsAWorkingPlugin) {
   EXPECT_NE(st.st_mode & S_IXUSR, 0U) << "the binary keeps its executable bit through the zip";
   const auto manifest = testing_support::read_file(plugin_dir_ + "/PlexSync.yml");
   // Stash runs exec[0] from the plugin folder when a file of that name is there.
-  EXPECT_NE(manifest.find("exec:\n  - plexsync\n  - plugin\n"), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("exec:\n  - ./plexsync\n  - plugin\n"), std::string::npos) << manifest;
   EXPECT_TRUE(fs::exists(plugin_dir_ + "/README.md"));
   const auto hooked =
       run(R"({"hookContext":{"id":4,"type":"Scene.Update.Post","input":null,"inputFields":["title"]},"mode":"hook"})");

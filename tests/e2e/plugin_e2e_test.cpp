@@ -59,7 +59,7 @@ TEST_F(PluginE2E, HookQueuesFastAndTheWorkerSyncsThenALateEditFollows) {
     locked.insert(f.at("name").get<std::string>());
   }
   for (const char* field :
-       {"actor", "collection", "genre", "originallyAvailableAt", "studio", "summary", "title", "userRating", "year"}) {
+       {"actor", "collection", "genre", "originallyAvailableAt", "studio", "summary", "title", "userRating"}) {
     EXPECT_EQ(locked.count(field), 1U) << field << " is written and locked";
   }
 
@@ -279,14 +279,14 @@ TEST_F(PluginE2E, RunningWorkerPollsForLateUpdates) {
 }
 
 TEST_F(PluginE2E, DisabledMakesHooksAndTasksNoOpsThatSaySo) {
-  stash_.set_plugin_settings("PlexSync", settings({{"enabled", false}}));
+  stash_.set_plugin_settings("PlexSync", settings({{"pause_syncing", true}}));
   auto r = run(R"({"mode":"process_queue"})");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(result_of(r).at("output").at("disabled"), true);
   r = hook(11);
   EXPECT_EQ(result_of(r).at("output").at("queued"), false);
-  EXPECT_EQ(result_of(r).at("output").at("reason"), "PlexSync is disabled (enabled=false)");
-  stash_.set_plugin_settings("PlexSync", settings({{"enabled", "true"}, {"worker_idle_seconds", 1}}));
+  EXPECT_EQ(result_of(r).at("output").at("reason"), "syncing is paused (pause_syncing)");
+  stash_.set_plugin_settings("PlexSync", settings({{"pause_syncing", "false"}, {"worker_idle_seconds", 1}}));
   ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // settings are read again by any task
   EXPECT_EQ(result_of(hook(11)).at("output").at("queued"), true);
 }
@@ -294,8 +294,8 @@ TEST_F(PluginE2E, DisabledMakesHooksAndTasksNoOpsThatSaySo) {
 TEST_F(PluginE2E, InvalidSettingsAreReportedAndHooksStillQueue) {
   stash_.set_plugin_settings("PlexSync", {{"plex_token", k_token},
                                           {"stash_api_key", testing_support::k_e2e_stash_key},
-                                          {"connect_timeout", 0},
-                                          {"sync_title", "maybe"}});
+                                          {"connect_timeout", 900},
+                                          {"skip_title", "maybe"}});
   ASSERT_EQ(
       result_of(run(R"({"mode":"queue_status"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}})).at("output").at("pending"), 0);
   EXPECT_EQ(result_of(hook(12)).at("output").at("queued"), true) << "nothing is lost while settings are wrong";
@@ -307,8 +307,8 @@ TEST_F(PluginE2E, InvalidSettingsAreReportedAndHooksStillQueue) {
     }
   }
   EXPECT_NE(warnings.find("plex_url is not set"), std::string::npos) << warnings;
-  EXPECT_NE(warnings.find("connect_timeout: 0 must be between 1 and 300; using the default 5"), std::string::npos);
-  EXPECT_NE(warnings.find("sync_title: \"maybe\" must be true or false; using the default"), std::string::npos);
+  EXPECT_NE(warnings.find("connect_timeout: 900 must be between 1 and 300 (0 = the default); using the default 5"), std::string::npos);
+  EXPECT_NE(warnings.find("skip_title: \"maybe\" must be true or false; using the default"), std::string::npos);
   const auto status = result_of(run(R"({"mode":"queue_status"})")).at("output");
   EXPECT_EQ(status.at("pending"), 1) << "the job waits for usable settings";
   EXPECT_EQ(status.at("dead"), 0);

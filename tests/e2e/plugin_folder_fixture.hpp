@@ -7,6 +7,8 @@
 #include <csignal>
 #include <filesystem>
 #include <map>
+#include <sstream>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -87,7 +89,49 @@ protected:
     if (inherit_env) {
       env.emplace("PLEXSYNC_DATA_DIR", ""); // the default location under PluginDir is what Stash users get
     }
-    return run_process({bin_, "plugin"}, stdin_text, env, std::chrono::seconds(60), inherit_env);
+    std::string path = inherit_env && std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+    if (const auto it = env.find("PATH"); it != env.end()) {
+      path = it->second;
+    }
+    return run_process(stash_exec_command(path), stdin_text, env, std::chrono::seconds(60), inherit_env);
+  }
+  // The command Stash runs for the plugin, resolved from PlexSync.yml's exec the way Stash's
+  // getExecCommand does (pkg/plugin/config.go, v0.25 to develop): exec[0] is looked up with Go's
+  // exec.LookPath (a name with a slash is tried as is, relative to Stash's working directory;
+  // a bare name is searched on PATH) and joined with the plugin's folder only when that fails.
+  std::vector<std::string> stash_exec_command(const std::string& path_env) const {
+    std::vector<std::string> exec;
+    std::istringstream yml(read_file(plugin_dir_ + "/PlexSync.yml"));
+    bool in_exec = false;
+    for (std::string line; std::getline(yml, line);) {
+      if (line == "exec:") {
+        in_exec = true;
+      } else if (in_exec && line.rfind("  - ", 0) == 0) {
+        exec.push_back(line.substr(4));
+      } else if (in_exec) {
+        break;
+      }
+    }
+    EXPECT_FALSE(exec.empty()) << "PlexSync.yml has no exec list";
+    if (exec.empty()) {
+      return {bin_, "plugin"};
+    }
+    const auto runnable = [](const std::filesystem::path& p) { return ::access(p.c_str(), X_OK) == 0; };
+    if (exec[0].find('/') != std::string::npos) {
+      if (!runnable(exec[0])) {
+        exec[0] = (std::filesystem::path(plugin_dir_) / exec[0]).lexically_normal().string();
+      }
+      return exec;
+    }
+    std::istringstream dirs(path_env);
+    for (std::string dir; std::getline(dirs, dir, ':');) {
+      if (!dir.empty() && runnable(std::filesystem::path(dir) / exec[0])) {
+        exec[0] = (std::filesystem::path(dir) / exec[0]).string();
+        return exec;
+      }
+    }
+    exec[0] = (std::filesystem::path(plugin_dir_) / exec[0]).string();
+    return exec;
   }
 
   ProcessResult hook(int scene_id, const std::string& type = "Scene.Update.Post",

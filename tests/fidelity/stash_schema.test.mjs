@@ -53,7 +53,7 @@ const variables = {
 };
 
 let sim;
-before(async () => { sim = await startSim(process.env.STASHSIM, ['--generate', '12', '--settings', '{"plex_url":"http://127.0.0.1:32400","sync_title":false}']); });
+before(async () => { sim = await startSim(process.env.STASHSIM, ['--generate', '12', '--settings', '{"plex_url":"http://127.0.0.1:32400","skip_title":true}']); });
 after(async () => { await sim?.stop(); });
 
 for (const { name, query } of queries) {

@@ -1,5 +1,7 @@
 #include <algorithm>
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "match/path_map.hpp"
@@ -52,23 +54,19 @@ fieldsync::EditPlan plan(const stash::Scene& s, const plex::Item& item, const co
 // Fields the base settings do not sync, so the tests below see only what they are about.
 config::Settings core_settings() {
   config::Settings s;
-  s.sync_collections = false;
-  s.sync_rating = false;
-  s.sync_poster = false;
+  s.skip_collections = true;
+  s.skip_rating = true;
+  s.skip_poster = true;
   return s;
 }
 
 TEST(Plan, NothingToSendWhenPlexAlreadyMatches) {
   auto item = matching_item();
-  item.year = 2024;
-  item.locked.insert("year");
   EXPECT_TRUE(plan(scene(), item, core_settings()).params.empty());
 }
 
 TEST(Plan, UnlockedButEqualFieldIsLocked) {
   auto item = matching_item();
-  item.year = 2024;
-  item.locked.insert("year");
   item.locked.erase("title");
   const auto p = plan(scene(), item, core_settings());
   EXPECT_EQ(p.changed, std::vector<std::string>{"title"});
@@ -100,7 +98,7 @@ TEST(Plan, MergeModeNeverRemoves) {
 
 TEST(Plan, CollectionsRemoveOnlyWhatPlexSyncAdded) {
   config::Settings settings = core_settings();
-  settings.sync_collections = true;
+  settings.skip_collections = false;
   settings.collection_prefix = "Studio: ";
   auto item = matching_item();
   item.collections = {"Studio: Old Studio", "My Favourites"};
@@ -112,9 +110,11 @@ TEST(Plan, CollectionsRemoveOnlyWhatPlexSyncAdded) {
   EXPECT_EQ(param(p.params, "collection[].tag.tag-"), "Studio%3A%20Old%20Studio");
 }
 
-TEST(Plan, RatingYearTaglineAndContentRating) {
+// PMS documents no `year` edit field and no real client sends one (fidelity findings row 4): an
+// item whose year Plex never locked is still up to date.
+TEST(Plan, RatingTaglineAndContentRatingButNeverYear) {
   auto settings = core_settings();
-  settings.sync_rating = true;
+  settings.skip_rating = false;
   settings.tagline_source = "code";
   settings.content_rating = "XXX";
   auto s = scene();
@@ -122,31 +122,49 @@ TEST(Plan, RatingYearTaglineAndContentRating) {
   s.code = "HLS-042";
   const auto p = plan(s, matching_item(), settings);
   EXPECT_EQ(param(p.params, "userRating.value"), "8.5");
-  EXPECT_EQ(param(p.params, "year.value"), "2024");
+  EXPECT_EQ(param(p.params, "year.value"), "<absent>");
+  EXPECT_EQ(param(p.params, "originallyAvailableAt.value"), "<absent>"); // already equal and locked
   EXPECT_EQ(param(p.params, "tagline.value"), "HLS-042");
   EXPECT_EQ(param(p.params, "contentRating.value"), "XXX");
   auto item = matching_item();
   item.user_rating = 8.5;
-  item.year = 2024;
   item.tagline = "HLS-042";
   item.content_rating = "XXX";
-  item.locked.insert({"userRating", "year", "tagline", "contentRating"});
+  item.locked.insert({"userRating", "tagline", "contentRating"});
   EXPECT_TRUE(plan(s, item, settings).params.empty());
 }
 
 TEST(Plan, ActorPhotosAreSentAndAChangedPhotoResendsTheList) {
   auto settings = core_settings();
+  settings.stash_url_for_plex = "http://192.168.1.10:9999/";
   auto s = scene();
-  s.performers[0].image_path = "http://stash:9999/performer/1/image?t=5";
+  s.performers[0].image_path = "http://127.0.0.1:9999/performer/1/image?t=5";
   auto item = matching_item();
-  item.actor_photos = {"http://stash:9999/performer/1/image?t=5", ""};
-  item.year = 2024;
-  item.locked.insert("year");
+  item.actor_photos = {"http://192.168.1.10:9999/performer/1/image?t=5", ""};
   EXPECT_TRUE(plan(s, item, settings).params.empty());
-  s.performers[0].image_path = "http://stash:9999/performer/1/image?t=6";
+  s.performers[0].image_path = "http://127.0.0.1:9999/performer/1/image?t=6";
   const auto p = plan(s, item, settings);
-  EXPECT_EQ(param(p.params, "actor[0].tag.thumb"), "http://stash:9999/performer/1/image?t=6");
+  EXPECT_EQ(param(p.params, "actor[0].tag.thumb"), "http://192.168.1.10:9999/performer/1/image?t=6");
   EXPECT_EQ(param(p.params, "actor[1].tag.thumb"), "<absent>");
+}
+
+// Plex fetches actor photos itself: never Stash's loopback address, never a Stash credential
+// (fidelity findings row 3).
+TEST(Plan, ActorPhotosNeedStashsAddressAsPlexReachesItAndCarryNoCredential) {
+  auto settings = core_settings();
+  auto s = scene();
+  s.performers[0].image_path = "http://127.0.0.1:9999/performer/1/image?t=5";
+  auto item = matching_item();
+  item.actors.clear();
+  auto p = plan(s, item, settings);
+  EXPECT_EQ(param(p.params, "actor[0].tag.tag"), item.actors.empty() ? s.performers[0].name : "");
+  EXPECT_EQ(param(p.params, "actor[0].tag.thumb"), "<absent>");
+  settings.stash_url_for_plex = "https://stash.example.org/prefix";
+  s.performers[0].image_path = "http://127.0.0.1:9999/performer/1/image?t=5&apikey=SECRET";
+  p = plan(s, item, settings);
+  EXPECT_EQ(param(p.params, "actor[0].tag.thumb"), "https://stash.example.org/prefix/performer/1/image?t=5");
+  settings.skip_performer_photos = true;
+  EXPECT_EQ(param(plan(s, item, settings).params, "actor[0].tag.thumb"), "<absent>");
 }
 
 TEST(Plan, PreservePlexEditsKeepsWhatTheUserChanged) {
@@ -173,9 +191,9 @@ TEST(Plan, ClearedDetailsClearTheSummary) {
 
 TEST(Plan, TogglesTurnFieldsOff) {
   config::Settings settings = core_settings();
-  settings.sync_genres = false;
-  settings.sync_title = false;
-  settings.sync_date = false;
+  settings.skip_genres = true;
+  settings.skip_title = true;
+  settings.skip_date = true;
   auto item = matching_item();
   item.genres.clear();
   item.title = "Other";
@@ -211,6 +229,71 @@ TEST(Plan, LongEditsAreSplitUnderTheRequestLineBudget) {
   EXPECT_EQ(total, p.params.size()); // nothing lost, nothing repeated
   EXPECT_EQ(plex::split_edit(plan(scene(), plex::Item{}, core_settings()).params, plex::k_max_edit_query_bytes).size(),
             1U);
+}
+
+// A long summary in a script that triples when encoded (fidelity findings row 6): cut by encoded
+// size at a character boundary with a warning, so it never needs a request line of its own size.
+TEST(Plan, ALongSummaryIsCutByItsEncodedSize) {
+  auto s = scene();
+  std::string details;
+  for (int i = 0; i < 3000; ++i) {
+    details += "日本語"; // 9 bytes, 27 once encoded
+  }
+  s.details = details;
+  const auto prepared = fieldsync::prepare(s, core_settings());
+  ASSERT_TRUE(prepared.desired.summary);
+  const auto& summary = *prepared.desired.summary;
+  EXPECT_LE(fieldsync::encoded_size(summary), fieldsync::k_summary_encoded_max);
+  EXPECT_GT(fieldsync::encoded_size(summary), fieldsync::k_summary_encoded_max - 64);
+  EXPECT_TRUE(fieldsync::is_valid_utf8(summary));
+  EXPECT_EQ(summary.substr(summary.size() - 3), "\u2026");
+  ASSERT_EQ(prepared.violations.size(), 1U);
+  EXPECT_EQ(prepared.violations[0].field, "summary");
+  for (const auto& batch :
+       plex::split_edit(fieldsync::plan_edit(prepared.desired, plex::Item{}, {}, {}).params,
+                        plex::k_max_edit_query_bytes)) {
+    EXPECT_LE(plex::build_query(batch).size(), plex::k_max_edit_query_bytes);
+  }
+  // A combining sequence is never split: e + U+0301 stays whole or goes whole.
+  const auto cut = fieldsync::cap_encoded(std::string(10, 'a') + "e\u0301" + std::string(10, 'b'), 10 + 7 + 9);
+  EXPECT_EQ(cut, std::string(10, 'a') + "e\u0301\u2026");
+  EXPECT_EQ(fieldsync::cap_encoded(std::string(10, 'a') + "e\u0301" + std::string(10, 'b'), 10 + 6 + 9),
+            std::string(10, 'a') + "\u2026");
+}
+
+// A list too long for one request is split between entries: an actor's name and photo always
+// travel together, and the removals and the lock come in the last request (row 7).
+TEST(Plan, AListSplitAcrossRequestsKeepsEachEntryWhole) {
+  auto settings = core_settings();
+  settings.stash_url_for_plex = "http://192.168.1.10:9999";
+  settings.max_tags = 200;
+  auto s = scene();
+  s.performers.clear();
+  for (int i = 0; i < 120; ++i) {
+    s.performers.push_back({std::to_string(i), "Performer with a long stage name " + std::to_string(i),
+                            "http://127.0.0.1:9999/performer/" + std::to_string(i) + "/image?t=1700000000"});
+  }
+  auto item = matching_item();
+  item.actors = {"Someone Else"};
+  const auto p = plan(s, item, settings);
+  const auto batches = plex::split_edit(p.params, plex::k_max_edit_query_bytes);
+  ASSERT_GE(batches.size(), 2U);
+  for (size_t b = 0; b < batches.size(); ++b) {
+    EXPECT_LE(plex::build_query(batches[b]).size(), plex::k_max_edit_query_bytes);
+    std::set<std::string> names;
+    std::set<std::string> thumbs;
+    for (const auto& [k, v] : batches[b]) {
+      if (k.rfind("actor[", 0) == 0 && k.find(".tag.tag") != std::string::npos && k.find("[]") == std::string::npos) {
+        names.insert(k.substr(0, k.find(']')));
+      } else if (k.find(".tag.thumb") != std::string::npos) {
+        thumbs.insert(k.substr(0, k.find(']')));
+      }
+      if (k == "actor.locked" || k == "actor[].tag.tag-") {
+        EXPECT_EQ(b, batches.size() - 1) << k << " before the last request";
+      }
+    }
+    EXPECT_EQ(names, thumbs) << "request " << b;
+  }
 }
 
 TEST(Written, RoundTripsAndToleratesGarbage) {

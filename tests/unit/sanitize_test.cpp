@@ -133,14 +133,16 @@ TEST(Validate, DatesFollowTheCalendar) {
   EXPECT_FALSE(fieldsync::parse_date("0001-01-01", y, m, d));
 }
 
-TEST(Validate, PartialDatesSetOnlyTheYear) {
+// No real client edits `year` and PMS documents no such field (fidelity findings row 4): a date
+// without a day leaves Plex's date alone, with a note.
+TEST(Validate, PartialDatesLeavePlexsDateAlone) {
   stash::Scene s;
   s.id = "7";
   s.title = "T";
   s.date = "2019-05";
   const auto p = fieldsync::prepare(s, config::Settings{});
-  EXPECT_TRUE(p.violations.empty());
-  EXPECT_EQ(p.desired.year, 2019);
+  ASSERT_EQ(p.violations.size(), 1U);
+  EXPECT_EQ(p.violations[0].message, "'2019-05' has no day; Plex's date needs one (YYYY-MM-DD), so Plex keeps its own");
   EXPECT_FALSE(p.desired.date.has_value());
 }
 

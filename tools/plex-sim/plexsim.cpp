@@ -21,8 +21,17 @@ const std::set<std::string>& text_fields() {
                                                "editionTitle"};
   return fields;
 }
+// The numeric fields real clients edit: userRating (python-plexapi editUserRating, Kometa) and
+// addedAt (python-plexapi editAddedAt). `year` is deliberately absent: PMS documents no such edit
+// field, no real client sends it, and Plexopedia documents 400 for an invalid field name. Whether a
+// real PMS ignores or refuses it is unknown; the stricter answer is modelled (fidelity row 4).
 const std::set<std::string>& numeric_fields() {
-  static const std::set<std::string> fields = {"userRating", "year", "addedAt", "rating", "audienceRating"};
+  static const std::set<std::string> fields = {"userRating", "addedAt"};
+  return fields;
+}
+// Fields that can only be locked (python-plexapi lockPoster/lockArt/lockTheme).
+const std::set<std::string>& lock_only_fields() {
+  static const std::set<std::string> fields = {"thumb", "art", "theme"};
   return fields;
 }
 const std::vector<std::pair<std::string, std::string>>& tag_types() {
@@ -803,12 +812,22 @@ net::ServerResponse PlexSim::edit(const std::vector<std::pair<std::string, std::
                                   const std::vector<Item*>& targets) {
   // Validate everything first: PMS rejects an edit with a bad field before touching anything.
   for (const auto& [k, v] : params) {
+    // Every "<field>.value" and "<field>.locked" must name a documented field or tag type.
+    const auto last_dot = k.rfind('.');
+    if (last_dot != std::string::npos && k.find('[') == std::string::npos &&
+        (k.substr(last_dot) == ".value" || k.substr(last_dot) == ".locked")) {
+      const auto field = k.substr(0, last_dot);
+      const bool tag_type = std::any_of(tag_types().begin(), tag_types().end(),
+                                        [&](const auto& t) { return t.first == field; });
+      const bool known = text_fields().count(field) != 0U || numeric_fields().count(field) != 0U ||
+                         (k.substr(last_dot) == ".locked" && (tag_type || lock_only_fields().count(field) != 0U));
+      if (!known) {
+        return html_error(400);
+      }
+    }
     const auto dot = k.rfind(".value");
     if (dot != std::string::npos && dot + 6 == k.size() && k.find('[') == std::string::npos) {
       const auto field = k.substr(0, dot);
-      if (text_fields().count(field) == 0U && numeric_fields().count(field) == 0U) {
-        return html_error(400);
-      }
       if (field == "originallyAvailableAt" && !v.empty() && !valid_date(v)) {
         return html_error(400);
       }
@@ -891,8 +910,6 @@ net::ServerResponse PlexSim::edit(const std::vector<std::pair<std::string, std::
       if (attr == "value") {
         if (field == "userRating") {
           item->user_rating = v.empty() ? std::nullopt : std::optional<double>(std::stod(v));
-        } else if (field == "year") {
-          item->year = v.empty() ? 0 : std::stoll(v);
         } else if (field == "addedAt") {
           item->added_at = v.empty() ? item->added_at : std::stoll(v);
         } else if (text_fields().count(field) != 0U) {

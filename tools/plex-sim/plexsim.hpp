@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/server.hpp"
+#include "plex/client.hpp"
 #include "sim/faults.hpp"
 
 namespace plexsim {
@@ -72,7 +73,9 @@ struct Options {
   bool allow_no_auth = false;     // the "networks without auth" PMS setting
   bool auto_lock_on_edit = false; // lock a field edited without .locked
   int scan_delay_ms = 200;        // how long a requested scan takes to surface pending items
-  size_t max_url_bytes = size_t{16} * 1024;
+  // PMS's request-line limit is undocumented; the simulator refuses (414) anything longer than what
+  // PlexSync assumes, so an edit that would rely on a more generous server fails a test.
+  size_t max_url_bytes = plex::k_max_request_target_bytes;
   int listing_tag_limit = 3;
 };
 
@@ -88,6 +91,8 @@ public:
 
   net::ServerResponse handle(const net::ServerRequest& req);
 
+  // A server with a shorter request-line limit than PlexSync assumes (PMS documents none).
+  void set_max_url_bytes(size_t n) { options_.max_url_bytes = n; }
   void set_token(const std::string& token) {
     std::lock_guard lock(mutex_);
     options_.token = token;
