@@ -15,5 +15,10 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.ke
   -subj "/CN=plexsim.test" 2>/dev/null
 openssl x509 -req -in server.csr -CA test-ca.pem -CAkey test-ca.key -CAcreateserial -out server.pem -days "$days" \
   -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:plexsim.test\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n') 2>/dev/null
-rm -f server.csr test-ca.srl test-ca.key other-ca.key
+# What a Plex Media Server serves: a wildcard for its own <hash>.plex.direct name and nothing else.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout plexdirect.key -out plexdirect.csr \
+  -subj "/CN=*.0123456789abcdef0123456789abcdef.plex.direct" 2>/dev/null
+openssl x509 -req -in plexdirect.csr -CA test-ca.pem -CAkey test-ca.key -CAcreateserial -out plexdirect.pem \
+  -days "$days" -extfile <(printf 'subjectAltName=DNS:*.0123456789abcdef0123456789abcdef.plex.direct\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n') 2>/dev/null
+rm -f server.csr plexdirect.csr test-ca.srl test-ca.key other-ca.key
 echo "test certificates written to $PWD"

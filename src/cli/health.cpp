@@ -12,8 +12,7 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db, 
   HealthReport report;
   auto& d = report.details;
   auto stash = stash::connect(server.base_url(), {server.cookie_name, server.cookie_value, api_key});
-  auto raw =
-      stash ? (*stash)->plugin_settings() : util::Result<nlohmann::json>(tl::unexpected(stash.error()));
+  auto raw = stash ? (*stash)->plugin_settings() : util::Result<nlohmann::json>(tl::unexpected(stash.error()));
   d["stash"] = {{"url", server.base_url()}, {"ok", raw.has_value()}};
   if (!raw) {
     report.problems.push_back(raw.error().message);

@@ -68,8 +68,7 @@ Effective effective_settings(store::Db& db) {
   if (auto conn = worker::effective_connection(db, &e.api_key); conn && *conn) {
     e.conn = *conn;
     auto client = stash::connect(e.conn->base_url, {e.conn->cookie_name, e.conn->cookie_value, e.api_key});
-    auto raw =
-        client ? (*client)->plugin_settings() : util::Result<nlohmann::json>(tl::unexpected(client.error()));
+    auto raw = client ? (*client)->plugin_settings() : util::Result<nlohmann::json>(tl::unexpected(client.error()));
     if (raw) {
       stash_map = *raw;
     } else {

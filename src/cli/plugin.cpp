@@ -393,10 +393,9 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
       LOG_WARN(p.message);
     }
     if (loaded.settings.pause_syncing && !maintenance) {
-      return Answer{
-          {{"disabled", true},
-           {"message", "syncing is paused (pause_syncing in Settings > Plugins > PlexSync); nothing done"}},
-          std::nullopt};
+      return Answer{{{"disabled", true},
+                     {"message", "syncing is paused (pause_syncing in Settings > Plugins > PlexSync); nothing done"}},
+                    std::nullopt};
     }
   }
   if (mode == "all" || mode == "recent" || mode == "reconcile_all" || mode == "reconcile_recent") {

@@ -56,14 +56,14 @@ const std::array k_table{
                 false, false,
                 "Stash's address as the Plex server reaches it (e.g. http://192.168.1.10:9999), for performer photos; "
                 "empty = no photos are sent (Plex cannot fetch from Stash's own loopback address)"},
-    SettingSpec{"skip_performer_photos", "Skip performer photos", SettingType::boolean, &S::skip_performer_photos, 0,
-                0, false, false, "Checked: never give Plex actors the performer image, even with a Stash address"},
+    SettingSpec{"skip_performer_photos", "Skip performer photos", SettingType::boolean, &S::skip_performer_photos, 0, 0,
+                false, false, "Checked: never give Plex actors the performer image, even with a Stash address"},
     SettingSpec{"skip_rating", "Skip rating", SettingType::boolean, &S::skip_rating, 0, 0, false, false,
                 "Checked: do not write the Stash rating (0-100) as the Plex user rating (0-10)"},
     SettingSpec{"skip_poster", "Skip cover", SettingType::boolean, &S::skip_poster, 0, 0, false, false,
                 "Checked: do not upload the scene cover as the Plex poster"},
-    SettingSpec{"skip_collections", "Skip collections", SettingType::boolean, &S::skip_collections, 0, 0, false,
-                false, "Checked: put items into no Plex collection (studio, parent studio, groups)"},
+    SettingSpec{"skip_collections", "Skip collections", SettingType::boolean, &S::skip_collections, 0, 0, false, false,
+                "Checked: put items into no Plex collection (studio, parent studio, groups)"},
     SettingSpec{"collection_parent_studio", "Parent studio as collection", SettingType::boolean,
                 &S::collection_parent_studio, 0, 0, false, false,
                 "Checked: also add a collection for the parent studio"},
@@ -119,8 +119,8 @@ const std::array k_table{
                 86400, false, false,
                 "How often the running worker asks Stash for scenes changed without a hook (merges, auto-tag); -1 = "
                 "never"},
-    SettingSpec{"reconcile_interval_hours", "Reconcile every (h)", SettingType::number, &S::reconcile_interval_hours,
-                1, 8760, false, false,
+    SettingSpec{"reconcile_interval_hours", "Reconcile every (h)", SettingType::number, &S::reconcile_interval_hours, 1,
+                8760, false, false,
                 "How often a running worker compares all of Stash with Plex, as the Reconcile all task does"},
 };
 
@@ -364,12 +364,12 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
   }
   for (const auto& retired : k_retired) {
     if (plugin_map.is_object() && plugin_map.contains(retired.key) && !plugin_map.at(retired.key).is_null()) {
-      result.problems.push_back(
-          {retired.key,
-           std::string(retired.key) + " is a setting of PlexSync 0.1 and is no longer read (Stash showed it as off "
-                                      "while it was on); set " +
-               retired.replacement + " instead under Settings > Plugins > PlexSync",
-           false});
+      result.problems.push_back({retired.key,
+                                 std::string(retired.key) +
+                                     " is a setting of PlexSync 0.1 and is no longer read (Stash showed it as off "
+                                     "while it was on); set " +
+                                     retired.replacement + " instead under Settings > Plugins > PlexSync",
+                                 false});
     }
   }
   if (s.plex_token.empty()) {

@@ -1,6 +1,7 @@
 // The only translation unit that includes Beast's client side. One keep-alive connection per
 // client; every phase (resolve+connect, TLS handshake, write, each read) has its own timer and
 // the whole exchange an overall deadline.
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -10,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <openssl/x509v3.h>
 
 #include "net/http.hpp"
 
@@ -99,6 +101,60 @@ private:
     return "TLS handshake with " + base.display() + " failed: " + ec.message();
   }
 
+  static bool is_ip_literal(const std::string& host) {
+    beast::error_code ec;
+    (void)asio::ip::make_address(host, ec);
+    return !ec;
+  }
+
+  // A Plex Media Server addressed by IP serves its own certificate, issued for
+  // *.<hash>.plex.direct. Plex's apps connect to <ip-with-dashes>.<hash>.plex.direct, a name public
+  // DNS resolves to that IP; PlexSync checks the certificate against the same name without the DNS
+  // lookup (which routers with DNS-rebinding protection block). A certificate issued for the IP
+  // itself is accepted too. The chain was verified in the handshake.
+  std::string check_ip_peer(const Url& base) {
+    X509* cert = SSL_get1_peer_certificate(tls_->native_handle());
+    if (cert == nullptr) {
+      return "Plex at " + base.display() + " sent no TLS certificate";
+    }
+    std::unique_ptr<X509, decltype(&X509_free)> owned(cert, X509_free);
+    if (X509_check_ip_asc(cert, base.host.c_str(), 0) == 1) {
+      return {};
+    }
+    auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    std::string plex_direct;
+    for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+      if (name->type != GEN_DNS) {
+        continue;
+      }
+      const auto* data = ASN1_STRING_get0_data(name->d.dNSName);
+      const std::string dns(reinterpret_cast<const char*>(data),
+                            static_cast<size_t>(ASN1_STRING_length(name->d.dNSName)));
+      const std::string suffix = ".plex.direct";
+      if (dns.rfind("*.", 0) == 0 && dns.size() > 2 + suffix.size() &&
+          dns.compare(dns.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+          dns.find('.', 2) == dns.size() - suffix.size()) {
+        plex_direct = dns.substr(2); // "<hash>.plex.direct"
+      }
+    }
+    GENERAL_NAMES_free(names);
+    if (!plex_direct.empty()) {
+      std::string dashed = base.host;
+      std::replace(dashed.begin(), dashed.end(), '.', '-');
+      std::replace(dashed.begin(), dashed.end(), ':', '-');
+      const std::string expected = dashed + "." + plex_direct;
+      if (X509_check_host(cert, expected.c_str(), expected.size(), 0, nullptr) == 1) {
+        return {};
+      }
+    }
+    return "TLS certificate at " + base.display() + " is issued neither for the address " + base.host +
+           " nor for Plex's own name for it (" +
+           (plex_direct.empty() ? std::string("<ip-with-dashes>.<hash>.plex.direct") : "*." + plex_direct) +
+           "): use the host name the certificate was issued for in plex_url, or set plex_ca_file to the CA "
+           "that issued a certificate for this address";
+  }
+
   beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : *tcp_; }
 
   // Runs one async operation to completion with the given timeout.
@@ -155,21 +211,25 @@ private:
       close();
       return tl::unexpected(error(TransportFailure::tls, "cannot set TLS server name"));
     }
-    if (options_.verify_tls) {
+    const bool is_ip = is_ip_literal(base.host);
+    if (options_.verify_tls && !is_ip && SSL_set1_host(tls_->native_handle(), base.host.c_str()) != 1) {
       // OpenSSL's own name check, so a mismatch is reported as one (not as "unspecified").
-      auto* param = SSL_get0_param(tls_->native_handle());
-      const bool is_ip = X509_VERIFY_PARAM_set1_ip_asc(param, base.host.c_str()) == 1;
-      if (!is_ip && SSL_set1_host(tls_->native_handle(), base.host.c_str()) != 1) {
-        close();
-        return tl::unexpected(error(TransportFailure::tls, "cannot check the TLS host name " + base.host));
-      }
+      close();
+      return tl::unexpected(error(TransportFailure::tls, "cannot check the TLS host name " + base.host));
     }
+    // An IP address: the chain is verified in the handshake, the name after it (plex.direct below).
     const auto hec = run(remaining(deadline, options_.connect_timeout_ms),
                          [this](auto handler) { tls_->async_handshake(asio::ssl::stream_base::client, handler); });
     if (hec) {
       auto message = handshake_failure(base, hec);
       close();
       return tl::unexpected(error(TransportFailure::tls, message));
+    }
+    if (options_.verify_tls && is_ip) {
+      if (auto problem = check_ip_peer(base); !problem.empty()) {
+        close();
+        return tl::unexpected(error(TransportFailure::tls, problem));
+      }
     }
     return {};
   }

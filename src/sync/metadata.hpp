@@ -35,7 +35,7 @@ struct Desired {
   std::optional<std::string> tagline;
   std::optional<std::string> content_rating;
   std::optional<std::string> date; // YYYY-MM-DD, or empty to clear
-  std::optional<double> rating; // 0-10
+  std::optional<double> rating;    // 0-10
   std::optional<std::vector<std::string>> genres;
   std::optional<std::vector<Actor>> actors;
   std::optional<std::vector<std::string>> collections;

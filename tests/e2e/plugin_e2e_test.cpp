@@ -307,7 +307,8 @@ TEST_F(PluginE2E, InvalidSettingsAreReportedAndHooksStillQueue) {
     }
   }
   EXPECT_NE(warnings.find("plex_url is not set"), std::string::npos) << warnings;
-  EXPECT_NE(warnings.find("connect_timeout: 900 must be between 1 and 300 (0 = the default); using the default 5"), std::string::npos);
+  EXPECT_NE(warnings.find("connect_timeout: 900 must be between 1 and 300 (0 = the default); using the default 5"),
+            std::string::npos);
   EXPECT_NE(warnings.find("skip_title: \"maybe\" must be true or false; using the default"), std::string::npos);
   const auto status = result_of(run(R"({"mode":"queue_status"})")).at("output");
   EXPECT_EQ(status.at("pending"), 1) << "the job waits for usable settings";

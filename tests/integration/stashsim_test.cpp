@@ -11,8 +11,7 @@ protected:
   void SetUp() override {
     SimulatorsTest::SetUp();
     stash_.generate(30);
-    stash_.set_plugin_settings("PlexSync",
-                               {{"plex_url", "http://127.0.0.1:32400"}, {"max_retries", 5}});
+    stash_.set_plugin_settings("PlexSync", {{"plex_url", "http://127.0.0.1:32400"}, {"max_retries", 5}});
   }
   std::unique_ptr<stash::StashClient> client(stash::StashAuth auth = {}) {
     net::ClientOptions o;

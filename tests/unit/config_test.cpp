@@ -128,9 +128,10 @@ TEST(Settings, SettingsOfPlexSync01AreReportedWithTheirReplacement) {
 
 // Plex fetches performer photos itself: an address only the Stash machine reaches is refused.
 TEST(Settings, StashAddressForPlexMustBeReachableFromPlex) {
-  for (const char* bad : {"http://127.0.0.1:9999", "http://localhost:9999", "http://0.0.0.0:9999", "http://[::1]:9999"}) {
-    const auto r = config::load_settings(
-        {{"plex_url", "http://h:32400"}, {"plex_token", "abcd"}, {"stash_url_for_plex", bad}});
+  for (const char* bad :
+       {"http://127.0.0.1:9999", "http://localhost:9999", "http://0.0.0.0:9999", "http://[::1]:9999"}) {
+    const auto r =
+        config::load_settings({{"plex_url", "http://h:32400"}, {"plex_token", "abcd"}, {"stash_url_for_plex", bad}});
     ASSERT_EQ(r.problems.size(), 1U) << bad;
     EXPECT_NE(r.problems[0].message.find("only the Stash machine itself can use"), std::string::npos) << bad;
     EXPECT_EQ(r.settings.stash_url_for_plex, "") << bad;

@@ -1,5 +1,4 @@
 #include <algorithm>
-
 #include <set>
 
 #include <gtest/gtest.h>
@@ -249,9 +248,8 @@ TEST(Plan, ALongSummaryIsCutByItsEncodedSize) {
   EXPECT_EQ(summary.substr(summary.size() - 3), "\u2026");
   ASSERT_EQ(prepared.violations.size(), 1U);
   EXPECT_EQ(prepared.violations[0].field, "summary");
-  for (const auto& batch :
-       plex::split_edit(fieldsync::plan_edit(prepared.desired, plex::Item{}, {}, {}).params,
-                        plex::k_max_edit_query_bytes)) {
+  for (const auto& batch : plex::split_edit(fieldsync::plan_edit(prepared.desired, plex::Item{}, {}, {}).params,
+                                            plex::k_max_edit_query_bytes)) {
     EXPECT_LE(plex::build_query(batch).size(), plex::k_max_edit_query_bytes);
   }
   // A combining sequence is never split: e + U+0301 stays whole or goes whole.

@@ -817,8 +817,8 @@ net::ServerResponse PlexSim::edit(const std::vector<std::pair<std::string, std::
     if (last_dot != std::string::npos && k.find('[') == std::string::npos &&
         (k.substr(last_dot) == ".value" || k.substr(last_dot) == ".locked")) {
       const auto field = k.substr(0, last_dot);
-      const bool tag_type = std::any_of(tag_types().begin(), tag_types().end(),
-                                        [&](const auto& t) { return t.first == field; });
+      const bool tag_type =
+          std::any_of(tag_types().begin(), tag_types().end(), [&](const auto& t) { return t.first == field; });
       const bool known = text_fields().count(field) != 0U || numeric_fields().count(field) != 0U ||
                          (k.substr(last_dot) == ".locked" && (tag_type || lock_only_fields().count(field) != 0U));
       if (!known) {
