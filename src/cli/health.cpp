@@ -8,6 +8,58 @@
 
 namespace cli {
 
+std::string stash_release_problem(const std::string& version) {
+  const auto parsed = stash::parse_version(version);
+  if (!parsed || !parsed->before(0, 26)) {
+    return {};
+  }
+  return "Stash " + version +
+         " cannot keep PlexSync's settings (a Stash bug with plugin ids that have capitals, stashapp/stash#4575: the "
+         "Settings page neither shows nor keeps them): upgrade Stash to v0.26 or later, then enter the settings once "
+         "more";
+}
+
+namespace {
+
+// Plex fetches actor photos from Stash itself, without Stash's credentials.
+void performer_photo_notes(const config::Settings& s, const std::string& stash_base, HealthReport& report) {
+  auto& d = report.details;
+  if (s.skip_actors || s.skip_performer_photos) {
+    d["performer_photos"] = "off";
+    return;
+  }
+  if (s.stash_url_for_plex.empty()) {
+    d["performer_photos"] = "not sent";
+    report.notes.push_back("performer photos are not sent to Plex: Plex fetches them from Stash itself and PlexSync "
+                           "does not know the address Plex reaches Stash on; set stash_url_for_plex (e.g. "
+                           "http://192.168.1.10:9999) to send them");
+    return;
+  }
+  d["performer_photos"] = s.stash_url_for_plex;
+  // What an anonymous client such as Plex gets for an image (Stash redirects it to /login or
+  // answers 401 when it has a username and password).
+  auto url = net::Url::parse(stash_base);
+  if (!url) {
+    return;
+  }
+  net::ClientOptions opts;
+  opts.base = *url;
+  opts.verify_tls = false;
+  opts.connect_timeout_ms = 3000;
+  opts.read_timeout_ms = 5000;
+  net::Request probe;
+  probe.target = "/performer/0/image";
+  if (auto res = net::make_http_client(opts)->send(probe); res && stash::refused_auth(*res)) {
+    report.notes.push_back("Stash asks for a login before it serves images, so Plex cannot fetch performer photos "
+                           "from " +
+                           s.stash_url_for_plex +
+                           " (PlexSync never hands Plex a Stash credential); serve Stash's /performer/ images "
+                           "without a login through a reverse proxy, or check skip_performer_photos");
+  }
+}
+
+} // namespace
+
 HealthReport health_check(const stash::ServerConnection& server, store::Db& db, const std::string& api_key) {
   HealthReport report;
   auto& d = report.details;
@@ -18,6 +70,12 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db, 
     report.problems.push_back(raw.error().message);
     d["stash"]["error"] = raw.error().message;
     return report;
+  }
+  if (auto facts = (*stash)->facts(); facts) {
+    d["stash"]["version"] = facts->version;
+    if (auto old = stash_release_problem(facts->version); !old.empty()) {
+      report.problems.push_back(old);
+    }
   }
   const auto loaded = config::load_effective_settings(*raw);
   nlohmann::json problems = nlohmann::json::array();
@@ -40,6 +98,7 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db, 
     return report;
   }
   const auto& s = loaded.settings;
+  performer_photo_notes(s, server.base_url(), report);
   auto plex_client = worker::make_plex_client(s, db);
   auto& plex = *plex_client;
   auto identity = plex.identity();

@@ -300,6 +300,9 @@ int cmd_doctor(const OperatorOptions& o) {
     for (const auto& p : report.problems) {
       check("settings and Plex", false, p);
     }
+    for (const auto& n : report.notes) {
+      check("note", true, n);
+    }
     if (report.problems.empty()) {
       check("Plex", true,
             "Plex answers at " + d.at("plex").value("url", "") + ", the token works, libraries: " +

@@ -340,8 +340,12 @@ Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::stri
   }
   nlohmann::json output = {{"scenes", result->seen}, {"queued", result->queued}, {"up_to_date", result->up_to_date}};
   if (in.mode.rfind("reconcile", 0) == 0) {
-    if (!settings || !settings->usable()) {
-      return fail("reconcile needs working Plex settings; run the Health check task to see what is wrong");
+    if (!settings) {
+      return fail("reconcile needs PlexSync's settings, which Stash did not give; run the Health check task");
+    }
+    if (!settings->usable()) {
+      util::log::progress(1.0);
+      return Answer{output, std::nullopt}; // the caller names the setting to fix
     }
     auto plex_side = worker::reconcile_plex_side(db, settings->settings, now);
     if (!plex_side) {
@@ -367,7 +371,8 @@ Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::stri
   return Answer{output, std::nullopt};
 }
 
-Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir) {
+Answer run_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir,
+                std::optional<config::LoadResult>& settings) {
   if (auto saved = worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
       !saved) {
     return fail(saved.error().message);
@@ -381,8 +386,13 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
   // Settings decide whether anything happens; queue maintenance and diagnostics always work.
   const bool maintenance = mode == "queue_status" || mode == "health_check" || mode == "clear_queue" ||
                            mode == "clear_dlq" || mode == "purge_dlq";
-  std::optional<config::LoadResult> settings;
-  if (auto raw = stash_client_for(in.server)->plugin_settings(); raw) {
+  auto stash = stash_client_for(in.server);
+  if (auto facts = stash->facts(); facts) {
+    if (auto old = stash_release_problem(facts->version); !old.empty()) {
+      LOG_WARN(old);
+    }
+  }
+  if (auto raw = stash->plugin_settings(); raw) {
     settings = config::load_effective_settings(*raw);
     const auto& loaded = *settings;
     util::log::set_debug_visible(loaded.settings.debug_logging);
@@ -427,6 +437,10 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
     auto report = health_check(in.server, db);
     auto status = queue_status(db, data_dir, now);
     report.details["queue"] = status ? *status : nlohmann::json();
+    report.details["notes"] = report.notes;
+    for (const auto& note : report.notes) {
+      LOG_WARN(note);
+    }
     if (report.problems.empty()) {
       LOG_INFO("health check: Stash and Plex answer, the token works, libraries found");
       return Answer{report.details, std::nullopt};
@@ -477,6 +491,62 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
     known += (known.empty() ? "" : ", ") + std::string(t.mode);
   }
   return fail("unknown task mode '" + mode + "'; known modes: " + known);
+}
+
+// One line at info level: Stash logs a task's output only at debug (task_plugin.go).
+std::string task_summary(const std::string& mode, const nlohmann::json& out) {
+  if (!out.is_object()) {
+    return mode + ": done";
+  }
+  const auto num = [&](const char* key) { return std::to_string(out.value(key, int64_t{0})); };
+  if (out.contains("disabled")) {
+    return mode + ": " + out.value("message", "syncing is paused");
+  }
+  if (mode == "queue_status") {
+    return "queue: " + num("pending") + " pending, " + num("in_flight") + " in flight, " + num("dead") +
+           " dead letters, " + num("spooled") + " spooled, " + num("needs_review") + " matches to review";
+  }
+  if (out.contains("cleared")) {
+    return mode + ": " + num("cleared") + (mode == "clear_dlq" ? " dead letters" : " jobs") + " cleared";
+  }
+  if (out.contains("requeued")) {
+    return mode + ": " + num("requeued") + " dead letters back in the queue";
+  }
+  if (out.contains("purged")) {
+    return mode + ": " + num("purged") + " old dead letters purged";
+  }
+  if (out.contains("cleared_matches")) {
+    return mode + ": " + num("cleared_matches") + " stored matches forgotten";
+  }
+  return {}; // the task logged its own summary
+}
+
+// Tasks that end in Plex: with settings PlexSync cannot use they still queue (nothing is lost) but
+// fail, so Stash shows the task as failed with the setting to fix.
+bool needs_plex(const std::string& mode) {
+  return mode == "all" || mode == "recent" || mode == "reconcile_all" || mode == "reconcile_recent" ||
+         mode == "process_queue" || mode == "retry_dlq";
+}
+
+Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir) {
+  std::optional<config::LoadResult> settings;
+  auto answer = run_task(in, db, data_dir, settings);
+  if (!answer.error && settings && !settings->usable() && needs_plex(in.mode)) {
+    std::string why;
+    for (const auto& p : settings->problems) {
+      if (p.fatal) {
+        why += (why.empty() ? "" : "; ") + p.message;
+      }
+    }
+    answer.error = "nothing reaches Plex until the settings are fixed: " + why +
+                   ". What this task queued stays queued and is synced once they are";
+  }
+  if (!answer.error) {
+    if (auto line = task_summary(in.mode, answer.output); !line.empty()) {
+      LOG_INFO(line);
+    }
+  }
+  return answer;
 }
 
 } // namespace

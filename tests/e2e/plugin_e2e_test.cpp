@@ -310,9 +310,30 @@ TEST_F(PluginE2E, InvalidSettingsAreReportedAndHooksStillQueue) {
   EXPECT_NE(warnings.find("connect_timeout: 900 must be between 1 and 300 (0 = the default); using the default 5"),
             std::string::npos);
   EXPECT_NE(warnings.find("skip_title: \"maybe\" must be true or false; using the default"), std::string::npos);
+  // Stash shows a task as failed only through "error": it names the setting and the fix.
+  EXPECT_NE(r.exit_code, 0);
+  const auto error = result_of(r).at("error").get<std::string>();
+  EXPECT_NE(error.find("plex_url is not set: enter your Plex address"), std::string::npos) << error;
+  const auto all = run(R"({"mode":"all"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+  EXPECT_NE(all.exit_code, 0);
+  EXPECT_NE(result_of(all).at("error").get<std::string>().find("stays queued"), std::string::npos) << all.out;
   const auto status = result_of(run(R"({"mode":"queue_status"})")).at("output");
-  EXPECT_EQ(status.at("pending"), 1) << "the job waits for usable settings";
+  EXPECT_EQ(status.at("pending").get<int>() + status.at("in_flight").get<int>(), 40)
+      << "Sync all queued every scene while the settings are wrong: " << status.dump();
   EXPECT_EQ(status.at("dead"), 0);
+}
+
+// Stash logs a task's output only at debug level: every task also logs one line at info.
+TEST_F(PluginE2E, EveryTaskLogsASummaryAtInfoLevel) {
+  for (const auto& t : config::task_table()) {
+    const auto r = run(std::string(R"({"mode":")") + t.mode + R"("})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+    ASSERT_EQ(r.exit_code, 0) << t.mode << ": " << r.out << r.err;
+    bool info = false;
+    for (const auto& [level, message] : testing_support::parse_stash_log(r.err)) {
+      info = info || level == 'i';
+    }
+    EXPECT_TRUE(info) << t.mode << " logged nothing at info level: " << r.err;
+  }
 }
 
 TEST_F(PluginE2E, BulkEditOfTwoHundredScenesAllReachPlex) {

@@ -68,15 +68,20 @@ StashSim::StashSim(Options options) : options_(std::move(options)) {
   if (options_.schema_dir.empty()) {
     options_.schema_dir = default_schema_dir();
   }
-  const bool develop = options_.release.empty() || options_.release == "develop";
-  const std::string dir = develop ? options_.schema_dir : options_.schema_dir + "/versions/" + options_.release;
+  set_release(options_.release);
+}
+
+void StashSim::set_release(const std::string& release) {
+  const bool develop = release.empty() || release == "develop";
+  const std::string dir = develop ? options_.schema_dir : options_.schema_dir + "/versions/" + release;
   auto schema = gql::Schema::load(dir);
-  if (schema) {
-    schema_ = std::move(*schema);
-  } else if (!develop) {
-    throw std::runtime_error("stashsim: release " + options_.release + ": " + schema.error().message);
+  if (!schema && !develop) {
+    throw std::runtime_error("stashsim: release " + release + ": " + schema.error().message);
   }
+  std::lock_guard lock(mutex_);
+  options_.release = release;
   // Without the schema (a checkout without shared/), develop mode answers what it can, unvalidated.
+  schema_ = schema ? std::optional<gql::Schema>(std::move(*schema)) : std::nullopt;
 }
 
 bool StashSim::v025() const {

@@ -41,6 +41,9 @@ public:
   // Throws std::runtime_error when a release is asked for and its schema cannot be read.
   explicit StashSim(Options options = {});
 
+  // Answers as another Stash release from now on (its schema; v0.25's settings behaviour for
+  // settings stored afterwards). Throws std::runtime_error when its schema cannot be read.
+  void set_release(const std::string& release);
   // {"scenes": [...], "plugins": {"PlexSync": {...}}}
   void load(const nlohmann::json& seed);
   // n scenes whose files match plexsim's generated library (same paths, sizes, durations).
