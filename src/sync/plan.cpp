@@ -89,7 +89,10 @@ public:
       }
     }
     plan_.written.lists[tag] = *wanted_opt;
-    if (same_names(wanted, current) && locked(tag) && !force) {
+    // Whether PMS reports a lock on every tag type is unverified (fidelity findings row 13): a
+    // list PlexSync itself wrote (and locked) last time counts as locked.
+    const bool ours_last = last != last_.lists.end() && same_names(last->second, *wanted_opt);
+    if (same_names(wanted, current) && (locked(tag) || ours_last) && !force) {
       return;
     }
     for (size_t i = 0; i < wanted.size(); ++i) {
@@ -113,6 +116,9 @@ public:
     plan_.params.emplace_back(tag + ".locked", "1");
     plan_.changed.push_back(tag);
   }
+
+  // Recorded in the written state only (nothing is sent for it).
+  void remember(const std::string& key, const std::vector<std::string>& values) { plan_.written.lists[key] = values; }
 
   EditPlan take() { return std::move(plan_); }
 
@@ -167,18 +173,29 @@ EditPlan plan_edit(const Desired& d, const plex::Item& item, const PlanOptions& 
   if (d.actors) {
     std::vector<std::string> names;
     std::vector<std::pair<std::string, std::string>> photos;
-    bool photo_changed = false;
+    std::vector<std::string> photo_urls;
     for (const auto& a : *d.actors) {
       names.push_back(a.name);
       photos.emplace_back(a.name, a.photo_url);
-      for (size_t i = 0; i < item.actors.size() && !a.photo_url.empty(); ++i) {
-        if (util::iequals(item.actors[i], a.name) && i < item.actor_photos.size() &&
-            item.actor_photos[i] != a.photo_url) {
-          photo_changed = true;
+      photo_urls.push_back(a.photo_url);
+    }
+    // Whether PMS echoes a thumb verbatim is unverified (row 13): compare with what PlexSync sent
+    // last time; only without that record, with what Plex shows.
+    bool photo_changed = false;
+    if (const auto sent = last.lists.find("actor_photo"); sent != last.lists.end()) {
+      photo_changed = sent->second != photo_urls;
+    } else {
+      for (const auto& a : *d.actors) {
+        for (size_t i = 0; i < item.actors.size() && !a.photo_url.empty(); ++i) {
+          if (util::iequals(item.actors[i], a.name) && i < item.actor_photos.size() &&
+              item.actor_photos[i] != a.photo_url) {
+            photo_changed = true;
+          }
         }
       }
     }
     p.tags("actor", names, item.actors, false, photos, photo_changed);
+    p.remember("actor_photo", photo_urls);
   }
   // Collections are shared with the user's own: only those PlexSync added are ever removed.
   p.tags("collection", d.collections, item.collections, true);

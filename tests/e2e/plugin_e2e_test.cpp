@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -321,6 +322,22 @@ TEST_F(PluginE2E, InvalidSettingsAreReportedAndHooksStillQueue) {
   EXPECT_EQ(status.at("pending").get<int>() + status.at("in_flight").get<int>(), 40)
       << "Sync all queued every scene while the settings are wrong: " << status.dump();
   EXPECT_EQ(status.at("dead"), 0);
+}
+
+// Stash looks exec[0] up on PATH before the plugin folder (pkg/plugin/config.go getExecCommand):
+// another plexsync there (an older one installed for service mode) must not run (row 10).
+TEST_F(PluginE2E, AnotherPlexsyncOnStashsPathIsNotRun) {
+  const auto bin_dir = dir_ + "/elsewhere/bin";
+  fs::create_directories(bin_dir);
+  {
+    std::ofstream decoy(bin_dir + "/plexsync");
+    decoy << "#!/bin/sh\necho '{\"output\":\"decoy\",\"error\":null}'\n";
+  }
+  fs::permissions(bin_dir + "/plexsync", fs::perms::owner_all);
+  const std::string path = bin_dir + ":" + (std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin");
+  const auto r = run(R"({"mode":"queue_status"})", {{"PATH", path}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(result_of(r).at("output").is_object()) << "the decoy on PATH answered: " << r.out;
 }
 
 // Stash logs a task's output only at debug level: every task also logs one line at info.

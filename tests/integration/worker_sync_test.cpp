@@ -111,6 +111,32 @@ TEST_F(WorkerSync, AnEditRefusedAsTooLongIsRetriedOnceSmaller) {
   EXPECT_EQ(counts().dead, 0);
 }
 
+// Whether PMS reports an `actor` lock and echoes an actor's thumb verbatim is unverified (fidelity
+// findings row 13). With plexsim's stricter answer (neither), an unchanged scene is still up to
+// date: PlexSync compares with what it wrote itself, so it does not resend the list every sync.
+TEST_F(WorkerSync, ActorListsAreNotResentWhenPlexEchoesNoLockAndItsOwnThumbs) {
+  plex_.set_opaque_actor_echo(true);
+  configure({{"stash_url_for_plex", "http://192.168.1.10:9999"}});
+  enqueue({1, 2});
+  drain();
+  ASSERT_TRUE(synced(1) && synced(2));
+  const auto actors = plex_.item_json("10000").at("Role");
+  ASSERT_FALSE(actors.empty());
+  EXPECT_NE(actors[0].value("thumb", "").find("192.168.1.10"), std::string::npos) << actors.dump();
+  plex_.requests().clear();
+  enqueue({1, 2});
+  drain();
+  EXPECT_EQ(requests("PUT", "/"), 0) << "an unchanged scene is up to date";
+  // A new photo in Stash (its URL's version moves) is sent again.
+  auto performers = stash_.scene("1")->at("performers");
+  performers[0]["has_image"] = true;
+  performers[0]["id"] = "999";
+  ASSERT_TRUE(stash_.update_scene("1", {{"performers", performers}}));
+  enqueue({1});
+  drain();
+  EXPECT_EQ(requests("PUT", "/"), 1);
+}
+
 TEST_F(WorkerSync, TagRemovalsAndCollectionsReachPlex) {
   configure({{"collection_prefix", "Studio: "}});
   enqueue({3});

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "stash/client.hpp"
 #include "stash/protocol.hpp"
 #include "stash/scene.hpp"
 #include "support/sandbox.hpp"
@@ -105,6 +106,42 @@ TEST(PluginInputRegression, HugeNumberIsAnErrorNotACrash) {
   const auto r = stash::parse_plugin_input("111111111111111111111e111111111111113");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("stdin is not valid JSON"), std::string::npos);
+}
+
+// Only the fields PlexSync uses (fidelity findings rows 1 and 12): paths.stream carries Stash's
+// API key, and every extra field narrows the Stash releases a document works on.
+TEST(StashQueries, TheSceneDocumentSelectsOnlyWhatPlexSyncUses) {
+  for (const auto groups : {stash::GroupField::groups, stash::GroupField::movies}) {
+    const auto doc = stash::queries::find_scene(groups);
+    for (const char* unused : {"stream", "preview", "webp", "stash_ids", "fingerprints", "gender", "disambiguation",
+                               "front_image_path", "organized", "created_at"}) {
+      EXPECT_EQ(doc.find(unused), std::string::npos) << unused;
+    }
+  }
+  EXPECT_NE(stash::queries::find_scene(stash::GroupField::movies).find("movies { movie { name } }"), std::string::npos);
+  EXPECT_NE(stash::queries::find_scene(stash::GroupField::groups).find("groups { group { name } }"), std::string::npos);
+}
+
+TEST(StashQueries, TheGroupFieldFollowsStashsVersion) {
+  using stash::GroupField;
+  EXPECT_EQ(stash::group_field_for(stash::parse_version("v0.25.1")), GroupField::movies);
+  EXPECT_EQ(stash::group_field_for(stash::parse_version("v0.26.2")), GroupField::movies);
+  EXPECT_EQ(stash::group_field_for(stash::parse_version("v0.27.0")), GroupField::groups);
+  EXPECT_EQ(stash::group_field_for(stash::parse_version("v0.30.1-44-gcf3489efd")), GroupField::groups);
+  EXPECT_EQ(stash::group_field_for(stash::parse_version("v1.2.0")), GroupField::groups);
+  EXPECT_EQ(stash::group_field_for(stash::parse_version("")), GroupField::groups) << "unknown: today's Stash";
+  EXPECT_EQ(stash::group_field_for(stash::parse_version("develop")), GroupField::groups);
+  EXPECT_FALSE(stash::parse_version("v0.26"));
+}
+
+TEST(StashQueries, SettingsFromEveryIdAndKeySpellingAreMerged) {
+  const auto merged = stash::merge_plugin_settings(nlohmann::json::parse(R"({
+    "plexSync": {"plexUrl": "http://old:32400", "pathMap": "/a=>/b", "skipTitle": true},
+    "PlexSync": {"plex_url": "http://new:32400", "plexToken": "t"}})"));
+  EXPECT_EQ(merged.at("plex_url"), "http://new:32400");
+  EXPECT_EQ(merged.at("path_map"), "/a=>/b");
+  EXPECT_EQ(merged.at("skip_title"), true);
+  EXPECT_EQ(merged.at("plex_token"), "t");
 }
 
 } // namespace

@@ -408,7 +408,9 @@ nlohmann::json PlexSim::render_item(const Item& item, bool full) const {
         tag["role"] = t.role;
       }
       if (!t.thumb.empty()) {
-        tag["thumb"] = t.thumb;
+        tag["thumb"] = options_.opaque_actor_echo && type == "actor"
+                           ? "/photo/:/transcode?width=300&height=300&url=" + util::percent_encode(t.thumb)
+                           : t.thumb;
       }
       arr.push_back(tag);
     }
@@ -417,7 +419,9 @@ nlohmann::json PlexSim::render_item(const Item& item, bool full) const {
   if (full && !item.locked.empty()) {
     nlohmann::json fields = nlohmann::json::array();
     for (const auto& f : item.locked) {
-      fields.push_back({{"locked", true}, {"name", f}});
+      if (!(options_.opaque_actor_echo && f == "actor")) {
+        fields.push_back({{"locked", true}, {"name", f}});
+      }
     }
     m["Field"] = fields;
   }

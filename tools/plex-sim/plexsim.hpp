@@ -77,6 +77,10 @@ struct Options {
   // PlexSync assumes, so an edit that would rely on a more generous server fails a test.
   size_t max_url_bytes = plex::k_max_request_target_bytes;
   int listing_tag_limit = 3;
+  // Unverified on a real PMS (fidelity findings row 13): whether it reports an `actor` lock in
+  // Field[] and echoes an actor's thumb verbatim. This switch models the stricter answer: no
+  // actor lock reported, and Role.thumb served as PMS's own photo-transcoder URL.
+  bool opaque_actor_echo = false;
 };
 
 class PlexSim {
@@ -93,6 +97,7 @@ public:
 
   // A server with a shorter request-line limit than PlexSync assumes (PMS documents none).
   void set_max_url_bytes(size_t n) { options_.max_url_bytes = n; }
+  void set_opaque_actor_echo(bool on) { options_.opaque_actor_echo = on; }
   void set_token(const std::string& token) {
     std::lock_guard lock(mutex_);
     options_.token = token;
