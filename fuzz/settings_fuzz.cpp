@@ -7,11 +7,14 @@
 
 #include "config/settings.hpp"
 #include "match/path_map.hpp"
+#include "stash/client.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   const auto doc = nlohmann::json::parse(text, nullptr, false);
   if (!doc.is_discarded()) {
+    // As Stash v0.25 and its v0.26 migration hand them back too: ids and keys camelCased.
+    (void)stash::merge_plugin_settings(doc);
     auto loaded = config::load_settings(doc);
     for (const auto& p : loaded.problems) {
       if (p.message.empty()) {
