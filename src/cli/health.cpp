@@ -30,9 +30,9 @@ void performer_photo_notes(const config::Settings& s, const std::string& stash_b
   }
   if (s.stash_url_for_plex.empty()) {
     d["performer_photos"] = "not sent";
-    report.notes.push_back("performer photos are not sent to Plex: Plex fetches them from Stash itself and PlexSync "
-                           "does not know the address Plex reaches Stash on; set stash_url_for_plex (e.g. "
-                           "http://192.168.1.10:9999) to send them");
+    report.notes.emplace_back("performer photos are not sent to Plex: Plex fetches them from Stash itself and "
+                              "PlexSync does not know the address Plex reaches Stash on; set stash_url_for_plex (e.g. "
+                              "http://192.168.1.10:9999) to send them");
     return;
   }
   d["performer_photos"] = s.stash_url_for_plex;
