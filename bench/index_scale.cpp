@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   int64_t uncertain = 0;
   int64_t none = 0;
   for (int page = 1;; ++page) {
-    auto data = (*stash)->query(std::string(stash::queries::k_find_scenes) + "\n" + stash::queries::k_scene_fragment,
+    auto data = (*stash)->query(stash::queries::find_scenes(stash::GroupField::groups),
                                 {{"f", nlohmann::json::object()},
                                  {"p", {{"page", page}, {"per_page", 1000}, {"sort", "id"}, {"direction", "ASC"}}}});
     if (!data) {
