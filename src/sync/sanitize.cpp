@@ -116,30 +116,36 @@ std::string repair_utf8(const std::string& text) {
   return out;
 }
 
-std::string truncate_graphemes(const std::string& text, TextLimit limit) {
-  if (text.size() <= limit.max_bytes && text.size() <= limit.max_graphemes) {
-    return text; // fewer bytes than allowed characters: nothing to count
-  }
+// The longest prefix of whole grapheme clusters that fits keeps accepting, cluster by cluster.
+template <typename Fits> std::string grapheme_prefix(const std::string& text, Fits fits) {
   const auto cps = decode(text);
   std::string out;
   std::string cluster;
-  size_t clusters = 0;
   utf8proc_int32_t state = 0;
   for (size_t i = 0; i < cps.size(); ++i) {
     if (i > 0 && utf8proc_grapheme_break_stateful(cps[i - 1], cps[i], &state)) {
-      if (clusters + 1 > limit.max_graphemes || out.size() + cluster.size() > limit.max_bytes) {
+      if (!fits(out, cluster)) {
         return out;
       }
       out += cluster;
-      ++clusters;
       cluster.clear();
     }
     append(cluster, cps[i]);
   }
-  if (!cluster.empty() && clusters + 1 <= limit.max_graphemes && out.size() + cluster.size() <= limit.max_bytes) {
+  if (!cluster.empty() && fits(out, cluster)) {
     out += cluster;
   }
   return out;
+}
+
+std::string truncate_graphemes(const std::string& text, TextLimit limit) {
+  if (text.size() <= limit.max_bytes && text.size() <= limit.max_graphemes) {
+    return text; // fewer bytes than allowed characters: nothing to count
+  }
+  size_t clusters = 0;
+  return grapheme_prefix(text, [&](const std::string& out, const std::string& cluster) {
+    return ++clusters <= limit.max_graphemes && out.size() + cluster.size() <= limit.max_bytes;
+  });
 }
 
 size_t encoded_size(const std::string& text) {
@@ -159,22 +165,11 @@ std::string cap_encoded(const std::string& text, size_t max_encoded) {
   }
   static const std::string k_ellipsis = "\u2026";
   const size_t budget = max_encoded > encoded_size(k_ellipsis) ? max_encoded - encoded_size(k_ellipsis) : 0;
-  const auto cps = decode(text);
-  std::string out;
-  std::string cluster;
   size_t used = 0;
-  utf8proc_int32_t state = 0;
-  for (size_t i = 0; i < cps.size(); ++i) {
-    if (i > 0 && utf8proc_grapheme_break_stateful(cps[i - 1], cps[i], &state)) {
-      if (used + encoded_size(cluster) > budget) {
-        break;
-      }
-      used += encoded_size(cluster);
-      out += cluster;
-      cluster.clear();
-    }
-    append(cluster, cps[i]);
-  }
+  auto out = grapheme_prefix(text, [&](const std::string& /*out*/, const std::string& cluster) {
+    used += encoded_size(cluster);
+    return used <= budget;
+  });
   while (!out.empty() && (out.back() == ' ' || out.back() == '\n')) {
     out.pop_back();
   }
