@@ -248,8 +248,7 @@ std::string check_stash_url_for_plex(const std::string& value) {
     return "stash_url_for_plex " + url.error().message + "; no performer photos are sent";
   }
   const auto host = util::to_lower(url->host);
-  if (host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]" || host == "0.0.0.0" ||
-      host == "::" || host == "[::]") {
+  if (host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "0.0.0.0" || host == "::") {
     return "stash_url_for_plex: \"" + value +
            "\" is an address only the Stash machine itself can use; enter the address the Plex server reaches "
            "Stash on (its LAN IP or host name, e.g. http://192.168.1.10:9999); no performer photos are sent";

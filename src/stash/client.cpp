@@ -240,7 +240,7 @@ nlohmann::json merge_plugin_settings(const nlohmann::json& plugins) {
     return merged;
   }
   // Lowest precedence first: v0.25's camelCased id, then the exact id.
-  for (const char* id : {"plex_sync", "plexSync", "PlexSync"}) {
+  for (const char* id : {"plexSync", "PlexSync"}) {
     if (!plugins.contains(id) || !plugins.at(id).is_object()) {
       continue;
     }

@@ -4,6 +4,7 @@
 
 #include <utf8proc.h>
 
+#include "util/strings.hpp"
 #include "util/utf8.hpp"
 
 namespace fieldsync {
@@ -149,14 +150,7 @@ std::string truncate_graphemes(const std::string& text, TextLimit limit) {
 }
 
 size_t encoded_size(const std::string& text) {
-  size_t n = 0;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    const bool unreserved = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '-' ||
-                            u == '.' || u == '_' || u == '~';
-    n += unreserved ? 1 : 3;
-  }
-  return n;
+  return util::percent_encode(text).size(); // the encoder Plex's query builder uses
 }
 
 std::string cap_encoded(const std::string& text, size_t max_encoded) {

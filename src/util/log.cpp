@@ -1,5 +1,6 @@
 #include "util/log.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
@@ -152,7 +153,11 @@ void add_secret(std::string secret) {
     return; // too short to mask without mangling ordinary text
   }
   const std::lock_guard lock(state().mutex);
-  state().secrets.push_back(std::move(secret));
+  auto& secrets = state().secrets;
+  // A long-running worker hands the same key to every client it makes: keep each secret once.
+  if (std::find(secrets.begin(), secrets.end(), secret) == secrets.end()) {
+    secrets.push_back(std::move(secret));
+  }
 }
 
 std::string redact(std::string_view text) {
