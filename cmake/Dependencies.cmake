@@ -1,4 +1,8 @@
 # Everything comes from Debian packages (scripts/setup.sh installs them).
+if(WIN32)
+  include(DependenciesWindows)
+  return()
+endif()
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
 if(STATIC)

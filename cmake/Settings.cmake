@@ -17,3 +17,9 @@ if(ENABLE_FUZZING)
                          -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(plexsync_settings INTERFACE -fsanitize=address,undefined)
 endif()
+if(WIN32)
+  # <windows.h> without winsock 1 (Asio includes winsock2) and without min/max macros; Windows 10
+  # APIs; utf8proc linked statically.
+  target_compile_definitions(plexsync_settings INTERFACE WIN32_LEAN_AND_MEAN NOMINMAX _WIN32_WINNT=0x0A00
+                                                         UTF8PROC_STATIC)
+endif()

@@ -4,7 +4,6 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -12,11 +11,15 @@
 #include "cli/plugin.hpp"
 #include "config/settings.hpp"
 #include "net/http.hpp"
+#include "net/trust_store.hpp"
 #include "queue/queue.hpp"
 #include "stash/scene.hpp"
 #include "util/datadirlock.hpp"
+#include "util/file.hpp"
 #include "util/log.hpp"
+#include "util/path.hpp"
 #include "util/strings.hpp"
+#include "util/utc_time.hpp"
 #include "worker/worker.hpp"
 
 namespace cli {
@@ -26,12 +29,7 @@ std::string when(int64_t ms) {
   if (ms <= 0) {
     return "never";
   }
-  const std::time_t t = ms / 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  (void)std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  return util::format_utc(ms / 1000, "%Y-%m-%d %H:%M:%S UTC");
 }
 
 int say_error(const OperatorOptions& o, const std::string& message, int code) {
@@ -46,7 +44,7 @@ int say_error(const OperatorOptions& o, const std::string& message, int code) {
 // The data directory must already hold PlexSync's database: the CLI never creates one where the
 // plugin would not look.
 util::Result<store::Db> open_data(const OperatorOptions& o) {
-  if (!std::filesystem::exists(o.data_dir + "/plexsync.db")) {
+  if (!std::filesystem::exists(util::fs_path(o.data_dir + "/plexsync.db"))) {
     return util::fail("no PlexSync data in " + o.data_dir +
                       ": pass --data-dir (the plugin keeps it in <plugin folder>/data) or set PLEXSYNC_DATA_DIR");
   }
@@ -254,7 +252,7 @@ int cmd_doctor(const OperatorOptions& o) {
     checks.push_back({{"check", name}, {"ok", ok}, {"detail", detail}});
     healthy = healthy && ok;
   };
-  const bool writable = ::access(o.data_dir.c_str(), W_OK | X_OK) == 0;
+  const bool writable = util::can_create_files_in(o.data_dir);
   check("data directory", writable,
         writable ? o.data_dir + " is writable"
                  : o.data_dir + " is missing or not writable by this user: run the plugin once from Stash, or fix "
@@ -310,11 +308,9 @@ int cmd_doctor(const OperatorOptions& o) {
     }
     const auto settings = effective_settings(*db).loaded.settings;
     if (report.problems.empty() && settings.plex_url.rfind("https://", 0) == 0 && !settings.plex_skip_tls_verify) {
-      const auto bundle = settings.plex_ca_file.empty() ? net::discover_ca_bundle() : settings.plex_ca_file;
+      const auto bundle = settings.plex_ca_file.empty() ? net::default_trust_source() : settings.plex_ca_file;
       check("CA bundle", !bundle.empty(),
-            bundle.empty() ? "no CA bundle found (/etc/ssl/certs/ca-certificates.crt, /etc/ssl/cert.pem): set "
-                             "plex_ca_file or SSL_CERT_FILE"
-                           : "Plex's certificate is checked against " + bundle);
+            bundle.empty() ? net::default_trust_hint() : "Plex's certificate is checked against " + bundle);
     }
     if (report.problems.empty()) {
       // Path mapping: do the most recently updated scenes find their Plex items?

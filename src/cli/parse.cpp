@@ -9,11 +9,14 @@
 #include "cli/operator.hpp"
 #include "cli/plugin.hpp"
 #include "config/manifest.hpp"
+#include "util/path.hpp"
+#include "util/process.hpp"
 
 namespace cli {
 
 int run(int argc, char** argv) {
   remember_argv0(argc > 0 ? argv[0] : nullptr);
+  util::use_binary_stdio();
   CLI::App app{"PlexSync: keeps Plex Media Server's metadata in step with Stash.\n"
                "Installed as a Stash plugin, Stash runs 'plexsync plugin' for hooks and tasks."};
   app.set_version_flag("--version", std::string("plexsync ") + PLEXSYNC_VERSION);
@@ -26,6 +29,9 @@ int run(int argc, char** argv) {
   auto* worker = app.add_subcommand("worker", "Drain the queue in the foreground (one worker per data dir)");
   worker->add_option("--data-dir", data_dir, "Data directory (default: $PLEXSYNC_DATA_DIR)");
   worker->add_flag("--forever", forever, "Service mode: keep running instead of exiting when idle");
+  bool stop = false;
+  worker->add_flag("--stop", stop,
+                   "Ask the worker of this data dir to stop after its current job (as Ctrl+C would), and wait");
   uint16_t metrics_port = 0;
   worker->add_option("--metrics-port", metrics_port, "Serve /metrics and /healthz on 127.0.0.1:PORT (default: off)");
 
@@ -99,14 +105,16 @@ int run(int argc, char** argv) {
     return run_plugin();
   }
   if (*worker) {
-    return run_worker(data_dir.empty() ? resolve_data_dir("") : data_dir, forever, metrics_port);
+    const auto dir = data_dir.empty() ? resolve_data_dir("") : data_dir;
+    return stop ? stop_worker(dir) : run_worker(dir, forever, metrics_port);
   }
   if (*manifest) {
     if (manifest_out.empty()) {
       std::cout << config::render_manifest();
       return 0;
     }
-    std::ofstream out(manifest_out);
+    // Binary: the same bytes on every OS (Windows' text mode would write CRLF).
+    std::ofstream out(util::fs_path(manifest_out), std::ios::binary);
     out << config::render_manifest();
     return out ? 0 : 1;
   }

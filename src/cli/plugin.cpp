@@ -3,16 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
-#include <fcntl.h>
 #include <filesystem>
 #include <iostream>
 #include <iterator>
-#include <spawn.h>
-#include <unistd.h>
 #include <unordered_map>
 
 #include "cli/health.hpp"
@@ -28,21 +23,20 @@
 #include "util/clock.hpp"
 #include "util/datadirlock.hpp"
 #include "util/fatal.hpp"
+#include "util/file.hpp"
 #include "util/log.hpp"
+#include "util/path.hpp"
+#include "util/process.hpp"
+#include "util/utc_time.hpp"
 #include "worker/scan.hpp"
 #include "worker/worker.hpp"
-
-extern char** environ;
 
 namespace cli {
 namespace {
 
 constexpr int64_t k_task_wait_ms = 30LL * 60 * 1000;
 
-std::atomic<bool> g_stop{false};
-extern "C" void on_terminate(int /*signal*/) {
-  g_stop = true; // the worker finishes its current job, then returns
-}
+std::atomic<bool> g_stop{false}; // set on a stop request: the worker finishes its job, then returns
 
 // Service mode: an operator runs 'plexsync worker --forever' and hooks must not start another.
 std::string arg_string(const nlohmann::json& args, const char* key) {
@@ -56,18 +50,7 @@ std::string arg_string(const nlohmann::json& args, const char* key) {
 std::string g_argv0;
 
 std::string executable_path() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    return p.string();
-  }
-  // No /proc (a bare chroot): argv[0] as Stash gave it, made absolute. Stash runs the plugin by
-  // path, so it contains a '/'; a bare name would need a PATH search we do not attempt.
-  if (g_argv0.find('/') == std::string::npos) {
-    return {};
-  }
-  auto abs = std::filesystem::absolute(g_argv0, ec);
-  return ec ? std::string() : abs.lexically_normal().string();
+  return util::own_executable_path(g_argv0);
 }
 
 // Update fields that cannot change anything PlexSync writes (play counts, O-counter, ...).
@@ -90,21 +73,19 @@ Answer fail(std::string message) {
 void file_log_sink(const std::string& data_dir) {
   const std::string path = data_dir + "/plexsync.log";
   std::error_code ec;
-  if (std::filesystem::file_size(path, ec) > std::uintmax_t{5} * 1024U * 1024U) {
-    std::filesystem::rename(path, path + ".1", ec); // one generation of rotation
+  // One generation of rotation, by the single worker only: on Windows a file another process has
+  // open cannot be renamed.
+  if (std::filesystem::file_size(util::fs_path(path), ec) > std::uintmax_t{5} * 1024U * 1024U) {
+    (void)util::rename_file(path, path + ".1");
   }
-  FILE* f = std::fopen(path.c_str(), "a");
+  FILE* f = util::open_file(path, "ab");
   if (f == nullptr) {
     return;
   }
   util::log::set_sink([f](util::log::Level level, std::string_view message) {
     static const char* names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR"};
-    const auto now = std::time(nullptr);
-    char stamp[32];
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    (void)std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    (void)std::fprintf(f, "%s %-5s [%d] %.*s\n", stamp, names[static_cast<int>(level)], static_cast<int>(getpid()),
+    const auto stamp = util::format_utc(util::SystemClock().now_ms() / 1000, "%Y-%m-%dT%H:%M:%SZ");
+    (void)std::fprintf(f, "%s %-5s [%d] %.*s\n", stamp.c_str(), names[static_cast<int>(level)], util::current_pid(),
                        static_cast<int>(message.size()), message.data());
     (void)std::fflush(f);
   });
@@ -324,11 +305,7 @@ Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::stri
   if (recent) {
     // Stash compares timestamps as text in its own offset; a date two days back is a safe superset
     // of "the last 24 hours" whatever that offset is.
-    const std::time_t since = now / 1000 - std::time_t{2} * 24 * 3600;
-    std::tm tm{};
-    gmtime_r(&since, &tm);
-    char day[16];
-    (void)std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    const auto day = util::format_utc(now / 1000 - int64_t{2} * 24 * 3600, "%Y-%m-%d");
     filter = {{"updated_at", {{"value", day}, {"modifier", "GREATER_THAN"}}}};
   }
   auto stash = stash_client_for(in.server);
@@ -552,8 +529,8 @@ Answer handle_task(const stash::PluginInput& in, store::Db& db, const std::strin
 } // namespace
 
 bool autostart_enabled() {
-  const char* env = std::getenv("PLEXSYNC_WORKER_AUTOSTART");
-  return env == nullptr || std::string(env) != "0";
+  const auto env = util::environment_variable("PLEXSYNC_WORKER_AUTOSTART");
+  return !env || *env != "0";
 }
 
 void remember_argv0(const char* argv0) {
@@ -561,53 +538,26 @@ void remember_argv0(const char* argv0) {
 }
 
 std::string resolve_data_dir(const std::string& plugin_dir) {
-  if (const char* env = std::getenv("PLEXSYNC_DATA_DIR"); env != nullptr && *env != '\0') {
-    return env;
+  if (auto env = util::environment_variable("PLEXSYNC_DATA_DIR"); env && !env->empty()) {
+    return *env;
   }
   if (!plugin_dir.empty()) {
     return plugin_dir + "/data";
   }
   const auto exe = executable_path();
-  return exe.empty() ? std::string("data") : std::filesystem::path(exe).parent_path().string() + "/data";
+  return exe.empty() ? std::string("data") : util::parent_dir(exe) + "/data";
 }
 
 bool spawn_worker(const std::string& data_dir) {
   const auto exe = executable_path();
-  if (exe.empty()) {
-    return false;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  // Stash waits for stdout/stderr EOF: the worker must not hold them. Without /dev/null (a bare
-  // chroot) they go to the worker's log instead: never closed, because SQLite refuses to put a
-  // database on descriptors 0-2 and would need /dev/null to fill them.
-  const bool have_null = ::access("/dev/null", R_OK | W_OK) == 0;
-  const std::string sink = have_null ? std::string("/dev/null") : data_dir + "/plexsync.log";
-  posix_spawn_file_actions_addopen(&actions, 1, sink.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, sink.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
-  posix_spawn_file_actions_addopen(&actions, 0, sink.c_str(), O_RDONLY, 0); // exists now
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  std::string a0 = exe;
-  std::string a1 = "worker";
-  std::string a2 = "--data-dir";
-  std::string a3 = data_dir;
-  char* argv[] = {a0.data(), a1.data(), a2.data(), a3.data(), nullptr};
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, exe.c_str(), &actions, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  return rc == 0;
+  return !exe.empty() && util::spawn_detached(exe, {"worker", "--data-dir", data_dir}, data_dir + "/plexsync.log");
 }
 
 int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port) {
-  (void)std::signal(SIGPIPE, SIG_IGN);
-  (void)std::signal(SIGTERM, on_terminate);
-  (void)std::signal(SIGINT, on_terminate);
+  util::on_stop_request(&g_stop, data_dir);
   util::DataDirLock lock(data_dir);
   std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
+  std::filesystem::create_directories(util::fs_path(data_dir), ec);
   if (!lock.try_acquire()) {
     if (lock.error() == "held by another process") {
       return 0; // another worker serves this data dir
@@ -615,7 +565,7 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
     (void)std::fprintf(stderr, "plexsync: error: %s\n", lock.error().c_str());
     return 1;
   }
-  if (isatty(2) == 0) {
+  if (!util::stderr_is_console()) {
     file_log_sink(data_dir);
   } else {
     util::log::use_plain_stderr();
@@ -638,12 +588,12 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
     }
     LOG_INFO("serving /metrics and /healthz on 127.0.0.1:" << metrics->port());
   }
-  LOG_INFO("worker started (pid " << getpid() << (forever ? ", service mode)" : ")"));
+  LOG_INFO("worker started (pid " << util::current_pid() << (forever ? ", service mode)" : ")"));
   while (true) {
     worker::Worker w(*db, clock, rng, &g_stop);
     const auto stats = w.run(forever ? worker::RunMode::forever : worker::RunMode::until_idle);
     if (g_stop) {
-      LOG_INFO("stopped by signal after " << stats.processed << " jobs; the rest stays queued");
+      LOG_INFO("stopped on request after " << stats.processed << " jobs; the rest stays queued");
       break;
     }
     LOG_INFO("worker idle after " << stats.processed << " jobs (" << stats.synced << " synced, " << stats.unchanged
@@ -656,8 +606,36 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
       break;
     }
   }
-  LOG_INFO("worker exiting (pid " << getpid() << ")");
+  LOG_INFO("worker exiting (pid " << util::current_pid() << ")");
   return 0;
+}
+
+int stop_worker(const std::string& data_dir) {
+  const int pid = util::DataDirLock::holder_pid(data_dir);
+  if (pid == 0 && !util::DataDirLock::held_by_someone(data_dir)) {
+    std::cout << "no worker runs for " << data_dir << "\n";
+    return 0;
+  }
+  if (const auto why = util::request_stop(data_dir, pid); !why.empty()) {
+    (void)std::fprintf(stderr, "plexsync: error: %s\n", why.c_str());
+    return 1;
+  }
+  // The worker ends its current job first; each request in it is bounded by the read timeout.
+  constexpr int64_t k_stop_wait_ms = 60'000;
+  util::SystemClock clock;
+  const auto deadline = clock.now_ms() + k_stop_wait_ms;
+  while (clock.now_ms() < deadline) {
+    if (!util::DataDirLock::held_by_someone(data_dir)) {
+      std::cout << "stopped the worker (pid " << pid << ") of " << data_dir << "\n";
+      return 0;
+    }
+    clock.sleep_ms(100);
+  }
+  (void)std::fprintf(stderr,
+                     "plexsync: error: the worker (pid %d) was asked to stop but still runs after %lld s; its queue "
+                     "is safe either way: end the process (kill / taskkill) if it hangs\n",
+                     pid, static_cast<long long>(k_stop_wait_ms / 1000));
+  return 1;
 }
 
 namespace {
@@ -672,7 +650,8 @@ void start_worker_if_idle(const std::string& data_dir) {
 } // namespace
 
 int run_plugin() {
-  (void)std::signal(SIGPIPE, SIG_IGN);
+  util::ignore_broken_pipes();
+  util::use_binary_stdio();
   std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   auto input = stash::parse_plugin_input(text);
   if (!input) {

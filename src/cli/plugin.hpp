@@ -20,6 +20,9 @@ int run_plugin();
 // plexsync worker: one per data dir; exits quietly when another holds the lock. metrics_port:
 // serve /metrics and /healthz on 127.0.0.1 (0: off).
 int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port = 0);
+// 'plexsync worker --stop': asks the worker holding data_dir's lock to stop and waits (bounded)
+// until it has. 0 when it stopped or none ran.
+int stop_worker(const std::string& data_dir);
 // Data dir: $PLEXSYNC_DATA_DIR, else <plugin_dir>/data, else next to the executable.
 std::string resolve_data_dir(const std::string& plugin_dir);
 // False when PLEXSYNC_WORKER_AUTOSTART=0 (a service runs the worker): nothing starts one then.

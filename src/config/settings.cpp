@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "net/http.hpp"
+#include "util/path.hpp"
+#include "util/process.hpp"
 #include "util/strings.hpp"
 
 namespace config {
@@ -390,30 +392,30 @@ LocalOverlay overlay_local(const nlohmann::json& stash_map, nlohmann::json& merg
       out.source[key] = "Stash";
     }
   }
-  if (const char* file = std::getenv("PLEXSYNC_CONFIG"); file != nullptr && *file != '\0') {
-    std::ifstream in(file);
+  if (const auto file_setting = util::environment_variable("PLEXSYNC_CONFIG"); file_setting && !file_setting->empty()) {
+    const auto& file = *file_setting;
+    std::ifstream in(util::fs_path(file));
     const auto parsed = in ? nlohmann::json::parse(in, nullptr, false) : nlohmann::json();
     if (!in) {
-      out.problems.push_back(
-          {"PLEXSYNC_CONFIG",
-           std::string("cannot read the settings file ") + file + " (PLEXSYNC_CONFIG): create it or fix the path",
-           true});
+      out.problems.push_back({"PLEXSYNC_CONFIG",
+                              "cannot read the settings file " + file + " (PLEXSYNC_CONFIG): create it or fix the path",
+                              true});
     } else if (!parsed.is_object()) {
       out.problems.push_back({"PLEXSYNC_CONFIG",
-                              std::string("the settings file ") + file +
+                              "the settings file " + file +
                                   " is not a JSON object like {\"plex_url\": \"http://plex:32400\"}: fix its syntax",
                               true});
     } else {
       for (const auto& [key, value] : parsed.items()) {
         merged[key] = value;
-        out.source[key] = std::string("file ") + file;
+        out.source[key] = "file " + file;
       }
     }
   }
   for (const auto& spec : k_table) {
     const std::string name = "PLEXSYNC_" + util::to_upper(spec.key);
-    if (const char* env = std::getenv(name.c_str()); env != nullptr) {
-      merged[spec.key] = env; // typed like Stash's older string values; load_settings converts
+    if (auto env = util::environment_variable(name.c_str())) {
+      merged[spec.key] = *env; // typed like Stash's older string values; load_settings converts
       out.source[spec.key] = "env " + name;
     }
   }

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "net/http.hpp"
+#include "net/trust_store.hpp"
 
 namespace net {
 namespace {
@@ -68,19 +69,18 @@ private:
       return;
     }
     ssl_ctx_.set_verify_mode(asio::ssl::verify_peer);
-    bundle_ = options_.ca_file.empty() ? discover_ca_bundle() : options_.ca_file;
     beast::error_code ec;
-    if (!bundle_.empty()) {
-      ssl_ctx_.load_verify_file(bundle_, ec);
-      if (ec) {
-        tls_setup_error_ = "cannot load the CA certificates in " + bundle_ + " (" + ec.message() +
-                           "): point plex_ca_file or SSL_CERT_FILE at a readable PEM file";
-      }
-    } else {
-      // A static binary's built-in OpenSSL directory rarely exists on the host; say so if empty.
-      ssl_ctx_.set_default_verify_paths(ec);
-      bundle_ =
-          "OpenSSL's default paths (no CA bundle found at /etc/ssl/certs/ca-certificates.crt or /etc/ssl/cert.pem)";
+    if (options_.ca_file.empty()) {
+      auto trust = load_default_trust(ssl_ctx_.native_handle());
+      bundle_ = std::move(trust.source);
+      tls_setup_error_ = std::move(trust.error);
+      return;
+    }
+    bundle_ = options_.ca_file;
+    ssl_ctx_.load_verify_file(bundle_, ec);
+    if (ec) {
+      tls_setup_error_ = "cannot load the CA certificates in " + bundle_ + " (" + ec.message() +
+                         "): point plex_ca_file or SSL_CERT_FILE at a readable PEM file";
     }
   }
 

@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "net/accept_wake.hpp"
 #include "net/server.hpp"
 #include "util/fatal.hpp"
 #include "util/strings.hpp"
@@ -74,7 +75,7 @@ public:
     }
     beast::error_code ec;
     acceptor_.cancel(ec);
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    wake_blocked_accept(static_cast<std::intptr_t>(acceptor_.native_handle()));
     acceptor_.close(ec);
     if (accept_thread_.joinable()) {
       accept_thread_.join();

@@ -86,9 +86,10 @@ public:
 
 std::unique_ptr<HttpClient> make_http_client(const ClientOptions& options);
 
-// The CA bundle to trust when none is configured: $SSL_CERT_FILE, else the first that exists of
-// Debian's /etc/ssl/certs/ca-certificates.crt, Alpine's /etc/ssl/cert.pem and Red Hat's bundle,
-// looked up under root (tests pass a fake file system). "" when there is none.
+// The CA bundle to trust when none is configured: $SSL_CERT_FILE, else (POSIX only) the first that
+// exists of Debian's /etc/ssl/certs/ca-certificates.crt, Alpine's /etc/ssl/cert.pem and Red Hat's
+// bundle, looked up under root (tests pass a fake file system). "" when there is none. Defined in
+// trust_store_{posix,win}.cpp.
 std::string discover_ca_bundle(const std::string& root = "");
 
 } // namespace net

@@ -8,6 +8,7 @@
 #include "util/log.hpp"
 #include "util/number.hpp"
 #include "util/strings.hpp"
+#include "util/utc_time.hpp"
 
 namespace plex {
 
@@ -46,12 +47,11 @@ std::optional<int64_t> parse_retry_after(const std::string& value, int64_t now_e
     }
     return std::stoll(v);
   }
-  std::tm tm{};
-  if (strptime(v.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) {
+  const auto when = util::parse_http_date(v);
+  if (!when) {
     return std::nullopt;
   }
-  const int64_t when = timegm(&tm);
-  return std::max<int64_t>(0, when - now_epoch_s);
+  return std::max<int64_t>(0, *when - now_epoch_s);
 }
 
 std::optional<Error> classify(const net::Response& response, int64_t now_epoch_s) {

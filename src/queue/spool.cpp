@@ -2,18 +2,18 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
-#include <unistd.h>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "util/file.hpp"
+#include "util/path.hpp"
+#include "util/process.hpp"
 
 namespace queue {
 namespace {
@@ -31,22 +31,6 @@ bool is_event_file(const fs::path& p) {
 // A .tmp file older than this was left by a hook killed while writing it: never a whole event
 // (the hook answered with an error, or not at all), so it can go.
 constexpr auto k_stale_tmp_age = std::chrono::hours(1);
-
-// write(2) until done; a short write (disk full) is an error, not a truncated event.
-bool write_all(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 std::optional<SpooledEvent> read_event(const fs::path& file) {
   try {
@@ -70,7 +54,7 @@ std::optional<SpooledEvent> read_event(const fs::path& file) {
 util::Result<void> spool_event(const std::string& data_dir, const SpooledEvent& event) {
   const auto dir = spool_dir(data_dir);
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  fs::create_directories(util::fs_path(dir), ec);
   if (ec) {
     return util::fail("cannot create " + dir + ": " + ec.message());
   }
@@ -78,46 +62,25 @@ util::Result<void> spool_event(const std::string& data_dir, const SpooledEvent& 
   // Zero-padded time first: the names sort in the order the events happened.
   char stamp[32];
   (void)std::snprintf(stamp, sizeof stamp, "%015lld", static_cast<long long>(event.at_ms));
-  const std::string name = std::string(stamp) + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  const std::string name =
+      std::string(stamp) + "-" + std::to_string(util::current_pid()) + "-" + std::to_string(counter++);
   const std::string tmp = dir + "/" + name + ".tmp";
   const std::string final_path = dir + "/" + name + ".json";
   const nlohmann::json j = {
       {"scene_id", event.scene_id}, {"event", event.event}, {"at_ms", event.at_ms}, {"path", event.path}};
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return util::fail("cannot write " + tmp + ": " + std::strerror(errno));
-  }
-  const bool written = write_all(fd, j.dump() + "\n") && ::fsync(fd) == 0;
-  const int saved_errno = errno;
-  ::close(fd);
-  if (!written) {
-    (void)::unlink(tmp.c_str());
-    return util::fail("cannot write " + tmp + ": " + std::strerror(saved_errno) +
-                      (saved_errno == ENOSPC ? " (the disk holding the data directory is full: free some space)" : ""));
-  }
-  fs::rename(tmp, final_path, ec);
-  if (ec) {
-    (void)::unlink(tmp.c_str());
-    return util::fail("cannot write " + final_path + ": " + ec.message());
-  }
-  // The rename itself survives a power cut only once the directory is synced too.
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
+  return util::write_file_durably(tmp, final_path, j.dump() + "\n");
 }
 
 util::Result<IngestReport> ingest_spool(const std::string& data_dir, store::Db& db) {
   IngestReport report;
   const auto dir = spool_dir(data_dir);
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
+  if (!fs::is_directory(util::fs_path(dir), ec)) {
     return report;
   }
   std::vector<fs::path> files;
   const auto stale_before = fs::file_time_type::clock::now() - k_stale_tmp_age;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+  for (const auto& entry : fs::directory_iterator(util::fs_path(dir), ec)) {
     if (!entry.is_regular_file()) {
       continue;
     }
@@ -135,7 +98,7 @@ util::Result<IngestReport> ingest_spool(const std::string& data_dir, store::Db& 
       // Kept for a person to look at; it must not block the events behind it.
       auto bad = file;
       bad += ".bad";
-      fs::rename(file, bad, ec);
+      (void)util::rename_file(util::utf8_path(file), util::utf8_path(bad));
       ++report.bad;
       continue;
     }
@@ -154,7 +117,7 @@ util::Result<IngestReport> ingest_spool(const std::string& data_dir, store::Db& 
 int spooled_count(const std::string& data_dir) {
   std::error_code ec;
   int n = 0;
-  for (const auto& entry : fs::directory_iterator(spool_dir(data_dir), ec)) {
+  for (const auto& entry : fs::directory_iterator(util::fs_path(spool_dir(data_dir)), ec)) {
     n += entry.is_regular_file() && is_event_file(entry.path()) ? 1 : 0;
   }
   return n;

@@ -8,6 +8,8 @@
 
 #include <sqlite3.h>
 
+#include "util/path.hpp"
+
 namespace store {
 namespace {
 

@@ -94,9 +94,12 @@ std::string photo_url_for_plex(const std::string& stash_url, const std::string& 
       if (util::to_lower(key) == "apikey") {
         continue;
       }
-      kept += (kept.empty() ? "?" : "&") + util::percent_encode(key) + "=" + util::percent_encode(value);
+      // Appended piece by piece: GCC 12 at -O3 misreads `"?" + std::string&&` as an overflow.
+      kept.push_back(kept.empty() ? '?' : '&');
+      kept.append(util::percent_encode(key)).append("=").append(util::percent_encode(value));
     }
-    target = target->substr(0, query) + kept;
+    target->resize(query);
+    target->append(kept);
   }
   auto base = stash_url_for_plex;
   while (!base.empty() && base.back() == '/') {

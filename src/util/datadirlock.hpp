@@ -1,7 +1,9 @@
 // One worker per data directory: an exclusive lock on <dir>/worker.lock that the OS releases
-// when the process dies (flock), so a crashed worker never blocks its successor.
+// when the process dies (flock on POSIX, LockFileEx on Windows), so a crashed worker never blocks
+// its successor. datadirlock_posix.cpp and datadirlock_win.cpp hold the OS calls.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace util {
@@ -17,7 +19,7 @@ public:
   // cannot be opened, which error() then explains).
   bool try_acquire();
   void release();
-  [[nodiscard]] bool is_held() const { return fd_ >= 0; }
+  [[nodiscard]] bool is_held() const { return handle_ != k_none; }
   [[nodiscard]] const std::string& error() const { return error_; }
   // True when some process currently holds the lock of dir (probe without keeping it).
   static bool held_by_someone(const std::string& dir);
@@ -25,8 +27,9 @@ public:
   static int holder_pid(const std::string& dir);
 
 private:
+  static constexpr std::intptr_t k_none = -1;
   std::string path_;
-  int fd_ = -1;
+  std::intptr_t handle_ = k_none; // a descriptor on POSIX, a HANDLE on Windows
   std::string error_;
 };
 

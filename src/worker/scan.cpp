@@ -1,13 +1,13 @@
 #include "worker/scan.hpp"
 
 #include <algorithm>
-#include <ctime>
 #include <set>
 #include <unordered_map>
 
 #include "match/index.hpp"
 #include "queue/queue.hpp"
 #include "util/log.hpp"
+#include "util/utc_time.hpp"
 #include "worker/worker.hpp"
 
 namespace worker {
@@ -68,18 +68,13 @@ util::Result<ScanResult> enqueue_changed(stash::StashClient& stash, store::Db& d
 }
 
 std::string shift_timestamp(const std::string& t, int64_t delta_s) {
-  std::tm tm{};
-  const char* rest = strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) {
+  size_t rest = 0;
+  const auto parsed = util::parse_iso_datetime(t, &rest);
+  if (!parsed) {
     return {};
   }
-  const std::string zone(rest);
-  const std::time_t shifted = timegm(&tm) + delta_s; // local wall time moved; the offset is unchanged
-  std::tm out{};
-  gmtime_r(&shifted, &out);
-  char buf[32];
-  (void)std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &out);
-  return std::string(buf) + zone;
+  // The local wall time moves; the offset after it is kept as it was.
+  return util::format_utc(util::to_epoch(*parsed) + delta_s, "%Y-%m-%dT%H:%M:%S") + t.substr(rest);
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include "queue/spool.hpp"
 #include "sync/plan.hpp"
 #include "util/log.hpp"
+#include "util/path.hpp"
 #include "util/strings.hpp"
 #include "worker/backoff.hpp"
 #include "worker/scan.hpp"

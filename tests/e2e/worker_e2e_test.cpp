@@ -128,7 +128,7 @@ TEST_F(WorkerE2E, SigtermFinishesTheCurrentJobAndKeepsTheRest) {
   EXPECT_GT(c.pending, 0) << "the rest stays queued";
   EXPECT_EQ(unsynced(20), c.pending) << "every job that left the queue reached Plex";
   const auto log = testing_support::read_file(data_ + "/plexsync.log");
-  EXPECT_NE(log.find("stopped by signal"), std::string::npos);
+  EXPECT_NE(log.find("stopped on request"), std::string::npos);
 }
 
 TEST_F(WorkerE2E, HundredHooksAtOnceAllQueueAndOneWorkerRuns) {
