@@ -20,4 +20,18 @@ for ((i = 0; i < ${#order[@]}; i++)); do
     fi
   done < <(grep -HE '#include "[a-z_]+/' src/"$module"/*.[ch]pp || true)
 done
+# A file name held in a std::string reaches std::filesystem only through util::fs_path: on Windows
+# a plain std::string is read in the ANSI code page and "ü" becomes "Ã¼" (docs/ARCHITECTURE.md).
+while IFS= read -r line; do
+  echo "paths: ${line%%:*}: pass util::fs_path(...) (or an entry's .path(); mark a std::filesystem::path argument with '// path:')" >&2
+  echo "  ${line#*:}" >&2
+  status=1
+done < <(grep -nE '(std::filesystem|fs)::(create_directories|create_directory|exists|file_size|rename|remove|remove_all|is_regular_file|is_directory|directory_iterator|last_write_time|absolute|read_symlink)\(' src/*/*.cpp src/*.cpp |
+  grep -vE 'fs_path\(|\.path\(\)|// path:|_posix\.cpp:' || true)
+# ... and leaves it only through util::utf8_path: path::string() converts through the code page too.
+while IFS= read -r line; do
+  echo "paths: ${line%%:*}: use util::fs_path / util::utf8_path / util::parent_dir instead" >&2
+  echo "  ${line#*:}" >&2
+  status=1
+done < <(grep -nE '(std::filesystem|fs)::path\(|\.string\(\)' src/*/*.cpp src/*.cpp | grep -v '^src/util/path\.cpp:' || true)
 exit $status

@@ -2,7 +2,8 @@
 # The whole suite: lint and clang-tidy (a warning fails it); the sanitizer build (ASan + UBSan) runs unit, integration and end-to-end tests;
 # then the release build runs everything again, end-to-end against the static dist/PlexSync
 # binary, plus the fidelity checks of the simulators; then the arm64 build is checked under
-# qemu-user; then every libFuzzer target runs for FUZZ_SECONDS (default 30).
+# qemu-user and the Windows build under Wine; then every libFuzzer target runs for FUZZ_SECONDS
+# (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -25,6 +26,9 @@ PLEXSYNC_BIN="$PWD/dist/PlexSync/plexsync" ctest --preset release -j "$jobs"
 
 echo "== arm64: static cross build, a hook and Process queue under qemu-user"
 scripts/arm64.sh
+
+echo "== Windows: static plexsync.exe (mingw-w64), its plugin flow and platform tests under Wine"
+scripts/windows.sh
 
 echo "== fuzzing (libFuzzer, clang-14, ASan + UBSan), ${FUZZ_SECONDS:-30} s per target"
 FUZZ_SECONDS=${FUZZ_SECONDS:-30} scripts/fuzz.sh

@@ -187,10 +187,10 @@ echo "windows: a hook under another process's lock spooled in ${ms} ms; Process 
 
 # 6. HTTPS: the test CA by plex_ca_file (a Windows path), a wrong CA, and the certificate store.
 plexs="https://127.0.0.1:$(cat "$work/plexs.port")"
-health() { task '{"mode":"health_check"}' PLEXSYNC_WORKER_AUTOSTART=0 "$@"; }
+health() { task '{"mode":"health_check"}' "$@" PLEXSYNC_WORKER_AUTOSTART=0; }
 settings "\"plex_url\":\"$plexs\",\"plex_ca_file\":\"$(json_escape "$(winpath "$PWD/$tls_dir/test-ca.pem")")\""
 answer=$(health) || true
-grep -q '"error"' <<<"$answer" && fail "HTTPS with plex_ca_file failed: $answer"
+grep -q '"error":null' <<<"$answer" || fail "HTTPS with plex_ca_file failed: $answer"
 settings "\"plex_url\":\"$plexs\",\"plex_ca_file\":\"$(json_escape "$(winpath "$PWD/$tls_dir/other-ca.pem")")\""
 answer=$(health) || true
 grep -q "is not trusted" <<<"$answer" || fail "a wrong CA was not refused: $answer"
@@ -211,14 +211,14 @@ service() {
 port=$((20000 + RANDOM % 20000))
 service "$port"
 service_pid=$!
-wait_for 20 curl -fsS "http://127.0.0.1:$port/healthz" -o "$work/healthz" || fail "service mode does not answer /healthz"
+wait_for 20 curl -fs "http://127.0.0.1:$port/healthz" -o "$work/healthz" || fail "service mode does not answer /healthz"
 stop=$(wine_run "$pexe" worker --stop --data-dir "$data_win" | tr -d '\r') || fail "worker --stop failed: $(cat "$work/last.err")"
 grep -q "^stopped the worker" <<<"$stop" || fail "worker --stop said: $stop"
 wait_for 20 bash -c "! kill -0 $service_pid 2>/dev/null" || fail "the service worker did not exit after --stop"
 grep -q "stopped on request" "$plugin/data/plexsync.log" || fail "the worker's log does not say it was stopped"
 port=$((20000 + RANDOM % 20000))
 service "$port"
-wait_for 20 curl -fsS "http://127.0.0.1:$port/healthz" -o /dev/null || fail "service mode did not start again"
+wait_for 20 curl -fs "http://127.0.0.1:$port/healthz" -o /dev/null || fail "service mode did not start again"
 lock_pid=$(tr -d '\r\n' <"$plugin/data/worker.lock")
 "$wine" taskkill /F /PID "$lock_pid" >/dev/null 2>&1 || fail "taskkill /PID $lock_pid failed"
 stop=$(wine_run "$pexe" worker --stop --data-dir "$data_win" | tr -d '\r')

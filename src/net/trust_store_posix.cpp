@@ -4,6 +4,7 @@
 
 #include "net/http.hpp"
 #include "net/trust_store.hpp"
+#include "util/path.hpp"
 #include "util/process.hpp"
 
 namespace net {
@@ -15,7 +16,7 @@ std::string discover_ca_bundle(const std::string& root) {
   for (const char* candidate :
        {"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt"}) {
     std::error_code ec;
-    if (auto path = root + candidate; std::filesystem::is_regular_file(path, ec)) {
+    if (auto path = root + candidate; std::filesystem::is_regular_file(util::fs_path(path), ec)) {
       return path;
     }
   }

@@ -1,5 +1,6 @@
-#include <wincrypt.h>
 #include <windows.h>
+
+#include <wincrypt.h>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>

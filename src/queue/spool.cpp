@@ -108,7 +108,7 @@ util::Result<IngestReport> ingest_spool(const std::string& data_dir, store::Db& 
       TRY(q.enqueue(e->scene_id, e->event, e->at_ms));
     }
     // Deleted only once the queue has it: a crash in between queues it twice, which coalesces.
-    fs::remove(file, ec);
+    fs::remove(file, ec); // path: already a std::filesystem::path
     ++report.queued;
   }
   return report;

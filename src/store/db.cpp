@@ -131,7 +131,7 @@ util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
 
 util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
   std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
+  std::filesystem::create_directories(util::fs_path(data_dir), ec);
   if (ec) {
     return util::fail("cannot create data directory " + data_dir + ": " + ec.message());
   }

@@ -1,11 +1,12 @@
 // Windows processes: CreateProcessW, console control events and a named event for stop requests.
+#include <windows.h>
+
 #include <cstdio>
 #include <fcntl.h>
 #include <filesystem>
 #include <io.h>
-#include <shellapi.h> // after windows.h, which it needs
+#include <shellapi.h>
 #include <thread>
-#include <windows.h>
 
 #include "util/path.hpp"
 #include "util/process.hpp"

@@ -6,9 +6,10 @@
 #error "util/win32.hpp is for the Windows build only"
 #endif
 
+#include <windows.h>
+
 #include <string>
 #include <string_view>
-#include <windows.h>
 
 namespace util::win32 {
 

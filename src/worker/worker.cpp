@@ -1,6 +1,5 @@
 #include "worker/worker.hpp"
 
-#include <filesystem>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -344,7 +343,7 @@ void Worker::on_plex_unreachable(const std::string& error) {
 }
 
 void Worker::ingest_spool() {
-  const auto data_dir = std::filesystem::path(db_.path()).parent_path().string();
+  const auto data_dir = util::parent_dir(db_.path());
   auto report = queue::ingest_spool(data_dir, db_);
   if (!report) {
     LOG_DEBUG("spooled hook events wait: " << report.error().message);
@@ -562,7 +561,7 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
     return run_lane(mode, progress);
   }
   // Extra lanes: each with its own database connection, HTTP connections and RNG.
-  const auto data_dir = std::filesystem::path(db_.path()).parent_path().string();
+  const auto data_dir = util::parent_dir(db_.path());
   std::vector<std::thread> threads;
   threads.reserve(static_cast<size_t>(lanes - 1));
   std::vector<Stats> lane_stats(static_cast<size_t>(lanes - 1));
