@@ -130,10 +130,18 @@ plugin_win=$(winpath "$plugin")
 json_escape() { sed 's/\\/\\\\/g' <<<"$1"; }
 # task ARGS_JSON [ENV...]: plexsync.exe plugin with Stash's input on stdin; prints the answer.
 task() {
-  local args=$1
+  local input out rc attempt
+  input='{"server_connection":{"Scheme":"http","Host":"127.0.0.1","Port":'"$stash_port"',"SessionCookie":null,"PluginDir":"'"$(json_escape "$plugin_win")"'"},"args":'"$1"'}'
   shift
-  printf '%s' '{"server_connection":{"Scheme":"http","Host":"127.0.0.1","Port":'"$stash_port"',"SessionCookie":null,"PluginDir":"'"$(json_escape "$plugin_win")"'"},"args":'"$args"'}' |
-    env "$@" "$wine" "$pexe" plugin 2>>"$work/plugin.err"
+  for attempt in 1 2; do
+    rc=0
+    out=$(printf '%s' "$input" | env "$@" "$wine" "$pexe" plugin 2>"$work/task.err") || rc=$?
+    cat "$work/task.err" >>"$work/plugin.err"
+    ((attempt == 1 && rc != 0)) && grep -q c0000135 "$work/task.err" && { echo "windows: Wine's loader failed a launch (c0000135); retrying once" >&2; continue; }
+    break
+  done
+  printf '%s\n' "$out"
+  return $rc
 }
 hook() { task '{"hookContext":{"id":'"$1"',"type":"Scene.Update.Post","input":null,"inputFields":["title"]},"mode":"hook"}' "${@:2}"; }
 plex_title() { curl -fsS -H 'X-Plex-Token: plexsim-token' -H 'Accept: application/json' "$plex/library/metadata/$1"; }
@@ -204,21 +212,24 @@ echo "windows: HTTPS verified with plex_ca_file, refused with a wrong CA, and ch
 # 7. Service mode: /healthz, then 'worker --stop'; then taskkill frees the lock.
 settings "\"plex_url\":\"$plex\""
 data_win=$(winpath "$plugin/data")
-service() {
-  "$wine" "$pexe" worker --forever --metrics-port "$1" --data-dir "$data_win" >/dev/null 2>"$work/worker.err" &
-  pids+=($!)
+service() { # starts the service worker on a free-looking port; sets port and service_pid
+  local attempt
+  for attempt in 1 2; do
+    port=$((20000 + RANDOM % 20000))
+    "$wine" "$pexe" worker --forever --metrics-port "$port" --data-dir "$data_win" >/dev/null 2>"$work/worker.err" &
+    service_pid=$!
+    pids+=("$service_pid")
+    wait_for 20 curl -fs "http://127.0.0.1:$port/healthz" -o "$work/healthz" && return 0
+    ((attempt == 1)) && grep -q c0000135 "$work/worker.err" && { echo "windows: Wine's loader failed a launch (c0000135); retrying once" >&2; continue; }
+    return 1
+  done
 }
-port=$((20000 + RANDOM % 20000))
-service "$port"
-service_pid=$!
-wait_for 20 curl -fs "http://127.0.0.1:$port/healthz" -o "$work/healthz" || fail "service mode does not answer /healthz"
+service || fail "service mode does not answer /healthz"
 stop=$(wine_run "$pexe" worker --stop --data-dir "$data_win" | tr -d '\r') || fail "worker --stop failed: $(cat "$work/last.err")"
 grep -q "^stopped the worker" <<<"$stop" || fail "worker --stop said: $stop"
 wait_for 20 bash -c "! kill -0 $service_pid 2>/dev/null" || fail "the service worker did not exit after --stop"
 grep -q "stopped on request" "$plugin/data/plexsync.log" || fail "the worker's log does not say it was stopped"
-port=$((20000 + RANDOM % 20000))
-service "$port"
-wait_for 20 curl -fs "http://127.0.0.1:$port/healthz" -o /dev/null || fail "service mode did not start again"
+service || fail "service mode did not start again"
 lock_pid=$(tr -d '\r\n' <"$plugin/data/worker.lock")
 "$wine" taskkill /F /PID "$lock_pid" >/dev/null 2>&1 || fail "taskkill /PID $lock_pid failed"
 stop=$(wine_run "$pexe" worker --stop --data-dir "$data_win" | tr -d '\r')

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
     // UTF-8 arguments on every OS (Windows gives them back as UTF-16 whatever the code page).
     auto args = util::utf8_arguments(argc, argv);
     std::vector<char*> pointers;
+    pointers.reserve(args.size() + 1);
     for (auto& a : args) {
       pointers.push_back(a.data());
     }

@@ -68,6 +68,7 @@ bool spawn_detached(const std::string& exe, const std::vector<std::string>& args
   std::vector<std::string> owned{exe};
   owned.insert(owned.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(owned.size() + 1);
   for (auto& a : owned) {
     argv.push_back(a.data());
   }

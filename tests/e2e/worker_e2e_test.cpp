@@ -131,6 +131,27 @@ TEST_F(WorkerE2E, SigtermFinishesTheCurrentJobAndKeepsTheRest) {
   EXPECT_NE(log.find("stopped on request"), std::string::npos);
 }
 
+// 'plexsync worker --stop' (the way Windows, service wrappers and people stop a service worker):
+// the worker finishes its current job, keeps the rest, and --stop returns once it has exited.
+TEST_F(WorkerE2E, WorkerStopEndsTheServiceWorkerAfterItsCurrentJob) {
+  const auto none = testing_support::run_process({bin_, "worker", "--stop", "--data-dir", data_}, "");
+  EXPECT_EQ(none.exit_code, 0);
+  EXPECT_NE(none.out.find("no worker runs"), std::string::npos) << none.out;
+  library(20);
+  enqueue_directly(20);
+  plex_.faults().set_latency_ms(150);
+  const int pid = spawn_background({bin_, "worker", "--forever", "--data-dir", data_});
+  ASSERT_TRUE(wait_for([&] { return plex_.requests().snapshot().size() > 2; }, std::chrono::seconds(30)));
+  const auto stop = testing_support::run_process({bin_, "worker", "--stop", "--data-dir", data_}, "");
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_NE(stop.out.find("stopped the worker (pid " + std::to_string(pid) + ")"), std::string::npos) << stop.out;
+  EXPECT_EQ(wait_child(pid, std::chrono::seconds(10)), 0) << "--stop returned before the worker exited";
+  const auto c = counts();
+  EXPECT_EQ(c.in_flight, 0);
+  EXPECT_GT(c.pending, 0) << "the rest stays queued";
+  EXPECT_NE(testing_support::read_file(data_ + "/plexsync.log").find("stopped on request"), std::string::npos);
+}
+
 TEST_F(WorkerE2E, HundredHooksAtOnceAllQueueAndOneWorkerRuns) {
   constexpr int k_hooks = 100;
   library(k_hooks);
