@@ -4,6 +4,7 @@
 #include "match/index.hpp"
 #include "plex/client.hpp"
 #include "stash/client.hpp"
+#include "store/heal.hpp"
 #include "worker/worker.hpp"
 
 namespace cli {
@@ -86,6 +87,15 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db, 
     }
   }
   d["settings"] = {{"ok", loaded.usable()}, {"problems", problems}};
+  if (const auto recovered = store::recovery(db)) {
+    d["database_recovered"] = {
+        {"moved_to", recovered->moved_to}, {"reason", recovered->reason}, {"resync", recovered->resync}};
+    report.notes.push_back("PlexSync's database was damaged (" + recovered->reason +
+                           ") and replaced; the damaged file is "
+                           "kept as " +
+                           recovered->moved_to + " and every scene was queued again (" + recovered->resync +
+                           "); `plexsync status --ack-recovery` stops this note");
+  }
   if (auto breaker = db.get_kv("breaker"); breaker && *breaker) {
     d["breaker"] = nlohmann::json::parse(**breaker, nullptr, false);
   } else {

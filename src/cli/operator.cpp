@@ -14,6 +14,7 @@
 #include "net/trust_store.hpp"
 #include "queue/queue.hpp"
 #include "stash/scene.hpp"
+#include "store/heal.hpp"
 #include "util/datadirlock.hpp"
 #include "util/file.hpp"
 #include "util/log.hpp"
@@ -81,10 +82,15 @@ Effective effective_settings(store::Db& db) {
 
 } // namespace
 
-int cmd_status(const OperatorOptions& o) {
+int cmd_status(const OperatorOptions& o, bool acknowledge_recovery) {
   auto db = open_data(o);
   if (!db) {
     return say_error(o, db.error().message, k_exit_unavailable);
+  }
+  if (acknowledge_recovery) {
+    if (auto acked = store::acknowledge_recovery(*db); !acked) {
+      return say_error(o, "cannot update the database: " + acked.error().message, k_exit_problems);
+    }
   }
   auto status = queue_status(*db, o.data_dir, util::SystemClock().now_ms());
   if (!status) {
@@ -93,7 +99,7 @@ int cmd_status(const OperatorOptions& o) {
   const auto& s = *status;
   const bool open = s.at("breaker").value("phase", "closed") != "closed";
   const bool paused = s.at("paused_for_auth").is_string();
-  const bool trouble = s.value("dead", 0) > 0 || open || paused;
+  const bool trouble = s.value("dead", 0) > 0 || open || paused || s.contains("database_recovered");
   if (o.json) {
     std::cout << s.dump(2) << "\n";
     return trouble ? k_exit_problems : k_exit_ok;
@@ -124,6 +130,13 @@ int cmd_status(const OperatorOptions& o) {
     std::cout << "last outage: from " << when(last.value("started_ms", int64_t{0})) << " to "
               << (last.at("ended_ms").is_null() ? std::string("now") : when(last.at("ended_ms").get<int64_t>())) << ", "
               << last.value("jobs_affected", 0) << " job(s) waited: " << last.value("last_error", "") << "\n";
+  }
+  if (s.contains("database_recovered")) {
+    const auto& r = s.at("database_recovered");
+    std::cout << "DATABASE REPLACED: " << when(r.value("at_ms", int64_t{0})) << " the database was damaged ("
+              << r.value("reason", "") << "); it was moved aside to " << r.value("moved_to", "")
+              << " and every scene re-synced (" << r.value("resync", "") << "); `plexsync status --ack-recovery` "
+              << "stops this note\n";
   }
   std::cout << "synced scenes: " << s.value("synced_scenes", 0) << ", last sync "
             << when(s.value("last_sync_ms", int64_t{0})) << "\n";
@@ -271,9 +284,24 @@ int cmd_doctor(const OperatorOptions& o) {
   auto db = writable ? open_data(o) : util::Result<store::Db>(util::fail("skipped"));
   if (!db) {
     if (writable) {
-      check("database", false, db.error().message);
+      check("database", false,
+            db.error().message + (store::is_damage(db.error())
+                                      ? ": the damaged file is moved aside and replaced the next time the "
+                                        "worker starts (run the 'Process queue' task); nothing is lost"
+                                      : ""));
     }
     return finish(k_exit_unavailable);
+  }
+  const auto integrity = store::check_integrity(*db);
+  check("database", static_cast<bool>(integrity),
+        integrity ? "plexsync.db passes SQLite's quick_check"
+                  : integrity.error().message +
+                        ": the worker moves it aside and starts a fresh one when it next starts (run the 'Process "
+                        "queue' task); every scene is then re-synced, nothing is lost");
+  if (const auto recovered = store::recovery(*db)) {
+    check("database recovery", true,
+          "the database was damaged on " + when(recovered->at_ms) + " and replaced; the damaged file is kept as " +
+              recovered->moved_to + " (" + recovered->resync + "); `plexsync status --ack-recovery` stops this note");
   }
   std::string api_key;
   auto conn = worker::effective_connection(*db, &api_key);

@@ -20,7 +20,8 @@ struct OperatorOptions {
   bool json = false;
 };
 
-int cmd_status(const OperatorOptions& o);
+// acknowledge_recovery: forget the note that a damaged database was replaced (after reading it).
+int cmd_status(const OperatorOptions& o, bool acknowledge_recovery = false);
 // action: list | retry | purge. error_class narrows list and retry; days is purge's age.
 int cmd_dlq(const OperatorOptions& o, const std::string& action, const std::string& error_class, int days);
 int cmd_config(const OperatorOptions& o);

@@ -50,6 +50,9 @@ int run(int argc, char** argv) {
     return sub;
   };
   auto* status = operator_command("status", "Queue, dead letters, breaker, outages and the last sync");
+  bool ack_recovery = false;
+  status->add_flag("--ack-recovery", ack_recovery,
+                   "Stop reporting that a damaged database was moved aside and replaced (its file is kept)");
   auto* dlq = operator_command("dlq", "Dead letters: list, retry or purge");
   std::string dlq_action;
   std::string error_class;
@@ -84,7 +87,7 @@ int run(int argc, char** argv) {
     op.data_dir = resolve_data_dir("");
   }
   if (*status) {
-    return cmd_status(op);
+    return cmd_status(op, ack_recovery);
   }
   if (*dlq) {
     return cmd_dlq(op, dlq_action, error_class, days);

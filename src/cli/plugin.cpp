@@ -20,6 +20,7 @@
 #include "stash/client.hpp"
 #include "stash/protocol.hpp"
 #include "store/db.hpp"
+#include "store/heal.hpp"
 #include "util/clock.hpp"
 #include "util/datadirlock.hpp"
 #include "util/fatal.hpp"
@@ -214,6 +215,12 @@ util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data
   TRY_ASSIGN(auto c, q.counts(now));
   auto out = counts_json(c);
   out["spooled"] = queue::spooled_count(data_dir); // hook events not yet in the queue
+  if (const auto recovered = store::recovery(db)) {
+    out["database_recovered"] = {{"moved_to", recovered->moved_to},
+                                 {"reason", recovered->reason},
+                                 {"at_ms", recovered->at_ms},
+                                 {"resync", recovered->resync}};
+  }
   out["worker_running"] = util::DataDirLock::held_by_someone(data_dir);
   out["next_attempt_ms"] = c.next_due_ms;
   TRY_ASSIGN(auto breaker, db.get_kv("breaker"));
@@ -570,12 +577,13 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
   } else {
     util::log::use_plain_stderr();
   }
-  auto db = store::Db::open(data_dir);
+  util::SystemClock clock;
+  // The lock is held: a damaged database can be moved aside and replaced (store/heal.hpp).
+  auto db = store::open_healing(data_dir, clock.now_ms(), true);
   if (!db) {
     LOG_ERROR(db.error().message);
     return 1;
   }
-  util::SystemClock clock;
   util::SystemRng rng;
   queue::Queue q(*db);
   std::unique_ptr<net::HttpServer> metrics;
@@ -662,6 +670,13 @@ int run_plugin() {
   util::log::add_secret(input->server.cookie_value);
   const auto data_dir = resolve_data_dir(input->server.plugin_dir);
   auto db = input->hook ? store::Db::open(data_dir, k_hook_busy_ms) : store::Db::open(data_dir);
+  if (!db && store::is_damage(db.error())) {
+    // A damaged database is replaced here only when no worker uses it; otherwise a hook's event
+    // goes to the spool and the worker heals the database when it next starts.
+    if (util::DataDirLock lock(data_dir); lock.try_acquire()) {
+      db = store::open_healing(data_dir, util::SystemClock().now_ms(), false);
+    }
+  }
   if (!db && input->hook && !input->hook->scene_id.empty()) {
     const auto answer = spool_hook(*input->hook, data_dir, util::SystemClock().now_ms(), db.error().message);
     if (answer.error) {

@@ -136,6 +136,11 @@ util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
     return util::fail("cannot create data directory " + data_dir + ": " + ec.message());
   }
   const std::string path = data_dir + "/plexsync.db";
+  // A directory (or anything but a file) where the database belongs: damage, not a permission.
+  if (const auto status = std::filesystem::status(util::fs_path(path), ec);
+      std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) { // path: a file_status
+    return util::fail("cannot open " + path + ": " + path + " is not a regular file");
+  }
   sqlite3* handle = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);

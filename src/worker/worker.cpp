@@ -6,6 +6,7 @@
 
 #include "net/paced_client.hpp"
 #include "queue/spool.hpp"
+#include "store/heal.hpp"
 #include "sync/plan.hpp"
 #include "util/log.hpp"
 #include "util/path.hpp"
@@ -286,6 +287,26 @@ void Worker::reconcile_everything(int64_t now) {
   LOG_INFO("periodic reconciliation: " << scan->queued << " changed in Stash, "
                                        << (plex_side ? plex_side->first + plex_side->second : 0)
                                        << " to repair in Plex, " << (deleted ? *deleted : 0) << " deleted in Stash");
+}
+
+void Worker::resync_after_recovery(int64_t now) {
+  const auto recovered = store::recovery(db_);
+  if (!recovered || recovered->resync != "pending") {
+    recovery_checked_ = true;
+    return;
+  }
+  // The lost queue's jobs are unknown: every scene goes through the diff, which writes only what
+  // differs between Stash and Plex.
+  auto scan = enqueue_changed(*stash_, db_, nlohmann::json::object(), "recovery", now);
+  if (!scan) {
+    LOG_WARN("after replacing the damaged database, Stash's scenes could not be listed yet (" << scan.error().message
+                                                                                              << "); trying again");
+    return;
+  }
+  recovery_checked_ = true;
+  (void)store::set_resync_done(db_, "queued " + std::to_string(scan->queued) + " of " + std::to_string(scan->seen) +
+                                        " scenes");
+  LOG_INFO("database recovery: queued all " << scan->queued << " scenes again to re-sync");
 }
 
 void Worker::save_breaker() {
@@ -655,6 +676,9 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
     if (own_shared_ && now - last_spool_check_ms_ >= 1000) {
       last_spool_check_ms_ = now;
       ingest_spool();
+    }
+    if (own_shared_ && stash_ && !recovery_checked_) {
+      resync_after_recovery(now);
     }
     // The owning lane polls Stash for changes no hook announced.
     if (own_shared_ && settings_ && stash_ && settings_->poll_interval_seconds > 0 &&

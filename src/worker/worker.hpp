@@ -112,6 +112,8 @@ private:
   plex::Result<Outcome> rescan_deleted(const queue::Job& job);
   // reconcile_interval_hours: what the Reconcile all task does, from the running worker.
   void reconcile_everything(int64_t now);
+  // After a damaged database was replaced (store/heal.hpp): queue every scene again, once.
+  void resync_after_recovery(int64_t now);
   // scene_sync.cpp: match, validate, diff, write, poster, record.
   plex::Result<std::vector<plex::Section>> library_sections();
   plex::Result<match::Decision> match_scene(const match::SceneFacts& facts, bool force_refresh);
@@ -145,6 +147,7 @@ private:
   bool holds_trial_ = false;
   int64_t last_poll_ms_ = 0;
   int64_t last_spool_check_ms_ = 0;
+  bool recovery_checked_ = false;
 
   std::optional<StashConnection> conn_;
   std::string stash_key_; // the API key stash_ was connected with ("" = the session cookie alone)

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -443,12 +444,16 @@ TEST_F(PluginE2E, AHookWhileTheDatabaseIsLockedIsSpooledAndStillReachesPlex) {
 // The data directory cannot hold the database at all: the hook still keeps the event.
 TEST_F(PluginE2E, AHookWhoseDatabaseCannotBeOpenedIsSpooled) {
   std::filesystem::create_directories(data_ + "/plexsync.db"); // a directory where the file belongs
+  std::optional<util::DataDirLock> worker(data_);              // a worker runs: the hook must not replace the file
+  ASSERT_TRUE(worker->try_acquire());
   const auto r = run(R"({"hookContext":{"id":4,"type":"Scene.Update.Post","input":null,"inputFields":["title"]},)"
                      R"("mode":"hook"})",
                      {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(result_of(r).at("output").at("spooled"), true);
-  std::filesystem::remove(data_ + "/plexsync.db");
+  EXPECT_TRUE(std::filesystem::is_directory(data_ + "/plexsync.db"));
+  worker.reset();
+  // The next worker moves the directory aside, starts a fresh database and queues the event.
   const auto drained = run(R"({"mode":"process_queue"})");
   ASSERT_EQ(drained.exit_code, 0) << drained.err;
   EXPECT_TRUE(item_has_title(4, "Stash Title 4 — Été")) << drained.out << drained.err;

@@ -8,11 +8,12 @@
 namespace testing_support {
 namespace {
 
-// Where secrets belong: the database (settings as Stash gave them) and the operator's own
-// settings file for service mode.
+// Where secrets belong: the database (settings as Stash gave them), a damaged database kept aside
+// by the self-healing (the same file, renamed), and the operator's settings file for service mode.
 bool holds_secrets_by_design(const std::filesystem::path& p) {
   const auto name = p.filename().string();
-  return name == "plexsync.db" || name == "plexsync.db-wal" || name == "plexsync.db-shm" || name == "plexsync.json";
+  return name == "plexsync.db" || name == "plexsync.db-wal" || name == "plexsync.db-shm" || name == "plexsync.json" ||
+         name.rfind("plexsync.db.damaged-", 0) == 0;
 }
 
 std::string percent_encoded(const std::string& s) {

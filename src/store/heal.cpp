@@ -1,0 +1,132 @@
+#include "store/heal.hpp"
+
+#include <array>
+#include <filesystem>
+#include <vector>
+
+#include "util/file.hpp"
+#include "util/log.hpp"
+#include "util/path.hpp"
+#include "util/utc_time.hpp"
+
+namespace store {
+namespace {
+
+// How to reach Stash: without it a worker started after the heal could not re-sync anything.
+constexpr std::array<const char*, 1> k_carried_keys{"stash_connection"};
+
+// The main file first: once it is aside, a half-done move leaves no mix of old and new.
+util::Result<std::string> move_aside(const std::string& data_dir, int64_t now_ms) {
+  const std::string db_path = data_dir + "/plexsync.db";
+  const std::string target = db_path + ".damaged-" + util::format_utc(now_ms / 1000, "%Y%m%dT%H%M%SZ");
+  std::string moved = target;
+  for (int n = 2; std::filesystem::exists(util::fs_path(moved)); ++n) {
+    moved = target + "-" + std::to_string(n);
+  }
+  if (!util::rename_file(db_path, moved)) {
+    return util::fail("cannot move the damaged " + db_path + " aside to " + moved +
+                      ": check that the data directory is writable by Stash's user");
+  }
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    std::error_code ec;
+    if (std::filesystem::exists(util::fs_path(db_path + suffix), ec)) {
+      (void)util::rename_file(db_path + suffix, moved + suffix);
+    }
+  }
+  return moved;
+}
+
+// What the fresh database should keep from the damaged one, read best effort.
+std::vector<std::pair<std::string, std::string>> salvage(Db* damaged) {
+  std::vector<std::pair<std::string, std::string>> kept;
+  if (damaged == nullptr) {
+    return kept;
+  }
+  for (const char* key : k_carried_keys) {
+    if (auto value = damaged->get_kv(key); value && *value) {
+      kept.emplace_back(key, **value);
+    }
+  }
+  return kept;
+}
+
+} // namespace
+
+util::Result<void> check_integrity(Db& db) {
+  TRY_ASSIGN(auto stmt, db.prepare("PRAGMA quick_check(1)"));
+  TRY_ASSIGN(const bool row, stmt.step());
+  const auto verdict = row ? stmt.text_at(0) : std::string("no answer");
+  if (verdict != "ok") {
+    return util::fail("database disk image is malformed (quick_check: " + verdict + ")");
+  }
+  return {};
+}
+
+bool is_damage(const util::Error& error) {
+  const auto& m = error.message;
+  return m.find("malformed") != std::string::npos || m.find("not a database") != std::string::npos ||
+         m.find("is not a regular file") != std::string::npos;
+}
+
+util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool verify) {
+  std::string reason;
+  std::optional<Db> damaged;
+  auto db = Db::open(data_dir);
+  if (db) {
+    auto checked = verify ? check_integrity(*db) : util::Result<void>{};
+    if (checked) {
+      return db;
+    }
+    reason = checked.error().message;
+    damaged.emplace(std::move(*db));
+  } else if (is_damage(db.error())) {
+    reason = db.error().message;
+  } else {
+    return db;
+  }
+  const auto kept = salvage(damaged ? &*damaged : nullptr);
+  damaged.reset(); // closed before its files move
+  TRY_ASSIGN(const auto moved, move_aside(data_dir, now_ms));
+  TRY_ASSIGN(auto fresh, Db::open(data_dir));
+  for (const auto& [key, value] : kept) {
+    TRY(fresh.put_kv(key, value));
+  }
+  TRY(fresh.put_kv("recovery_moved_to", moved));
+  TRY(fresh.put_kv("recovery_reason", reason));
+  TRY(fresh.put_kv("recovery_at_ms", std::to_string(now_ms)));
+  TRY(fresh.put_kv("recovery_resync", "pending"));
+  LOG_ERROR("PlexSync's database was damaged (" << reason << "): moved it aside to " << moved
+                                                << " and started a fresh one; spooled hook events are queued and every "
+                                                   "scene is queued again to re-sync (only differences are written)");
+  return fresh;
+}
+
+std::optional<Recovery> recovery(Db& db) {
+  auto moved = db.get_kv("recovery_moved_to");
+  if (!moved || !*moved) {
+    return std::nullopt;
+  }
+  Recovery r;
+  r.moved_to = **moved;
+  const auto text = [&](const char* key) {
+    auto v = db.get_kv(key);
+    return v && *v ? **v : std::string();
+  };
+  r.reason = text("recovery_reason");
+  r.at_ms = std::atoll(text("recovery_at_ms").c_str());
+  r.resync = text("recovery_resync");
+  return r;
+}
+
+util::Result<void> set_resync_done(Db& db, const std::string& what) {
+  return db.put_kv("recovery_resync", what);
+}
+
+util::Result<void> acknowledge_recovery(Db& db) {
+  for (const char* key : {"recovery_moved_to", "recovery_reason", "recovery_at_ms", "recovery_resync"}) {
+    TRY(db.delete_kv(key));
+  }
+  return {};
+}
+
+} // namespace store
