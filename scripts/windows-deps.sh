@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build/win64-deps}
-cache=${PLEXSYNC_CACHE:-$HOME/.cache/plexsync}
+cache=${PLEXSYNC_CACHE:-${HOME:-/tmp}/.cache/plexsync}
 src_cache=$cache/debian-src
 mkdir -p "$src_cache"
 host=x86_64-w64-mingw32
