@@ -669,12 +669,13 @@ int run_plugin() {
   }
   util::log::add_secret(input->server.cookie_value);
   const auto data_dir = resolve_data_dir(input->server.plugin_dir);
-  auto db = input->hook ? store::Db::open(data_dir, k_hook_busy_ms) : store::Db::open(data_dir);
+  const int busy_ms = input->hook ? k_hook_busy_ms : store::Db::k_default_busy_ms;
+  auto db = store::Db::open(data_dir, busy_ms);
   if (!db && store::is_damage(db.error())) {
     // A damaged database is replaced here only when no worker uses it; otherwise a hook's event
     // goes to the spool and the worker heals the database when it next starts.
     if (util::DataDirLock lock(data_dir); lock.try_acquire()) {
-      db = store::open_healing(data_dir, util::SystemClock().now_ms(), false);
+      db = store::open_healing(data_dir, util::SystemClock().now_ms(), false, busy_ms);
     }
   }
   if (!db && input->hook && !input->hook->scene_id.empty()) {

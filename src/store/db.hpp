@@ -20,7 +20,8 @@ class Db {
 public:
   // Opens (creating if needed) <data_dir>/plexsync.db and migrates it to the current schema.
   // busy_ms: how long a statement waits for another process's lock before failing.
-  static util::Result<Db> open(const std::string& data_dir, int busy_ms = 10000);
+  static constexpr int k_default_busy_ms = 10000;
+  static util::Result<Db> open(const std::string& data_dir, int busy_ms = k_default_busy_ms);
   Db(Db&& other) noexcept;
   Db& operator=(Db&& other) noexcept;
   Db(const Db&) = delete;

@@ -68,10 +68,10 @@ bool is_damage(const util::Error& error) {
          m.find("is not a regular file") != std::string::npos;
 }
 
-util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool verify) {
+util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool verify, int busy_ms) {
   std::string reason;
   std::optional<Db> damaged;
-  auto db = Db::open(data_dir);
+  auto db = Db::open(data_dir, busy_ms);
   if (db) {
     auto checked = verify ? check_integrity(*db) : util::Result<void>{};
     if (checked) {
@@ -87,7 +87,7 @@ util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool 
   const auto kept = salvage(damaged ? &*damaged : nullptr);
   damaged.reset(); // closed before its files move
   TRY_ASSIGN(const auto moved, move_aside(data_dir, now_ms));
-  TRY_ASSIGN(auto fresh, Db::open(data_dir));
+  TRY_ASSIGN(auto fresh, Db::open(data_dir, busy_ms));
   for (const auto& [key, value] : kept) {
     TRY(fresh.put_kv(key, value));
   }

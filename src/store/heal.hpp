@@ -29,7 +29,9 @@ struct Recovery {
 // verify is set), heals it as above. The Stash connection is carried over when the damaged file
 // still yields it. Call only while holding the data
 // directory's lock: nobody else may be using the file that is moved aside.
-util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool verify);
+// busy_ms as for Db::open (a hook keeps its short budget).
+util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool verify,
+                              int busy_ms = Db::k_default_busy_ms);
 
 // PRAGMA quick_check: an error naming the damage, or nothing.
 util::Result<void> check_integrity(Db& db);
