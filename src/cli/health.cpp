@@ -90,10 +90,8 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db, 
   if (const auto recovered = store::recovery(db)) {
     d["database_recovered"] = {
         {"moved_to", recovered->moved_to}, {"reason", recovered->reason}, {"resync", recovered->resync}};
-    report.notes.push_back("PlexSync's database was damaged (" + recovered->reason +
-                           ") and replaced; the damaged file is "
-                           "kept as " +
-                           recovered->moved_to + " and every scene was queued again (" + recovered->resync +
+    report.notes.push_back("PlexSync's database was damaged (" + recovered->reason + ") and replaced; " +
+                           recovered->kept() + " and every scene was queued again (" + recovered->resync +
                            "); `plexsync status --ack-recovery` stops this note");
   }
   if (auto breaker = db.get_kv("breaker"); breaker && *breaker) {

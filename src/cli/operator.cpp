@@ -134,8 +134,10 @@ int cmd_status(const OperatorOptions& o, bool acknowledge_recovery) {
   if (s.contains("database_recovered")) {
     const auto& r = s.at("database_recovered");
     std::cout << "DATABASE REPLACED: " << when(r.value("at_ms", int64_t{0})) << " the database was damaged ("
-              << r.value("reason", "") << "); it was moved aside to " << r.value("moved_to", "")
-              << " and every scene re-synced (" << r.value("resync", "") << "); `plexsync status --ack-recovery` "
+              << r.value("reason", "") << "); "
+              << (r.value("moved_to", "").empty() ? std::string("there was no damaged file to keep")
+                                                  : "it was moved aside to " + r.value("moved_to", ""))
+              << "; every scene re-synced (" << r.value("resync", "") << "); `plexsync status --ack-recovery` "
               << "stops this note\n";
   }
   std::cout << "synced scenes: " << s.value("synced_scenes", 0) << ", last sync "
@@ -300,8 +302,8 @@ int cmd_doctor(const OperatorOptions& o) {
                         "queue' task); every scene is then re-synced, nothing is lost");
   if (const auto recovered = store::recovery(*db)) {
     check("database recovery", true,
-          "the database was damaged on " + when(recovered->at_ms) + " and replaced; the damaged file is kept as " +
-              recovered->moved_to + " (" + recovered->resync + "); `plexsync status --ack-recovery` stops this note");
+          "the database was damaged on " + when(recovered->at_ms) + " and replaced; " + recovered->kept() + " (" +
+              recovered->resync + "); `plexsync status --ack-recovery` stops this note");
   }
   std::string api_key;
   auto conn = worker::effective_connection(*db, &api_key);

@@ -21,6 +21,7 @@
 #include "stash/protocol.hpp"
 #include "store/db.hpp"
 #include "store/heal.hpp"
+#include "store/wal_check.hpp"
 #include "util/clock.hpp"
 #include "util/datadirlock.hpp"
 #include "util/fatal.hpp"
@@ -109,6 +110,9 @@ std::string deleted_path(const stash::HookContext& hook) {
 
 // The queue could not take the event in time: it goes to the spool, which the worker drains.
 Answer spool_hook(const stash::HookContext& hook, const std::string& data_dir, int64_t now, const std::string& why) {
+  if (store::is_damage(util::Error{why})) {
+    store::request_integrity_check(data_dir); // a running worker heals the database promptly
+  }
   if (auto spooled = queue::spool_event(data_dir, {hook.scene_id, hook.type, now, deleted_path(hook)}); !spooled) {
     return fail("cannot queue scene " + hook.scene_id + ": " + why + "; it could not be kept aside either (" +
                 spooled.error().message +
@@ -585,7 +589,6 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
     return 1;
   }
   util::SystemRng rng;
-  queue::Queue q(*db);
   std::unique_ptr<net::HttpServer> metrics;
   if (metrics_port != 0) {
     try {
@@ -600,6 +603,21 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
   while (true) {
     worker::Worker w(*db, clock, rng, &g_stop);
     const auto stats = w.run(forever ? worker::RunMode::forever : worker::RunMode::until_idle);
+    if (!stats.damage.empty() && !g_stop) {
+      // SQLite met damage mid-run: close, move aside, start fresh and re-sync (store/heal.hpp).
+      // The damaged file is not reopened, so the Stash connection is carried over from here.
+      auto conn = worker::load_connection(*db);
+      db = tl::unexpected(util::Error{"closed to be replaced"});
+      db = store::open_healing(data_dir, clock.now_ms(), false, store::Db::k_default_busy_ms, stats.damage);
+      if (!db) {
+        LOG_ERROR(db.error().message);
+        return 1;
+      }
+      if (conn && *conn) {
+        (void)worker::save_connection(*db, **conn);
+      }
+      continue;
+    }
     if (g_stop) {
       LOG_INFO("stopped on request after " << stats.processed << " jobs; the rest stays queued");
       break;
@@ -609,7 +627,7 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
     // A hook that saw our lock held did not start a worker; its job is already committed, so
     // re-checking after the release closes that window.
     lock.release();
-    auto counts = q.counts(clock.now_ms());
+    auto counts = queue::Queue(*db).counts(clock.now_ms());
     if (forever || !counts || (counts->due == 0 && queue::spooled_count(data_dir) == 0) || !lock.try_acquire()) {
       break;
     }
@@ -655,6 +673,19 @@ void start_worker_if_idle(const std::string& data_dir) {
   }
 }
 
+util::Result<store::Db> open_checking_log(const std::string& data_dir, int busy_ms) {
+  std::error_code ec;
+  const auto wal = data_dir + "/plexsync.db-wal";
+  if (std::filesystem::file_size(util::fs_path(wal), ec) > 0 && !ec && !util::DataDirLock::held_by_someone(data_dir)) {
+    if (const auto damage = store::wal_damage(wal)) {
+      if (util::DataDirLock lock(data_dir); lock.try_acquire()) {
+        return store::open_healing(data_dir, util::SystemClock().now_ms(), false, busy_ms, *damage);
+      }
+    }
+  }
+  return store::Db::open(data_dir, busy_ms);
+}
+
 } // namespace
 
 int run_plugin() {
@@ -670,7 +701,9 @@ int run_plugin() {
   util::log::add_secret(input->server.cookie_value);
   const auto data_dir = resolve_data_dir(input->server.plugin_dir);
   const int busy_ms = input->hook ? k_hook_busy_ms : store::Db::k_default_busy_ms;
-  auto db = store::Db::open(data_dir, busy_ms);
+  // A log left by a worker that died is read before SQLite opens it (store/wal_check.hpp): this
+  // process may be its first and last connection, which would drop damaged frames for good.
+  auto db = open_checking_log(data_dir, busy_ms);
   if (!db && store::is_damage(db.error())) {
     // A damaged database is replaced here only when no worker uses it; otherwise a hook's event
     // goes to the spool and the worker heals the database when it next starts.

@@ -4,11 +4,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include <sqlite3.h>
 
+#include "util/file.hpp"
 #include "util/path.hpp"
+#include "util/process.hpp"
 
 namespace store {
 namespace {
@@ -112,19 +115,57 @@ CREATE TABLE posters (
 );
 )sql"};
 
+std::mutex g_fault_mutex;
+FaultReport g_fault;
+
+void note_fault(StorageFault kind, const std::string& message) {
+  const std::lock_guard lock(g_fault_mutex);
+  if (kind > g_fault.kind) {
+    g_fault = {kind, message};
+  }
+}
+
 util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
   if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) {
     return {};
   }
   std::string message = std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  if (rc == SQLITE_FULL) {
+  const int primary = rc & 0xff;
+  if (primary == SQLITE_FULL) {
     message += " (the disk holding the data directory is full: free some space)";
-  } else if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+  } else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
     message += " (the database stayed locked by another PlexSync process for too long)";
-  } else if (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN || rc == SQLITE_PERM) {
+  } else if (primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN || primary == SQLITE_PERM) {
     message += " (check that the data directory is writable by Stash's user)";
+  } else if (primary == SQLITE_IOERR) {
+    message += " (the disk holding the data directory failed a read or write: check that it is mounted "
+               "read-write and healthy)";
+  }
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
+    note_fault(StorageFault::damaged, message);
+  } else if (primary == SQLITE_FULL || primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN ||
+             primary == SQLITE_PERM || primary == SQLITE_IOERR) {
+    note_fault(StorageFault::unwritable, message);
   }
   return util::fail(message);
+}
+
+// plexsync.db.created is written once a database exists: a database missing or empty later was
+// lost (a restored backup, a tool truncating it) with its queue, not never created.
+std::optional<std::string> lost_database(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(util::fs_path(path + ".created"), ec)) {
+    return std::nullopt;
+  }
+  const bool present = std::filesystem::exists(util::fs_path(path), ec);
+  if (present && std::filesystem::file_size(util::fs_path(path), ec) != 0) {
+    return std::nullopt;
+  }
+  if (ec) {
+    return std::nullopt;
+  }
+  return std::string(present ? "is empty (0 bytes)" : "is missing") +
+         ", although PlexSync created it before: the database was lost";
 }
 
 } // namespace
@@ -140,6 +181,9 @@ util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
   if (const auto status = std::filesystem::status(util::fs_path(path), ec);
       std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) { // path: a file_status
     return util::fail("cannot open " + path + ": " + path + " is not a regular file");
+  }
+  if (const auto lost = lost_database(path)) {
+    return util::fail("cannot open " + path + ": it " + *lost);
   }
   sqlite3* handle = nullptr;
   const int rc =
@@ -168,7 +212,17 @@ util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2 + std::rand() % 10));
   }
+  // One stat per open; a write only the first time.
+  if (const auto marker = path + ".created"; !std::filesystem::exists(util::fs_path(marker), ec)) {
+    (void)util::write_file_durably(marker + ".tmp" + std::to_string(util::current_pid()), marker,
+                                   "PlexSync keeps its queue in plexsync.db\n");
+  }
   return db;
+}
+
+FaultReport take_storage_fault() {
+  const std::lock_guard lock(g_fault_mutex);
+  return std::exchange(g_fault, FaultReport{});
 }
 
 Db::Db(Db&& other) noexcept : handle_(other.handle_), path_(std::move(other.path_)) {

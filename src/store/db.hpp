@@ -16,6 +16,20 @@ namespace store {
 
 class Stmt;
 
+// A kind of failure no retry of the same statement fixes, noted by every statement of this
+// process so that the worker can act on it once (store/heal.hpp; the disk-full pause).
+enum class StorageFault {
+  none,
+  damaged,    // SQLite: malformed, not a database
+  unwritable, // disk full, read-only, permission, I/O error
+};
+struct FaultReport {
+  StorageFault kind = StorageFault::none;
+  std::string message;
+};
+// The most serious fault met since the last call (damaged outranks unwritable), then forgets it.
+FaultReport take_storage_fault();
+
 class Db {
 public:
   // Opens (creating if needed) <data_dir>/plexsync.db and migrates it to the current schema.

@@ -4,9 +4,11 @@
 #include <filesystem>
 #include <vector>
 
+#include "store/wal_check.hpp"
 #include "util/file.hpp"
 #include "util/log.hpp"
 #include "util/path.hpp"
+#include "util/process.hpp"
 #include "util/utc_time.hpp"
 
 namespace store {
@@ -20,20 +22,23 @@ util::Result<std::string> move_aside(const std::string& data_dir, int64_t now_ms
   const std::string db_path = data_dir + "/plexsync.db";
   const std::string target = db_path + ".damaged-" + util::format_utc(now_ms / 1000, "%Y%m%dT%H%M%SZ");
   std::string moved = target;
-  for (int n = 2; std::filesystem::exists(util::fs_path(moved)); ++n) {
+  for (int n = 2;
+       std::filesystem::exists(util::fs_path(moved)) || std::filesystem::exists(util::fs_path(moved + "-wal")); ++n) {
     moved = target + "-" + std::to_string(n);
   }
-  if (!util::rename_file(db_path, moved)) {
+  std::error_code ec;
+  const bool main_present = std::filesystem::exists(util::fs_path(db_path), ec);
+  if (main_present && !util::rename_file(db_path, moved)) {
     return util::fail("cannot move the damaged " + db_path + " aside to " + moved +
                       ": check that the data directory is writable by Stash's user");
   }
+  bool kept_any = main_present;
   for (const char* suffix : {"-wal", "-shm", "-journal"}) {
-    std::error_code ec;
     if (std::filesystem::exists(util::fs_path(db_path + suffix), ec)) {
-      (void)util::rename_file(db_path + suffix, moved + suffix);
+      kept_any = util::rename_file(db_path + suffix, moved + suffix) || kept_any;
     }
   }
-  return moved;
+  return kept_any ? moved : std::string();
 }
 
 // What the fresh database should keep from the damaged one, read best effort.
@@ -52,6 +57,16 @@ std::vector<std::pair<std::string, std::string>> salvage(Db* damaged) {
 
 } // namespace
 
+void request_integrity_check(const std::string& data_dir) {
+  const auto path = data_dir + "/plexsync.db.check";
+  (void)util::write_file_durably(path + ".tmp" + std::to_string(util::current_pid()), path, "quick_check\n");
+}
+
+bool take_integrity_check_request(const std::string& data_dir) {
+  std::error_code ec;
+  return std::filesystem::remove(util::fs_path(data_dir + "/plexsync.db.check"), ec);
+}
+
 util::Result<void> check_integrity(Db& db) {
   TRY_ASSIGN(auto stmt, db.prepare("PRAGMA quick_check(1)"));
   TRY_ASSIGN(const bool row, stmt.step());
@@ -65,28 +80,45 @@ util::Result<void> check_integrity(Db& db) {
 bool is_damage(const util::Error& error) {
   const auto& m = error.message;
   return m.find("malformed") != std::string::npos || m.find("not a database") != std::string::npos ||
-         m.find("is not a regular file") != std::string::npos;
+         m.find("is not a regular file") != std::string::npos || m.find("the database was lost") != std::string::npos;
 }
 
-util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool verify, int busy_ms) {
-  std::string reason;
+std::string Recovery::kept() const {
+  return moved_to.empty() ? std::string("there was no damaged file to keep")
+                          : "the damaged file is kept as " + moved_to;
+}
+
+util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool verify, int busy_ms,
+                              const std::string& known_damage) {
+  std::string reason = known_damage;
+  // The log is read before SQLite opens the database: its first connection would skip the damaged
+  // frames, and the last one to close would checkpoint the rest and delete the log. For the same
+  // reason a database known to be damaged is not opened to salvage from.
+  if (verify && reason.empty()) {
+    reason = wal_damage(data_dir + "/plexsync.db-wal").value_or("");
+  }
   std::optional<Db> damaged;
-  auto db = Db::open(data_dir, busy_ms);
-  if (db) {
-    auto checked = verify ? check_integrity(*db) : util::Result<void>{};
-    if (checked) {
-      return db;
+  if (reason.empty()) {
+    auto db = Db::open(data_dir, busy_ms);
+    if (!db) {
+      if (!is_damage(db.error())) {
+        return db;
+      }
+      reason = db.error().message;
+    } else {
+      auto checked = verify ? check_integrity(*db) : util::Result<void>{};
+      if (checked) {
+        return db;
+      }
+      reason = checked.error().message;
+      damaged.emplace(std::move(*db));
     }
-    reason = checked.error().message;
-    damaged.emplace(std::move(*db));
-  } else if (is_damage(db.error())) {
-    reason = db.error().message;
-  } else {
-    return db;
   }
   const auto kept = salvage(damaged ? &*damaged : nullptr);
   damaged.reset(); // closed before its files move
   TRY_ASSIGN(const auto moved, move_aside(data_dir, now_ms));
+  std::error_code ec;
+  std::filesystem::remove(util::fs_path(data_dir + "/plexsync.db.created"), ec); // a new one is created now
   TRY_ASSIGN(auto fresh, Db::open(data_dir, busy_ms));
   for (const auto& [key, value] : kept) {
     TRY(fresh.put_kv(key, value));
@@ -95,23 +127,24 @@ util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool 
   TRY(fresh.put_kv("recovery_reason", reason));
   TRY(fresh.put_kv("recovery_at_ms", std::to_string(now_ms)));
   TRY(fresh.put_kv("recovery_resync", "pending"));
-  LOG_ERROR("PlexSync's database was damaged (" << reason << "): moved it aside to " << moved
-                                                << " and started a fresh one; spooled hook events are queued and every "
-                                                   "scene is queued again to re-sync (only differences are written)");
+  LOG_ERROR("PlexSync's database was damaged ("
+            << reason << "): " << (moved.empty() ? "nothing was left to move aside" : "moved it aside to " + moved)
+            << "; started a fresh one; spooled hook events are queued and every "
+               "scene is queued again to re-sync (only differences are written)");
   return fresh;
 }
 
 std::optional<Recovery> recovery(Db& db) {
-  auto moved = db.get_kv("recovery_moved_to");
-  if (!moved || !*moved) {
+  auto at = db.get_kv("recovery_at_ms");
+  if (!at || !*at) {
     return std::nullopt;
   }
   Recovery r;
-  r.moved_to = **moved;
   const auto text = [&](const char* key) {
     auto v = db.get_kv(key);
     return v && *v ? **v : std::string();
   };
+  r.moved_to = text("recovery_moved_to");
   r.reason = text("recovery_reason");
   r.at_ms = std::atoll(text("recovery_at_ms").c_str());
   r.resync = text("recovery_resync");

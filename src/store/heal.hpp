@@ -19,19 +19,27 @@ namespace store {
 bool is_damage(const util::Error& error);
 
 struct Recovery {
-  std::string moved_to; // the damaged database's new name
+  std::string moved_to; // the damaged database's new name ("" when there was no file to keep)
   std::string reason;   // what SQLite said
   int64_t at_ms = 0;
   std::string resync; // "pending" until the worker queued every scene again, then what it queued
+  // "the damaged file is kept as ..." or that there was none.
+  [[nodiscard]] std::string kept() const;
 };
 
-// Opens <data_dir>/plexsync.db; when it is damaged (on opening, or by PRAGMA quick_check when
-// verify is set), heals it as above. The Stash connection is carried over when the damaged file
-// still yields it. Call only while holding the data
-// directory's lock: nobody else may be using the file that is moved aside.
+// Opens <data_dir>/plexsync.db; when it is damaged (on opening, by its write-ahead log
+// (store/wal_check.hpp) or PRAGMA quick_check when verify is set, or as known_damage says), heals
+// it as above. The Stash connection is carried over when the damaged file still yields it.
+// Call only while holding the data directory's lock: no worker may be using the files that are
+// moved aside (a hook still writing to them is harmless: its scene is in the re-sync).
 // busy_ms as for Db::open (a hook keeps its short budget).
 util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool verify,
-                              int busy_ms = Db::k_default_busy_ms);
+                              int busy_ms = Db::k_default_busy_ms, const std::string& known_damage = "");
+
+// A hook that met damage while a worker holds the database asks that worker to check it, through
+// a file beside the database (plexsync.db.check); the worker takes the request once a second.
+void request_integrity_check(const std::string& data_dir);
+bool take_integrity_check_request(const std::string& data_dir);
 
 // PRAGMA quick_check: an error naming the damage, or nothing.
 util::Result<void> check_integrity(Db& db);

@@ -21,6 +21,7 @@ constexpr int64_t k_lease_ms = 5LL * 60 * 1000;
 constexpr int64_t k_settings_ttl_ms = 60LL * 1000;
 constexpr int64_t k_auth_recheck_ms = 30LL * 1000;
 constexpr int64_t k_max_idle_sleep_ms = 500;
+constexpr int64_t k_storage_recheck_ms = 5LL * 1000;
 // A run that cannot reach its own queue this many times in a row (each after SQLite's busy
 // timeout) ends and leaves the jobs for the next run; only the service worker keeps trying.
 constexpr int k_max_queue_failures = 3;
@@ -428,6 +429,70 @@ bool Worker::try_resume_after_auth() {
   return true;
 }
 
+void Worker::note_storage_faults() {
+  const auto fault = store::take_storage_fault();
+  if (fault.kind == store::StorageFault::none) {
+    return;
+  }
+  const std::lock_guard lock(shared_->mutex);
+  if (fault.kind == store::StorageFault::damaged) {
+    if (!shared_->damage) {
+      LOG_ERROR("the database is damaged (" << fault.message << "); stopping to replace it");
+      shared_->damage = fault.message;
+    }
+    return;
+  }
+  if (!shared_->storage_problem) {
+    LOG_ERROR("pausing the queue: the data directory cannot be written ("
+              << fault.message << "); syncing resumes by itself once it can");
+  }
+  shared_->storage_problem = fault.message;
+  shared_->next_storage_check_ms = clock_.now_ms() + k_storage_recheck_ms;
+}
+
+bool Worker::try_resume_after_storage() {
+  // A small real write: the same path a job's bookkeeping takes.
+  if (auto wrote = db_.put_kv("storage_checked_ms", std::to_string(clock_.now_ms())); !wrote) {
+    (void)store::take_storage_fault(); // the pause already names it
+    return false;
+  }
+  {
+    const std::lock_guard lock(shared_->mutex);
+    if (shared_->storage_problem) {
+      LOG_INFO("the data directory can be written again; resuming the queue");
+    }
+    shared_->storage_problem.reset();
+  }
+  return true;
+}
+
+void Worker::strand(const queue::Job& job) {
+  stranded_.push_back(job);
+}
+
+void Worker::restore_stranded() {
+  std::vector<queue::Job> still;
+  for (const auto& job : stranded_) {
+    if (!queue_.retry_later(job, clock_.now_ms(), "its result could not be recorded (data directory unwritable)",
+                            false)) {
+      still.push_back(job);
+    }
+  }
+  stranded_ = std::move(still);
+}
+
+void Worker::check_integrity_on_request() {
+  if (!store::take_integrity_check_request(util::parent_dir(db_.path()))) {
+    return;
+  }
+  if (auto checked = store::check_integrity(db_); !checked && store::is_damage(checked.error())) {
+    const std::lock_guard lock(shared_->mutex);
+    LOG_ERROR("a hook found the database damaged and quick_check agrees (" << checked.error().message
+                                                                           << "); stopping to replace it");
+    shared_->damage = checked.error().message;
+  }
+}
+
 void Worker::process(const queue::Job& job) {
   const int64_t started = clock_.now_ms();
   const Stats before_job = stats_;
@@ -471,6 +536,7 @@ void Worker::process(const queue::Job& job) {
     // From the moment the failure is known, so a server's Retry-After is honoured exactly.
     if (auto r = queue_.retry_later(job, clock_.now_ms() + delay, message, count); !r) {
       LOG_ERROR("cannot reschedule scene " << job.scene_id << ": " << r.error().message);
+      strand(job);
     }
   };
   // No confident Plex item yet (not scanned, or an uncertain match): Plex is up, so the breaker
@@ -525,6 +591,7 @@ void Worker::process(const queue::Job& job) {
                                    : (*outcome == Outcome::skipped ? stats_.skipped : stats_.unchanged));
     if (auto r = queue_.complete(job, clock_.now_ms()); !r) {
       LOG_ERROR("cannot mark scene " << job.scene_id << " done: " << r.error().message);
+      strand(job);
     }
     return;
   }
@@ -579,7 +646,11 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
   (void)refresh_context();
   const int lanes = own_shared_ && settings_ ? settings_->plex_concurrency : 1;
   if (lanes <= 1) {
-    return run_lane(mode, progress);
+    auto stats = run_lane(mode, progress);
+    if (const std::lock_guard lock(shared_->mutex); shared_->damage) {
+      stats.damage = *shared_->damage;
+    }
+    return stats;
   }
   // Extra lanes: each with its own database connection, HTTP connections and RNG.
   const auto data_dir = util::parent_dir(db_.path());
@@ -601,6 +672,9 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
   auto total = run_lane(mode, progress);
   for (auto& t : threads) {
     t.join();
+  }
+  if (const std::lock_guard lock(shared_->mutex); shared_->damage) {
+    total.damage = *shared_->damage;
   }
   for (const auto& ls : lane_stats) {
     total.processed += ls.processed;
@@ -627,6 +701,35 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
   };
   while (!stopping()) {
     const int64_t now = clock_.now_ms();
+    note_storage_faults();
+    std::optional<int64_t> storage_check_at;
+    bool storage_check_due = false;
+    {
+      const std::lock_guard lock(shared_->mutex);
+      if (shared_->damage) {
+        break;
+      }
+      if (shared_->storage_problem) {
+        storage_check_at = shared_->next_storage_check_ms;
+        if (now >= shared_->next_storage_check_ms) {
+          storage_check_due = true;
+          shared_->next_storage_check_ms = now + k_storage_recheck_ms;
+        }
+      }
+    }
+    if (storage_check_at) {
+      if (storage_check_due && try_resume_after_storage()) {
+        continue;
+      }
+      if (mode == RunMode::drain) {
+        break;
+      }
+      wait_a_little(now + k_max_idle_sleep_ms);
+      continue;
+    }
+    if (!stranded_.empty()) {
+      restore_stranded();
+    }
     std::optional<int64_t> auth_check_at;
     bool auth_check_due = false;
     {
@@ -676,6 +779,7 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
     if (own_shared_ && now - last_spool_check_ms_ >= 1000) {
       last_spool_check_ms_ = now;
       ingest_spool();
+      check_integrity_on_request();
     }
     if (own_shared_ && stash_ && !recovery_checked_) {
       resync_after_recovery(now);

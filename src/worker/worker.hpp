@@ -49,6 +49,9 @@ struct Stats {
   int64_t skipped = 0; // scene gone from Stash, or not in Plex with skip_not_found
   int64_t review = 0;  // uncertain match: nothing written, waiting for a refresh or a person
   int64_t plex_requests = 0;
+  // Set when the run stopped because SQLite found the database damaged: the caller closes it,
+  // heals it (store/heal.hpp) and runs again.
+  std::string damage;
 };
 
 // Stash connection the latest plugin run gave us (the worker outlives that run).
@@ -79,6 +82,11 @@ struct SharedState {
   CircuitBreaker breaker;
   std::optional<std::string> auth_problem;
   int64_t next_auth_check_ms = 0;
+  // The data directory cannot be written (disk full, read-only): the queue waits, burning no
+  // retries, and a lane tries a small write every k_storage_recheck_ms.
+  std::optional<std::string> storage_problem;
+  int64_t next_storage_check_ms = 0;
+  std::optional<std::string> damage; // every lane stops; see Stats::damage
   bool orphans_released = false;
   std::string sections_for; // plex_url + library the sections were resolved for
   std::vector<plex::Section> sections;
@@ -134,6 +142,16 @@ private:
   // 401/403: the whole queue waits for a working token; no retries are burned meanwhile.
   void pause_for_auth(const std::string& message);
   bool try_resume_after_auth();
+  // Acts on what statements met (store::take_storage_fault): damage stops every lane, a disk that
+  // cannot be written pauses the queue.
+  void note_storage_faults();
+  bool try_resume_after_storage();
+  // A job whose outcome could not be recorded while the disk could not be written (it stays in
+  // flight until then); put back to run again once writes work.
+  void strand(const queue::Job& job);
+  void restore_stranded();
+  // A hook met damage while this worker ran (store::request_integrity_check): quick_check now.
+  void check_integrity_on_request();
   [[nodiscard]] bool stopping() const { return stop_ != nullptr && stop_->load(); }
 
   store::Db& db_;
@@ -148,6 +166,7 @@ private:
   int64_t last_poll_ms_ = 0;
   int64_t last_spool_check_ms_ = 0;
   bool recovery_checked_ = false;
+  std::vector<queue::Job> stranded_;
 
   std::optional<StashConnection> conn_;
   std::string stash_key_; // the API key stash_ was connected with ("" = the session cookie alone)

@@ -3,10 +3,12 @@
 // hooks and the background worker alone, the damaged file is kept aside, and status reports it.
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <gtest/gtest.h>
 
 #include "plugin_folder_fixture.hpp"
+#include "store/db.hpp"
 #include "support/process.hpp"
 #include "support/sandbox.hpp"
 
@@ -15,7 +17,12 @@ namespace {
 namespace fs = std::filesystem;
 using testing_support::wait_for;
 
-enum class Damage { second_half, header, truncated, text_file, directory };
+enum class Damage { second_half, header, truncated, zero_length, text_file, directory, wal, shm };
+
+// The log's and the index's damage is done to what a worker killed mid-run leaves behind.
+bool in_crash_image(Damage d) {
+  return d == Damage::wal || d == Damage::shm;
+}
 
 std::string name_of(Damage d) {
   switch (d) {
@@ -25,6 +32,12 @@ std::string name_of(Damage d) {
     return "header_overwritten";
   case Damage::truncated:
     return "truncated";
+  case Damage::zero_length:
+    return "zero_length";
+  case Damage::wal:
+    return "wal_second_half_overwritten";
+  case Damage::shm:
+    return "shm_overwritten";
   case Damage::text_file:
     return "a_text_file";
   case Damage::directory:
@@ -42,6 +55,13 @@ void overwrite(const std::string& path, std::uintmax_t from, std::uintmax_t leng
 }
 
 void damage(const std::string& db, Damage kind) {
+  if (in_crash_image(kind)) {
+    const auto file = db + (kind == Damage::wal ? "-wal" : "-shm");
+    const auto size = fs::file_size(file);
+    ASSERT_GT(size, 0U) << file;
+    overwrite(file, size / 2, size - size / 2);
+    return;
+  }
   const auto size = fs::file_size(db);
   switch (kind) {
   case Damage::second_half:
@@ -53,6 +73,9 @@ void damage(const std::string& db, Damage kind) {
   case Damage::truncated:
     fs::resize_file(db, size / 3 + 7);
     break;
+  case Damage::zero_length:
+    fs::resize_file(db, 0);
+    break;
   case Damage::text_file:
     fs::remove(db);
     std::ofstream(db) << "this is not a database\n";
@@ -61,6 +84,9 @@ void damage(const std::string& db, Damage kind) {
     fs::remove(db);
     fs::create_directories(db + "/oops");
     break;
+  case Damage::wal:
+  case Damage::shm:
+    break; // above
   }
   fs::remove(db + "-wal");
   fs::remove(db + "-shm");
@@ -87,11 +113,30 @@ protected:
   std::vector<std::string> kept_aside() const {
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(data_)) {
-      if (e.path().filename().string().rfind("plexsync.db.damaged-", 0) == 0) {
+      const auto name = e.path().filename().string();
+      if (name.rfind("plexsync.db.damaged-", 0) == 0 && name.find("-wal") == std::string::npos &&
+          name.find("-shm") == std::string::npos) {
         out.push_back(e.path().filename().string());
       }
     }
     return out;
+  }
+  // Holds the database open, as a running worker does, so that commits stay in the log.
+  std::optional<store::Db> holder_;
+  // Then leaves the files as a worker killed by SIGKILL would: the last commits only in -wal.
+  void leave_crash_image() {
+    const std::string db = data_ + "/plexsync.db";
+    const std::string saved = dir_ + "/crash-image";
+    fs::create_directories(saved);
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      ASSERT_TRUE(fs::exists(db + suffix)) << db + suffix;
+      fs::copy_file(db + suffix, saved + "/f" + suffix, fs::copy_options::overwrite_existing);
+    }
+    holder_.reset(); // the last connection: checkpoints and deletes the log
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      fs::copy_file(saved + "/f" + suffix, db + suffix, fs::copy_options::overwrite_existing);
+    }
+    fs::remove_all(saved);
   }
 };
 
@@ -103,9 +148,17 @@ TEST_P(DbHealE2E, EditsBeforeAndAfterTheDamageReachPlex) {
   ASSERT_EQ(run(R"({"mode":"process_queue"})").exit_code, 0);
   ASSERT_TRUE(plex_title_is(20, "Stash Title 20 — Été"));
   // Edited and queued, but the worker has not run when the damage happens.
+  ASSERT_TRUE(wait_for([&] { return !util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(20)));
+  if (in_crash_image(GetParam())) {
+    auto db = store::Db::open(data_);
+    ASSERT_TRUE(db) << db.error().message;
+    holder_.emplace(std::move(*db));
+  }
   ASSERT_TRUE(stash_.update_scene("3", {{"title", "Edited before the damage"}}));
   ASSERT_EQ(queue_only(3).exit_code, 0);
-  ASSERT_TRUE(wait_for([&] { return !util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(20)));
+  if (in_crash_image(GetParam())) {
+    leave_crash_image();
+  }
   damage(data_ + "/plexsync.db", GetParam());
 
   // After the damage the user edits another scene; the hook and its worker do the rest.
@@ -119,7 +172,17 @@ TEST_P(DbHealE2E, EditsBeforeAndAfterTheDamageReachPlex) {
       << testing_support::read_file(data_ + "/plexsync.log");
 
   const auto aside = kept_aside();
+  if (GetParam() == Damage::shm) {
+    // SQLite rebuilds the index from the log itself: nothing was lost, nothing is replaced.
+    EXPECT_TRUE(aside.empty());
+    EXPECT_EQ(testing_support::run_process({bin_, "status", "--data-dir", data_}, "").out.find("DATABASE REPLACED"),
+              std::string::npos);
+    return;
+  }
   ASSERT_EQ(aside.size(), 1U) << "the damaged file is kept, under a name that says so";
+  if (GetParam() == Damage::wal) {
+    EXPECT_TRUE(fs::exists(data_ + "/" + aside[0] + "-wal")) << "the damaged log is kept beside it";
+  }
   ASSERT_TRUE(wait_for([&] { return !util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(30)));
   const auto status = testing_support::run_process({bin_, "status", "--data-dir", data_}, "");
   EXPECT_EQ(status.exit_code, 1) << "a replaced database is reported until acknowledged";
@@ -136,8 +199,8 @@ TEST_P(DbHealE2E, EditsBeforeAndAfterTheDamageReachPlex) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Damages, DbHealE2E,
-                         ::testing::Values(Damage::second_half, Damage::header, Damage::truncated, Damage::text_file,
-                                           Damage::directory),
+                         ::testing::Values(Damage::second_half, Damage::header, Damage::truncated, Damage::zero_length,
+                                           Damage::text_file, Damage::directory, Damage::wal, Damage::shm),
                          [](const ::testing::TestParamInfo<Damage>& p) { return name_of(p.param); });
 
 } // namespace
