@@ -1,5 +1,6 @@
 #include "cli/operator.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -272,6 +273,29 @@ int cmd_doctor(const OperatorOptions& o) {
         writable ? o.data_dir + " is writable"
                  : o.data_dir + " is missing or not writable by this user: run the plugin once from Stash, or fix "
                                 "its owner and permissions (chown the folder to the user Stash runs as)");
+  if (writable) {
+    // Room for the database to double (a checkpoint, a re-sync after a recovery), and never less
+    // than 20 MiB: below that the worker soon pauses and hooks start to fail.
+    std::error_code ec;
+    const auto space = std::filesystem::space(util::fs_path(o.data_dir), ec);
+    std::uintmax_t used = 0;
+    for (const char* name : {"/plexsync.db", "/plexsync.db-wal"}) {
+      std::error_code size_ec;
+      const auto size = std::filesystem::file_size(util::fs_path(o.data_dir + name), size_ec);
+      used += size_ec ? 0 : size;
+    }
+    const std::uintmax_t needed = std::max<std::uintmax_t>(20ULL << 20U, 2 * used);
+    const auto mib = [](std::uintmax_t bytes) { return std::to_string(bytes >> 20U) + " MiB"; };
+    if (!ec) {
+      check("free space", space.available >= needed,
+            mib(space.available) + " free on the disk holding the data directory" +
+                (space.available >= needed
+                     ? ""
+                     : ", less than the " + mib(needed) +
+                           " PlexSync wants: free some space (when the disk is full hooks fail and the worker "
+                           "pauses until it can write again)"));
+    }
+  }
   const auto finish = [&](int code) {
     if (o.json) {
       std::cout << nlohmann::json{{"healthy", healthy}, {"checks", checks}}.dump(2) << "\n";

@@ -99,6 +99,10 @@ TEST_F(StorageE2E, AHookOnAFullDiskSaysSoAndTheChangeArrivesOnceSpaceReturns) {
   EXPECT_NE(error.find("full"), std::string::npos) << error;
   EXPECT_NE(error.find("late-update poll"), std::string::npos) << "says how the change still arrives: " << error;
 
+  const auto doctor = testing_support::run_process({bin_, "doctor", "--data-dir", data_}, "");
+  EXPECT_NE(doctor.exit_code, 0);
+  EXPECT_NE(doctor.out.find("FAIL  free space: 0 MiB free"), std::string::npos) << doctor.out;
+
   free_disk();
   ASSERT_TRUE(stash_.update_scene("9", {{"title", "Saved after space returned"}}));
   ASSERT_EQ(hook(9).exit_code, 0);
