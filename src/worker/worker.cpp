@@ -482,13 +482,17 @@ void Worker::restore_stranded() {
 }
 
 void Worker::check_integrity_on_request() {
-  if (!store::take_integrity_check_request(util::parent_dir(db_.path()))) {
+  const auto data_dir = util::parent_dir(db_.path());
+  if (!store::take_integrity_check_request(data_dir)) {
     return;
   }
-  if (auto checked = store::check_integrity(db_); !checked && store::is_damage(checked.error())) {
+  // A connection of its own reads the file as the hook did; ours may answer from its page cache.
+  auto fresh = store::Db::open(data_dir);
+  auto checked = fresh ? store::check_integrity(*fresh) : util::Result<void>(tl::unexpected(fresh.error()));
+  if (!checked && store::is_damage(checked.error())) {
     const std::lock_guard lock(shared_->mutex);
-    LOG_ERROR("a hook found the database damaged and quick_check agrees (" << checked.error().message
-                                                                           << "); stopping to replace it");
+    LOG_ERROR("a hook found the database damaged and the worker agrees (" << checked.error().message
+                                                                          << "); stopping to replace it");
     shared_->damage = checked.error().message;
   }
 }

@@ -3,8 +3,9 @@
 // announced by real hook processes (alone and in bursts), while Plex and Stash fail in every
 // transient way the simulators know (5xx, 429 with Retry-After, resets, stalls, truncated and
 // malformed bodies, outages long enough to open the breaker), another process holds PlexSync's
-// database lock for seconds at a time (hooks spool their events), and the worker is SIGKILLed and
-// SIGTERMed at random. Then the faults stop and the queue drains; every scene's Plex item must
+// database lock for seconds at a time (hooks spool their events), PlexSync's database or its log
+// is damaged (overwritten, truncated, emptied) under the hooks and the worker, and the worker is
+// SIGKILLed and SIGTERMed at random. Then the faults stop and the queue drains; every scene's Plex item must
 // equal what Stash holds, with no dead letters. Prints what happened; exits 1 on any difference.
 //
 //   soak PATH/TO/plexsync [--seconds 60] [--scenes 120] [--seed N]
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -204,6 +206,59 @@ private:
     });
   }
 
+  // A power cut, a backup restoring half a file, a disk that drops writes: PlexSync's own state
+  // is damaged while hooks and the worker use it. What was queued is lost with it; the worker must
+  // find out, keep the damaged files aside and re-sync everything.
+  void damage_database() {
+    namespace fs = std::filesystem;
+    const std::string db = data_ + "/plexsync.db";
+    std::error_code ec;
+    const auto overwrite = [&](const std::string& path, std::uintmax_t from, std::uintmax_t to) {
+      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(from));
+      for (auto i = from; i < to && f; ++i) {
+        f.put(static_cast<char>(rng_()));
+      }
+    };
+    const auto size = fs::file_size(db, ec);
+    if (ec || size < 8192) {
+      return;
+    }
+    const auto wal_size = fs::file_size(db + "-wal", ec);
+    const int kind = pick(wal_size > 4096 && !ec ? 5 : 4);
+    static const char* const k_names[] = {"second half overwritten", "header overwritten", "truncated", "emptied",
+                                          "log's second half overwritten"};
+    switch (kind) {
+    case 0:
+      overwrite(db, size / 2, size);
+      break;
+    case 1:
+      overwrite(db, 0, 100);
+      break;
+    case 2:
+      fs::resize_file(db, size / 3, ec);
+      break;
+    case 3:
+      fs::resize_file(db, 0, ec);
+      break;
+    default:
+      overwrite(db + "-wal", wal_size / 2, wal_size);
+      break;
+    }
+    ++damages_[k_names[kind]];
+  }
+
+  [[nodiscard]] int damaged_files_kept() const {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(data_, ec)) {
+      const auto name = e.path().filename().string();
+      n += name.rfind("plexsync.db.damaged-", 0) == 0 && name.find("-wal") == std::string::npos &&
+           name.find("-shm") == std::string::npos;
+    }
+    return n;
+  }
+
   void signal_worker(int sig) {
     const int pid = util::DataDirLock::holder_pid(data_);
     if (pid > 0 && ::kill(pid, sig) == 0) {
@@ -250,8 +305,10 @@ private:
       change_weather(plex_.faults(), k_plex_faults, "", plex_faults_added_);
     } else if (roll < 86) {
       change_weather(stash_.faults(), k_stash_faults, "path=/graphql,", stash_faults_added_);
-    } else if (roll < 90) {
+    } else if (roll < 89) {
       hold_database_lock();
+    } else if (roll < 90) {
+      damage_database();
     } else if (roll < 97) {
       signal_worker(SIGKILL);
     } else {
@@ -337,6 +394,17 @@ private:
     std::printf("worker kills: %d SIGKILL, %d SIGTERM\n", sigkills_, sigterms_);
     std::printf("database held by another process: %d times; hooks that spooled meanwhile: %d\n", db_locks_,
                 spooled_hooks_.load());
+    std::printf("database damaged: %d times (", [&] {
+      int n = 0;
+      for (const auto& [name, k] : damages_) {
+        n += k;
+      }
+      return n;
+    }());
+    for (const auto& [name, n] : damages_) {
+      std::printf("%s x%d; ", name.c_str(), n);
+    }
+    std::printf("); damaged databases kept aside: %d\n", damaged_files_kept());
     std::printf("Plex weather: %lld requests hit by faults;", static_cast<long long>(plex_fired));
     for (const auto& [name, n] : plex_faults_added_) {
       std::printf(" %s x%d;", name.c_str(), n);
@@ -374,7 +442,7 @@ private:
   int sigkills_ = 0, sigterms_ = 0, db_locks_ = 0;
   std::thread locker_;
   std::atomic<bool> locker_busy_{false};
-  std::map<std::string, int> plex_faults_added_, stash_faults_added_;
+  std::map<std::string, int> plex_faults_added_, stash_faults_added_, damages_;
 };
 
 } // namespace
