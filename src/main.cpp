@@ -5,6 +5,7 @@
 
 #include "cli/cli.hpp"
 #include "util/fatal.hpp"
+#include "util/log.hpp"
 #include "util/process.hpp"
 
 int main(int argc, char** argv) {
@@ -19,10 +20,10 @@ int main(int argc, char** argv) {
     pointers.push_back(nullptr);
     return cli::run(static_cast<int>(args.size()), pointers.data());
   } catch (const util::Fatal& e) {
-    (void)std::fprintf(stderr, "plexsync: error: %s\n", e.what());
+    (void)std::fprintf(stderr, "plexsync: error: %s\n", util::log::redact(e.what()).c_str());
     return 1;
   } catch (const std::exception& e) {
-    (void)std::fprintf(stderr, "plexsync: internal error: %s\n", e.what());
+    (void)std::fprintf(stderr, "plexsync: internal error: %s\n", util::log::redact(e.what()).c_str());
     return 70;
   }
 }

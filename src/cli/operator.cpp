@@ -38,7 +38,7 @@ int say_error(const OperatorOptions& o, const std::string& message, int code) {
   if (o.json) {
     std::cout << nlohmann::json{{"error", message}}.dump(2) << "\n";
   } else {
-    std::cerr << "plexsync: " << message << "\n";
+    std::cerr << "plexsync: " << util::log::redact(message) << "\n";
   }
   return code;
 }

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
@@ -9,6 +10,7 @@
 #include "cli/operator.hpp"
 #include "cli/plugin.hpp"
 #include "config/manifest.hpp"
+#include "util/log.hpp"
 #include "util/path.hpp"
 #include "util/process.hpp"
 
@@ -86,23 +88,40 @@ int run(int argc, char** argv) {
   if (op.data_dir.empty()) {
     op.data_dir = resolve_data_dir("");
   }
+  // The operator commands' answers are masked as the log is (registered secrets, and any pasted
+  // into a URL setting), whichever command prints them.
+  const auto masked = [](const auto& command) {
+    std::ostringstream captured;
+    auto* const original = std::cout.rdbuf(captured.rdbuf());
+    int code = k_exit_usage;
+    try {
+      code = command();
+    } catch (...) {
+      std::cout.rdbuf(original);
+      std::cout << util::log::redact(captured.str()) << std::flush;
+      throw;
+    }
+    std::cout.rdbuf(original);
+    std::cout << util::log::redact(captured.str()) << std::flush;
+    return code;
+  };
   if (*status) {
-    return cmd_status(op, ack_recovery);
+    return masked([&] { return cmd_status(op, ack_recovery); });
   }
   if (*dlq) {
-    return cmd_dlq(op, dlq_action, error_class, days);
+    return masked([&] { return cmd_dlq(op, dlq_action, error_class, days); });
   }
   if (*config_cmd) {
-    return cmd_config(op);
+    return masked([&] { return cmd_config(op); });
   }
   if (*doctor) {
-    return cmd_doctor(op);
+    return masked([&] { return cmd_doctor(op); });
   }
   if (*match_cmd) {
-    return cmd_match(op, target);
+    return masked([&] { return cmd_match(op, target); });
   }
   if (*sync) {
-    return cmd_sync(op, target, dry_run);
+    return masked([&] { return cmd_sync(op, target, dry_run); });
   }
   if (*plugin) {
     return run_plugin();

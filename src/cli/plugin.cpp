@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <unordered_map>
@@ -105,7 +106,9 @@ constexpr int k_hook_busy_ms = 1500;
 
 // Scene.Destroy.Post carries the deleted file's path (for delete_action=scan).
 std::string deleted_path(const stash::HookContext& hook) {
-  return hook.type == "Scene.Destroy.Post" && hook.input.is_object() ? hook.input.value("path", "") : std::string();
+  const bool has_path = hook.type == "Scene.Destroy.Post" && hook.input.is_object() && hook.input.contains("path") &&
+                        hook.input.at("path").is_string();
+  return has_path ? hook.input.at("path").get<std::string>() : std::string();
 }
 
 // The queue could not take the event in time: it goes to the spool, which the worker drains.
@@ -226,6 +229,9 @@ util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data
                                  {"resync", recovered->resync}};
   }
   out["worker_running"] = util::DataDirLock::held_by_someone(data_dir);
+  if (auto crashes = recent_worker_crashes(data_dir, now); !crashes.empty()) {
+    out["worker_crashes"] = std::move(crashes); // the last 10 minutes
+  }
   out["next_attempt_ms"] = c.next_due_ms;
   TRY_ASSIGN(auto breaker, db.get_kv("breaker"));
   out["breaker"] = breaker ? nlohmann::json::parse(*breaker, nullptr, false) : nlohmann::json{{"phase", "closed"}};
@@ -559,47 +565,68 @@ std::string resolve_data_dir(const std::string& plugin_dir) {
   return exe.empty() ? std::string("data") : util::parent_dir(exe) + "/data";
 }
 
+namespace {
+
+// A worker that dies of an unexpected error leaves its time and reason in worker.crashes (a file:
+// the database may be what broke). After k_crash_limit of them within k_crash_window_ms, hooks
+// stop starting workers blindly until the window passes; a person can still run Process queue.
+constexpr size_t k_crash_limit = 3;
+constexpr int64_t k_crash_window_ms = 10LL * 60 * 1000;
+
+std::string crash_file(const std::string& data_dir) {
+  return data_dir + "/worker.crashes";
+}
+
+nlohmann::json read_crashes(const std::string& data_dir) {
+  std::ifstream in(util::fs_path(crash_file(data_dir)));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  return j.is_array() ? j : nlohmann::json::array();
+}
+
+} // namespace
+
+void record_worker_crash(const std::string& data_dir, int64_t now_ms, const std::string& message) {
+  auto crashes = read_crashes(data_dir);
+  crashes.push_back({{"at_ms", now_ms}, {"message", message}});
+  while (crashes.size() > 5) {
+    crashes.erase(crashes.begin());
+  }
+  (void)util::write_file_durably(crash_file(data_dir) + ".tmp" + std::to_string(util::current_pid()),
+                                 crash_file(data_dir), crashes.dump() + "\n");
+}
+
+nlohmann::json recent_worker_crashes(const std::string& data_dir, int64_t now_ms) {
+  nlohmann::json recent = nlohmann::json::array();
+  for (const auto& c : read_crashes(data_dir)) {
+    if (c.is_object() && c.contains("at_ms") && c.at("at_ms").is_number_integer() &&
+        now_ms - c.at("at_ms").get<int64_t>() < k_crash_window_ms) {
+      recent.push_back(c);
+    }
+  }
+  return recent;
+}
+
 bool spawn_worker(const std::string& data_dir) {
   const auto exe = executable_path();
+  if (const auto crashes = recent_worker_crashes(data_dir, util::SystemClock().now_ms());
+      crashes.size() >= k_crash_limit) {
+    LOG_ERROR("not starting a background worker: it stopped on an unexpected error "
+              << crashes.size() << " times in the last 10 minutes (last: " << crashes.back().value("message", "")
+              << "); see plexsync.log in " << data_dir
+              << ". The queue is kept; the 'Process queue' task runs it in the foreground");
+    return false;
+  }
   return !exe.empty() && util::spawn_detached(exe, {"worker", "--data-dir", data_dir}, data_dir + "/plexsync.log");
 }
 
-int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port) {
-  util::on_stop_request(&g_stop, data_dir);
-  util::DataDirLock lock(data_dir);
-  std::error_code ec;
-  std::filesystem::create_directories(util::fs_path(data_dir), ec);
-  if (!lock.try_acquire()) {
-    if (lock.error() == "held by another process") {
-      return 0; // another worker serves this data dir
-    }
-    (void)std::fprintf(stderr, "plexsync: error: %s\n", lock.error().c_str());
-    return 1;
-  }
-  if (!util::stderr_is_console()) {
-    file_log_sink(data_dir);
-  } else {
-    util::log::use_plain_stderr();
-  }
+namespace {
+
+// The worker runs until idle (or stopped); a database found damaged mid-run is healed and the
+// run goes on (store/heal.hpp).
+int run_worker_loop(const std::string& data_dir, bool forever, util::Result<store::Db>& db, util::DataDirLock& lock) {
   util::SystemClock clock;
-  // The lock is held: a damaged database can be moved aside and replaced (store/heal.hpp).
-  auto db = store::open_healing(data_dir, clock.now_ms(), true);
-  if (!db) {
-    LOG_ERROR(db.error().message);
-    return 1;
-  }
   util::SystemRng rng;
-  std::unique_ptr<net::HttpServer> metrics;
-  if (metrics_port != 0) {
-    try {
-      metrics = start_metrics_server(data_dir, metrics_port);
-    } catch (const util::Fatal& e) {
-      LOG_ERROR(e.what() << ": choose a free --metrics-port");
-      return 1;
-    }
-    LOG_INFO("serving /metrics and /healthz on 127.0.0.1:" << metrics->port());
-  }
-  LOG_INFO("worker started (pid " << util::current_pid() << (forever ? ", service mode)" : ")"));
   while (true) {
     worker::Worker w(*db, clock, rng, &g_stop);
     const auto stats = w.run(forever ? worker::RunMode::forever : worker::RunMode::until_idle);
@@ -631,6 +658,56 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
     if (forever || !counts || (counts->due == 0 && queue::spooled_count(data_dir) == 0) || !lock.try_acquire()) {
       break;
     }
+  }
+  return 0;
+}
+
+} // namespace
+
+int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port) {
+  util::on_stop_request(&g_stop, data_dir);
+  util::DataDirLock lock(data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(util::fs_path(data_dir), ec);
+  if (!lock.try_acquire()) {
+    if (lock.error() == "held by another process") {
+      return 0; // another worker serves this data dir
+    }
+    (void)std::fprintf(stderr, "plexsync: error: %s\n", lock.error().c_str());
+    return 1;
+  }
+  if (!util::stderr_is_console()) {
+    file_log_sink(data_dir);
+  } else {
+    util::log::use_plain_stderr();
+  }
+  util::SystemClock clock;
+  // The lock is held: a damaged database can be moved aside and replaced (store/heal.hpp).
+  auto db = store::open_healing(data_dir, clock.now_ms(), true);
+  if (!db) {
+    LOG_ERROR(db.error().message);
+    return 1;
+  }
+  std::unique_ptr<net::HttpServer> metrics;
+  if (metrics_port != 0) {
+    try {
+      metrics = start_metrics_server(data_dir, metrics_port);
+    } catch (const util::Fatal& e) {
+      LOG_ERROR(e.what() << ": choose a free --metrics-port");
+      return 1;
+    }
+    LOG_INFO("serving /metrics and /healthz on 127.0.0.1:" << metrics->port());
+  }
+  LOG_INFO("worker started (pid " << util::current_pid() << (forever ? ", service mode)" : ")"));
+  try {
+    if (const int code = run_worker_loop(data_dir, forever, db, lock); code != 0) {
+      return code;
+    }
+  } catch (const std::exception& e) {
+    LOG_ERROR("the worker stopped on an unexpected error: " << e.what()
+                                                            << " (recorded; hooks stop restarting it after three)");
+    record_worker_crash(data_dir, clock.now_ms(), e.what());
+    return 70;
   }
   LOG_INFO("worker exiting (pid " << util::current_pid() << ")");
   return 0;
@@ -728,15 +805,21 @@ int run_plugin() {
     return 1;
   }
   Answer answer;
-  if (input->hook) {
-    answer = handle_hook(*input, *db, data_dir);
-    if (!answer.error && answer.output.value("queued", false)) {
-      start_worker_if_idle(data_dir);
+  try {
+    if (input->hook) {
+      answer = handle_hook(*input, *db, data_dir);
+      if (!answer.error && answer.output.value("queued", false)) {
+        start_worker_if_idle(data_dir);
+      }
+    } else if (input->mode.empty() || input->mode == "hook") {
+      answer = fail("no task mode given: Stash passes args.mode from the task's defaultArgs");
+    } else {
+      answer = handle_task(*input, *db, data_dir);
     }
-  } else if (input->mode.empty() || input->mode == "hook") {
-    answer = fail("no task mode given: Stash passes args.mode from the task's defaultArgs");
-  } else {
-    answer = handle_task(*input, *db, data_dir);
+  } catch (const std::exception& e) {
+    // Still one JSON answer for Stash, naming what broke; the queue is as it was.
+    answer = fail(std::string("an answer PlexSync did not expect stopped this task (") + e.what() +
+                  "); the queue is kept: try again later, and report it if it repeats");
   }
   if (answer.error) {
     LOG_ERROR(*answer.error);

@@ -31,5 +31,9 @@ bool autostart_enabled();
 void remember_argv0(const char* argv0);
 // Starts a detached worker (new session, stdio on /dev/null) so Stash does not wait for it.
 bool spawn_worker(const std::string& data_dir);
+// A worker that died of an unexpected error (worker.crashes); hooks stop starting workers after
+// three within ten minutes, and queue_status reports them.
+void record_worker_crash(const std::string& data_dir, int64_t now_ms, const std::string& message);
+nlohmann::json recent_worker_crashes(const std::string& data_dir, int64_t now_ms);
 
 } // namespace cli

@@ -8,9 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include "net/http.hpp"
+#include "util/log.hpp"
 #include "util/path.hpp"
 #include "util/process.hpp"
 #include "util/strings.hpp"
+#include "util/url_secrets.hpp"
 
 namespace config {
 namespace {
@@ -296,6 +298,10 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
               // A prefix's trailing space is part of it ("Studio: "); everything else is trimmed.
               const bool keep_spaces = std::string_view(spec.key) == "collection_prefix";
               s.*member = keep_spaces ? v.get<std::string>() : util::trim(v.get<std::string>());
+              // A token pasted into a URL setting is masked in every later log line and answer.
+              for (auto& secret : util::secrets_in_urls(s.*member)) {
+                util::log::add_secret(std::move(secret));
+              }
               ok = true;
             } else if (v.is_number()) {
               s.*member = v.dump();

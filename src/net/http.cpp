@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "util/strings.hpp"
+#include "util/url_secrets.hpp"
 
 namespace net {
 
@@ -20,17 +21,19 @@ const std::string* find_header(const Headers& headers, std::string_view name) {
 util::Result<Url> Url::parse(std::string_view text) {
   Url url;
   const auto trimmed = util::trim(text);
+  // Quoted back to a person: a token pasted into the URL must not travel on in the message.
+  const auto shown = "'" + util::mask_url_secrets(trimmed) + "'";
   std::string_view rest = trimmed;
   const auto scheme_end = rest.find("://");
   if (scheme_end == std::string_view::npos) {
-    return util::fail("must start with http:// or https://, got '" + trimmed + "'");
+    return util::fail("must start with http:// or https://, got " + shown);
   }
   url.scheme = util::to_lower(rest.substr(0, scheme_end));
   if (url.scheme != "http" && url.scheme != "https") {
-    return util::fail("must start with http:// or https://, got '" + trimmed + "'");
+    return util::fail("must start with http:// or https://, got " + shown);
   }
   rest.remove_prefix(scheme_end + 3);
-  const auto path_start = rest.find('/');
+  const auto path_start = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, path_start);
   std::string_view path = path_start == std::string_view::npos ? "" : rest.substr(path_start);
   // std::find, not string_view::find: GCC 12 at -O3 (mingw) reports a false memchr overread there.
@@ -38,13 +41,15 @@ util::Result<Url> Url::parse(std::string_view text) {
     return util::fail("must not contain credentials (user:password@); use the token setting");
   }
   if (path.find('?') != std::string_view::npos || path.find('#') != std::string_view::npos) {
-    return util::fail("must not contain a query or fragment, got '" + trimmed + "'");
+    return util::fail("must not contain a query or fragment (a token goes in its own setting, never in the URL), "
+                      "got " +
+                      shown);
   }
   std::string_view port_text;
   if (!authority.empty() && authority.front() == '[') {
     const auto close = authority.find(']');
     if (close == std::string_view::npos) {
-      return util::fail("has an unterminated IPv6 address, got '" + trimmed + "'");
+      return util::fail("has an unterminated IPv6 address, got " + shown);
     }
     url.host = std::string(authority.substr(1, close - 1));
     if (close + 1 < authority.size() && authority[close + 1] == ':') {
@@ -58,7 +63,7 @@ util::Result<Url> Url::parse(std::string_view text) {
     }
   }
   if (url.host.empty()) {
-    return util::fail("has no host name, got '" + trimmed + "'");
+    return util::fail("has no host name, got " + shown);
   }
   if (port_text.empty()) {
     url.port = url.scheme == "https" ? 443 : 80;

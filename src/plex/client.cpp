@@ -8,6 +8,7 @@
 #include "util/log.hpp"
 #include "util/number.hpp"
 #include "util/strings.hpp"
+#include "util/url_secrets.hpp"
 #include "util/utc_time.hpp"
 
 namespace plex {
@@ -70,6 +71,24 @@ std::optional<Error> classify(const net::Response& response, int64_t now_epoch_s
     e.kind = Failure::rate_limited;
   } else if (s == 408 || s >= 500) {
     e.kind = Failure::transient_status;
+  } else if (s == 301 || s == 302 || s == 307 || s == 308) {
+    // Plex with "Secure connections: Required" sends plain http elsewhere; redirects are never
+    // followed (the token would travel on). Settings, like the token: the queue pauses.
+    e.kind = Failure::auth;
+    const auto* location = response.header("Location");
+    // Scheme, host and port only: the rest (a path, a query with a token) is not plex_url.
+    const auto scheme_end = location != nullptr ? location->find("://") : std::string::npos;
+    const auto target = scheme_end != std::string::npos
+                            ? net::Url::parse(location->substr(0, location->find_first_of("/?#", scheme_end + 3)))
+                            : util::Result<net::Url>(util::fail("no Location"));
+    if (target && target->scheme == "https") {
+      e.message += " redirecting to https: Plex requires secure connections; set plex_url to " + target->scheme +
+                   "://" + target->host + ":" + std::to_string(target->port);
+    } else {
+      e.message += " redirecting elsewhere" +
+                   (location != nullptr ? " (" + util::mask_url_secrets(*location) + ")" : std::string()) +
+                   ": set plex_url to the address Plex itself answers on";
+    }
   }
   if (const auto* ra = response.header("Retry-After"); ra != nullptr) {
     e.retry_after_s = parse_retry_after(*ra, now_epoch_s);
@@ -225,29 +244,39 @@ std::vector<std::string> tag_names(const nlohmann::json& item, const char* key) 
   return out;
 }
 
+bool looks_like_xml(const std::string& body) {
+  const auto first = body.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && body[first] == '<';
+}
+
 } // namespace
 
+Result<nlohmann::json> PlexClient::read(const std::string& target) {
+  // XML instead of the JSON asked for: a proxy that dropped the Accept header for one answer, or
+  // a server that ignores it. One more read tells them apart before it counts as a failure.
+  for (int attempt = 0;; ++attempt) {
+    auto res = send("GET", target);
+    if (!res) {
+      return tl::unexpected(res.error());
+    }
+    if (!looks_like_xml(res->body)) {
+      return container(*res);
+    }
+    if (attempt == 1) {
+      return tl::unexpected(bad("XML instead of the JSON asked for (Accept: application/json), twice: a proxy in front "
+                                "of Plex may drop the Accept header; point plex_url at Plex itself"));
+    }
+  }
+}
+
 Result<std::string> PlexClient::identity() {
-  auto res = send("GET", "/identity");
-  if (!res) {
-    return tl::unexpected(res.error());
-  }
-  auto mc = container(*res);
-  if (!mc) {
-    return tl::unexpected(mc.error());
-  }
-  return as_string(*mc, "machineIdentifier");
+  TRY_ASSIGN(auto mc, read("/identity"));
+  return as_string(mc, "machineIdentifier");
 }
 
 Result<std::vector<Section>> PlexClient::sections() {
-  auto res = send("GET", "/library/sections");
-  if (!res) {
-    return tl::unexpected(res.error());
-  }
-  auto mc = container(*res);
-  if (!mc) {
-    return tl::unexpected(mc.error());
-  }
+  TRY_ASSIGN(const auto listing, read("/library/sections"));
+  const auto* mc = &listing;
   std::vector<Section> out;
   if (mc->contains("Directory") && mc->at("Directory").is_array()) {
     for (const auto& d : mc->at("Directory")) {
@@ -270,16 +299,10 @@ Result<Page> PlexClient::list_section(const std::string& section_key, int64_t st
   if (updated_since > 0) {
     filter = "&updatedAt%3E%3E=" + std::to_string(updated_since - 1); // ">>" is strictly after
   }
-  auto res = send("GET", "/library/sections/" + util::percent_encode(section_key) + "/all?type=1&sort=addedAt" +
-                             filter + "&X-Plex-Container-Start=" + std::to_string(start) +
-                             "&X-Plex-Container-Size=" + std::to_string(size));
-  if (!res) {
-    return tl::unexpected(res.error());
-  }
-  auto mc = container(*res);
-  if (!mc) {
-    return tl::unexpected(mc.error());
-  }
+  TRY_ASSIGN(const auto listing, read("/library/sections/" + util::percent_encode(section_key) +
+                                      "/all?type=1&sort=addedAt" + filter + "&X-Plex-Container-Start=" +
+                                      std::to_string(start) + "&X-Plex-Container-Size=" + std::to_string(size)));
+  const auto* mc = &listing;
   Page page;
   page.offset = as_int(*mc, "offset");
   page.total = mc->contains("totalSize") ? as_int(*mc, "totalSize") : as_int(*mc, "size");
@@ -294,14 +317,8 @@ Result<Page> PlexClient::list_section(const std::string& section_key, int64_t st
 }
 
 Result<Item> PlexClient::item(const std::string& rating_key) {
-  auto res = send("GET", "/library/metadata/" + util::percent_encode(rating_key));
-  if (!res) {
-    return tl::unexpected(res.error());
-  }
-  auto mc = container(*res);
-  if (!mc) {
-    return tl::unexpected(mc.error());
-  }
+  TRY_ASSIGN(const auto found, read("/library/metadata/" + util::percent_encode(rating_key)));
+  const auto* mc = &found;
   if (!mc->contains("Metadata") || !mc->at("Metadata").is_array() || mc->at("Metadata").empty()) {
     return tl::unexpected(Error{Failure::not_found, 200, std::nullopt, "Plex item " + rating_key + " is gone"});
   }

@@ -116,6 +116,8 @@ public:
   [[nodiscard]] int64_t requests_sent() const { return requests_; }
 
 private:
+  // GET target and its MediaContainer; an XML answer is read once more before it is an error.
+  Result<nlohmann::json> read(const std::string& target);
   Result<net::Response> send(const std::string& method, const std::string& target, std::string body = {},
                              const std::string& content_type = {});
   std::unique_ptr<net::HttpClient> http_;

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "util/log.hpp"
+
 namespace stash {
 
 std::string ServerConnection::base_url() const {
@@ -105,7 +107,8 @@ util::Result<PluginInput> parse_plugin_input(const std::string& text) {
 
 void write_result(const nlohmann::json& output, const std::optional<std::string>& error) {
   nlohmann::json result = {{"output", output}, {"error", error ? nlohmann::json(*error) : nlohmann::json()}};
-  const std::string text = result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Stash shows this in its log and task list: registered secrets and any pasted into a URL are masked.
+  const std::string text = util::log::redact(result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   (void)std::fwrite(text.data(), 1, text.size(), stdout);
   (void)std::fputc('\n', stdout);
   (void)std::fflush(stdout);

@@ -57,6 +57,14 @@ std::string str(const nlohmann::json& obj, const char* key) {
   return {};
 }
 
+// A GraphQL ID: a string, or a whole number some proxies and plugins send instead.
+std::string id_of(const nlohmann::json& obj) {
+  if (obj.is_object() && obj.contains("id") && obj.at("id").is_number_integer()) {
+    return obj.at("id").dump();
+  }
+  return str(obj, "id");
+}
+
 int64_t int64_of(const nlohmann::json& v) {
   if (v.is_number_integer()) {
     return v.get<int64_t>();
@@ -81,7 +89,7 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
     return util::fail("Stash returned a scene that is not an object");
   }
   Scene s;
-  s.id = str(j, "id");
+  s.id = id_of(j);
   if (s.id.empty()) {
     return util::fail("Stash returned a scene without an id");
   }
@@ -191,6 +199,35 @@ std::optional<StashVersion> parse_version(const std::string& text) {
 
 GroupField group_field_for(const std::optional<StashVersion>& version) {
   return version && version->before(0, 27) ? GroupField::movies : GroupField::groups;
+}
+
+util::Result<SceneVersions> scene_versions_from_json(const nlohmann::json& data) {
+  const auto shape = [](const std::string& what) {
+    return util::fail("Stash answered findScenes with " + what +
+                      " (a proxy or plugin between PlexSync and Stash changing answers?); retrying later");
+  };
+  if (!data.is_object() || !data.contains("findScenes") || !data.at("findScenes").is_object()) {
+    return shape("no findScenes object");
+  }
+  const auto& found = data.at("findScenes");
+  SceneVersions page;
+  if (found.contains("count") && !found.at("count").is_null()) {
+    if (!found.at("count").is_number()) {
+      return shape("a count that is not a number");
+    }
+    page.count = int64_of(found.at("count"));
+  }
+  if (!found.contains("scenes") || !found.at("scenes").is_array()) {
+    return shape("no list of scenes");
+  }
+  for (const auto& scene : found.at("scenes")) {
+    auto id = id_of(scene);
+    if (id.empty()) {
+      return shape("a scene without a usable id");
+    }
+    page.scenes.emplace_back(std::move(id), str(scene, "updated_at"));
+  }
+  return page;
 }
 
 } // namespace stash

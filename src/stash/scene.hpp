@@ -46,6 +46,15 @@ struct Scene {
 
 util::Result<Scene> scene_from_json(const nlohmann::json& j);
 
+// One page of findScenes { count scenes { id updated_at } } (the listings and the late-update
+// poll). GraphQL IDs are strings, but a proxy or a plugin may hand numbers: both are read. Any
+// other shape is an error naming what was wrong, never an exception.
+struct SceneVersions {
+  int64_t count = 0;
+  std::vector<std::pair<std::string, std::string>> scenes; // (id, updated_at)
+};
+util::Result<SceneVersions> scene_versions_from_json(const nlohmann::json& data);
+
 // Which field holds a scene's groups: Scene.groups from Stash v0.27, Scene.movies before.
 enum class GroupField { groups, movies };
 

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <vector>
 
+#include "util/url_secrets.hpp"
+
 namespace util::log {
 namespace {
 
@@ -70,7 +72,7 @@ void stash_sink(Level level, std::string_view message) {
 }
 
 std::string redact_locked(State& s, std::string_view text) {
-  std::string out(text);
+  std::string out = mask_url_secrets(text); // also secrets not registered yet, pasted into a URL
   for (const auto& secret : s.secrets) {
     size_t pos = 0;
     while ((pos = out.find(secret, pos)) != std::string::npos) {

@@ -30,13 +30,11 @@ util::Result<ScanResult> enqueue_changed(stash::StashClient& stash, store::Db& d
                stash.query(stash::queries::k_scene_versions,
                            {{"f", scene_filter.is_object() ? scene_filter : nlohmann::json::object()},
                             {"p", {{"page", page}, {"per_page", k_page_size}, {"sort", "id"}, {"direction", "ASC"}}}}));
-    const auto& found = data.at("findScenes");
-    const auto total = found.value("count", int64_t{0});
-    const auto& scenes = found.at("scenes");
+    TRY_ASSIGN(const auto found, stash::scene_versions_from_json(data));
+    const auto total = found.count;
+    const auto& scenes = found.scenes;
     TRY_ASSIGN(auto txn, store::Txn::begin(db));
-    for (const auto& s : scenes) {
-      const auto id = s.value("id", "");
-      const auto updated_at = s.value("updated_at", "");
+    for (const auto& [id, updated_at] : scenes) {
       ++result.seen;
       result.versions.emplace_back(id, updated_at);
       if (updated_at > result.newest_updated_at) {
@@ -104,10 +102,8 @@ util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db&
                stash.query(stash::queries::k_scene_versions,
                            {{"f", nlohmann::json::object()},
                             {"p", {{"page", 1}, {"per_page", 100}, {"sort", "updated_at"}, {"direction", "DESC"}}}}));
-    std::vector<std::pair<std::string, std::string>> versions;
-    for (const auto& s : data.at("findScenes").at("scenes")) {
-      versions.emplace_back(s.value("id", ""), s.value("updated_at", ""));
-    }
+    TRY_ASSIGN(const auto found, stash::scene_versions_from_json(data));
+    const auto& versions = found.scenes;
     const auto start = versions.empty() ? std::string("1970-01-01T00:00:00Z") : versions.front().second;
     TRY(db.put_kv("poll_seen", boundary(versions, start).dump()));
     TRY(db.put_kv("poll_cursor", start));
@@ -118,7 +114,9 @@ util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db&
     const auto parsed = nlohmann::json::parse(**text, nullptr, false);
     if (parsed.is_array()) {
       for (const auto& v : parsed) {
-        seen.insert(v.get<std::string>());
+        if (v.is_string()) {
+          seen.insert(v.get<std::string>());
+        }
       }
     }
   }

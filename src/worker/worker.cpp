@@ -497,6 +497,27 @@ void Worker::check_integrity_on_request() {
   }
 }
 
+void Worker::process_guarded(const queue::Job& job) {
+  try {
+    process(job);
+  } catch (const std::exception& e) {
+    // An answer whose shape no parser expected: a broken answer with its retries, not a crash
+    // that the next hook would repeat.
+    const std::string message = std::string("an answer PlexSync did not expect broke the sync (") + e.what() + ")";
+    const int64_t max_retries = settings_ ? settings_->max_retries : 8;
+    if (job.attempts >= max_retries) {
+      LOG_ERROR("scene " << job.scene_id << ": " << message << "; giving up (see dead letters)");
+      (void)queue_.dead_letter(job, "unexpected_answer", message, 0, clock_.now_ms());
+      return;
+    }
+    const int64_t delay = next_delay_ms(job.attempts, std::nullopt, rng_.next_unit(), retry_policy());
+    LOG_ERROR("scene " << job.scene_id << ": " << message << "; retrying in " << (delay + 999) / 1000 << " s");
+    if (!queue_.retry_later(job, clock_.now_ms() + delay, message, true)) {
+      strand(job);
+    }
+  }
+}
+
 void Worker::process(const queue::Job& job) {
   const int64_t started = clock_.now_ms();
   const Stats before_job = stats_;
@@ -786,22 +807,24 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
       check_integrity_on_request();
     }
     if (own_shared_ && stash_ && !recovery_checked_) {
-      resync_after_recovery(now);
+      guarded("the re-sync after a recovery", [&] { resync_after_recovery(now); });
     }
     // The owning lane polls Stash for changes no hook announced.
     if (own_shared_ && settings_ && stash_ && settings_->poll_interval_seconds > 0 &&
         now - last_poll_ms_ >= int64_t{settings_->poll_interval_seconds} * 1000) {
       last_poll_ms_ = now;
-      if (auto polled = poll_late_updates(*stash_, db_, now); !polled) {
-        LOG_DEBUG("late-update poll failed: " << polled.error().message);
-      }
+      guarded("the late-update poll", [&] {
+        if (auto polled = poll_late_updates(*stash_, db_, now); !polled) {
+          LOG_DEBUG("late-update poll failed: " << polled.error().message);
+        }
+      });
     }
     if (own_shared_ && settings_ && stash_ && settings_->reconcile_interval_hours > 0) {
       const auto last = db_.get_kv("last_reconcile_ms");
       const int64_t last_ms = last && *last ? std::atoll((*last)->c_str()) : 0;
       if (now - last_ms >= int64_t{settings_->reconcile_interval_hours} * 3600 * 1000) {
         (void)db_.put_kv("last_reconcile_ms", std::to_string(now));
-        reconcile_everything(now);
+        guarded("the periodic reconciliation", [&] { reconcile_everything(now); });
       }
     }
     auto job = queue_.claim(now, k_lease_ms);
@@ -817,7 +840,7 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
     }
     queue_failures = 0;
     if (*job) {
-      process(**job);
+      process_guarded(**job);
       idle_since = clock_.now_ms();
       if (progress) {
         auto counts = queue_.counts(clock_.now_ms());

@@ -20,6 +20,7 @@
 #include "stash/client.hpp"
 #include "store/db.hpp"
 #include "util/clock.hpp"
+#include "util/log.hpp"
 #include "worker/backoff.hpp"
 #include "worker/breaker.hpp"
 
@@ -115,6 +116,16 @@ private:
   Stats run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>& progress);
   util::Result<void> refresh_context(bool force_settings = false);
   void process(const queue::Job& job);
+  // process(), with an exception from an unexpected answer turned into a counted retry.
+  void process_guarded(const queue::Job& job);
+  // Runs a periodic chore (poll, reconciliation); an unexpected answer is logged, never fatal.
+  template <typename F> void guarded(const char* what, F&& chore) {
+    try {
+      chore();
+    } catch (const std::exception& e) {
+      LOG_WARN(what << " met an answer PlexSync did not expect (" << e.what() << "); trying again later");
+    }
+  }
   plex::Result<Outcome> sync_scene(const stash::Scene& scene);
   // delete_action=scan: Plex rescans the deleted file's folder and drops the item itself.
   plex::Result<Outcome> rescan_deleted(const queue::Job& job);

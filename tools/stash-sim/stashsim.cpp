@@ -522,6 +522,33 @@ std::pair<int, nlohmann::json> StashSim::execute(const std::string& query, const
   return {200, {{"data", data}}};
 }
 
+namespace {
+
+// Every "id" made of digits becomes a JSON number, the way a proxy or a plugin that rewrites
+// answers might send it (GraphQL's ID type is a string).
+void numbers_for_ids(nlohmann::json& j) {
+  if (j.is_object()) {
+    for (auto& [key, value] : j.items()) {
+      if (key == "id" && value.is_string() && !value.get<std::string>().empty() &&
+          value.get<std::string>().find_first_not_of("0123456789") == std::string::npos) {
+        value = std::stoll(value.get<std::string>());
+      } else {
+        numbers_for_ids(value);
+      }
+    }
+  } else if (j.is_array()) {
+    for (auto& v : j) {
+      numbers_for_ids(v);
+    }
+  }
+}
+
+} // namespace
+
+void StashSim::set_numeric_ids(bool on) {
+  numeric_ids_ = on;
+}
+
 net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
   auto rec = sim::RecordedRequest::of(req);
   if (req.path.rfind("/__sim/", 0) == 0) {
@@ -607,6 +634,9 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
         const auto* host = req.header("Host");
         auto [status, answer] =
             execute(query, body.value("variables", nlohmann::json::object()), host ? *host : "127.0.0.1");
+        if (numeric_ids_) {
+          numbers_for_ids(answer);
+        }
         res = sim::json_response(answer, status);
       } catch (const nlohmann::json::exception&) {
         res = sim::json_response(gql_error("json body could not be decoded"), 400);

@@ -2,6 +2,7 @@
 // from editable seeded scenes, with Stash's session-cookie and ApiKey rules and image endpoints.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -63,6 +64,8 @@ public:
   bool delete_scene(const std::string& id);
   void set_plugin_settings(const std::string& plugin_id, const nlohmann::json& settings);
   void set_job_queue(const nlohmann::json& jobs);
+  // Hostile answers: every id as a JSON number instead of GraphQL's string.
+  void set_numeric_ids(bool on);
   std::optional<nlohmann::json> scene(const std::string& id);
 
   sim::FaultTable& faults() { return faults_; }
@@ -89,6 +92,7 @@ private:
   nlohmann::json job_queue_;
   std::set<std::string> sessions_;
   std::vector<std::string> queries_;
+  std::atomic<bool> numeric_ids_{false};
   int64_t clock_s_ = 1763600000; // advances one second per edit, like real saves
   sim::FaultTable faults_;
   sim::RequestLog log_;
