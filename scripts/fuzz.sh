@@ -32,8 +32,11 @@ for t in "${targets[@]}"; do
   # Long enough for any real title, summary or answer page; longer inputs only slow the search.
   max_len=16384
   [[ $t == sanitize_fuzz ]] && max_len=1024 # limits in the target stay under 301 bytes
+  # Type swaps (numbers for strings, objects for lists, nulls) in every JSON answer.
+  dict=(-dict=fuzz/dicts/json_type_swaps.dict)
+  [[ -f fuzz/dicts/$t.dict ]] && dict=(-dict=fuzz/dicts/"$t".dict)
   start=$(date +%s)
-  if build/fuzz/fuzz/"$t" "${limit[@]}" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  if build/fuzz/fuzz/"$t" "${limit[@]}" "${dict[@]}" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix=build/fuzz/crashes/"$t"- "$corpus" >build/fuzz/"$t".log 2>&1; then
     execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' build/fuzz/"$t".log)
     echo "fuzz: $t ok, ${execs:-?} executions in $(($(date +%s) - start)) s, corpus $(ls "$corpus" | wc -l) inputs"

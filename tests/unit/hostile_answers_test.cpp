@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/plugin.hpp"
 #include "net/http.hpp"
 #include "plex/client.hpp"
 #include "stash/scene.hpp"
+#include "support/sandbox.hpp"
 #include "util/log.hpp"
 #include "util/url_secrets.hpp"
 
@@ -122,6 +124,21 @@ TEST(PlexAnswers, ARedirectToHttpsNamesTheUrlToUse) {
   const auto elsewhere = plex::classify(answer(302, "", {{"Location", "http://other/login?token=tokXYZ99"}}), 0);
   ASSERT_TRUE(elsewhere);
   EXPECT_EQ(elsewhere->message.find("tokXYZ99"), std::string::npos) << elsewhere->message;
+}
+
+class WorkerCrashes : public testing_support::SandboxedTest {};
+
+TEST_F(WorkerCrashes, ThreeWithinTenMinutesStopTheHooksFromStartingWorkers) {
+  const int64_t now = 1'800'000'000'000;
+  EXPECT_TRUE(cli::recent_worker_crashes(dir_, now).empty());
+  cli::record_worker_crash(dir_, now - 11 * 60 * 1000, "too old to count");
+  cli::record_worker_crash(dir_, now - 60 * 1000, "type_error");
+  cli::record_worker_crash(dir_, now - 1000, "type_error");
+  EXPECT_EQ(cli::recent_worker_crashes(dir_, now).size(), 2U);
+  cli::record_worker_crash(dir_, now, "type_error");
+  const auto recent = cli::recent_worker_crashes(dir_, now);
+  ASSERT_EQ(recent.size(), 3U);
+  EXPECT_EQ(recent.back().value("message", ""), "type_error");
 }
 
 } // namespace
