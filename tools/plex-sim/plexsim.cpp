@@ -709,6 +709,11 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
                            {"title1", sec->title},
                            {"title2", "All Movies"},
                            {"viewGroup", "movie"}};
+      if (options_.listing_total == Options::ListingTotal::under) {
+        mc["totalSize"] = total / 2;
+      } else if (options_.listing_total == Options::ListingTotal::missing) {
+        mc.erase("totalSize");
+      }
       if (!metadata.empty()) {
         mc["Metadata"] = metadata;
       }

@@ -81,6 +81,9 @@ struct Options {
   // Field[] and echoes an actor's thumb verbatim. This switch models the stricter answer: no
   // actor lock reported, and Role.thumb served as PMS's own photo-transcoder URL.
   bool opaque_actor_echo = false;
+  // What listings say their total is: the truth, half of it, or nothing (servers and proxies
+  // seen to do both; PlexSync must read to the end either way).
+  enum class ListingTotal { exact, under, missing } listing_total = ListingTotal::exact;
 };
 
 class PlexSim {
@@ -98,6 +101,10 @@ public:
   // A server with a shorter request-line limit than PlexSync assumes (PMS documents none).
   void set_max_url_bytes(size_t n) { options_.max_url_bytes = n; }
   void set_opaque_actor_echo(bool on) { options_.opaque_actor_echo = on; }
+  void set_listing_total(Options::ListingTotal how) {
+    std::lock_guard lock(mutex_);
+    options_.listing_total = how;
+  }
   void set_token(const std::string& token) {
     std::lock_guard lock(mutex_);
     options_.token = token;
