@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "match/fold.hpp"
+#include "util/log.hpp"
 #include "util/strings.hpp"
 
 namespace match {
@@ -78,7 +79,8 @@ plex::Result<RefreshReport> LibraryIndex::refresh(plex::PlexClient& plex, const 
       }
     }
     int64_t start = 0;
-    while (true) {
+    int64_t said_total = 0;
+    for (int64_t pages = 0; pages < k_max_listing_pages; ++pages) {
       auto page = plex.list_section(section.key, start, page_size, report.full ? 0 : std::max<int64_t>(since, 1));
       if (!page) {
         return tl::unexpected(page.error());
@@ -97,11 +99,21 @@ plex::Result<RefreshReport> LibraryIndex::refresh(plex::PlexClient& plex, const 
           return tl::unexpected(db_error(committed.error()));
         }
       }
+      for (const auto& item : page->items) {
+        for (const auto& part : item.parts) {
+          report.folders.insert(util::dirname(part.file));
+        }
+      }
       report.items_seen += static_cast<int64_t>(page->items.size());
       start += static_cast<int64_t>(page->items.size());
-      if (page->items.empty() || start >= page->total) {
+      said_total = std::max(said_total, page->total);
+      if (listing_done(start, page->total, page->items.size(), page_size)) {
         break;
       }
+    }
+    if (start != said_total && report.full) {
+      LOG_WARN("Plex said library section " << section.key << " holds " << said_total << " items but listed " << start
+                                            << "; all of them were read");
     }
   }
   if (report.full) {

@@ -3,6 +3,7 @@
 // when the Plex server, the libraries or the clear_match_cache epoch change.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,15 @@ struct RefreshReport {
   int64_t items_seen = 0;
   int64_t items_removed = 0;
   int64_t requests = 0;
+  std::set<std::string> folders; // of the files listed (as Plex reports them)
 };
+
+// Pages of a listing until one comes back empty, or short once Plex's count is reached:
+// totalSize may be missing or lower than the real count. Bounded by k_max_listing_pages.
+inline constexpr int64_t k_max_listing_pages = 100000;
+[[nodiscard]] inline bool listing_done(int64_t read, int64_t total, size_t page_items, int64_t page_size) {
+  return page_items == 0 || (read >= total && static_cast<int64_t>(page_items) < page_size);
+}
 
 class LibraryIndex {
 public:

@@ -71,13 +71,36 @@ WHERE id = ?1 AND dirty = 1)sql"));
   return del.bind(1, job.id).run();
 }
 
-util::Result<void> Queue::retry_later(const Job& job, int64_t retry_at_ms, const std::string& error,
-                                      bool count_attempt) {
+util::Result<void> Queue::retry_later(const Job& job, int64_t retry_at_ms, const std::string& error, bool count_attempt,
+                                      const std::string& waiting_for) {
   TRY_ASSIGN(auto stmt, db_.prepare(R"sql(
 UPDATE jobs SET state = 'pending', attempts = attempts + ?2, next_attempt_ms = ?3, last_error = ?4,
-  lease_until_ms = 0
+  lease_until_ms = 0, waiting_for = nullif(?5, '')
 WHERE id = ?1)sql"));
-  return stmt.bind(1, job.id).bind(2, int64_t{count_attempt ? 1 : 0}).bind(3, retry_at_ms).bind(4, error).run();
+  return stmt.bind(1, job.id)
+      .bind(2, int64_t{count_attempt ? 1 : 0})
+      .bind(3, retry_at_ms)
+      .bind(4, error)
+      .bind(5, waiting_for)
+      .run();
+}
+
+util::Result<int64_t> Queue::wake_waiting_for(const std::set<std::string>& folders, int64_t now_ms) {
+  if (folders.empty()) {
+    return 0;
+  }
+  TRY_ASSIGN(auto txn, store::Txn::begin(db_));
+  TRY_ASSIGN(auto stmt, db_.prepare(R"sql(
+UPDATE jobs SET next_attempt_ms = ?2
+WHERE waiting_for = ?1 AND state = 'pending' AND next_attempt_ms > ?2)sql"));
+  int64_t woken = 0;
+  for (const auto& folder : folders) {
+    TRY(stmt.bind(1, folder).bind(2, now_ms).run());
+    woken += db_.changes();
+    stmt.reset();
+  }
+  TRY(txn.commit());
+  return woken;
 }
 
 util::Result<void> Queue::dead_letter(const Job& job, const std::string& error_class, const std::string& message,

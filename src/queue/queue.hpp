@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,11 @@ public:
   // Done: removes the job, or makes it due again when an event arrived meanwhile.
   util::Result<void> complete(const Job& job, int64_t now_ms);
   // Transient failure: back to pending, due at retry_at_ms; attempts counts retries burned.
-  util::Result<void> retry_later(const Job& job, int64_t retry_at_ms, const std::string& error, bool count_attempt);
+  // waiting_for: the folder the job waits for Plex to scan ("" = none).
+  util::Result<void> retry_later(const Job& job, int64_t retry_at_ms, const std::string& error, bool count_attempt,
+                                 const std::string& waiting_for = "");
+  // Jobs waiting for any of these folders are due now (an index refresh saw files there).
+  util::Result<int64_t> wake_waiting_for(const std::set<std::string>& folders, int64_t now_ms);
   // Permanent failure: moves the job to dead letters.
   util::Result<void> dead_letter(const Job& job, const std::string& error_class, const std::string& message,
                                  int http_status, int64_t now_ms);

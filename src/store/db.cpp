@@ -17,7 +17,7 @@ namespace store {
 namespace {
 
 // Ordered migrations; index + 1 is the user_version after applying it. Never edit a shipped one.
-const std::array<const char*, 5> k_migrations{R"sql(
+const std::array<const char*, 6> k_migrations{R"sql(
 CREATE TABLE jobs (
   id INTEGER PRIMARY KEY,
   scene_id TEXT NOT NULL UNIQUE,      -- one job per scene: newer events coalesce into it
@@ -113,6 +113,12 @@ CREATE TABLE posters (
   sha1 TEXT NOT NULL,         -- of the bytes last uploaded ('' when Stash had only a placeholder)
   uploaded_ms INTEGER NOT NULL
 );
+)sql",
+                                              R"sql(
+-- The folder a job waits for Plex to scan (NULL: not waiting on Plex's library): the jobs
+-- waiting on one folder are made due together once an index refresh sees files there.
+ALTER TABLE jobs ADD COLUMN waiting_for TEXT;
+CREATE INDEX jobs_waiting ON jobs(waiting_for) WHERE waiting_for IS NOT NULL;
 )sql"};
 
 std::mutex g_fault_mutex;

@@ -148,17 +148,20 @@ util::Result<std::pair<int64_t, int64_t>> reconcile_plex_side(store::Db& db, con
   }
   TRY_ASSIGN(auto sections, match::select_sections(*all, settings.plex_library));
   std::unordered_map<std::string, plex::ItemSummary> items;
+  constexpr int64_t k_reconcile_page = 200;
   for (const auto& section : sections) {
-    for (int64_t start = 0;;) {
-      auto page = plex->list_section(section.key, start, 200);
+    int64_t start = 0;
+    for (int64_t pages = 0; pages < match::k_max_listing_pages; ++pages) {
+      auto page = plex->list_section(section.key, start, k_reconcile_page);
       if (!page) {
         return util::fail(page.error().message);
       }
+      const auto listed = page->items.size();
       for (auto& item : page->items) {
         items.emplace(item.rating_key, std::move(item));
       }
-      start += static_cast<int64_t>(page->items.size());
-      if (page->items.empty() || start >= page->total) {
+      start += static_cast<int64_t>(listed);
+      if (match::listing_done(start, page->total, listed, k_reconcile_page)) {
         break;
       }
     }
@@ -220,7 +223,8 @@ util::Result<int64_t> clear_match_cache(store::Db& db, int64_t now) {
   TRY_ASSIGN(auto txn, store::Txn::begin(db));
   TRY(db.exec("DELETE FROM sync_records"));
   const auto cleared = db.changes();
-  TRY(db.exec("DELETE FROM match_reviews; DELETE FROM kv WHERE key LIKE 'scan_requested:%'"));
+  TRY(db.exec(
+      "DELETE FROM match_reviews; DELETE FROM kv WHERE key LIKE 'scan_requested:%' OR key LIKE 'scan_folder:%'"));
   TRY(db.put_kv("index_epoch", std::to_string(now)));
   TRY(txn.commit());
   return cleared;

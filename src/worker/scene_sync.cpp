@@ -111,7 +111,10 @@ plex::Result<match::Decision> Worker::match_scene(const match::SceneFacts& facts
     const auto last_full = db_.get_kv("index_full_ms");
     const int64_t last_full_ms = last_full && *last_full ? std::atoll((*last_full)->c_str()) : 0;
     const bool full = !index.has(identity) || now - last_full_ms >= k_index_full_age_ms;
-    if (!full && !force && shared_->index_refreshed_ms != 0 && now - shared_->index_refreshed_ms < k_index_min_age_ms) {
+    // However many jobs missed, one listing per window: the misses meanwhile wait for the next.
+    // A forced refresh (a remembered item is gone) only waits out a shorter window.
+    const int64_t min_age = force ? k_index_forced_min_age_ms : k_index_min_age_ms;
+    if (!full && shared_->index_refreshed_ms != 0 && now - shared_->index_refreshed_ms < min_age) {
       return {}; // another lane (or this one) just refreshed
     }
     auto report = index.refresh(*plex_, *sections, identity, full);
@@ -119,6 +122,10 @@ plex::Result<match::Decision> Worker::match_scene(const match::SceneFacts& facts
       return tl::unexpected(report.error());
     }
     shared_->index_refreshed_ms = now;
+    // Jobs waiting for Plex to scan a folder it now lists files in share this refresh.
+    if (auto woken = queue_.wake_waiting_for(report->folders, now); woken && *woken > 0) {
+      LOG_DEBUG("Plex lists new files: " << *woken << " waiting job(s) are due now");
+    }
     if (report->full) {
       (void)db_.put_kv("index_full_ms", std::to_string(now));
     }
@@ -188,11 +195,19 @@ plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scen
     return Outcome::skipped;
   }
   std::string scan_note;
-  const auto key = "scan_requested:" + scene.id;
+  const auto folder = util::dirname(path);
+  waiting_folder_ = folder;
   if (!settings_->skip_plex_scan) {
+    // One partial scan per folder per window, however many of its scenes miss: Plex queues every
+    // scan it is asked for. The jobs waiting on the folder share it and the next index refresh.
+    const auto key = "scan_folder:" + folder;
     const auto asked = db_.get_kv(key);
-    if (asked && !*asked) {
-      const auto folder = util::dirname(path);
+    const int64_t asked_ms = asked && *asked ? std::atoll((*asked)->c_str()) : 0;
+    const int64_t now = clock_.now_ms();
+    if (asked_ms > 0 && now - asked_ms < k_scan_window_ms) {
+      scan_note = "; Plex was asked to scan " + util::log::display_path(folder) + " " +
+                  std::to_string((now - asked_ms) / 1000) + " s ago";
+    } else {
       auto sections = library_sections();
       if (!sections) {
         return tl::unexpected(sections.error());
@@ -201,7 +216,7 @@ plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scen
         if (auto scanned = plex_->scan(section->key, folder); !scanned) {
           return tl::unexpected(scanned.error());
         }
-        (void)db_.put_kv(key, folder);
+        (void)db_.put_kv(key, std::to_string(now));
         scan_note = "; asked Plex to scan " + util::log::display_path(folder);
       } else {
         scan_note = "; no Plex library folder holds " + util::log::display_path(folder) + " (check path_map)";
@@ -323,7 +338,6 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
     return scene_not_in_plex(scene);
   }
   clear_review(scene.id);
-  (void)db_.delete_kv("scan_requested:" + scene.id);
   if (chosen->section_key.empty()) {
     chosen->section_key = item->section_id;
   }

@@ -553,13 +553,14 @@ void Worker::process(const queue::Job& job) {
     }
   } trial_guard{*this};
   const int64_t now = clock_.now_ms();
+  waiting_folder_.clear();
   const auto retry = [&](std::optional<int64_t> retry_after, const std::string& message, bool count,
-                         const BackoffPolicy& policy) {
+                         const BackoffPolicy& policy, const std::string& waiting_for = "") {
     const int64_t delay = next_delay_ms(job.attempts, retry_after, rng_.next_unit(), policy);
     LOG_WARN("scene " << job.scene_id << ": " << message << "; retrying in " << (delay + 999) / 1000 << " s");
     ++stats_.retried;
     // From the moment the failure is known, so a server's Retry-After is honoured exactly.
-    if (auto r = queue_.retry_later(job, clock_.now_ms() + delay, message, count); !r) {
+    if (auto r = queue_.retry_later(job, clock_.now_ms() + delay, message, count, waiting_for); !r) {
       LOG_ERROR("cannot reschedule scene " << job.scene_id << ": " << r.error().message);
       strand(job);
     }
@@ -575,11 +576,9 @@ void Worker::process(const queue::Job& job) {
       LOG_ERROR("scene " << job.scene_id << ": " << message << "; gave up");
       return;
     }
-    {
-      const std::lock_guard lock(shared_->mutex);
-      shared_->index_refreshed_ms = 0;
-    }
-    retry(std::nullopt, message, true, k_not_found_policy);
+    // The index is refreshed when the job is next due (at most once per window for all jobs), and
+    // sooner for every job waiting on this folder once a refresh lists files in it.
+    retry(std::nullopt, message, true, k_not_found_policy, waiting_folder_);
   };
   if (auto ctx = refresh_context(); !ctx) {
     // Settings or Stash unusable: keep the job, burn no retries.

@@ -36,8 +36,12 @@ enum class RunMode {
 // about two hours.
 inline constexpr BackoffPolicy k_not_found_policy{60LL * 1000, 30LL * 60 * 1000, 60LL * 60 * 1000};
 inline constexpr int64_t k_not_found_max_attempts = 8;
-// A lookup miss refreshes the library index at most this often.
+// A lookup miss refreshes the library index at most this often (however many jobs missed);
+// a remembered item found gone, at most this often.
 inline constexpr int64_t k_index_min_age_ms = 30LL * 1000;
+inline constexpr int64_t k_index_forced_min_age_ms = 5LL * 1000;
+// A folder Plex was asked to scan is not asked again within this window.
+inline constexpr int64_t k_scan_window_ms = 10LL * 60 * 1000;
 // A full listing (which also drops deleted items) at least this often, on a miss.
 inline constexpr int64_t k_index_full_age_ms = 24LL * 3600 * 1000;
 
@@ -178,6 +182,7 @@ private:
   int64_t last_spool_check_ms_ = 0;
   bool recovery_checked_ = false;
   std::vector<queue::Job> stranded_;
+  std::string waiting_folder_; // the folder the current job's file was not found in (scene_not_in_plex)
 
   std::optional<StashConnection> conn_;
   std::string stash_key_; // the API key stash_ was connected with ("" = the session cookie alone)
