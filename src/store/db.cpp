@@ -124,13 +124,6 @@ CREATE INDEX jobs_waiting ON jobs(waiting_for) WHERE waiting_for IS NOT NULL;
 std::mutex g_fault_mutex;
 FaultReport g_fault;
 
-void note_fault(StorageFault kind, const std::string& message) {
-  const std::lock_guard lock(g_fault_mutex);
-  if (kind > g_fault.kind) {
-    g_fault = {kind, message};
-  }
-}
-
 util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
   if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) {
     return {};
@@ -148,10 +141,10 @@ util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
                "read-write and healthy)";
   }
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
-    note_fault(StorageFault::damaged, message);
+    note_storage_fault(StorageFault::damaged, message);
   } else if (primary == SQLITE_FULL || primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN ||
              primary == SQLITE_PERM || primary == SQLITE_IOERR) {
-    note_fault(StorageFault::unwritable, message);
+    note_storage_fault(StorageFault::unwritable, message);
   }
   return util::fail(message);
 }
@@ -224,6 +217,13 @@ util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
                                    "PlexSync keeps its queue in plexsync.db\n");
   }
   return db;
+}
+
+void note_storage_fault(StorageFault kind, const std::string& message) {
+  const std::lock_guard lock(g_fault_mutex);
+  if (kind > g_fault.kind) {
+    g_fault = {kind, message};
+  }
 }
 
 FaultReport take_storage_fault() {

@@ -29,6 +29,8 @@ struct FaultReport {
 };
 // The most serious fault met since the last call (damaged outranks unwritable), then forgets it.
 FaultReport take_storage_fault();
+// For damage found other than by a statement's result code (PRAGMA quick_check's rows).
+void note_storage_fault(StorageFault kind, const std::string& message);
 
 class Db {
 public:

@@ -72,7 +72,9 @@ util::Result<void> check_integrity(Db& db) {
   TRY_ASSIGN(const bool row, stmt.step());
   const auto verdict = row ? stmt.text_at(0) : std::string("no answer");
   if (verdict != "ok") {
-    return util::fail("database disk image is malformed (quick_check: " + verdict + ")");
+    const auto message = "database disk image is malformed (quick_check: " + verdict + ")";
+    note_storage_fault(StorageFault::damaged, message);
+    return util::fail(message);
   }
   return {};
 }
@@ -131,6 +133,7 @@ util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool 
             << reason << "): " << (moved.empty() ? "nothing was left to move aside" : "moved it aside to " + moved)
             << "; started a fresh one; spooled hook events are queued and every "
                "scene is queued again to re-sync (only differences are written)");
+  (void)take_storage_fault(); // what the damaged files made statements report is handled here
   return fresh;
 }
 

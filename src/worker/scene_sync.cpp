@@ -112,9 +112,11 @@ plex::Result<match::Decision> Worker::match_scene(const match::SceneFacts& facts
     const int64_t last_full_ms = last_full && *last_full ? std::atoll((*last_full)->c_str()) : 0;
     const bool full = !index.has(identity) || now - last_full_ms >= k_index_full_age_ms;
     // However many jobs missed, one listing per window: the misses meanwhile wait for the next.
-    // A forced refresh (a remembered item is gone) only waits out a shorter window.
+    // A remembered item found gone forces one at once, unless another forced one just ran (a
+    // library Plex re-keyed wholesale costs one listing per short window, not one per scene).
+    const int64_t last = force ? shared_->forced_refresh_ms : shared_->index_refreshed_ms;
     const int64_t min_age = force ? k_index_forced_min_age_ms : k_index_min_age_ms;
-    if (!full && shared_->index_refreshed_ms != 0 && now - shared_->index_refreshed_ms < min_age) {
+    if (!full && last != 0 && now - last < min_age) {
       return {}; // another lane (or this one) just refreshed
     }
     auto report = index.refresh(*plex_, *sections, identity, full);
@@ -122,6 +124,9 @@ plex::Result<match::Decision> Worker::match_scene(const match::SceneFacts& facts
       return tl::unexpected(report.error());
     }
     shared_->index_refreshed_ms = now;
+    if (force) {
+      shared_->forced_refresh_ms = now;
+    }
     // Jobs waiting for Plex to scan a folder it now lists files in share this refresh.
     if (auto woken = queue_.wake_waiting_for(report->folders, now); woken && *woken > 0) {
       LOG_DEBUG("Plex lists new files: " << *woken << " waiting job(s) are due now");

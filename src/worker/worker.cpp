@@ -162,7 +162,7 @@ Worker::Worker(store::Db& db, util::Clock& clock, util::Rng& rng, const std::ato
     shared = own_shared_.get();
     shared->breaker = CircuitBreaker(5, load_breaker(db_));
     if (auto paused = db_.get_kv("auth_paused"); paused && *paused) {
-      shared->auth_problem = **paused;
+      shared->auth.problem = **paused;
     }
   }
   shared_ = shared;
@@ -245,8 +245,8 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   if (plex_changed) {
     plex_ = make_plex_client(*settings_, db_, &clock_, &shared_->pacer);
     const std::lock_guard lock(shared_->mutex);
-    if (shared_->auth_problem) {
-      shared_->next_auth_check_ms = 0; // new Plex settings: check the token again right away
+    if (shared_->auth.problem) {
+      shared_->auth.next_check_ms = 0; // new Plex settings: check the token again right away
     }
   }
   return {};
@@ -405,11 +405,11 @@ void Worker::probe_plex() {
 
 void Worker::pause_for_auth(const std::string& message) {
   const std::lock_guard lock(shared_->mutex);
-  if (!shared_->auth_problem) {
+  if (!shared_->auth.problem) {
     LOG_ERROR("pausing the queue: " << message);
   }
-  shared_->auth_problem = message;
-  shared_->next_auth_check_ms = clock_.now_ms() + k_auth_recheck_ms;
+  shared_->auth.problem = message;
+  shared_->auth.next_check_ms = clock_.now_ms() + k_auth_recheck_ms;
   (void)db_.put_kv("auth_paused", message);
 }
 
@@ -421,10 +421,10 @@ bool Worker::try_resume_after_auth() {
     return false;
   }
   const std::lock_guard lock(shared_->mutex);
-  if (shared_->auth_problem) {
+  if (shared_->auth.problem) {
     LOG_INFO("Plex accepts the connection and the token again; resuming the queue");
   }
-  shared_->auth_problem.reset();
+  shared_->auth.problem.reset();
   (void)db_.exec("DELETE FROM kv WHERE key = 'auth_paused'");
   return true;
 }
@@ -442,12 +442,12 @@ void Worker::note_storage_faults() {
     }
     return;
   }
-  if (!shared_->storage_problem) {
+  if (!shared_->storage.problem) {
     LOG_ERROR("pausing the queue: the data directory cannot be written ("
               << fault.message << "); syncing resumes by itself once it can");
   }
-  shared_->storage_problem = fault.message;
-  shared_->next_storage_check_ms = clock_.now_ms() + k_storage_recheck_ms;
+  shared_->storage.problem = fault.message;
+  shared_->storage.next_check_ms = clock_.now_ms() + k_storage_recheck_ms;
 }
 
 bool Worker::try_resume_after_storage() {
@@ -458,12 +458,29 @@ bool Worker::try_resume_after_storage() {
   }
   {
     const std::lock_guard lock(shared_->mutex);
-    if (shared_->storage_problem) {
+    if (shared_->storage.problem) {
       LOG_INFO("the data directory can be written again; resuming the queue");
     }
-    shared_->storage_problem.reset();
+    shared_->storage.problem.reset();
   }
   return true;
+}
+
+Worker::PauseStep Worker::pause_step(SharedState::Pause SharedState::*which, int64_t interval, bool (Worker::*resume)(),
+                                     int64_t now) {
+  bool due = false;
+  {
+    const std::lock_guard lock(shared_->mutex);
+    auto& pause = shared_->*which;
+    if (!pause.problem) {
+      return PauseStep::none;
+    }
+    if (now >= pause.next_check_ms) {
+      due = true; // this lane checks; the others wait for its verdict
+      pause.next_check_ms = now + interval;
+    }
+  }
+  return due && (this->*resume)() ? PauseStep::resumed : PauseStep::waiting;
 }
 
 void Worker::strand(const queue::Job& job) {
@@ -726,54 +743,24 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
   while (!stopping()) {
     const int64_t now = clock_.now_ms();
     note_storage_faults();
-    std::optional<int64_t> storage_check_at;
-    bool storage_check_due = false;
-    {
-      const std::lock_guard lock(shared_->mutex);
-      if (shared_->damage) {
-        break;
+    if (const std::lock_guard lock(shared_->mutex); shared_->damage) {
+      break;
+    }
+    // The storage pause first (nothing can be recorded), then authentication.
+    auto paused = pause_step(&SharedState::storage, k_storage_recheck_ms, &Worker::try_resume_after_storage, now);
+    if (paused == PauseStep::none) {
+      if (!stranded_.empty()) {
+        restore_stranded();
       }
-      if (shared_->storage_problem) {
-        storage_check_at = shared_->next_storage_check_ms;
-        if (now >= shared_->next_storage_check_ms) {
-          storage_check_due = true;
-          shared_->next_storage_check_ms = now + k_storage_recheck_ms;
+      paused = pause_step(&SharedState::auth, k_auth_recheck_ms, &Worker::try_resume_after_auth, now);
+    }
+    if (paused != PauseStep::none) {
+      if (paused == PauseStep::waiting) {
+        if (mode == RunMode::drain) {
+          break;
         }
+        wait_a_little(now + k_max_idle_sleep_ms);
       }
-    }
-    if (storage_check_at) {
-      if (storage_check_due && try_resume_after_storage()) {
-        continue;
-      }
-      if (mode == RunMode::drain) {
-        break;
-      }
-      wait_a_little(now + k_max_idle_sleep_ms);
-      continue;
-    }
-    if (!stranded_.empty()) {
-      restore_stranded();
-    }
-    std::optional<int64_t> auth_check_at;
-    bool auth_check_due = false;
-    {
-      const std::lock_guard lock(shared_->mutex);
-      if (shared_->auth_problem) {
-        auth_check_at = shared_->next_auth_check_ms;
-        if (now >= shared_->next_auth_check_ms) {
-          auth_check_due = true; // this lane checks; the others wait for its verdict
-          shared_->next_auth_check_ms = now + k_auth_recheck_ms;
-        }
-      }
-    }
-    if (auth_check_at) {
-      if (auth_check_due && try_resume_after_auth()) {
-        continue;
-      }
-      if (mode == RunMode::drain) {
-        break;
-      }
-      wait_a_little(now + k_max_idle_sleep_ms);
       continue;
     }
     if (settings_ && settings_->pause_syncing) {

@@ -85,17 +85,20 @@ util::Result<std::optional<StashConnection>> effective_connection(store::Db& db,
 struct SharedState {
   std::mutex mutex;
   CircuitBreaker breaker;
-  std::optional<std::string> auth_problem;
-  int64_t next_auth_check_ms = 0;
-  // The data directory cannot be written (disk full, read-only): the queue waits, burning no
-  // retries, and a lane tries a small write every k_storage_recheck_ms.
-  std::optional<std::string> storage_problem;
-  int64_t next_storage_check_ms = 0;
+  // A pause of the whole queue: while problem is set no job is claimed and no retry is spent; one
+  // lane at a time tries to resume when next_check_ms comes.
+  struct Pause {
+    std::optional<std::string> problem;
+    int64_t next_check_ms = 0;
+  };
+  Pause auth;    // 401/403 or TLS: Plex refuses the token or the connection
+  Pause storage; // the data directory cannot be written (disk full, read-only): a small write resumes
   std::optional<std::string> damage; // every lane stops; see Stats::damage
   bool orphans_released = false;
   std::string sections_for; // plex_url + library the sections were resolved for
   std::vector<plex::Section> sections;
   int64_t index_refreshed_ms = 0; // 0: refresh on the next miss
+  int64_t forced_refresh_ms = 0;  // the last refresh forced by a remembered item found gone
   net::Pacer pacer;
 };
 
@@ -161,6 +164,9 @@ private:
   // cannot be written pauses the queue.
   void note_storage_faults();
   bool try_resume_after_storage();
+  enum class PauseStep { none, resumed, waiting };
+  // none when that pause is not set; else, once per interval for all lanes, tries resume.
+  PauseStep pause_step(SharedState::Pause SharedState::*which, int64_t interval, bool (Worker::*resume)(), int64_t now);
   // A job whose outcome could not be recorded while the disk could not be written (it stays in
   // flight until then); put back to run again once writes work.
   void strand(const queue::Job& job);

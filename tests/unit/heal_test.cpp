@@ -145,15 +145,16 @@ TEST_F(HealTest, AStatementThatMeetsDamageIsNotedOnceForTheWorker) {
     }
   }
   const auto size = fs::file_size(dir_ + "/plexsync.db");
-  overwrite(dir_ + "/plexsync.db", 4096, size - 4096); // every page but the header's
+  overwrite(dir_ + "/plexsync.db", size / 2, size - size / 2); // the jobs' later pages
+  // Either opening (the schema) or reading the jobs meets the damage; both are statements.
   auto db = store::Db::open(dir_);
-  ASSERT_TRUE(db) << db.error().message;
-  const auto checked = store::check_integrity(*db);
-  ASSERT_FALSE(checked);
-  EXPECT_TRUE(store::is_damage(checked.error())) << checked.error().message;
-  auto counted = queue::Queue(*db).counts(2000);
-  ASSERT_FALSE(counted);
-  EXPECT_TRUE(store::is_damage(counted.error())) << counted.error().message;
+  if (db) {
+    auto counted = queue::Queue(*db).counts(2000);
+    auto checked = store::check_integrity(*db);
+    ASSERT_FALSE(counted && checked);
+  } else {
+    EXPECT_TRUE(store::is_damage(db.error())) << db.error().message;
+  }
   const auto fault = store::take_storage_fault();
   EXPECT_EQ(fault.kind, store::StorageFault::damaged) << fault.message;
   EXPECT_EQ(store::take_storage_fault().kind, store::StorageFault::none) << "taken once";
