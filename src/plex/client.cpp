@@ -85,9 +85,13 @@ std::optional<Error> classify(const net::Response& response, int64_t now_epoch_s
       e.message += " redirecting to https: Plex requires secure connections; set plex_url to " + target->scheme +
                    "://" + target->host + ":" + std::to_string(target->port);
     } else {
-      e.message += " redirecting elsewhere" +
-                   (location != nullptr ? " (" + util::mask_url_secrets(*location) + ")" : std::string()) +
-                   ": set plex_url to the address Plex itself answers on";
+      e.message += " redirecting elsewhere";
+      if (location != nullptr) {
+        e.message += " (";
+        e.message += util::mask_url_secrets(*location);
+        e.message += ")";
+      }
+      e.message += ": set plex_url to the address Plex itself answers on";
     }
   }
   if (const auto* ra = response.header("Retry-After"); ra != nullptr) {
