@@ -750,17 +750,26 @@ void start_worker_if_idle(const std::string& data_dir) {
   }
 }
 
-util::Result<store::Db> open_checking_log(const std::string& data_dir, int busy_ms) {
+// Opens the database for a hook or a task. Damage is healed here only when no worker uses the
+// files; otherwise the caller spools a hook's event and the worker heals when it can.
+util::Result<store::Db> open_for_plugin(const std::string& data_dir, int busy_ms) {
+  // A log left by a worker that died is read before SQLite opens it (store/wal_check.hpp): this
+  // process may be its first and last connection, which would drop damaged frames for good.
+  std::string damage;
   std::error_code ec;
   const auto wal = data_dir + "/plexsync.db-wal";
   if (std::filesystem::file_size(util::fs_path(wal), ec) > 0 && !ec && !util::DataDirLock::held_by_someone(data_dir)) {
-    if (const auto damage = store::wal_damage(wal)) {
-      if (util::DataDirLock lock(data_dir); lock.try_acquire()) {
-        return store::open_healing(data_dir, util::SystemClock().now_ms(), false, busy_ms, *damage);
-      }
-    }
+    damage = store::wal_damage(wal).value_or("");
   }
-  return store::Db::open(data_dir, busy_ms);
+  auto db = damage.empty() ? store::Db::open(data_dir, busy_ms)
+                           : util::Result<store::Db>(tl::unexpected(util::Error{damage}));
+  if (db || (damage.empty() && !store::is_damage(db.error()))) {
+    return db;
+  }
+  if (util::DataDirLock lock(data_dir); lock.try_acquire()) {
+    return store::open_healing(data_dir, util::SystemClock().now_ms(), false, busy_ms, damage);
+  }
+  return damage.empty() ? std::move(db) : store::Db::open(data_dir, busy_ms); // a worker just took over
 }
 
 } // namespace
@@ -778,16 +787,7 @@ int run_plugin() {
   util::log::add_secret(input->server.cookie_value);
   const auto data_dir = resolve_data_dir(input->server.plugin_dir);
   const int busy_ms = input->hook ? k_hook_busy_ms : store::Db::k_default_busy_ms;
-  // A log left by a worker that died is read before SQLite opens it (store/wal_check.hpp): this
-  // process may be its first and last connection, which would drop damaged frames for good.
-  auto db = open_checking_log(data_dir, busy_ms);
-  if (!db && store::is_damage(db.error())) {
-    // A damaged database is replaced here only when no worker uses it; otherwise a hook's event
-    // goes to the spool and the worker heals the database when it next starts.
-    if (util::DataDirLock lock(data_dir); lock.try_acquire()) {
-      db = store::open_healing(data_dir, util::SystemClock().now_ms(), false, busy_ms);
-    }
-  }
+  auto db = open_for_plugin(data_dir, busy_ms);
   if (!db && input->hook && !input->hook->scene_id.empty()) {
     const auto answer = spool_hook(*input->hook, data_dir, util::SystemClock().now_ms(), db.error().message);
     if (answer.error) {

@@ -149,24 +149,6 @@ util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
   return util::fail(message);
 }
 
-// plexsync.db.created is written once a database exists: a database missing or empty later was
-// lost (a restored backup, a tool truncating it) with its queue, not never created.
-std::optional<std::string> lost_database(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(util::fs_path(path + ".created"), ec)) {
-    return std::nullopt;
-  }
-  const bool present = std::filesystem::exists(util::fs_path(path), ec);
-  if (present && std::filesystem::file_size(util::fs_path(path), ec) != 0) {
-    return std::nullopt;
-  }
-  if (ec) {
-    return std::nullopt;
-  }
-  return std::string(present ? "is empty (0 bytes)" : "is missing") +
-         ", although PlexSync created it before: the database was lost";
-}
-
 } // namespace
 
 util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
@@ -177,12 +159,17 @@ util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
   }
   const std::string path = data_dir + "/plexsync.db";
   // A directory (or anything but a file) where the database belongs: damage, not a permission.
-  if (const auto status = std::filesystem::status(util::fs_path(path), ec);
-      std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) { // path: a file_status
+  const auto status = std::filesystem::status(util::fs_path(path), ec);
+  const bool present = std::filesystem::exists(status);       // path: a file_status
+  if (present && !std::filesystem::is_regular_file(status)) { // path: a file_status
     return util::fail("cannot open " + path + ": " + path + " is not a regular file");
   }
-  if (const auto lost = lost_database(path)) {
-    return util::fail("cannot open " + path + ": it " + *lost);
+  // Missing or empty although k_created_marker says a database existed: its queue was lost.
+  const std::string marker = data_dir + "/" + k_created_marker;
+  const bool marked = std::filesystem::exists(util::fs_path(marker), ec);
+  if (marked && (!present || std::filesystem::file_size(util::fs_path(path), ec) == 0)) {
+    return util::fail("cannot open " + path + ": it " + (present ? "is empty (0 bytes)" : "is missing") +
+                      ", although PlexSync created it before: the database was lost");
   }
   sqlite3* handle = nullptr;
   const int rc =
@@ -211,8 +198,8 @@ util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2 + std::rand() % 10));
   }
-  // One stat per open; a write only the first time.
-  if (const auto marker = path + ".created"; !std::filesystem::exists(util::fs_path(marker), ec)) {
+  if (!marked) { // the first open only
+
     (void)util::write_file_durably(marker + ".tmp" + std::to_string(util::current_pid()), marker,
                                    "PlexSync keeps its queue in plexsync.db\n");
   }

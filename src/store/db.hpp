@@ -27,6 +27,10 @@ struct FaultReport {
   StorageFault kind = StorageFault::none;
   std::string message;
 };
+// Beside plexsync.db once a database exists there: one missing or empty later was lost (a restored
+// backup, a tool truncating it) with its queue, not never created.
+inline constexpr const char* k_created_marker = "plexsync.db.created";
+
 // The most serious fault met since the last call (damaged outranks unwritable), then forgets it.
 FaultReport take_storage_fault();
 // For damage found other than by a statement's result code (PRAGMA quick_check's rows).

@@ -120,7 +120,7 @@ util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool 
   damaged.reset(); // closed before its files move
   TRY_ASSIGN(const auto moved, move_aside(data_dir, now_ms));
   std::error_code ec;
-  std::filesystem::remove(util::fs_path(data_dir + "/plexsync.db.created"), ec); // a new one is created now
+  std::filesystem::remove(util::fs_path(data_dir + "/" + k_created_marker), ec); // a new one is created now
   TRY_ASSIGN(auto fresh, Db::open(data_dir, busy_ms));
   for (const auto& [key, value] : kept) {
     TRY(fresh.put_kv(key, value));
