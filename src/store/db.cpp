@@ -152,6 +152,14 @@ util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
 } // namespace
 
 util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
+  return open_impl(data_dir, busy_ms, false);
+}
+
+util::Result<Db> Db::open_during_repair(const std::string& data_dir, int busy_ms) {
+  return open_impl(data_dir, busy_ms, true);
+}
+
+util::Result<Db> Db::open_impl(const std::string& data_dir, int busy_ms, bool repairing) {
   std::error_code ec;
   std::filesystem::create_directories(util::fs_path(data_dir), ec);
   if (ec) {
@@ -163,6 +171,10 @@ util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
   const bool present = std::filesystem::exists(status);       // path: a file_status
   if (present && !std::filesystem::is_regular_file(status)) { // path: a file_status
     return util::fail("cannot open " + path + ": " + path + " is not a regular file");
+  }
+  if (!repairing && std::filesystem::exists(util::fs_path(data_dir + "/" + k_repair_marker), ec)) {
+    return util::fail("cannot open " + path + ": a repair of the damaged database was interrupted (" +
+                      k_repair_marker + " is present)");
   }
   // Missing or empty although k_created_marker says a database existed: its queue was lost.
   const std::string marker = data_dir + "/" + k_created_marker;

@@ -30,6 +30,10 @@ struct FaultReport {
 // Beside plexsync.db once a database exists there: one missing or empty later was lost (a restored
 // backup, a tool truncating it) with its queue, not never created.
 inline constexpr const char* k_created_marker = "plexsync.db.created";
+// Written before a damaged database is moved aside and removed once the fresh one records the
+// recovery (store/heal.hpp): a repair cut short by a kill or a power cut is finished by the next
+// open instead of leaving a fresh database that does not know it must re-sync everything.
+inline constexpr const char* k_repair_marker = "plexsync.db.repairing";
 
 // The most serious fault met since the last call (damaged outranks unwritable), then forgets it.
 FaultReport take_storage_fault();
@@ -41,7 +45,10 @@ public:
   // Opens (creating if needed) <data_dir>/plexsync.db and migrates it to the current schema.
   // busy_ms: how long a statement waits for another process's lock before failing.
   static constexpr int k_default_busy_ms = 10000;
+  // While k_repair_marker is present the database counts as damaged (an unfinished repair).
   static util::Result<Db> open(const std::string& data_dir, int busy_ms = k_default_busy_ms);
+  // For the repair itself (store/heal.cpp): opens while k_repair_marker is present.
+  static util::Result<Db> open_during_repair(const std::string& data_dir, int busy_ms);
   Db(Db&& other) noexcept;
   Db& operator=(Db&& other) noexcept;
   Db(const Db&) = delete;
@@ -62,6 +69,7 @@ public:
   util::Result<void> add_stat(std::string_view key, int64_t delta);
 
 private:
+  static util::Result<Db> open_impl(const std::string& data_dir, int busy_ms, bool repairing);
   Db(sqlite3* handle, std::string path) : handle_(handle), path_(std::move(path)) {}
   util::Result<void> setup();
   util::Result<void> migrate();

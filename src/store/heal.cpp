@@ -82,7 +82,8 @@ util::Result<void> check_integrity(Db& db) {
 bool is_damage(const util::Error& error) {
   const auto& m = error.message;
   return m.find("malformed") != std::string::npos || m.find("not a database") != std::string::npos ||
-         m.find("is not a regular file") != std::string::npos || m.find("the database was lost") != std::string::npos;
+         m.find("is not a regular file") != std::string::npos || m.find("the database was lost") != std::string::npos ||
+         m.find("repair of the damaged database was interrupted") != std::string::npos;
 }
 
 std::string Recovery::kept() const {
@@ -118,17 +119,30 @@ util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool 
   }
   const auto kept = salvage(damaged ? &*damaged : nullptr);
   damaged.reset(); // closed before its files move
+  // From here until the fresh database holds the recovery record, a kill leaves the marker, and
+  // the next open repairs again rather than trusting a fresh database that does not know it must
+  // re-sync everything.
+  const auto marker = data_dir + "/" + k_repair_marker;
+  if (!util::write_file_durably(marker + ".tmp" + std::to_string(util::current_pid()), marker, reason + "\n")) {
+    return util::fail("cannot write " + marker + " before repairing the damaged database (" + reason +
+                      "): check that the data directory is writable by Stash's user");
+  }
   TRY_ASSIGN(const auto moved, move_aside(data_dir, now_ms));
   std::error_code ec;
   std::filesystem::remove(util::fs_path(data_dir + "/" + k_created_marker), ec); // a new one is created now
-  TRY_ASSIGN(auto fresh, Db::open(data_dir, busy_ms));
-  for (const auto& [key, value] : kept) {
-    TRY(fresh.put_kv(key, value));
+  TRY_ASSIGN(auto fresh, Db::open_during_repair(data_dir, busy_ms));
+  {
+    TRY_ASSIGN(auto txn, Txn::begin(fresh));
+    for (const auto& [key, value] : kept) {
+      TRY(fresh.put_kv(key, value));
+    }
+    TRY(fresh.put_kv("recovery_moved_to", moved));
+    TRY(fresh.put_kv("recovery_reason", reason));
+    TRY(fresh.put_kv("recovery_at_ms", std::to_string(now_ms)));
+    TRY(fresh.put_kv("recovery_resync", "pending"));
+    TRY(txn.commit());
   }
-  TRY(fresh.put_kv("recovery_moved_to", moved));
-  TRY(fresh.put_kv("recovery_reason", reason));
-  TRY(fresh.put_kv("recovery_at_ms", std::to_string(now_ms)));
-  TRY(fresh.put_kv("recovery_resync", "pending"));
+  std::filesystem::remove(util::fs_path(marker), ec);
   LOG_ERROR("PlexSync's database was damaged ("
             << reason << "): " << (moved.empty() ? "nothing was left to move aside" : "moved it aside to " + moved)
             << "; started a fresh one; spooled hook events are queued and every "

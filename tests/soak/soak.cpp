@@ -371,8 +371,15 @@ private:
               run_process({plugin_dir_ + "/plexsync", "plugin"}, task_input("queue_status"),
                           {{"PLEXSYNC_DATA_DIR", ""}, {"PLEXSYNC_WORKER_AUTOSTART", "0"}}, std::chrono::seconds(30));
           last_status_ = nlohmann::json::parse(status.out, nullptr, false);
-          return last_status_.is_object() && last_status_["output"].value("pending", -1) == 0 &&
-                 last_status_["output"].value("spooled", -1) == 0;
+          if (!last_status_.is_object() || !last_status_["output"].is_object()) {
+            return false;
+          }
+          // Quiet means nothing queued, nothing in hand, nothing spooled and no re-sync still owed
+          // after a repaired database (its lost jobs are not in the queue until the worker lists Stash).
+          const auto& out = last_status_["output"];
+          const auto recovered = out.value("database_recovered", nlohmann::json::object());
+          return out.value("pending", -1) == 0 && out.value("in_flight", -1) == 0 && out.value("spooled", -1) == 0 &&
+                 recovered.value("resync", "") != "pending";
         },
         std::chrono::seconds(180));
     signal_worker(SIGTERM);
@@ -420,6 +427,17 @@ private:
     std::printf("queue drained: %s; dead letters: %lld; failed hooks: %d; scenes differing from Stash: %d of %d\n",
                 drained ? "yes" : "NO", static_cast<long long>(dead), failed_hooks_.load(), mismatched, o_.scenes);
     const bool ok = drained && dead == 0 && failed_hooks_ == 0 && mismatched == 0;
+    if (!ok) {
+      // What CI keeps is this output: the last status and the worker's account of the damage.
+      std::printf("last queue_status: %s\n", out.dump().c_str());
+      std::ifstream log(data_ + "/plexsync.log");
+      for (std::string line; std::getline(log, line);) {
+        if (line.find("damaged") != std::string::npos || line.find("recovery") != std::string::npos ||
+            line.find("repair") != std::string::npos) {
+          std::printf("log: %s\n", line.c_str());
+        }
+      }
+    }
     std::printf("soak: %s\n", ok ? "PASS (Plex equals Stash)" : "FAIL");
     testing_support::set_background_output_dir("");
     plex_server_->stop();

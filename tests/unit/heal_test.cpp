@@ -134,6 +134,54 @@ TEST_F(HealTest, KnownDamageIsMovedAsideWithoutOpeningIt) {
   EXPECT_FALSE(store::recovery(*healed));
 }
 
+// A kill between moving the damaged file aside and recording the recovery in the fresh database
+// must not leave a fresh database that believes nothing was lost: the next open repairs again.
+TEST_F(HealTest, ARepairCutShortIsFinishedByTheNextOpen) {
+  {
+    auto db = store::Db::open(dir_);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(queue::Queue(*db).enqueue("7", "Scene.Update.Post", 1000));
+  }
+  // What a kill leaves: the marker, the damaged file moved aside, a fresh database without the record.
+  std::ofstream(dir_ + "/" + store::k_repair_marker) << "statement met SQLITE_CORRUPT\n";
+  fs::rename(dir_ + "/plexsync.db", dir_ + "/plexsync.db.damaged-earlier");
+  fs::remove(dir_ + "/" + store::k_created_marker);
+  {
+    auto fresh = store::Db::open_during_repair(dir_, 1000);
+    ASSERT_TRUE(fresh) << fresh.error().message;
+    EXPECT_FALSE(store::recovery(*fresh));
+  }
+  auto plain = store::Db::open(dir_);
+  ASSERT_FALSE(plain);
+  EXPECT_TRUE(store::is_damage(plain.error())) << plain.error().message;
+  EXPECT_NE(plain.error().message.find("interrupted"), std::string::npos) << plain.error().message;
+
+  auto healed = store::open_healing(dir_, 1'700'000'000'000, true);
+  ASSERT_TRUE(healed) << healed.error().message;
+  const auto r = store::recovery(*healed);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->resync, "pending");
+  EXPECT_NE(r->reason.find("interrupted"), std::string::npos) << r->reason;
+  EXPECT_FALSE(fs::exists(dir_ + "/" + store::k_repair_marker));
+  healed = tl::unexpected(util::Error{"closed"});
+  auto again = store::Db::open(dir_);
+  ASSERT_TRUE(again) << again.error().message;
+  ASSERT_TRUE(store::recovery(*again)); // the record stays until acknowledged
+}
+
+// Killed before anything moved: the damaged file is still in place, and the marker makes the next
+// open repair it without having to find the damage again.
+TEST_F(HealTest, AMarkerLeftBeforeTheMoveRepairsTheDatabaseInPlace) {
+  { ASSERT_TRUE(store::Db::open(dir_)); }
+  std::ofstream(dir_ + "/" + store::k_repair_marker) << "quick_check: page 3 is never used\n";
+  auto healed = store::open_healing(dir_, 1'700'000'000'000, false);
+  ASSERT_TRUE(healed) << healed.error().message;
+  const auto r = store::recovery(*healed);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(fs::exists(r->moved_to)) << r->moved_to;
+  EXPECT_FALSE(fs::exists(dir_ + "/" + store::k_repair_marker));
+}
+
 TEST_F(HealTest, AStatementThatMeetsDamageIsNotedOnceForTheWorker) {
   (void)store::take_storage_fault();
   {
