@@ -173,8 +173,8 @@ util::Result<Db> Db::open_impl(const std::string& data_dir, int busy_ms, bool re
     return util::fail("cannot open " + path + ": " + path + " is not a regular file");
   }
   if (!repairing && std::filesystem::exists(util::fs_path(data_dir + "/" + k_repair_marker), ec)) {
-    return util::fail("cannot open " + path + ": a repair of the damaged database was interrupted (" +
-                      k_repair_marker + " is present)");
+    return util::fail("cannot open " + path + ": a repair of the damaged database was interrupted (" + k_repair_marker +
+                      " is present)");
   }
   // Missing or empty although k_created_marker says a database existed: its queue was lost.
   const std::string marker = data_dir + "/" + k_created_marker;
