@@ -31,6 +31,7 @@
 #include "util/path.hpp"
 #include "util/process.hpp"
 #include "util/utc_time.hpp"
+#include "util/wake.hpp"
 #include "worker/scan.hpp"
 #include "worker/worker.hpp"
 
@@ -165,6 +166,7 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db, const std::strin
   if (!queued) {
     return spool_hook(hook, data_dir, now, queued.error().message);
   }
+  util::wake_worker(data_dir); // committed first: a running worker starts on it now
   return Answer{{{"queued", true}, {"scene_id", hook.scene_id}}, std::nullopt};
 }
 
@@ -361,6 +363,8 @@ Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::stri
                    << result->up_to_date << " already up to date in Plex");
   if (result->queued > 0 && autostart_enabled() && !util::DataDirLock::held_by_someone(data_dir)) {
     spawn_worker(data_dir);
+  } else if (result->queued > 0) {
+    util::wake_worker(data_dir);
   }
   return Answer{output, std::nullopt};
 }
@@ -627,8 +631,10 @@ namespace {
 int run_worker_loop(const std::string& data_dir, bool forever, util::Result<store::Db>& db, util::DataDirLock& lock) {
   util::SystemClock clock;
   util::SystemRng rng;
+  util::WakeListener wake(data_dir);
   while (true) {
     worker::Worker w(*db, clock, rng, &g_stop);
+    w.set_wake_listener(&wake);
     const auto stats = w.run(forever ? worker::RunMode::forever : worker::RunMode::until_idle);
     if (!stats.damage.empty() && !g_stop) {
       // SQLite met damage mid-run: close, move aside, start fresh and re-sync (store/heal.hpp).

@@ -52,7 +52,11 @@ std::string described(const SettingSpec& spec) {
   if (spec.type == SettingType::number) {
     const Settings defaults;
     const int def = defaults.*std::get<int Settings::*>(spec.member);
-    text += " (0 = default, " + (def == 0 ? std::string("never") : std::to_string(def)) + ")";
+    text += " (0 = default, " +
+            (def != 0                     ? std::to_string(def)
+             : spec.zero_means != nullptr ? std::string(spec.zero_means)
+                                          : std::string("never")) +
+            ")";
   }
   return text;
 }

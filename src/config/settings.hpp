@@ -55,13 +55,13 @@ struct Settings {
   std::string stash_api_key;
   std::string stash_url; // outside Stash only: where the worker and the CLI find it
   int worker_idle_seconds = 30;
-  int retry_base_seconds = 2;        // first retry delay ceiling (full jitter below it)
-  int retry_cap_seconds = 900;       // longest retry delay
-  int breaker_threshold = 5;         // consecutive transient failures that open the breaker
-  int plex_requests_per_second = 10; // pacing of requests to Plex
-  int plex_concurrency = 2;          // jobs (so requests) in flight towards Plex at once
-  int poll_interval_seconds = 60;    // late-update poll of Stash while the worker runs; -1 = off
-  int reconcile_interval_hours = 0;  // full reconciliation by the running worker; 0 = off
+  int retry_base_seconds = 2;       // first retry delay ceiling (full jitter below it)
+  int retry_cap_seconds = 900;      // longest retry delay
+  int breaker_threshold = 5;        // consecutive transient failures that open the breaker
+  int plex_requests_per_second = 0; // a fixed ceiling on the request rate to Plex; 0 = none (adaptive)
+  int plex_concurrency = 0;         // a ceiling on requests in flight to Plex; 0 = adaptive, up to 8
+  int poll_interval_seconds = 60;   // late-update poll of Stash while the worker runs; -1 = off
+  int reconcile_interval_hours = 0; // full reconciliation by the running worker; 0 = off
 };
 
 enum class SettingType { string, number, boolean };
@@ -76,6 +76,7 @@ struct SettingSpec {
   bool required = false;
   bool secret = false;
   const char* description;
+  const char* zero_means = nullptr; // numbers whose default is 0: what 0 does ("never" if unset)
 };
 
 std::span<const SettingSpec> settings_table();

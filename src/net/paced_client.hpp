@@ -1,12 +1,13 @@
-// Paces requests towards a server: at most `per_second` request starts per second, shared by
-// every client that holds the same Pacer (the worker's lanes). Plex answers overload with slow
-// replies rather than 429, so we do not wait to be told.
+// Paces requests towards a server: at most `per_second` request starts per second (when set),
+// shared by every client that holds the same Pacer (the worker's lanes), and at most as many in
+// flight as the adaptive limit allows.
 #pragma once
 
 #include <algorithm>
 #include <memory>
 #include <mutex>
 
+#include "net/adaptive_limit.hpp"
 #include "net/http.hpp"
 #include "util/clock.hpp"
 
@@ -38,22 +39,53 @@ private:
   int64_t next_start_ms_ = 0;
 };
 
+// Every request towards Plex passes here: the optional fixed rate (plex_requests_per_second)
+// first, then the adaptive in-flight limit (net/adaptive_limit.hpp), which learns from the answer.
 class PacedClient final : public HttpClient {
 public:
-  PacedClient(std::unique_ptr<HttpClient> inner, util::Clock& clock, Pacer& pacer)
-      : inner_(std::move(inner)), clock_(clock), pacer_(pacer) {}
+  PacedClient(std::unique_ptr<HttpClient> inner, util::Clock& clock, Pacer& pacer, AdaptiveLimit* limit = nullptr)
+      : inner_(std::move(inner)), clock_(clock), pacer_(pacer), limit_(limit) {}
 
   tl::expected<Response, TransportError> send(const Request& request) override {
     if (const int64_t wait = pacer_.reserve(clock_.now_ms()); wait > 0) {
       clock_.sleep_ms(wait);
     }
-    return inner_->send(request);
+    if (limit_ == nullptr) {
+      return inner_->send(request);
+    }
+    limit_->acquire(clock_);
+    const int64_t started = clock_.now_ms();
+    auto answer = inner_->send(request);
+    const int64_t now = clock_.now_ms();
+    const auto route = AdaptiveLimit::route_of(request.method, request.target);
+    if (!answer) {
+      const auto kind = answer.error().kind;
+      const bool slow = kind == TransportFailure::read_timeout || kind == TransportFailure::deadline ||
+                        kind == TransportFailure::connect_timeout;
+      limit_->release(slow ? AdaptiveLimit::Signal::timeout : AdaptiveLimit::Signal::failed, route, now - started, now);
+    } else if (answer->status == 429 || answer->status == 503) {
+      limit_->release(AdaptiveLimit::Signal::overload, route, now - started, now, retry_after_ms(*answer));
+    } else {
+      limit_->release(AdaptiveLimit::Signal::answered, route, now - started, now);
+    }
+    return answer;
   }
 
 private:
+  // Delta seconds only; an HTTP-date (rare from PMS) gets the limiter's default hold. The job's own
+  // retry reads both forms (plex::parse_retry_after).
+  static int64_t retry_after_ms(const Response& response) {
+    const auto* value = response.header("Retry-After");
+    if (value == nullptr || value->empty() || value->size() > 6 ||
+        value->find_first_not_of("0123456789") != std::string::npos) {
+      return 0;
+    }
+    return std::stoll(*value) * 1000;
+  }
   std::unique_ptr<HttpClient> inner_;
   util::Clock& clock_;
   Pacer& pacer_;
+  AdaptiveLimit* limit_;
 };
 
 } // namespace net

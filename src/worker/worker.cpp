@@ -26,6 +26,12 @@ constexpr int64_t k_storage_recheck_ms = 5LL * 1000;
 // timeout) ends and leaves the jobs for the next run; only the service worker keeps trying.
 constexpr int k_max_queue_failures = 3;
 
+// One lane per request that may be in flight: plex_concurrency when set, else the adaptive limit's
+// ceiling (lanes beyond the current limit wait for a slot, with their Stash reads already done).
+int lane_count(const config::Settings& s) {
+  return s.plex_concurrency > 0 ? s.plex_concurrency : net::AdaptiveLimit::k_default_ceiling;
+}
+
 std::string uuid_v4(util::Rng& rng) {
   static const char* hexd = "0123456789abcdef";
   std::string out;
@@ -95,7 +101,7 @@ util::Result<std::optional<StashConnection>> effective_connection(store::Db& db,
 }
 
 std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& settings, store::Db& db, util::Clock* clock,
-                                                   net::Pacer* pacer) {
+                                                   net::Pacer* pacer, net::AdaptiveLimit* limit) {
   net::ClientOptions opts;
   opts.base = *net::Url::parse(settings.plex_url); // load_settings rejected unusable URLs
   opts.connect_timeout_ms = settings.connect_timeout * 1000;
@@ -105,7 +111,7 @@ std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& setti
   opts.ca_file = settings.plex_ca_file;
   std::unique_ptr<net::HttpClient> http = net::make_http_client(opts);
   if (clock != nullptr && pacer != nullptr) {
-    http = std::make_unique<net::PacedClient>(std::move(http), *clock, *pacer);
+    http = std::make_unique<net::PacedClient>(std::move(http), *clock, *pacer, limit);
   }
   return std::make_unique<plex::PlexClient>(std::move(http), settings.plex_token,
                                             plex::ClientIdentity{client_identifier(db), PLEXSYNC_VERSION});
@@ -241,9 +247,10 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
     const std::lock_guard lock(shared_->mutex);
     shared_->breaker.set_threshold(settings_->breaker_threshold);
     shared_->pacer.set_rate(settings_->plex_requests_per_second);
+    shared_->limit.set_ceiling(lane_count(*settings_));
   }
   if (plex_changed) {
-    plex_ = make_plex_client(*settings_, db_, &clock_, &shared_->pacer);
+    plex_ = make_plex_client(*settings_, db_, &clock_, &shared_->pacer, &shared_->limit);
     const std::lock_guard lock(shared_->mutex);
     if (shared_->auth.problem) {
       shared_->auth.next_check_ms = 0; // new Plex settings: check the token again right away
@@ -685,7 +692,7 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
     }
   }
   (void)refresh_context();
-  const int lanes = own_shared_ && settings_ ? settings_->plex_concurrency : 1;
+  const int lanes = own_shared_ && settings_ ? lane_count(*settings_) : 1;
   if (lanes <= 1) {
     auto stats = run_lane(mode, progress);
     if (const std::lock_guard lock(shared_->mutex); shared_->damage) {
@@ -738,7 +745,12 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
   int64_t idle_since = clock_.now_ms();
   int queue_failures = 0;
   const auto wait_a_little = [&](int64_t until_ms) {
-    clock_.sleep_ms(std::clamp<int64_t>(until_ms - clock_.now_ms(), 1, k_max_idle_sleep_ms));
+    const auto ms = std::clamp<int64_t>(until_ms - clock_.now_ms(), 1, k_max_idle_sleep_ms);
+    if (wake_ != nullptr && own_shared_ && wake_->ready()) {
+      (void)wake_->wait(ms); // a hook's wake-up ends the wait early
+    } else {
+      clock_.sleep_ms(ms);
+    }
   };
   while (!stopping()) {
     const int64_t now = clock_.now_ms();
@@ -848,7 +860,9 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
     if (mode == RunMode::until_idle && !waiting && now - idle_since >= idle_limit_ms) {
       break;
     }
-    wait_a_little(waiting && counts->next_due_ms > 0 ? counts->next_due_ms : now + 100);
+    // With a wake-up a hook's job needs no poll; without one the queue is looked at every 100 ms.
+    const int64_t poll_ms = wake_ != nullptr && own_shared_ && wake_->ready() ? k_max_idle_sleep_ms : 100;
+    wait_a_little(waiting && counts->next_due_ms > 0 ? counts->next_due_ms : now + poll_ms);
   }
   return stats_;
 }

@@ -21,6 +21,7 @@
 #include "store/db.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "util/wake.hpp"
 #include "worker/backoff.hpp"
 #include "worker/breaker.hpp"
 
@@ -100,11 +101,13 @@ struct SharedState {
   int64_t index_refreshed_ms = 0; // 0: refresh on the next miss
   int64_t forced_refresh_ms = 0;  // the last refresh forced by a remembered item found gone
   net::Pacer pacer;
+  net::AdaptiveLimit limit; // requests in flight towards Plex, learned (net/adaptive_limit.hpp)
 };
 
 // Only the holder of the data-dir lock may construct a Worker: it treats every in-flight job it
-// finds at start as orphaned by a dead worker. With plex_concurrency > 1 it runs that many lanes,
-// each with its own database connection and HTTP connections, sharing a SharedState.
+// finds at start as orphaned by a dead worker. It runs one lane per request that may be in flight
+// towards Plex (plex_concurrency, else the adaptive limit's ceiling), each with its own database
+// connection and HTTP connections, sharing a SharedState.
 class Worker {
 public:
   // stop: set (e.g. by SIGTERM) to finish the current jobs and return.
@@ -116,6 +119,9 @@ public:
   // (as Stash sees it) matches, every candidate with its score and reason, and for a scene with
   // edit=true the exact edit a sync would send. Writes nothing to Plex, the queue or the records.
   util::Result<nlohmann::json> preview(const std::string& scene_or_path, bool edit);
+  // The worker process's wake-up (util/wake.hpp): the idle owning lane waits on it instead of
+  // sleeping, so a hook's job starts at once. Without one the queue is polled.
+  void set_wake_listener(util::WakeListener* wake) { wake_ = wake; }
 
 private:
   enum class Outcome { synced, unchanged, skipped, needs_review };
@@ -187,6 +193,7 @@ private:
   int64_t last_poll_ms_ = 0;
   int64_t last_spool_check_ms_ = 0;
   bool recovery_checked_ = false;
+  util::WakeListener* wake_ = nullptr;
   std::vector<queue::Job> stranded_;
   std::string waiting_folder_; // the folder the current job's file was not found in (scene_not_in_plex)
 
@@ -203,7 +210,8 @@ private:
 
 // The Plex client for these settings (timeouts, TLS, identity); paced when a pacer is given.
 std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& settings, store::Db& db,
-                                                   util::Clock* clock = nullptr, net::Pacer* pacer = nullptr);
+                                                   util::Clock* clock = nullptr, net::Pacer* pacer = nullptr,
+                                                   net::AdaptiveLimit* limit = nullptr);
 
 // Stable X-Plex-Client-Identifier for this data dir (generated once).
 std::string client_identifier(store::Db& db);

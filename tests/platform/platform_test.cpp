@@ -1,4 +1,4 @@
-// The platform layer (util/process, util/file, util/datadirlock, util/path, util/utc_time), the
+// The platform layer (util/process, util/file, util/datadirlock, util/path, util/utc_time, util/wake), the
 // same tests on every OS: natively in the suite, and as platform_tests.exe under Wine
 // (scripts/windows.sh). Every directory has a space and non-ASCII letters in its name, the case
 // that broke the first Windows port. The binary doubles as the child process of the spawn test.
@@ -17,6 +17,7 @@
 #include "util/path.hpp"
 #include "util/process.hpp"
 #include "util/utc_time.hpp"
+#include "util/wake.hpp"
 
 namespace {
 
@@ -180,6 +181,22 @@ TEST_F(PlatformTest, StopRequestReachesTheWorkerOfThatDataDir) {
   EXPECT_TRUE(eventually([&] { return stop.load(); }, 5000)) << "the stop request never arrived";
 }
 
+// What a hook does after it queued a job, and what the idle worker waits on.
+TEST_F(PlatformTest, AWakeUpFromAnotherProcessEndsTheWorkersWait) {
+  util::wake_worker(dir_); // nobody listens yet: returns at once, leaves nothing behind
+  util::WakeListener wake(dir_);
+  ASSERT_TRUE(wake.ready());
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_FALSE(wake.wait(50)) << "no wake-up was sent";
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(40));
+  util::wake_worker(dir_);
+  util::wake_worker(dir_);
+  EXPECT_TRUE(wake.wait(1000));
+  EXPECT_FALSE(wake.wait(20)) << "wake-ups sent before a wait coalesce into one";
+  ASSERT_TRUE(util::spawn_detached(util::own_executable_path(""), {"--child-wake", dir_}, dir_ + "/sink.log"));
+  EXPECT_TRUE(wake.wait(10'000)) << "the child's wake-up never arrived";
+}
+
 int child_report(const std::vector<std::string>& args) {
   std::string text;
   for (size_t i = 3; i < args.size(); ++i) {
@@ -195,6 +212,10 @@ int main(int argc, char** argv) {
   const auto args = util::utf8_arguments(argc, argv);
   if (args.size() >= 3 && args[1] == "--child-report") {
     return child_report(args);
+  }
+  if (args.size() >= 3 && args[1] == "--child-wake") {
+    util::wake_worker(args[2]);
+    return 0;
   }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();

@@ -31,8 +31,8 @@ TEST(Settings, DefaultsWhenNothingWasSaved) {
   EXPECT_EQ(s.retry_base_seconds, 2);
   EXPECT_EQ(s.retry_cap_seconds, 900);
   EXPECT_EQ(s.breaker_threshold, 5);
-  EXPECT_EQ(s.plex_requests_per_second, 10);
-  EXPECT_EQ(s.plex_concurrency, 2);
+  EXPECT_EQ(s.plex_requests_per_second, 0); // no fixed ceiling: the adaptive limit decides
+  EXPECT_EQ(s.plex_concurrency, 0);
   EXPECT_EQ(s.poll_interval_seconds, 60);
   EXPECT_FALSE(s.obfuscate_paths);
   EXPECT_EQ(s.delete_action, "none");
