@@ -20,7 +20,7 @@ void AdaptiveLimit::set_ceiling(int ceiling) {
   freed_.notify_all();
 }
 
-void AdaptiveLimit::acquire(util::Clock& clock) {
+bool AdaptiveLimit::acquire(util::Clock& clock) {
   std::unique_lock lock(mutex_);
   while (true) {
     const int64_t now = clock.now_ms();
@@ -33,10 +33,18 @@ void AdaptiveLimit::acquire(util::Clock& clock) {
     }
     if (in_flight_ < allowed()) {
       ++in_flight_;
-      return;
+      return probing_; // while probing only one request is out: this one goes alone
     }
     // Bounded: a release notifies, and the hold is re-read at least every 50 ms.
     freed_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+}
+
+void AdaptiveLimit::start_probe() {
+  if (!probing_) {
+    probing_ = true;
+    probe_answers_ = 0;
+    ++probes_;
   }
 }
 
@@ -44,72 +52,84 @@ int AdaptiveLimit::allowed() const {
   return probing_ ? 1 : std::max(1, static_cast<int>(limit_));
 }
 
-void AdaptiveLimit::decrease(double factor, int64_t now_ms, double round_trip_ms) {
-  // One cut per round trip: the requests that were in flight together report the same congestion.
-  if (now_ms - last_decrease_ms_ < static_cast<int64_t>(round_trip_ms)) {
+void AdaptiveLimit::decrease(double factor) {
+  // One cut per round trip: the requests that were in flight with this one report the same
+  // congestion, so the next cut waits until they have all answered (counted, not timed, so that
+  // the worker's virtual clock in tests does not matter).
+  // A stronger cut (an overload after a latency cut) is not held back by a weaker one.
+  if (answers_before_next_cut_ > 0 && factor >= last_cut_factor_) {
     return;
   }
-  last_decrease_ms_ = now_ms;
+  last_cut_factor_ = factor;
+  answers_before_next_cut_ = in_flight_ + 1; // this release already counted itself
   limit_ = std::max(1.0, limit_ * factor);
   ++decreases_;
 }
 
-void AdaptiveLimit::release(Signal signal, const std::string& route, int64_t latency_ms, int64_t now_ms,
+void AdaptiveLimit::release(bool alone, Signal signal, const std::string& route, double latency_ms, int64_t now_ms,
                             int64_t retry_after_ms) {
   const std::lock_guard lock(mutex_);
   const bool was_using_limit = in_flight_ >= static_cast<int>(limit_); // app-limited otherwise
   in_flight_ = std::max(0, in_flight_ - 1);
+  answers_before_next_cut_ = std::max(0, answers_before_next_cut_ - 1);
   freed_.notify_one();
   auto& r = routes_[route];
-  const auto latency = static_cast<double>(std::max<int64_t>(latency_ms, 0));
+  const double latency = std::max(latency_ms, 0.0);
   switch (signal) {
   case Signal::overload:
     ++overloads_;
-    decrease(0.5, now_ms, r.smoothed);
+    decrease(0.5);
     hold_until_ms_ = std::max(
         hold_until_ms_, now_ms + std::min(retry_after_ms > 0 ? retry_after_ms : k_default_hold_ms, k_max_hold_ms));
     return;
   case Signal::timeout:
-    decrease(0.5, now_ms, r.smoothed);
+    decrease(0.5);
     return;
   case Signal::failed:
     return;
   case Signal::answered:
     break;
   }
-  const bool alone = in_flight_ == 0; // nothing else was in flight when it ended
   if (r.samples++ == 0) {
     r.smoothed = latency;
-    r.unloaded = latency;
   } else {
     r.smoothed = k_smoothing * latency + (1 - k_smoothing) * r.smoothed;
-    r.unloaded = std::min(r.unloaded, r.smoothed);
   }
-  if (probing_) {
-    // The first lone answer may have queued behind the others that were draining; the next is clean.
-    if (alone && ++probe_answers_ >= k_probe_answers) {
-      r.unloaded = latency;
-      r.smoothed = latency;
+  if (alone) {
+    // What an unloaded Plex answers in, for this route: the lowest lone answer of this probe.
+    r.unloaded = r.probed_in == probes_ ? std::min(r.unloaded, latency) : latency;
+    r.probed_in = probes_;
+    r.smoothed = latency;
+    if (++probe_answers_ >= k_probe_answers) {
       probing_ = false;
       answers_since_probe_ = 0;
       freed_.notify_all();
     }
     return;
   }
+  if (r.probed_in < 0) {
+    // A kind of request never seen alone: its latency under load says nothing yet. Probe.
+    start_probe();
+    return;
+  }
+  r.unloaded = std::min(r.unloaded, r.smoothed);
+  if (probing_) {
+    return; // started before the probe: it shared Plex with others
+  }
   if (++answers_since_probe_ >= k_probe_every) {
-    probing_ = true;
-    probe_answers_ = 0;
+    start_probe();
     return;
   }
   // Grow only when this answer and the trend are both unloaded; shrink on the trend (one slow
   // answer is jitter, not congestion).
-  const double bound = r.unloaded * k_tolerance + static_cast<double>(k_slack_ms);
-  if (r.smoothed <= bound) {
-    if (was_using_limit && latency <= bound) {
+  const auto slack = static_cast<double>(k_slack_ms);
+  const double grow_bound = r.unloaded * k_grow_below + slack;
+  if (r.smoothed <= grow_bound && latency <= grow_bound) {
+    if (was_using_limit) {
       limit_ = std::min(static_cast<double>(ceiling_), limit_ + 1.0 / limit_);
     }
-  } else {
-    decrease(0.9, now_ms, r.smoothed);
+  } else if (r.smoothed > r.unloaded * k_shrink_above + slack) {
+    decrease(0.8);
   }
 }
 

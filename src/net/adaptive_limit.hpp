@@ -9,11 +9,11 @@
 // fairness and convergence are well understood; a gradient limiter reacts to the latency ratio
 // alone and needs smoothing that is hard to tune across a 5 ms LAN and a 200 ms remote server.
 // The delay signal: each kind of request (route) keeps a smoothed latency and the latency it has
-// when Plex is not loaded; while the smoothed value stays within k_tolerance of that the limit may
-// grow, beyond it the limit shrinks gently (x0.9), at most once per round trip. Under a sustained
-// bulk sync no request ever sees an unloaded Plex, and a minimum taken over recent answers would
-// creep up to the loaded latency and let the limit climb into overload; so every k_probe_every
-// answers one request goes alone (as TCP BBR's ProbeRTT does) and its latency is the new baseline.
+// when Plex is not loaded; while the smoothed value stays below k_grow_below times that the limit
+// may grow, above k_shrink_above times it shrinks (x0.8, at most once per round trip), and in
+// between it holds. Under a sustained bulk sync no request ever sees an unloaded Plex, and a minimum taken over recent
+// answers would creep up to the loaded latency and let the limit climb into overload; so every k_probe_every answers
+// one request goes alone (as TCP BBR's ProbeRTT does) and its latency is the new baseline.
 #pragma once
 
 #include <condition_variable>
@@ -35,7 +35,10 @@ public:
     failed,   // refused, reset, TLS: the breaker's business, not the limit's
   };
   static constexpr double k_initial = 2.0;
-  static constexpr double k_tolerance = 1.5;      // smoothed latency / recent minimum that still counts as unloaded
+  // Latency / unloaded latency: below k_grow_below the limit may grow, above k_shrink_above it
+  // shrinks, in between it holds (TCP Vegas's alpha and beta).
+  static constexpr double k_grow_below = 1.25;
+  static constexpr double k_shrink_above = 1.5;
   static constexpr int64_t k_slack_ms = 2;        // jitter allowance for very fast servers
   static constexpr int64_t k_max_hold_ms = 10000; // the longest everyone waits after an overload
   static constexpr int k_default_ceiling = 8;
@@ -43,10 +46,13 @@ public:
 
   // ceiling: at most this many in flight (plex_concurrency when set).
   void set_ceiling(int ceiling);
-  // Blocks until a request may start: a slot below the limit and no overload hold.
-  void acquire(util::Clock& clock);
-  // retry_after_ms: what Plex asked for with an overload (0 = not said).
-  void release(Signal signal, const std::string& route, int64_t latency_ms, int64_t now_ms, int64_t retry_after_ms = 0);
+  // Blocks until a request may start: a slot below the limit and no overload hold. True when the
+  // request goes alone (a probe); hand that to release.
+  bool acquire(util::Clock& clock);
+  // latency_ms: real time, whatever clock the caller runs on; now_ms: the caller's clock, for the
+  // hold. retry_after_ms: what Plex asked for with an overload (0 = not said).
+  void release(bool alone, Signal signal, const std::string& route, double latency_ms, int64_t now_ms,
+               int64_t retry_after_ms = 0);
 
   struct Snapshot {
     double limit = 0;
@@ -64,10 +70,12 @@ public:
 private:
   struct Route {
     double smoothed = 0;
-    double unloaded = 0; // the lowest smoothed latency since the last probe, or the probe's
+    double unloaded = 0; // the lowest lone answer of the last probe, or lower smoothed values since
     int samples = 0;
+    int64_t probed_in = -1; // the probe that measured unloaded; -1: never seen alone
   };
-  void decrease(double factor, int64_t now_ms, double round_trip_ms);
+  void start_probe();
+  void decrease(double factor);
   [[nodiscard]] int allowed() const;
 
   std::mutex mutex_;
@@ -76,12 +84,14 @@ private:
   int ceiling_ = k_default_ceiling;
   int in_flight_ = 0;
   int64_t hold_until_ms_ = 0;
-  int64_t last_decrease_ms_ = 0;
+  int answers_before_next_cut_ = 0;
+  double last_cut_factor_ = 1.0;
   int64_t decreases_ = 0;
   int64_t overloads_ = 0;
   int answers_since_probe_ = 0;
   bool probing_ = true;   // the first requests go alone: they tell what an unloaded Plex answers in
   int probe_answers_ = 0; // answers of requests that went alone during this probe
+  int64_t probes_ = 0;
   std::map<std::string, Route> routes_;
 };
 

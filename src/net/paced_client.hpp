@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <mutex>
 
@@ -53,20 +54,23 @@ public:
     if (limit_ == nullptr) {
       return inner_->send(request);
     }
-    limit_->acquire(clock_);
-    const int64_t started = clock_.now_ms();
+    const bool alone = limit_->acquire(clock_);
+    const auto started = std::chrono::steady_clock::now(); // latency is real time, even under a test clock
     auto answer = inner_->send(request);
+    const std::chrono::duration<double, std::milli> latency_ms = std::chrono::steady_clock::now() - started;
+    const double latency = latency_ms.count();
     const int64_t now = clock_.now_ms();
     const auto route = AdaptiveLimit::route_of(request.method, request.target);
     if (!answer) {
       const auto kind = answer.error().kind;
       const bool slow = kind == TransportFailure::read_timeout || kind == TransportFailure::deadline ||
                         kind == TransportFailure::connect_timeout;
-      limit_->release(slow ? AdaptiveLimit::Signal::timeout : AdaptiveLimit::Signal::failed, route, now - started, now);
+      limit_->release(alone, slow ? AdaptiveLimit::Signal::timeout : AdaptiveLimit::Signal::failed, route, latency,
+                      now);
     } else if (answer->status == 429 || answer->status == 503) {
-      limit_->release(AdaptiveLimit::Signal::overload, route, now - started, now, retry_after_ms(*answer));
+      limit_->release(alone, AdaptiveLimit::Signal::overload, route, latency, now, retry_after_ms(*answer));
     } else {
-      limit_->release(AdaptiveLimit::Signal::answered, route, now - started, now);
+      limit_->release(alone, AdaptiveLimit::Signal::answered, route, latency, now);
     }
     return answer;
   }

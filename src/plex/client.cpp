@@ -320,18 +320,14 @@ Result<Page> PlexClient::list_section(const std::string& section_key, int64_t st
   return page;
 }
 
-Result<Item> PlexClient::item(const std::string& rating_key) {
-  TRY_ASSIGN(const auto found, read("/library/metadata/" + util::percent_encode(rating_key)));
-  const auto* mc = &found;
-  if (!mc->contains("Metadata") || !mc->at("Metadata").is_array() || mc->at("Metadata").empty()) {
-    return tl::unexpected(Error{Failure::not_found, 200, std::nullopt, "Plex item " + rating_key + " is gone"});
-  }
-  const auto& m = mc->at("Metadata").at(0);
+namespace {
+
+Item item_of(const nlohmann::json& m, const nlohmann::json& mc) {
   Item item;
   item.rating_key = as_string(m, "ratingKey");
   item.section_id = as_string(m, "librarySectionID");
   if (item.section_id.empty()) {
-    item.section_id = as_string(*mc, "librarySectionID");
+    item.section_id = as_string(mc, "librarySectionID");
   }
   item.title = as_string(m, "title");
   item.summary = as_string(m, "summary");
@@ -362,6 +358,47 @@ Result<Item> PlexClient::item(const std::string& rating_key) {
     }
   }
   return item;
+}
+
+} // namespace
+
+Result<Item> PlexClient::item(const std::string& rating_key) {
+  TRY_ASSIGN(const auto found, read("/library/metadata/" + util::percent_encode(rating_key)));
+  if (!found.contains("Metadata") || !found.at("Metadata").is_array() || found.at("Metadata").empty()) {
+    return tl::unexpected(Error{Failure::not_found, 200, std::nullopt, "Plex item " + rating_key + " is gone"});
+  }
+  return item_of(found.at("Metadata").at(0), found);
+}
+
+Result<std::vector<Item>> PlexClient::items(const std::vector<std::string>& rating_keys) {
+  std::vector<Item> out;
+  if (rating_keys.empty()) {
+    return out;
+  }
+  std::string list;
+  for (const auto& key : rating_keys) {
+    if (key.empty() || key.find_first_not_of("0123456789") != std::string::npos) {
+      return tl::unexpected(Error{Failure::permanent_status, 0, std::nullopt,
+                                  "refusing a multi-item read with a rating key that is not a number"});
+    }
+    list += list.empty() ? "" : ",";
+    list += key;
+  }
+  auto found = read("/library/metadata/" + list);
+  if (!found && found.error().kind == Failure::not_found) {
+    return out; // none of them exists any more: each job finds that out by itself
+  }
+  if (!found) {
+    return tl::unexpected(found.error());
+  }
+  if (found->contains("Metadata") && found->at("Metadata").is_array()) {
+    for (const auto& m : found->at("Metadata")) {
+      if (m.is_object()) {
+        out.push_back(item_of(m, *found));
+      }
+    }
+  }
+  return out;
 }
 
 Result<void> PlexClient::edit(const std::string& section_key, const std::string& rating_key, const Params& params) {

@@ -105,6 +105,11 @@ public:
   // Sorted by addedAt; with updated_since > 0 only items updated at or after it (epoch s).
   Result<Page> list_section(const std::string& section_key, int64_t start, int64_t size, int64_t updated_since = 0);
   Result<Item> item(const std::string& rating_key);
+  // Several items in one request, GET /library/metadata/{k1,k2,...}, as python-plexapi's
+  // fetchItems does for a list of keys. Plex leaves out keys it no longer has and may answer in any
+  // order; callers look items up by rating_key. At most k_max_items_per_read keys per call.
+  static constexpr size_t k_max_items_per_read = 20;
+  Result<std::vector<Item>> items(const std::vector<std::string>& rating_keys);
   // PUT /library/sections/{key}/all?type=1&id=...; refuses an edit without an id.
   Result<void> edit(const std::string& section_key, const std::string& rating_key, const Params& params);
   // Several edits to one item when a single request line would be too long for Plex.

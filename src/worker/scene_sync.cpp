@@ -287,7 +287,7 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   match::LibraryIndex index(db_);
   // The remembered item, re-checked against its own parts: one request, no index needed.
   if (record) {
-    auto current = plex_->item(record->rating_key);
+    auto current = read_item(record->rating_key);
     if (current) {
       const auto section = record->section_key.empty() ? current->section_id : record->section_key;
       auto ranked = match::rank(facts, parts_of(*current, section));
@@ -367,6 +367,7 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
       batches = plex::split_edit(plan.params, plex::k_max_edit_query_bytes / 2);
       edited = plex_->edit_all(chosen->section_key, chosen->rating_key, batches);
     }
+    forget_read_ahead(chosen->rating_key); // what was read before this edit is stale now
     if (!edited) {
       return tl::unexpected(edited.error());
     }
@@ -498,6 +499,100 @@ util::Result<nlohmann::json> Worker::preview(const std::string& scene_or_path, b
       {"params", params},
       {"dropped", violations}};
   return out;
+}
+
+namespace {
+
+constexpr int64_t k_read_ahead_ttl_ms = 10000;
+
+// The remembered items of the jobs due next, in the order the lanes will claim them.
+std::vector<std::string> upcoming_rating_keys(store::Db& db, int64_t now_ms, size_t limit) {
+  std::vector<std::string> keys;
+  auto stmt = db.prepare(R"sql(
+SELECT r.rating_key FROM jobs j JOIN sync_records r ON r.scene_id = j.scene_id
+WHERE j.state = 'pending' AND j.next_attempt_ms <= ?1 AND j.event <> 'Scene.Destroy.Post'
+ORDER BY j.next_attempt_ms, j.id LIMIT ?2)sql");
+  if (!stmt) {
+    return keys; // no read-ahead this time: the job reads its own item
+  }
+  stmt->bind(1, now_ms).bind(2, static_cast<int64_t>(limit));
+  while (true) {
+    auto row = stmt->step();
+    if (!row || !*row) {
+      break;
+    }
+    keys.push_back(stmt->text_at(0));
+  }
+  return keys;
+}
+
+} // namespace
+
+plex::Result<plex::Item> Worker::read_item(const std::string& rating_key) {
+  const int64_t now = clock_.now_ms();
+  auto& ahead = shared_->read_ahead;
+  std::vector<std::string> keys{rating_key};
+  {
+    const std::lock_guard lock(shared_->mutex);
+    if (auto it = ahead.ready.find(rating_key); it != ahead.ready.end()) {
+      auto [item, read_at] = std::move(it->second);
+      ahead.ready.erase(it);
+      if (now - read_at <= k_read_ahead_ttl_ms) {
+        return item;
+      }
+    }
+    for (auto it = ahead.ready.begin(); it != ahead.ready.end();) { // unused and old: forget
+      it = now - it->second.second > k_read_ahead_ttl_ms ? ahead.ready.erase(it) : std::next(it);
+    }
+  }
+  // Not read ahead: this item and those of the jobs due next, in one request. Another lane's read
+  // under way already covers the keys it holds.
+  const auto upcoming = upcoming_rating_keys(db_, now, plex::PlexClient::k_max_items_per_read * 2);
+  {
+    const std::lock_guard lock(shared_->mutex);
+    for (const auto& key : upcoming) {
+      if (keys.size() >= plex::PlexClient::k_max_items_per_read) {
+        break;
+      }
+      if (key != rating_key && ahead.ready.count(key) == 0 && ahead.reading.count(key) == 0 &&
+          std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        keys.push_back(key);
+      }
+    }
+    if (keys.size() == 1) {
+      return plex_->item(rating_key);
+    }
+    ahead.reading.insert(keys.begin(), keys.end());
+  }
+  auto read = plex_->items(keys);
+  std::optional<plex::Item> mine;
+  {
+    const std::lock_guard lock(shared_->mutex);
+    if (read) {
+      for (auto& item : *read) {
+        if (item.rating_key == rating_key) {
+          mine = std::move(item);
+        } else if (ahead.reading.count(item.rating_key) > 0) { // not edited meanwhile
+          auto key = item.rating_key; // the assignment's right side (the move) is evaluated first
+          ahead.ready.insert_or_assign(std::move(key), std::make_pair(std::move(item), now));
+        }
+      }
+    }
+    for (const auto& key : keys) {
+      ahead.reading.erase(key);
+    }
+  }
+  if (!read) {
+    return tl::unexpected(read.error());
+  }
+  // Left out of the answer: gone, most likely; asked alone, Plex says so exactly.
+  return mine ? plex::Result<plex::Item>(std::move(*mine)) : plex_->item(rating_key);
+}
+
+void Worker::forget_read_ahead(const std::string& rating_key) {
+  const std::lock_guard lock(shared_->mutex);
+  shared_->read_ahead.ready.erase(rating_key);
+  shared_->read_ahead.reading.erase(rating_key);
 }
 
 } // namespace worker

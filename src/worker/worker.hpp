@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -102,6 +104,13 @@ struct SharedState {
   int64_t forced_refresh_ms = 0;  // the last refresh forced by a remembered item found gone
   net::Pacer pacer;
   net::AdaptiveLimit limit; // requests in flight towards Plex, learned (net/adaptive_limit.hpp)
+  // Items of synced scenes read ahead for the jobs due next, in one multi-item request for up to
+  // plex::PlexClient::k_max_items_per_read (Worker::read_item). Each is used once, within a few
+  // seconds; an edit of an item removes it, also from a read still under way.
+  struct ReadAhead {
+    std::map<std::string, std::pair<plex::Item, int64_t>> ready; // rating key -> (item, read at ms)
+    std::set<std::string> reading;
+  } read_ahead;
 };
 
 // Only the holder of the data-dir lock may construct a Worker: it treats every in-flight job it
@@ -148,6 +157,10 @@ private:
   void resync_after_recovery(int64_t now);
   // scene_sync.cpp: match, validate, diff, write, poster, record.
   plex::Result<std::vector<plex::Section>> library_sections();
+  // The Plex item of a scene synced before: from the read-ahead, else read together with the
+  // items of the jobs due next. forget_read_ahead after writing to an item.
+  plex::Result<plex::Item> read_item(const std::string& rating_key);
+  void forget_read_ahead(const std::string& rating_key);
   plex::Result<match::Decision> match_scene(const match::SceneFacts& facts, bool force_refresh);
   plex::Result<Outcome> scene_not_in_plex(const stash::Scene& scene);
   // true when a new poster was uploaded.

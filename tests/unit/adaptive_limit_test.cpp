@@ -2,6 +2,8 @@
 // their usual latency, halves and holds on 429/503, shrinks as latency climbs, and in a closed loop
 // against a server with a knee it settles near the knee without reaching overload.
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -13,13 +15,16 @@ namespace {
 using Signal = net::AdaptiveLimit::Signal;
 
 // n requests at once, each answered after latency_ms; the clock moves by that much.
-void round_of(net::AdaptiveLimit& limit, testing_support::FakeClock& clock, int n, int64_t latency_ms) {
+void round_of(net::AdaptiveLimit& limit, testing_support::FakeClock& clock, int n, int64_t latency_ms,
+              const std::string& route = "GET /library/metadata/#") {
+  std::vector<bool> alone;
   for (int i = 0; i < n; ++i) {
-    limit.acquire(clock);
+    alone.push_back(limit.acquire(clock));
   }
   clock.advance(latency_ms);
   for (int i = 0; i < n; ++i) {
-    limit.release(Signal::answered, "GET /library/metadata/#", latency_ms, clock.now_ms());
+    limit.release(alone[static_cast<size_t>(i)], Signal::answered, route, static_cast<double>(latency_ms),
+                  clock.now_ms());
   }
 }
 
@@ -50,17 +55,17 @@ TEST(AdaptiveLimit, AnOverloadHalvesTheLimitAndHoldsEveryoneForRetryAfter) {
   for (int round = 0; round < 40; ++round) {
     round_of(limit, clock, limit.snapshot().allowed, 5);
   }
-  limit.acquire(clock);
+  (void)limit.acquire(clock);
   const int64_t at = clock.now_ms();
-  limit.release(Signal::overload, "PUT /library/sections/#/all", 5, at, 3000);
+  limit.release(false, Signal::overload, "PUT /library/sections/#/all", 5, at, 3000);
   EXPECT_DOUBLE_EQ(limit.snapshot().limit, 4.0);
   EXPECT_EQ(limit.snapshot().overloads, 1);
-  limit.acquire(clock); // waits out the hold on the (fake) clock
+  (void)limit.acquire(clock); // waits out the hold on the (fake) clock
   EXPECT_GE(clock.now_ms(), at + 3000);
-  limit.release(Signal::answered, "GET /library/metadata/#", 5, clock.now_ms());
+  limit.release(false, Signal::answered, "GET /library/metadata/#", 5, clock.now_ms());
   // A long Retry-After holds at most k_max_hold_ms; the job's own retry honours the rest.
-  limit.acquire(clock);
-  limit.release(Signal::overload, "GET /library/metadata/#", 5, clock.now_ms(), 3'600'000);
+  (void)limit.acquire(clock);
+  limit.release(false, Signal::overload, "GET /library/metadata/#", 5, clock.now_ms(), 3'600'000);
   EXPECT_EQ(limit.snapshot().hold_until_ms, clock.now_ms() + net::AdaptiveLimit::k_max_hold_ms);
 }
 
@@ -71,10 +76,10 @@ TEST(AdaptiveLimit, RequestsFailingTogetherCutTheLimitOncePerRoundTrip) {
     round_of(limit, clock, limit.snapshot().allowed, 20);
   }
   for (int i = 0; i < 8; ++i) {
-    limit.acquire(clock);
+    (void)limit.acquire(clock);
   }
   for (int i = 0; i < 8; ++i) {
-    limit.release(Signal::timeout, "GET /library/metadata/#", 30000, clock.now_ms());
+    limit.release(false, Signal::timeout, "GET /library/metadata/#", 30000, clock.now_ms());
   }
   EXPECT_DOUBLE_EQ(limit.snapshot().limit, 4.0) << "eight timeouts of one round are one congestion event";
   EXPECT_EQ(limit.snapshot().decreases, 1);
@@ -83,8 +88,8 @@ TEST(AdaptiveLimit, RequestsFailingTogetherCutTheLimitOncePerRoundTrip) {
 TEST(AdaptiveLimit, RefusedConnectionsAreTheBreakersBusiness) {
   testing_support::FakeClock clock;
   net::AdaptiveLimit limit;
-  limit.acquire(clock);
-  limit.release(Signal::failed, "GET /identity", 1, clock.now_ms());
+  (void)limit.acquire(clock);
+  limit.release(false, Signal::failed, "GET /identity", 1, clock.now_ms());
   EXPECT_DOUBLE_EQ(limit.snapshot().limit, net::AdaptiveLimit::k_initial);
   EXPECT_EQ(limit.snapshot().in_flight, 0);
 }
@@ -127,6 +132,24 @@ TEST(AdaptiveLimit, SettlesNearTheKneeOfALoadedServerWithoutOverloadingIt) {
       EXPECT_LE(settled, 1.75 * capacity + 1);
     }
   }
+}
+
+// A kind of request first seen under load (an edit after many reads) says nothing about Plex's
+// unloaded latency: one request goes alone to measure it before its latency steers the limit.
+TEST(AdaptiveLimit, ARouteFirstSeenUnderLoadIsMeasuredAloneFirst) {
+  testing_support::FakeClock clock;
+  net::AdaptiveLimit limit;
+  for (int round = 0; round < 40; ++round) {
+    round_of(limit, clock, limit.snapshot().allowed, 5);
+  }
+  ASSERT_EQ(limit.snapshot().allowed, 8);
+  round_of(limit, clock, 8, 40, "PUT /library/sections/#/all"); // slow because loaded: no baseline
+  EXPECT_EQ(limit.snapshot().allowed, 1) << "a probe";
+  round_of(limit, clock, 1, 10, "PUT /library/sections/#/all");
+  round_of(limit, clock, 1, 10, "PUT /library/sections/#/all");
+  EXPECT_EQ(limit.snapshot().allowed, 8) << "the probe ended and kept the limit";
+  round_of(limit, clock, 8, 40, "PUT /library/sections/#/all"); // four times the unloaded: shrink
+  EXPECT_LT(limit.snapshot().limit, 8.0);
 }
 
 TEST(AdaptiveLimit, RoutesIgnoreIdsAndLists) {

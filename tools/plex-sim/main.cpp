@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
                  "               [--library FILE.json | --generate N] [--latency-ms MS]\n"
                  "               [--fault 'status=503,retry_after=2,path=/library,times=3'] ... [--allow-no-auth]\n"
                  "               [--tls-cert CHAIN.pem --tls-key KEY.pem]   (serve HTTPS)\n"
-                 "Control at runtime: POST/DELETE /__sim/faults, POST /__sim/latency, GET/DELETE /__sim/requests\n";
+                 "               [--capacity N [--service-ms MS] [--max-queue Q]]   (load model: see plexsim.hpp)\n"
+                 "Control at runtime: POST/DELETE /__sim/faults, POST /__sim/latency, GET/DELETE /__sim/requests,\n"
+                 "                    GET/POST/DELETE /__sim/load\n";
     return 0;
   }
   sim::block_termination_signals(); // before any thread starts, so wait_for_signal() sees them
@@ -34,6 +36,9 @@ int main(int argc, char** argv) {
     sim.generate(std::stoi(args.get("--generate", "50")));
   }
   sim.faults().set_latency_ms(std::stoi(args.get("--latency-ms", "0")));
+  sim.set_load_model(plexsim::LoadModel{std::stoi(args.get("--capacity", "0")),
+                                        std::stoi(args.get("--service-ms", "5")),
+                                        std::stoi(args.get("--max-queue", "-1")), 1});
   for (const auto& spec : args.all("--fault")) {
     sim.faults().add(sim::fault_from_spec(spec));
   }

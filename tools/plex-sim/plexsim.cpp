@@ -462,7 +462,57 @@ std::string PlexSim::current_token() {
   return options_.token;
 }
 
+void PlexSim::set_load_model(const LoadModel& model) {
+  const std::lock_guard lock(load_mutex_);
+  load_ = model;
+}
+
+LoadReport PlexSim::load_report() {
+  const std::lock_guard lock(load_mutex_);
+  LoadReport r;
+  r.served = static_cast<int64_t>(served_ms_.size());
+  r.overloaded = overloaded_;
+  r.max_in_flight = max_in_flight_;
+  if (!served_ms_.empty()) {
+    auto sorted = served_ms_;
+    std::sort(sorted.begin(), sorted.end());
+    const auto at = [&](double q) { return sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))]; };
+    r.p50_ms = at(0.5);
+    r.p99_ms = at(0.99);
+    r.max_ms = sorted.back();
+  }
+  return r;
+}
+
+void PlexSim::reset_load_report() {
+  const std::lock_guard lock(load_mutex_);
+  served_ms_.clear();
+  overloaded_ = 0;
+  max_in_flight_ = in_flight_.load();
+}
+
 net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
+  if (req.path == "/__sim/load") {
+    // POST {"capacity", "service_ms", "max_queue", "retry_after_s"} sets the model; GET reports;
+    // DELETE resets the report.
+    if (req.method == "POST") {
+      const auto body = nlohmann::json::parse(req.body, nullptr, false);
+      if (!body.is_object()) {
+        return sim::json_response({{"error", "body must be a JSON object"}}, 400);
+      }
+      set_load_model(LoadModel{body.value("capacity", 0), body.value("service_ms", 5), body.value("max_queue", -1),
+                               body.value("retry_after_s", 1)});
+    } else if (req.method == "DELETE") {
+      reset_load_report();
+    }
+    const auto r = load_report();
+    return sim::json_response({{"served", r.served},
+                               {"overloaded", r.overloaded},
+                               {"p50_ms", r.p50_ms},
+                               {"p99_ms", r.p99_ms},
+                               {"max_ms", r.max_ms},
+                               {"max_in_flight", r.max_in_flight}});
+  }
   if (auto control = sim::handle_control(req, faults_, log_); control) {
     return *control;
   }
@@ -490,9 +540,55 @@ net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
     }
     ~InFlight() { --now; }
   } in_flight(in_flight_, max_in_flight_);
+  const auto started = std::chrono::steady_clock::now();
+  LoadModel model;
+  {
+    const std::lock_guard lock(load_mutex_);
+    model = load_;
+  }
+  struct Slot {
+    PlexSim* sim = nullptr;
+    ~Slot() {
+      if (sim != nullptr) {
+        const std::lock_guard lock(sim->load_mutex_);
+        --sim->serving_;
+        sim->slot_freed_.notify_one();
+      }
+    }
+  } slot;
+  if (model.capacity > 0) {
+    const int queue = model.max_queue < 0 ? model.capacity : model.max_queue;
+    double share = 1.0;
+    {
+      std::unique_lock lock(load_mutex_);
+      if (serving_ >= model.capacity && waiting_ >= queue) {
+        ++overloaded_;
+        lock.unlock();
+        auto busy = html_error(503);
+        busy.headers.emplace_back("Retry-After", std::to_string(model.retry_after_s));
+        return busy;
+      }
+      ++waiting_;
+      slot_freed_.wait(lock, [&] { return serving_ < model.capacity; });
+      --waiting_;
+      ++serving_;
+      slot.sim = this;
+      share = std::max(1.0, static_cast<double>(serving_ + waiting_) / model.capacity);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(model.service_ms * share * 1000)));
+  }
   if (const int latency = faults_.latency_ms(); latency > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(latency));
   }
+  struct Served {
+    PlexSim& sim;
+    std::chrono::steady_clock::time_point started;
+    ~Served() {
+      const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - started;
+      const std::lock_guard lock(sim.load_mutex_);
+      sim.served_ms_.push_back(took.count());
+    }
+  } served{*this, started};
   const auto* accept = req.header("Accept");
   const bool json = accept != nullptr && accept->find("application/json") != std::string::npos;
   const auto fault = faults_.match(req.method, req.path);
@@ -730,7 +826,11 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
     if (parts.size() == 4 && m == "GET") {
       nlohmann::json metadata = nlohmann::json::array();
       std::string section_key;
-      for (const auto& id : util::split(ids, ',')) {
+      // Several keys: the order PMS answers in is not documented, so plexsim does not keep the
+      // request's (keys sorted as text), and keys it does not know are left out.
+      auto keys = util::split(ids, ',');
+      std::sort(keys.begin(), keys.end());
+      for (const auto& id : keys) {
         if (const auto* item = find_item(id); item != nullptr) {
           metadata.push_back(render_item(*item, true));
           section_key = item->section_key;

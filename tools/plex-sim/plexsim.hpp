@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -86,6 +87,28 @@ struct Options {
   enum class ListingTotal { exact, under, missing } listing_total = ListingTotal::exact;
 };
 
+// A server that can be overloaded, to measure PlexSync's pacing against (issue #15): capacity
+// requests are served at once, the rest wait their turn in a queue (so latency climbs with the
+// load), a busy server also serves each request more slowly (service_ms * in_system / capacity:
+// threads and the database contend), and with max_queue requests already waiting PMS answers 503
+// with Retry-After at once. capacity 0: no load model (only the fixed --latency-ms, if any).
+struct LoadModel {
+  int capacity = 0;
+  int service_ms = 5;
+  int max_queue = -1; // -1: as many as capacity
+  int retry_after_s = 1;
+};
+// What the load model saw since it was last reset: answers served and overload 503s, and the
+// latency the served requests had inside plexsim (p50, p99, max), for the bench.
+struct LoadReport {
+  int64_t served = 0;
+  int64_t overloaded = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  double max_ms = 0;
+  int max_in_flight = 0;
+};
+
 class PlexSim {
 public:
   explicit PlexSim(Options options = {});
@@ -113,6 +136,9 @@ public:
   // re-added). Returns the new key, or "" when rk is unknown.
   std::string rekey(const std::string& rating_key);
   sim::FaultTable& faults() { return faults_; }
+  void set_load_model(const LoadModel& model);
+  LoadReport load_report();
+  void reset_load_report();
   // Most requests that were being answered at the same moment since the last reset.
   int max_in_flight() const { return max_in_flight_; }
   void reset_in_flight() { max_in_flight_ = in_flight_.load(); }
@@ -150,6 +176,13 @@ private:
   sim::RequestLog log_;
   std::atomic<int> in_flight_{0};
   std::atomic<int> max_in_flight_{0};
+  std::mutex load_mutex_; // guards the five below
+  std::condition_variable slot_freed_;
+  int serving_ = 0;
+  int waiting_ = 0;
+  LoadModel load_;
+  std::vector<double> served_ms_;
+  int64_t overloaded_ = 0;
 };
 
 // JSON MediaContainer -> PMS-style XML (attributes as strings, booleans 1/0).
