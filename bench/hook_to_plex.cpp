@@ -2,7 +2,8 @@
 // the hook process is spawned as Stash spawns it, the already running worker picks the job up,
 // reads the scene from Stash, reads and edits the Plex item. Both simulators run in this
 // process on loopback; the item is polled every 0.2 ms. Edits are spaced like a person's
-// (300-500 ms apart), with the user's default settings (plex_requests_per_second=10).
+// (300-500 ms apart), with the user's default settings (no fixed rate: the adaptive limit; a
+// third argument sets plex_requests_per_second). The hook wakes the idle worker (util/wake.hpp).
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
   }
   const std::string source_bin = argv[1];
   const int edits = argc > 2 ? std::atoi(argv[2]) : 100;
-  const int rps = argc > 3 ? std::atoi(argv[3]) : 10;
+  const int rps = argc > 3 ? std::atoi(argv[3]) : 0;
   constexpr int k_scenes = 50;
   char templ[] = "/tmp/plexsync-latency-XXXXXX";
   const std::string dir = mkdtemp(templ);
@@ -106,7 +107,7 @@ int main(int argc, char** argv) {
   }
   const auto t = bench::percentiles(total);
   const auto h = bench::percentiles(hooks);
-  std::printf("edits: %d (warm worker, plex_requests_per_second=%d)\n", edits, rps);
+  std::printf("edits: %d (warm worker, plex_requests_per_second=%d%s)\n", edits, rps, rps == 0 ? ": default" : "");
   std::printf("hook_to_plex_median_ms: %.1f\nhook_to_plex_p90_ms: %.1f\nhook_to_plex_p99_ms: %.1f\n"
               "hook_to_plex_max_ms: %.1f\nof_which_hook_median_ms: %.2f\n",
               t.median, t.p90, t.p99, t.max, h.median);

@@ -18,7 +18,7 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo "1/5 hook process ($hook_runs runs)" >&2
 build/bench/bench/hook_latency "$PWD/dist/PlexSync/plexsync" "$hook_runs" >"$out/hook.txt"
 echo "2/5 hook to Plex with a warm worker ($edits edits)" >&2
-build/bench/bench/hook_to_plex "$PWD/dist/PlexSync/plexsync" "$edits" 10 >"$out/hook_to_plex.txt"
+build/bench/bench/hook_to_plex "$PWD/dist/PlexSync/plexsync" "$edits" >"$out/hook_to_plex.txt"
 echo "3/5 bulk sync, 200 scenes, 5 ms per request" >&2
 LANES="2 4" bench/bulk_sync.sh >"$out/bulk.txt"
 echo "4/5 library of $scale items" >&2

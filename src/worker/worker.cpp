@@ -229,6 +229,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   }
   TRY_ASSIGN(auto map, match::PathMap::parse(loaded.settings.path_map));
   const auto& n = loaded.settings;
+  const bool had_settings = settings_.has_value();
   const bool plex_changed =
       !settings_ || settings_->plex_url != n.plex_url || settings_->plex_token != n.plex_token ||
       settings_->connect_timeout != n.connect_timeout || settings_->read_timeout != n.read_timeout ||
@@ -252,8 +253,10 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   if (plex_changed) {
     plex_ = make_plex_client(*settings_, db_, &clock_, &shared_->pacer, &shared_->limit);
     const std::lock_guard lock(shared_->mutex);
-    if (shared_->auth.problem) {
-      shared_->auth.next_check_ms = 0; // new Plex settings: check the token again right away
+    if (shared_->auth.problem && had_settings) {
+      // New Plex settings: check the token again right away (not on a lane's first load: with
+      // eight lanes that would be eight checks of a token already known to fail).
+      shared_->auth.next_check_ms = 0;
     }
   }
   return {};

@@ -54,13 +54,15 @@ TEST_F(WorkerSync, ChangedSceneCostsTwoRequestsUnchangedNoWrites) {
   EXPECT_EQ(requests("POST", "/library/metadata/"), 0) << "the cover did not change";
   EXPECT_LE(plex_requests(), 12) << "at most 2 Plex requests per changed scene";
 
-  // Nothing changed: a read each, no writes at all.
+  // Nothing changed: reads only (several items per read when the lanes find them due together),
+  // no writes at all.
   plex_.requests().clear();
   enqueue({1, 2, 3, 4, 5, 6});
   drain();
   EXPECT_EQ(requests("PUT", "/"), 0);
   EXPECT_EQ(requests("POST", "/"), 0);
-  EXPECT_EQ(plex_requests(), 6);
+  EXPECT_GE(plex_requests(), 1);
+  EXPECT_LE(plex_requests(), 6);
 }
 
 TEST_F(WorkerSync, PosterIsUploadedOnlyWhenTheCoverChanges) {
