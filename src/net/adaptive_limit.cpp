@@ -78,6 +78,10 @@ void AdaptiveLimit::release(bool alone, Signal signal, const std::string& route,
   switch (signal) {
   case Signal::overload:
     ++overloads_;
+    // Plex said how many at once is too many: stay below that for a while, whatever latency says
+    // (latency alone let a server with a short queue be overloaded again and again).
+    overload_cap_ = std::max(1, in_flight_); // in flight besides this one
+    cap_answers_left_ = k_overload_memory;
     decrease(0.5);
     hold_until_ms_ = std::max(
         hold_until_ms_, now_ms + std::min(retry_after_ms > 0 ? retry_after_ms : k_default_hold_ms, k_max_hold_ms));
@@ -90,6 +94,7 @@ void AdaptiveLimit::release(bool alone, Signal signal, const std::string& route,
   case Signal::answered:
     break;
   }
+  cap_answers_left_ = std::max(0, cap_answers_left_ - 1);
   if (r.samples++ == 0) {
     r.smoothed = latency;
   } else {
@@ -126,7 +131,8 @@ void AdaptiveLimit::release(bool alone, Signal signal, const std::string& route,
   const double grow_bound = r.unloaded * k_grow_below + slack;
   if (r.smoothed <= grow_bound && latency <= grow_bound) {
     if (was_using_limit) {
-      limit_ = std::min(static_cast<double>(ceiling_), limit_ + 1.0 / limit_);
+      const int cap = cap_answers_left_ > 0 ? std::min(ceiling_, overload_cap_) : ceiling_;
+      limit_ = std::min(static_cast<double>(cap), limit_ + 1.0 / limit_);
     }
   } else if (r.smoothed > r.unloaded * k_shrink_above + slack) {
     decrease(0.8);

@@ -43,6 +43,7 @@ public:
   static constexpr int64_t k_max_hold_ms = 10000; // the longest everyone waits after an overload
   static constexpr int k_default_ceiling = 8;
   static constexpr int k_probe_every = 400;
+  static constexpr int k_overload_memory = 2000; // answers during which growth stops below an overload
 
   // ceiling: at most this many in flight (plex_concurrency when set).
   void set_ceiling(int ceiling);
@@ -86,6 +87,8 @@ private:
   int64_t hold_until_ms_ = 0;
   int answers_before_next_cut_ = 0;
   double last_cut_factor_ = 1.0;
+  int overload_cap_ = 0; // in flight at the last overload, minus that request: growth stops there
+  int cap_answers_left_ = 0;
   int64_t decreases_ = 0;
   int64_t overloads_ = 0;
   int answers_since_probe_ = 0;

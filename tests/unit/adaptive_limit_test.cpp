@@ -69,6 +69,28 @@ TEST(AdaptiveLimit, AnOverloadHalvesTheLimitAndHoldsEveryoneForRetryAfter) {
   EXPECT_EQ(limit.snapshot().hold_until_ms, clock.now_ms() + net::AdaptiveLimit::k_max_hold_ms);
 }
 
+// After a 503 at five in flight the limit grows back, but not to five again for a long while,
+// however good latency looks (a server with a short queue overloads before latency climbs).
+TEST(AdaptiveLimit, AnOverloadIsRememberedAsACeiling) {
+  testing_support::FakeClock clock;
+  net::AdaptiveLimit limit;
+  for (int round = 0; round < 40; ++round) {
+    round_of(limit, clock, limit.snapshot().allowed, 5);
+  }
+  std::vector<bool> alone;
+  for (int i = 0; i < 5; ++i) {
+    alone.push_back(limit.acquire(clock));
+  }
+  limit.release(alone[0], Signal::overload, "GET /library/metadata/#", 5, clock.now_ms(), 1);
+  for (int i = 1; i < 5; ++i) {
+    limit.release(alone[static_cast<size_t>(i)], Signal::answered, "GET /library/metadata/#", 5, clock.now_ms());
+  }
+  for (int round = 0; round < 200; ++round) {
+    round_of(limit, clock, limit.snapshot().allowed, 5);
+  }
+  EXPECT_DOUBLE_EQ(limit.snapshot().limit, 4.0) << "grew back to just below the overload";
+}
+
 TEST(AdaptiveLimit, RequestsFailingTogetherCutTheLimitOncePerRoundTrip) {
   testing_support::FakeClock clock;
   net::AdaptiveLimit limit;
