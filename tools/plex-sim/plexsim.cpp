@@ -565,7 +565,7 @@ net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
         ++overloaded_;
         lock.unlock();
         auto busy = html_error(503);
-        busy.headers.emplace_back("Retry-After", std::to_string(model.retry_after_s));
+        busy.headers.push_back({"Retry-After", std::to_string(model.retry_after_s)});
         return busy;
       }
       ++waiting_;
