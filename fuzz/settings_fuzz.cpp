@@ -21,8 +21,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         __builtin_trap(); // every problem says what to fix
       }
     }
-    if (loaded.settings.max_tags < 1 || loaded.settings.plex_concurrency < 1) {
-      __builtin_trap(); // out-of-range numbers never get through
+    const auto& s = loaded.settings;
+    // Out-of-range numbers never get through (plex_concurrency and plex_requests_per_second are
+    // optional ceilings: 0 means adaptive).
+    if (s.max_tags < 1 || s.plex_concurrency < 0 || s.plex_concurrency > 8 || s.plex_requests_per_second < 0 ||
+        s.plex_requests_per_second > 1000) {
+      __builtin_trap();
     }
   }
   // The same bytes as a path_map setting, applied to a path built from them.
