@@ -548,6 +548,7 @@ plex::Result<plex::Item> Worker::read_item(const std::string& rating_key) {
   // Not read ahead: this item and those of the jobs due next, in one request. Another lane's read
   // under way already covers the keys it holds.
   const auto upcoming = upcoming_rating_keys(db_, now, plex::PlexClient::k_max_items_per_read * 2);
+  bool alone = false;
   {
     const std::lock_guard lock(shared_->mutex);
     for (const auto& key : upcoming) {
@@ -559,10 +560,13 @@ plex::Result<plex::Item> Worker::read_item(const std::string& rating_key) {
         keys.push_back(key);
       }
     }
-    if (keys.size() == 1) {
-      return plex_->item(rating_key);
+    alone = keys.size() == 1;
+    if (!alone) {
+      ahead.reading.insert(keys.begin(), keys.end());
     }
-    ahead.reading.insert(keys.begin(), keys.end());
+  }
+  if (alone) {
+    return plex_->item(rating_key); // outside the lock: the other lanes never wait on Plex here
   }
   auto read = plex_->items(keys);
   std::optional<plex::Item> mine;
