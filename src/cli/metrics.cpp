@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/plugin.hpp"
+#include "provider/service.hpp"
 #include "util/clock.hpp"
 
 namespace cli {
@@ -55,6 +56,7 @@ std::string render_metrics(store::Db& db, const std::string& data_dir, int64_t n
   for (const char* result : {"synced", "unchanged", "skipped", "retried", "failed", "review"}) {
     out << "plexsync_jobs_total{result=\"" << result << "\"} " << stats.value(result, int64_t{0}) << "\n";
   }
+  out << provider::metrics_text();
   return out.str();
 }
 

@@ -9,6 +9,7 @@
 #include "cli/cli.hpp"
 #include "cli/operator.hpp"
 #include "cli/plugin.hpp"
+#include "cli/provider_cmd.hpp"
 #include "config/manifest.hpp"
 #include "util/log.hpp"
 #include "util/path.hpp"
@@ -79,6 +80,25 @@ int run(int argc, char** argv) {
   sync->add_option("scene", target, "Stash scene id")->required();
   sync->add_flag("--dry-run", dry_run, "Send nothing: print the match and the edit a sync would send");
 
+  auto* provider_cmd = app.add_subcommand("provider", "The Plex metadata provider (pull mode): url, match, rotate-token");
+  provider_cmd->require_subcommand(1, 1);
+  const auto provider_sub = [&](const char* name, const char* help) {
+    auto* sub = provider_cmd->add_subcommand(name, help);
+    sub->add_option("--data-dir", op.data_dir,
+                    "Data directory (default: $PLEXSYNC_DATA_DIR, else data/ beside the binary)");
+    sub->add_flag("--json", op.json, "Print one JSON document instead of text");
+    return sub;
+  };
+  auto* provider_url = provider_sub("url", "Print the provider's root URL to register in Plex (first line)");
+  auto* provider_match = provider_sub("match", "The exact answer the provider gives Plex for a file name");
+  std::string match_title;
+  bool match_manual = false;
+  provider_match->add_option("filename", target, "The file name as Plex sends it (relative to the library folder)")
+      ->required();
+  provider_match->add_flag("--manual", match_manual, "As Plex's Fix Match asks: every candidate, best first");
+  provider_match->add_option("--title", match_title, "The title Plex's Fix Match box sends (also 'stash 1234')");
+  auto* provider_rotate = provider_sub("rotate-token", "Replace the provider's secret path segment and print the new URL");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -122,6 +142,15 @@ int run(int argc, char** argv) {
   }
   if (*sync) {
     return masked([&] { return cmd_sync(op, target, dry_run); });
+  }
+  if (*provider_url) {
+    return cmd_provider_url(op); // not masked: printing the secret URL is its job
+  }
+  if (*provider_match) {
+    return masked([&] { return cmd_provider_match(op, target, match_manual, match_title); });
+  }
+  if (*provider_rotate) {
+    return cmd_provider_rotate(op);
   }
   if (*plugin) {
     return run_plugin();

@@ -13,6 +13,7 @@
 
 #include "cli/health.hpp"
 #include "cli/metrics.hpp"
+#include "worker/provider_host.hpp"
 #include "config/manifest.hpp"
 #include "config/settings.hpp"
 #include "match/index.hpp"
@@ -703,6 +704,14 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
       return 1;
     }
     LOG_INFO("serving /metrics and /healthz on 127.0.0.1:" << metrics->port());
+  }
+  // The metadata provider (pull mode) lives as long as this worker; with it on, a worker started
+  // by a hook stays up too, since PMS may scan or browse at any time (spec 4.10).
+  auto provider = worker::ProviderHost::start_if_enabled(data_dir);
+  if (!provider) {
+    LOG_ERROR(provider.error().message);
+  } else if (*provider) {
+    forever = true;
   }
   LOG_INFO("worker started (pid " << util::current_pid() << (forever ? ", service mode)" : ")"));
   try {

@@ -130,6 +130,44 @@ const std::array k_table{
     SettingSpec{"reconcile_interval_hours", "Reconcile every (h)", SettingType::number, &S::reconcile_interval_hours, 1,
                 8760, false, false,
                 "How often a running worker compares all of Stash with Plex, as the Reconcile all task does"},
+    SettingSpec{"provider_enabled", "Metadata provider (pull mode)", SettingType::boolean, &S::provider_enabled, 0, 0,
+                false, false,
+                "Checked: the running worker serves Plex a custom metadata provider (Plex Media Server 1.43+), so a "
+                "library on the PlexSync agent pulls its metadata from Stash; see 'plexsync provider url'"},
+    SettingSpec{"provider_listen", "Provider listens on", SettingType::string, &S::provider_listen, 0, 0, false, false,
+                "host:port of the provider; empty = 127.0.0.1:9787 (this machine only); 0.0.0.0:9787 for Plex in "
+                "another container or machine"},
+    SettingSpec{"provider_public_url", "Provider address for Plex", SettingType::string, &S::provider_public_url, 0, 0,
+                false, false,
+                "The address Plex reaches PlexSync on, e.g. http://stash:9787; empty = the address Plex called"},
+    SettingSpec{"provider_allow", "Provider allowed sources", SettingType::string, &S::provider_allow, 0, 0, false,
+                false,
+                "Addresses that may call the provider: IPs or CIDR ranges separated by commas, 'private' (empty: "
+                "loopback and private networks) or 'any'"},
+    SettingSpec{"provider_skip_token", "Provider without secret path", SettingType::boolean, &S::provider_skip_token, 0,
+                0, false, false,
+                "Checked: serve the provider without its secret path segment (anyone allowed above can read the "
+                "library)"},
+    SettingSpec{"provider_identifier_suffix", "Provider identifier suffix", SettingType::string,
+                &S::provider_identifier_suffix, 0, 0, false, false,
+                "Letters, digits and periods added to the provider identifier, for a second Stash on the same Plex"},
+    SettingSpec{"provider_title", "Provider title", SettingType::string, &S::provider_title, 0, 0, false, false,
+                "Name Plex shows for the provider; empty = PlexSync (Stash)"},
+    SettingSpec{"provider_skip_adult_flag", "Provider: no adult flag", SettingType::boolean,
+                &S::provider_skip_adult_flag, 0, 0, false, false, "Checked: do not mark items isAdult for Plex"},
+    SettingSpec{"provider_skip_external_guids", "Provider: no stash-box ids", SettingType::boolean,
+                &S::provider_skip_external_guids, 0, 0, false, false,
+                "Checked: do not send StashDB and other stash-box ids as external ids"},
+    SettingSpec{"provider_stash_timeout", "Provider Stash timeout (s)", SettingType::number,
+                &S::provider_stash_timeout, 1, 60, false, false,
+                "Seconds a Stash call made while answering Plex may take (images, a scene not yet stored)"},
+    SettingSpec{"provider_image_cache_mb", "Provider image cache (MiB)", SettingType::number,
+                &S::provider_image_cache_mb, -1, 65536, false, false,
+                "Disk space for images proxied from Stash to Plex; -1 = no cache", "256 MiB"},
+    SettingSpec{"provider_record_requests", "Record Plex's provider requests", SettingType::boolean,
+                &S::provider_record_requests, 0, 0, false, false,
+                "Checked: append every request Plex sends the provider (secrets masked) to provider-requests.jsonl, "
+                "for bug reports"},
 };
 
 const std::array k_retired{
@@ -248,7 +286,66 @@ void one_of(LoadResult& result, const char* key, std::string& value, std::initia
   value = *allowed.begin();
 }
 
+// The provider's settings: a wrong one turns the provider off (reported), never the sync.
+void check_provider(LoadResult& result) {
+  auto& s = result.settings;
+  const Settings defaults;
+  if (s.provider_listen.empty()) {
+    s.provider_listen = defaults.provider_listen;
+  }
+  if (s.provider_title.empty()) {
+    s.provider_title = defaults.provider_title;
+  }
+  if (s.provider_allow.empty()) {
+    s.provider_allow = defaults.provider_allow;
+  }
+  const auto off = [&](const char* key, const std::string& why) {
+    if (s.provider_enabled) {
+      result.problems.push_back({key, why + "; the metadata provider stays off until it is fixed", false});
+    }
+    s.provider_enabled = false;
+  };
+  if (!parse_listen(s.provider_listen)) {
+    off("provider_listen", "provider_listen: \"" + s.provider_listen +
+                               "\" is not host:port with an IP address (e.g. 127.0.0.1:9787 or 0.0.0.0:9787)");
+  }
+  if (!s.provider_public_url.empty()) {
+    if (auto url = net::Url::parse(s.provider_public_url); !url) {
+      off("provider_public_url", "provider_public_url " + url.error().message);
+    } else if (s.provider_public_url.find_first_of("?#@") != std::string::npos) {
+      off("provider_public_url", "provider_public_url: give only scheme, host, port and path (no query or user)");
+    }
+  }
+  if (s.provider_identifier_suffix.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.") != std::string::npos) {
+    off("provider_identifier_suffix", "provider_identifier_suffix: \"" + s.provider_identifier_suffix +
+                                          "\" may hold only ASCII letters, digits and periods");
+  }
+}
+
 } // namespace
+
+std::optional<Listen> parse_listen(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= text.size() || text.size() - colon > 6) {
+    return std::nullopt;
+  }
+  auto host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const auto port_text = text.substr(colon + 1);
+  if (port_text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const int port = std::stoi(port_text);
+  const bool ip = host.find_first_not_of("0123456789.") == std::string::npos ||
+                  host.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
+  if (port < 1 || port > 65535 || !ip || host.empty()) {
+    return std::nullopt;
+  }
+  return Listen{host, static_cast<uint16_t>(port)};
+}
 
 std::string check_stash_url_for_plex(const std::string& value) {
   auto url = net::Url::parse(value);
@@ -354,6 +451,7 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
                                false});
     s.content_rating.clear();
   }
+  check_provider(result);
   if (s.plex_url.empty()) {
     result.problems.push_back({"plex_url",
                                "plex_url is not set: enter your Plex address (e.g. http://192.168.1.20:32400) under "

@@ -2,7 +2,9 @@
 // the settings reference all walk k_settings_table.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -62,6 +64,19 @@ struct Settings {
   int plex_concurrency = 0;         // a ceiling on requests in flight to Plex; 0 = adaptive, up to 8
   int poll_interval_seconds = 60;   // late-update poll of Stash while the worker runs; -1 = off
   int reconcile_interval_hours = 0; // full reconciliation by the running worker; 0 = off
+  // The metadata provider (pull mode, specs/plex-metadata-provider.md). Off unless enabled.
+  bool provider_enabled = false;
+  std::string provider_listen = "127.0.0.1:9787";
+  std::string provider_public_url; // base URL PMS reaches PlexSync on; empty = each request's Host
+  std::string provider_allow = "private";
+  bool provider_skip_token = false; // serve without the secret path segment
+  std::string provider_identifier_suffix;
+  std::string provider_title = "PlexSync (Stash)";
+  bool provider_skip_adult_flag = false;
+  bool provider_skip_external_guids = false;
+  int provider_stash_timeout = 5;    // seconds per Stash call made while answering PMS
+  int provider_image_cache_mb = 256; // -1 = no cache
+  bool provider_record_requests = false;
 };
 
 enum class SettingType { string, number, boolean };
@@ -92,6 +107,13 @@ std::span<const RetiredSetting> retired_settings();
 // unspecified addresses resolve on Plex's own machine or container; a query or user name would
 // hand Plex a credential.
 std::string check_stash_url_for_plex(const std::string& value);
+
+// provider_listen: an IP address (v6 may be bracketed) and a port 1-65535.
+struct Listen {
+  std::string host;
+  uint16_t port = 0;
+};
+std::optional<Listen> parse_listen(const std::string& text);
 
 struct Problem {
   std::string key;

@@ -3,7 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
-#include <set>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -28,7 +28,8 @@ using tcp = asio::ip::tcp;
 
 class BeastServer final : public HttpServer {
 public:
-  explicit BeastServer(Handler handler) : handler_(std::move(handler)), acceptor_(ioc_) {}
+  BeastServer(Handler handler, ServerLimits limits)
+      : handler_(std::move(handler)), limits_(std::move(limits)), acceptor_(ioc_) {}
 
   void use_tls(const ServerTls& tls) {
     tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
@@ -65,6 +66,9 @@ public:
     }
     port_ = acceptor_.local_endpoint().port();
     accept_thread_ = std::thread([this] { accept_loop(); });
+    if (limits_.receive_ms > 0) {
+      watchdog_thread_ = std::thread([this] { watchdog(); });
+    }
   }
 
   [[nodiscard]] uint16_t port() const override { return port_; }
@@ -80,8 +84,11 @@ public:
     if (accept_thread_.joinable()) {
       accept_thread_.join();
     }
+    if (watchdog_thread_.joinable()) {
+      watchdog_thread_.join();
+    }
     std::unique_lock lock(mutex_);
-    for (auto* socket : sockets_) {
+    for (auto& [socket, deadline] : sockets_) {
       socket->shutdown(tcp::socket::shutdown_both, ec);
     }
     idle_.wait(lock, [this] { return active_ == 0; });
@@ -100,24 +107,75 @@ private:
         continue;
       }
       std::lock_guard lock(mutex_);
+      if (limits_.max_connections > 0 && active_ >= limits_.max_connections) {
+        socket->close(ec); // over the cap: the client retries later
+        continue;
+      }
       ++active_;
-      sockets_.insert(socket.get());
+      sockets_.emplace(socket.get(), 0);
       std::thread([this, s = std::move(socket)]() mutable { serve(std::move(s)); }).detach();
     }
+  }
+
+  static int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // Closes connections whose request has not fully arrived in time (a trickling client).
+  void watchdog() {
+    while (sleep_unless_stopped(100)) {
+      const auto now = steady_ms();
+      std::lock_guard lock(mutex_);
+      for (auto& [socket, deadline] : sockets_) {
+        if (deadline != 0 && now > deadline) {
+          beast::error_code ec;
+          socket->shutdown(tcp::socket::shutdown_both, ec);
+          deadline = 0;
+        }
+      }
+    }
+  }
+
+  void set_deadline(tcp::socket& socket, int64_t deadline) {
+    if (limits_.receive_ms > 0) {
+      std::lock_guard lock(mutex_);
+      sockets_[&socket] = deadline;
+    }
+  }
+
+  static std::string peer_of(const tcp::socket& socket) {
+    beast::error_code ec;
+    const auto endpoint = socket.remote_endpoint(ec);
+    if (ec) {
+      return {};
+    }
+    auto address = endpoint.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+      address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    }
+    return address.to_string();
   }
 
   void serve(std::unique_ptr<tcp::socket> socket) {
     beast::error_code ec;
     socket->set_option(tcp::no_delay(true), ec);
-    if (tls_) {
+    const auto peer = peer_of(*socket);
+    if (limits_.admit && !limits_.admit(peer)) {
+      // Refused before anything is read: a short answer, then the connection closes.
+      const std::string refused = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      if (!tls_) {
+        asio::write(*socket, asio::buffer(refused), ec);
+      }
+    } else if (tls_) {
       asio::ssl::stream<tcp::socket&> stream(*socket, *tls_);
       stream.handshake(asio::ssl::stream_base::server, ec);
       if (!ec) {
-        exchange(stream, *socket);
+        exchange(stream, *socket, peer);
         stream.shutdown(ec);
       }
     } else {
-      exchange(*socket, *socket);
+      exchange(*socket, *socket, peer);
     }
     socket->shutdown(tcp::socket::shutdown_both, ec);
     socket->close(ec);
@@ -130,20 +188,30 @@ private:
 
   // Requests and answers on one connection until either side closes; raw is the TCP socket
   // under stream (the same object without TLS), for resets.
-  template <typename Stream> void exchange(Stream& stream, tcp::socket& raw) {
+  template <typename Stream> void exchange(Stream& stream, tcp::socket& raw, const std::string& peer) {
     beast::error_code ec;
     beast::flat_buffer buffer;
     while (!stopped_) {
       http::request_parser<http::string_body> parser;
-      parser.body_limit(size_t{256} * 1024U * 1024U);
-      // Long request lines must reach the handler so it can answer 414 like PMS does.
-      parser.header_limit(1024U * 1024U);
+      parser.body_limit(limits_.body_bytes);
+      // Long request lines must reach the simulators' handlers so they can answer 414 like PMS does.
+      parser.header_limit(static_cast<uint32_t>(limits_.header_bytes));
+      set_deadline(raw, limits_.receive_ms > 0 ? steady_ms() + limits_.receive_ms : 0);
       http::read(stream, buffer, parser, ec);
+      set_deadline(raw, 0);
+      if (ec == http::error::body_limit || ec == http::error::header_limit) {
+        ServerResponse refused;
+        refused.status = ec == http::error::body_limit ? 413 : 431;
+        refused.headers.push_back(Header{"Connection", "close"});
+        (void)write_response(stream, raw, refused);
+        break;
+      }
       if (ec) {
         break;
       }
       auto msg = parser.release();
       ServerRequest request;
+      request.peer = peer;
       request.method = std::string(msg.method_string());
       request.target = std::string(msg.target());
       const auto q = request.target.find('?');
@@ -245,23 +313,25 @@ private:
   }
 
   Handler handler_;
+  ServerLimits limits_;
   std::unique_ptr<asio::ssl::context> tls_; // null: plain HTTP
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   std::thread accept_thread_;
+  std::thread watchdog_thread_;
   std::atomic<bool> stopped_{false};
   std::mutex mutex_;
   std::condition_variable idle_;
-  std::set<tcp::socket*> sockets_;
+  std::map<tcp::socket*, int64_t> sockets_; // open connections -> receive deadline (0 = none)
   int active_ = 0;
 };
 
 } // namespace
 
 std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler,
-                                         const ServerTls& tls) {
-  auto server = std::make_unique<BeastServer>(std::move(handler));
+                                         const ServerTls& tls, ServerLimits limits) {
+  auto server = std::make_unique<BeastServer>(std::move(handler), std::move(limits));
   if (!tls.cert_file.empty()) {
     server->use_tls(tls);
   }
@@ -277,6 +347,8 @@ const char* status_reason(int status) {
     return "Created";
   case 204:
     return "No Content";
+  case 304:
+    return "Not Modified";
   case 400:
     return "Bad Request";
   case 401:
@@ -293,8 +365,12 @@ const char* status_reason(int status) {
     return "URI Too Long";
   case 422:
     return "Unprocessable Entity";
+  case 413:
+    return "Content Too Large";
   case 429:
     return "Too Many Requests";
+  case 431:
+    return "Request Header Fields Too Large";
   case 500:
     return "Internal Server Error";
   case 502:

@@ -19,6 +19,7 @@ struct ServerRequest {
   std::string query;  // raw query text after '?'
   Headers headers;
   std::string body;
+  std::string peer; // the TCP peer's address ("127.0.0.1", "::1"), for allow-lists
   [[nodiscard]] const std::string* header(std::string_view name) const { return find_header(headers, name); }
 };
 
@@ -48,6 +49,18 @@ public:
   virtual void stop() = 0;
 };
 
+// Limits for a listener open to more than a test (the metadata provider). The defaults suit the
+// simulators: large bodies and headers, no time limit, no connection cap.
+struct ServerLimits {
+  size_t body_bytes = size_t{256} * 1024U * 1024U; // larger: 413 and the connection closes
+  size_t header_bytes = 1024U * 1024U;             // larger: 431 and the connection closes
+  int receive_ms = 0;      // a request (head and body) must arrive within this; 0 = no limit
+  int max_connections = 0; // more at once are closed on accept; 0 = no cap
+  // Checked on the TCP peer address before anything is read; false closes the connection after
+  // a 403 (nothing of the request is read).
+  std::function<bool(const std::string& peer)> admit;
+};
+
 // PEM files for HTTPS; empty: plain HTTP.
 struct ServerTls {
   std::string cert_file; // the certificate chain, leaf first
@@ -57,7 +70,7 @@ struct ServerTls {
 // Listens on host:port (port 0 picks a free one). Throws util::Fatal when it cannot bind or
 // cannot load the TLS files.
 std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler,
-                                         const ServerTls& tls = {});
+                                         const ServerTls& tls = {}, ServerLimits limits = {});
 
 const char* status_reason(int status);
 

@@ -1,5 +1,7 @@
 #include "stash/client.hpp"
 
+#include <algorithm>
+
 #include "util/log.hpp"
 
 namespace stash {
@@ -279,7 +281,7 @@ util::Result<std::optional<Scene>> StashClient::find_scene(const std::string& id
   return std::optional<Scene>{std::move(scene)};
 }
 
-util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, StashAuth auth) {
+util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, StashAuth auth, int timeout_s) {
   auto url = net::Url::parse(base_url);
   if (!url) {
     return util::fail("Stash address " + url.error().message);
@@ -289,6 +291,13 @@ util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, 
   opts.verify_tls = false;
   opts.connect_timeout_ms = 5000;
   opts.read_timeout_ms = 60000;
+  if (timeout_s > 0) {
+    // Calls made while Plex waits for an answer: bounded as a whole, and no image beyond 20 MiB.
+    opts.connect_timeout_ms = std::min(opts.connect_timeout_ms, timeout_s * 1000);
+    opts.read_timeout_ms = timeout_s * 1000;
+    opts.total_timeout_ms = timeout_s * 1000;
+    opts.max_response_bytes = size_t{20} * 1024U * 1024U;
+  }
   return std::make_unique<StashClient>(net::make_http_client(opts), std::move(auth));
 }
 

@@ -78,6 +78,7 @@ std::optional<std::string> image_target(const std::string& url);
 
 // The one way PlexSync reaches Stash: base_url as built from server_connection. Certificates are
 // not verified because Stash is normally reached on loopback with a self-signed certificate.
-util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, StashAuth auth);
+// timeout_s > 0: every call is bounded by it as a whole (the metadata provider's calls).
+util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, StashAuth auth, int timeout_s = 0);
 
 } // namespace stash

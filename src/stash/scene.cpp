@@ -20,6 +20,7 @@ constexpr const char* k_fragment_head = R"gql(fragment SyncScene on Scene {
   studio { name parent_studio { name } }
   performers { name image_path }
   tags { name }
+  stash_ids { endpoint stash_id }
 )gql";
 } // namespace
 const char* const k_find_scene_op =
@@ -169,6 +170,15 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
   if (j.contains("paths") && j.at("paths").is_object()) {
     s.screenshot = str(j.at("paths"), "screenshot");
   }
+  if (j.contains("stash_ids") && j.at("stash_ids").is_array()) {
+    for (const auto& id : j.at("stash_ids")) {
+      StashId sid{str(id, "endpoint"), str(id, "stash_id")};
+      if (!sid.endpoint.empty() && !sid.stash_id.empty()) {
+        s.stash_ids.push_back(std::move(sid));
+      }
+    }
+  }
+  s.source = j.dump();
   return s;
 }
 

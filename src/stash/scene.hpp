@@ -25,6 +25,11 @@ struct Performer {
   std::string image_path; // empty when Stash only has its placeholder
 };
 
+struct StashId {
+  std::string endpoint; // the stash-box GraphQL URL, e.g. https://stashdb.org/graphql
+  std::string stash_id;
+};
+
 struct Scene {
   std::string id;
   std::string title;
@@ -42,6 +47,8 @@ struct Scene {
   std::vector<std::string> tags;
   std::vector<std::string> groups;
   std::string screenshot;
+  std::vector<StashId> stash_ids;
+  std::string source; // the scene object exactly as Stash answered (the provider's snapshot)
 };
 
 util::Result<Scene> scene_from_json(const nlohmann::json& j);

@@ -17,7 +17,7 @@ namespace store {
 namespace {
 
 // Ordered migrations; index + 1 is the user_version after applying it. Never edit a shipped one.
-const std::array<const char*, 6> k_migrations{R"sql(
+const std::array<const char*, 7> k_migrations{R"sql(
 CREATE TABLE jobs (
   id INTEGER PRIMARY KEY,
   scene_id TEXT NOT NULL UNIQUE,      -- one job per scene: newer events coalesce into it
@@ -119,6 +119,34 @@ CREATE TABLE posters (
 -- waiting on one folder are made due together once an index refresh sees files there.
 ALTER TABLE jobs ADD COLUMN waiting_for TEXT;
 CREATE INDEX jobs_waiting ON jobs(waiting_for) WHERE waiting_for IS NOT NULL;
+)sql",
+                                              R"sql(
+-- The metadata provider's local data (specs/plex-metadata-provider.md 4.6): every Stash file
+-- with its scene, and the scene as last read, so PMS's scans never wait on Stash.
+CREATE TABLE stash_files (
+  scene_id TEXT NOT NULL,
+  path TEXT NOT NULL,         -- as Stash reports it
+  path_fold TEXT NOT NULL,    -- NFC, case folded, '/' separators
+  plex_fold TEXT NOT NULL,    -- path_fold after path_map (the path as Plex sees the file)
+  base_fold TEXT NOT NULL,    -- file name of path_fold
+  size INTEGER NOT NULL
+);
+CREATE INDEX stash_files_scene ON stash_files(scene_id);
+CREATE INDEX stash_files_base ON stash_files(base_fold);
+CREATE INDEX stash_files_plex ON stash_files(plex_fold);
+CREATE TABLE scene_snapshots (
+  scene_id TEXT PRIMARY KEY,
+  updated_at TEXT NOT NULL,
+  fetched_ms INTEGER NOT NULL,
+  scene TEXT NOT NULL         -- the SyncScene fragment as Stash answered it
+);
+-- Images proxied from Stash for PMS, one file each under cache/img.
+CREATE TABLE image_cache (
+  key TEXT PRIMARY KEY,       -- kind/id/variant/version
+  content_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  last_used_ms INTEGER NOT NULL
+);
 )sql"};
 
 std::mutex g_fault_mutex;

@@ -206,15 +206,19 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings, si
     std::vector<Actor> actors;
     for (const auto& name : clean_names(names)) {
       std::string photo;
-      if (!settings.skip_performer_photos && !settings.stash_url_for_plex.empty()) {
+      std::string stash_image;
+      if (!settings.skip_performer_photos) {
         for (const auto& perf : scene.performers) {
           if (util::iequals(sanitize_line(perf.name, k_line_limit), name) && !perf.image_path.empty()) {
-            photo = photo_url_for_plex(perf.image_path, settings.stash_url_for_plex);
+            stash_image = perf.image_path;
+            if (!settings.stash_url_for_plex.empty()) {
+              photo = photo_url_for_plex(perf.image_path, settings.stash_url_for_plex);
+            }
             break;
           }
         }
       }
-      actors.push_back({name, photo});
+      actors.push_back({name, photo, stash_image});
     }
     cap(actors, settings.max_tags, "actors", v);
     d.actors = std::move(actors);

@@ -25,6 +25,9 @@ inline constexpr size_t k_summary_encoded_max = 6144;
 struct Actor {
   std::string name;
   std::string photo_url; // empty: leave Plex's photo alone
+  // The performer's image as Stash serves it ("" = none, a placeholder, or photos turned off):
+  // what the metadata provider proxies for PMS (pull mode), where push uses photo_url.
+  std::string stash_image;
 };
 
 // Unset optional: the field is not synced (turned off, or nothing valid to send).

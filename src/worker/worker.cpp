@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/paced_client.hpp"
+#include "provider/catalog.hpp"
 #include "queue/spool.hpp"
 #include "store/heal.hpp"
 #include "sync/plan.hpp"
@@ -621,6 +622,14 @@ void Worker::process(const queue::Job& job) {
     if (!scene) {
       retry(std::nullopt, scene.error().message, false, BackoffPolicy{5000, 5LL * 60 * 1000, 60LL * 60 * 1000});
       return;
+    }
+    if (settings_->provider_enabled) {
+      // The metadata provider answers PMS from this copy (provider/catalog.hpp).
+      auto kept = *scene ? provider::store_scene(db_, **scene, path_map_, clock_.now_ms())
+                         : provider::forget_scene(db_, job.scene_id);
+      if (!kept) {
+        LOG_WARN("scene " << job.scene_id << ": the metadata provider's copy was not updated: " << kept.error().message);
+      }
     }
     if (!*scene) {
       LOG_INFO("scene " << job.scene_id << " no longer exists in Stash; nothing to sync");

@@ -1,0 +1,105 @@
+#include "provider/access.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+#include "util/strings.hpp"
+
+namespace provider {
+namespace {
+
+// v4 addresses become v4-mapped v6, so one comparison covers both families.
+std::optional<std::array<uint8_t, 16>> to_bytes(const std::string& text, bool& v4) {
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(text, ec);
+  if (ec) {
+    return std::nullopt;
+  }
+  v4 = address.is_v4();
+  const auto v6 = address.is_v4() ? boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, address.to_v4())
+                                   : address.to_v6();
+  if (v6.is_v4_mapped()) {
+    v4 = true;
+  }
+  return v6.to_bytes();
+}
+
+bool in_range(const std::array<uint8_t, 16>& addr, const std::array<uint8_t, 16>& net, int prefix) {
+  for (int bit = 0; bit < prefix; ++bit) {
+    const auto byte = static_cast<size_t>(bit / 8);
+    const auto mask = static_cast<uint8_t>(0x80U >> static_cast<unsigned>(bit % 8));
+    if ((addr.at(byte) & mask) != (net.at(byte) & mask)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const char* const k_private[] = {"127.0.0.0/8", "10.0.0.0/8",  "172.16.0.0/12", "192.168.0.0/16",
+                                 "100.64.0.0/10", "::1/128", "fc00::/7", "fe80::/10"};
+
+} // namespace
+
+util::Result<AllowList> AllowList::parse(const std::string& text) {
+  AllowList list;
+  std::string normalised = text;
+  for (auto& c : normalised) {
+    c = c == ',' ? ' ' : c;
+  }
+  std::vector<std::string> entries;
+  for (auto& word : util::split(normalised, ' ')) {
+    if (!util::trim(word).empty()) {
+      entries.push_back(util::to_lower(util::trim(word)));
+    }
+  }
+  if (entries.empty()) {
+    entries.emplace_back("private");
+  }
+  std::vector<std::string> expanded;
+  for (const auto& e : entries) {
+    if (e == "any") {
+      list.any_ = true;
+    } else if (e == "private") {
+      expanded.insert(expanded.end(), std::begin(k_private), std::end(k_private));
+    } else {
+      expanded.push_back(e);
+    }
+  }
+  for (const auto& e : expanded) {
+    const auto slash = e.find('/');
+    bool v4 = false;
+    const auto bytes = to_bytes(e.substr(0, slash), v4);
+    int prefix = v4 ? 32 : 128;
+    bool ok = bytes.has_value();
+    if (ok && slash != std::string::npos) {
+      const auto bits = e.substr(slash + 1);
+      ok = !bits.empty() && bits.size() <= 3 && bits.find_first_not_of("0123456789") == std::string::npos &&
+           std::stoi(bits) <= prefix;
+      prefix = ok ? std::stoi(bits) : prefix;
+    }
+    if (!ok) {
+      return util::fail("provider_allow: \"" + e +
+                        "\" is not an IP address, a CIDR range (192.168.1.0/24), 'private' or 'any'; fix the entry");
+    }
+    list.ranges_.push_back(Range{*bytes, v4 ? prefix + 96 : prefix});
+  }
+  return list;
+}
+
+bool AllowList::allows(const std::string& peer) const {
+  if (any_) {
+    return true;
+  }
+  bool v4 = false;
+  const auto bytes = to_bytes(peer, v4);
+  if (!bytes) {
+    return false;
+  }
+  for (const auto& range : ranges_) {
+    if (in_range(*bytes, range.bytes, range.prefix)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace provider

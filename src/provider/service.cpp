@@ -1,0 +1,658 @@
+#include "provider/service.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "match/fold.hpp"
+#include "provider/catalog.hpp"
+#include "provider/identity.hpp"
+#include "provider/render.hpp"
+#include "util/clock.hpp"
+#include "util/digest.hpp"
+#include "util/file.hpp"
+#include "util/log.hpp"
+#include "util/path.hpp"
+#include "util/strings.hpp"
+
+namespace provider {
+namespace {
+
+constexpr size_t k_body_limit = 64U * 1024U;
+constexpr size_t k_header_limit = 8U * 1024U;
+constexpr int k_receive_ms = 10'000;
+constexpr int k_max_connections = 64;
+constexpr int k_title_candidates = 10;
+
+// Process-wide counters for /metrics.
+struct Counters {
+  std::mutex mutex;
+  std::map<std::string, int64_t> requests; // route|code
+  std::map<std::string, int64_t> matches;  // result
+  std::map<std::string, int64_t> rejected; // reason
+  int64_t cache_hits = 0;
+  int64_t cache_misses = 0;
+};
+Counters& counters() {
+  static Counters c;
+  return c;
+}
+void count(std::map<std::string, int64_t> Counters::*which, const std::string& key) {
+  auto& c = counters();
+  const std::lock_guard lock(c.mutex);
+  ++(c.*which)[key];
+}
+
+int64_t now_ms() {
+  return util::SystemClock().now_ms();
+}
+
+net::ServerResponse json_answer(int status, const nlohmann::json& body) {
+  net::ServerResponse r;
+  r.status = status;
+  r.headers.push_back(net::Header{"Content-Type", "application/json; charset=utf-8"});
+  r.headers.push_back(net::Header{"Cache-Control", "no-store"});
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+net::ServerResponse status_only(int status) {
+  net::ServerResponse r;
+  r.status = status;
+  r.headers.push_back(net::Header{"Cache-Control", "no-store"});
+  return r;
+}
+
+bool hex_token(const std::string& s) {
+  return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+std::string hex_of(const std::string& bytes) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char c : bytes) {
+    out += k_hex[c >> 4U];
+    out += k_hex[c & 0xFU];
+  }
+  return out;
+}
+
+util::Result<void> write_secrets(const std::string& data_dir, const Secrets& s) {
+  const nlohmann::json j = {{"token", s.token}, {"hmac_key", hex_of(s.hmac_key)}};
+  const auto file = data_dir + "/" + k_secrets_file;
+  const auto tmp = file + ".tmp";
+  std::error_code ec;
+  std::filesystem::remove(util::fs_path(tmp), ec);
+  return util::write_file_durably(tmp, file, j.dump() + "\n");
+}
+
+std::string unhex(const std::string& h) {
+  std::string out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) {
+    out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
+  }
+  return out;
+}
+
+// A Host header fit to build URLs from: host name or address and an optional port.
+bool sane_host(const std::string& host) {
+  return !host.empty() && host.size() < 256 &&
+         host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+             std::string::npos;
+}
+
+// Fix Match's direct forms: "stash 1234", "scene-1234", a Stash scene URL; nullopt otherwise.
+std::optional<std::string> direct_scene_id(const std::string& text) {
+  const auto t = util::to_lower(util::trim(text));
+  const auto digits_after = [&](size_t pos) -> std::optional<std::string> {
+    size_t end = pos;
+    while (end < t.size() && t[end] >= '0' && t[end] <= '9') {
+      ++end;
+    }
+    if (end == pos || end - pos > 18) {
+      return std::nullopt;
+    }
+    return t.substr(pos, end - pos);
+  };
+  for (const std::string prefix : {"stash ", "stash:", "scene-", "scene "}) {
+    if (t.rfind(prefix, 0) == 0) {
+      if (auto id = digits_after(prefix.size()); id && id->size() == t.size() - prefix.size()) {
+        return id;
+      }
+    }
+  }
+  if (const auto at = t.find("/scenes/"); at != std::string::npos && t.rfind("http", 0) == 0) {
+    return digits_after(at + 8);
+  }
+  return std::nullopt;
+}
+
+bool uuid_like(const std::string& s) {
+  return s.size() == 36 && s.find_first_not_of("0123456789abcdef-") == std::string::npos;
+}
+
+} // namespace
+
+util::Result<Secrets> load_or_create_secrets(const std::string& data_dir) {
+  const auto file = data_dir + "/" + k_secrets_file;
+  std::ifstream in(util::fs_path(file), std::ios::binary);
+  if (in) {
+    const auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_object() && j.contains("token") && j.at("token").is_string() && hex_token(j.at("token")) &&
+        j.contains("hmac_key") && j.at("hmac_key").is_string() && j.at("hmac_key").get<std::string>().size() == 64) {
+      Secrets s{j.at("token").get<std::string>(), unhex(j.at("hmac_key").get<std::string>())};
+      util::log::add_secret(s.token);
+      return s;
+    }
+    LOG_WARN(file << " is damaged; the provider gets a new secret path (register its URL in Plex again)");
+  }
+  const auto token = util::random_bytes(16);
+  const auto key = util::random_bytes(32);
+  if (token.size() != 16 || key.size() != 32) {
+    return util::fail("the system's random generator failed; the metadata provider cannot make its secrets");
+  }
+  Secrets s{hex_of(token), key};
+  TRY(write_secrets(data_dir, s));
+  util::log::add_secret(s.token);
+  return s;
+}
+
+util::Result<Secrets> rotate_token(const std::string& data_dir) {
+  TRY_ASSIGN(auto s, load_or_create_secrets(data_dir));
+  const auto token = util::random_bytes(16);
+  if (token.size() != 16) {
+    return util::fail("the system's random generator failed; the token was not changed");
+  }
+  s.token = hex_of(token);
+  TRY(write_secrets(data_dir, s));
+  util::log::add_secret(s.token);
+  return s;
+}
+
+std::string root_url(const std::string& base, const Secrets& secrets, bool with_token) {
+  std::string b = base;
+  while (!b.empty() && b.back() == '/') {
+    b.pop_back();
+  }
+  return b + (with_token ? "/p/" + secrets.token : std::string()) + "/movie";
+}
+
+std::string metrics_text() {
+  auto& c = counters();
+  const std::lock_guard lock(c.mutex);
+  std::ostringstream out;
+  out << "# HELP plexsync_provider_requests_total Requests the metadata provider answered, by route and status\n"
+         "# TYPE plexsync_provider_requests_total counter\n";
+  for (const auto& [key, n] : c.requests) {
+    const auto bar = key.find('|');
+    out << "plexsync_provider_requests_total{route=\"" << key.substr(0, bar) << "\",code=\"" << key.substr(bar + 1)
+        << "\"} " << n << "\n";
+  }
+  out << "# HELP plexsync_provider_matches_total Match requests, by how they were decided\n"
+         "# TYPE plexsync_provider_matches_total counter\n";
+  for (const auto& [key, n] : c.matches) {
+    out << "plexsync_provider_matches_total{result=\"" << key << "\"} " << n << "\n";
+  }
+  out << "# HELP plexsync_provider_rejected_total Requests refused by the provider's protections\n"
+         "# TYPE plexsync_provider_rejected_total counter\n";
+  for (const auto& [key, n] : c.rejected) {
+    out << "plexsync_provider_rejected_total{reason=\"" << key << "\"} " << n << "\n";
+  }
+  out << "# HELP plexsync_provider_image_cache_hits_total Images served from the disk cache\n"
+         "# TYPE plexsync_provider_image_cache_hits_total counter\nplexsync_provider_image_cache_hits_total "
+      << c.cache_hits
+      << "\n# HELP plexsync_provider_image_cache_misses_total Images fetched from Stash\n"
+         "# TYPE plexsync_provider_image_cache_misses_total counter\nplexsync_provider_image_cache_misses_total "
+      << c.cache_misses << "\n";
+  return out.str();
+}
+
+struct Provider::Lease {
+  Provider* owner;
+  std::unique_ptr<store::Db> db;
+  Lease(Provider* o, std::unique_ptr<store::Db> d) : owner(o), db(std::move(d)) {}
+  Lease(Lease&&) = default;
+  Lease& operator=(Lease&&) = delete;
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  ~Lease() {
+    if (db) {
+      const std::lock_guard lock(owner->pool_mutex_);
+      owner->pool_.push_back(std::move(db));
+    }
+  }
+};
+
+Provider::Provider(std::string data_dir, Secrets secrets, Backend& backend)
+    : data_dir_(std::move(data_dir)), secrets_(std::move(secrets)), backend_(backend), signer_(secrets_.hmac_key) {}
+
+Provider::Lease Provider::db() {
+  {
+    const std::lock_guard lock(pool_mutex_);
+    if (!pool_.empty()) {
+      auto d = std::move(pool_.back());
+      pool_.pop_back();
+      return {this, std::move(d)};
+    }
+  }
+  auto opened = store::Db::open(data_dir_, 2000);
+  if (!opened) {
+    throw std::runtime_error(opened.error().message);
+  }
+  return {this, std::make_unique<store::Db>(std::move(*opened))};
+}
+
+util::Result<std::optional<stash::Scene>> Provider::scene(store::Db& db, const std::string& id) {
+  TRY_ASSIGN(auto snap, load_snapshot(db, id));
+  if (snap) {
+    return std::optional<stash::Scene>(std::move(snap->scene));
+  }
+  // Not stored yet (a scene added after the catalog was built and before its job ran).
+  TRY_ASSIGN(auto fetched, backend_.fetch_scene(id));
+  if (fetched) {
+    const auto settings = backend_.settings();
+    auto map = match::PathMap::parse(settings.path_map);
+    if (map) {
+      (void)store_scene(db, *fetched, *map, now_ms());
+    }
+  }
+  return fetched;
+}
+
+net::ServerResponse Provider::handle(const net::ServerRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto settings = backend_.settings();
+  const auto id = identifier(settings.provider_identifier_suffix).value_or(k_base_identifier);
+  std::string prefix = settings.provider_skip_token ? "" : "/p/" + secrets_.token;
+  net::ServerResponse response;
+  std::string route_name = "other";
+  std::string rest;
+  if (!settings.provider_skip_token) {
+    // Constant-time check of the secret segment.
+    const std::string want = "/p/" + secrets_.token;
+    const auto got = request.path.substr(0, want.size());
+    const bool ok = util::constant_time_equal(got, want) &&
+                    (request.path.size() == want.size() || request.path[want.size()] == '/');
+    if (!ok) {
+      count(&Counters::rejected, "token");
+      response = status_only(404);
+      record(request, response);
+      return response;
+    }
+    rest = request.path.substr(want.size());
+  } else {
+    rest = request.path;
+  }
+  std::string base;
+  if (!settings.provider_public_url.empty()) {
+    base = settings.provider_public_url;
+    while (!base.empty() && base.back() == '/') {
+      base.pop_back();
+    }
+  } else {
+    const auto* host = request.header("Host");
+    base = "http://" + (host != nullptr && sane_host(*host) ? *host : settings.provider_listen);
+  }
+  const auto base_url = base + prefix;
+  try {
+    if (!backend_.ready() && rest.rfind("/img/", 0) != 0) {
+      response = status_only(503); // the catalog is being built for the first time
+      response.headers.push_back(net::Header{"Retry-After", "5"});
+    } else {
+      response = route(request, rest, settings, id, base_url);
+    }
+  } catch (const std::exception& e) {
+    LOG_WARN("metadata provider: " << request.method << " failed: " << e.what());
+    response = json_answer(500, {{"error", "internal error; see plexsync.log"}});
+  }
+  if (rest == "/movie") {
+    route_name = "root";
+  } else if (rest == "/movie/library/metadata/matches") {
+    route_name = "match";
+  } else if (rest.rfind("/movie/library/metadata/", 0) == 0) {
+    route_name = rest.find('/', 24) == std::string::npos ? "metadata" : rest.substr(rest.rfind('/') + 1);
+    if (route_name != "metadata" && route_name != "images" && route_name != "extras") {
+      route_name = "other";
+    }
+  } else if (rest.rfind("/img/", 0) == 0) {
+    route_name = "image";
+  }
+  count(&Counters::requests, route_name + "|" + std::to_string(response.status));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  if (settings.debug_logging) {
+    LOG_INFO("provider: " << request.method << " " << route_name << " -> " << response.status << " in " << ms.count()
+                          << " ms");
+  }
+  if (settings.provider_record_requests) {
+    record(request, response);
+  }
+  return response;
+}
+
+net::ServerResponse Provider::route(const net::ServerRequest& request, const std::string& rest,
+                                    const config::Settings& s, const std::string& identifier,
+                                    const std::string& base_url) {
+  if (rest == "/movie" || rest == "/movie/") {
+    if (request.method != "GET" && request.method != "HEAD") {
+      return status_only(405);
+    }
+    return json_answer(200, root_document(identifier, s.provider_title));
+  }
+  if (rest == "/movie/library/metadata/matches") {
+    if (request.method != "POST") {
+      return status_only(405);
+    }
+    const auto body = request.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(request.body, nullptr, false);
+    if (!body.is_object()) {
+      return json_answer(400, {{"error", "the match body must be a JSON object"}});
+    }
+    return json_answer(200, match(body, base_url));
+  }
+  constexpr std::string_view meta = "/movie/library/metadata/";
+  if (rest.rfind(meta, 0) == 0) {
+    if (request.method != "GET" && request.method != "HEAD") {
+      return status_only(405);
+    }
+    const auto tail = rest.substr(meta.size());
+    const auto slash = tail.find('/');
+    return metadata(tail.substr(0, slash), slash == std::string::npos ? "" : tail.substr(slash + 1), s, identifier,
+                    base_url);
+  }
+  if (rest.rfind("/img/", 0) == 0) {
+    if (request.method != "GET" && request.method != "HEAD") {
+      return status_only(405);
+    }
+    return image(request, rest.substr(5), s);
+  }
+  return status_only(404);
+}
+
+nlohmann::json Provider::match(const nlohmann::json& body, const std::string& base_url) {
+  const auto settings = backend_.settings();
+  const auto id = identifier(settings.provider_identifier_suffix).value_or(k_base_identifier);
+  const RenderContext ctx{id, base_url, &signer_, &settings};
+  auto results = nlohmann::json::array();
+  const auto int_field = [&](const char* key) -> int64_t {
+    if (!body.contains(key)) {
+      return 0;
+    }
+    const auto& v = body.at(key);
+    if (v.is_number_integer()) {
+      return v.get<int64_t>();
+    }
+    if (v.is_string() && !v.get<std::string>().empty() &&
+        v.get<std::string>().find_first_not_of("0123456789") == std::string::npos && v.get<std::string>().size() < 10) {
+      return std::stoll(v.get<std::string>());
+    }
+    return 0;
+  };
+  const auto str_field = [&](const char* key) {
+    return body.contains(key) && body.at(key).is_string() ? body.at(key).get<std::string>() : std::string();
+  };
+  if (int_field("type") != 1) {
+    count(&Counters::matches, "none");
+    return container(id, "Metadata", std::move(results));
+  }
+  const bool manual = int_field("manual") == 1;
+  auto lease = db();
+  auto& db = *lease.db;
+  std::vector<std::string> chosen; // scene ids, best first
+  std::string how = "none";
+  const auto add = [&](const std::string& scene_id) {
+    if (std::find(chosen.begin(), chosen.end(), scene_id) == chosen.end()) {
+      chosen.push_back(scene_id);
+    }
+  };
+  const auto hint = str_field("guid");
+  if (auto sid = scene_of_guid(id, hint); sid && load_snapshot(db, *sid).value_or(std::nullopt)) {
+    add(*sid);
+    how = "guid";
+  }
+  if (chosen.empty()) {
+    std::vector<std::string> locations;
+    if (auto stored = db.get_kv(k_plex_locations_kv); stored && *stored) {
+      const auto j = nlohmann::json::parse(**stored, nullptr, false);
+      if (j.is_array()) {
+        for (const auto& l : j) {
+          if (l.is_string()) {
+            locations.push_back(l.get<std::string>());
+          }
+        }
+      }
+    }
+    if (const auto filename = str_field("filename"); !filename.empty()) {
+      auto found = match_file(db, filename, locations);
+      if (found && found->kind != FileMatch::Kind::none) {
+        how = to_string(found->kind);
+        if (found->kind == FileMatch::Kind::ambiguous) {
+          LOG_WARN("provider: the file Plex asked about fits " << found->scenes.size()
+                                                               << " Stash scenes equally well; not matched "
+                                                                  "automatically (plexsync provider match shows them)");
+          if (manual) {
+            for (const auto& s : found->scenes) {
+              add(s);
+            }
+          }
+        } else {
+          add(found->scenes.front());
+        }
+      }
+    }
+  }
+  // A stash-box id as the hint (stashdb://<uuid>, ...): the scene carrying it.
+  if (chosen.empty() && hint.find("://") != std::string::npos) {
+    const auto uuid = util::to_lower(hint.substr(hint.find("://") + 3));
+    if (uuid_like(uuid)) {
+      if (auto stmt = db.prepare("SELECT scene_id FROM scene_snapshots WHERE scene LIKE ?1 LIMIT 2")) {
+        stmt->bind(1, "%\"stash_id\":\"" + uuid + "\"%");
+        if (auto row = stmt->step(); row && *row) {
+          add(stmt->text_at(0));
+          how = "stashid";
+        }
+      }
+    }
+  }
+  const bool certain = !chosen.empty() && how != "ambiguous";
+  if (manual) {
+    // Fix Match: direct forms first, then Stash's own title search.
+    const auto title = str_field("title");
+    if (auto direct = direct_scene_id(title)) {
+      add(*direct);
+    } else if (uuid_like(util::to_lower(util::trim(title)))) {
+      if (auto stmt = db.prepare("SELECT scene_id FROM scene_snapshots WHERE scene LIKE ?1 LIMIT 5")) {
+        stmt->bind(1, "%\"stash_id\":\"" + util::to_lower(util::trim(title)) + "\"%");
+        while (true) {
+          auto row = stmt->step();
+          if (!row || !*row) {
+            break;
+          }
+          add(stmt->text_at(0));
+        }
+      }
+    } else if (!util::trim(title).empty()) {
+      if (auto found = backend_.search_scenes(title, k_title_candidates)) {
+        for (const auto& s : *found) {
+          (void)store_scene(db, s, match::PathMap::parse(settings.path_map).value_or(match::PathMap{}), now_ms());
+          add(s.id);
+        }
+      } else {
+        LOG_WARN("provider: Fix Match could not search Stash: " << found.error().message);
+      }
+      how = chosen.empty() ? how : (certain ? how : "title");
+    }
+  } else if (how == "ambiguous") {
+    chosen.clear();
+  }
+  count(&Counters::matches, chosen.empty() && how != "ambiguous" ? "none" : how);
+  int score = 100;
+  for (size_t i = 0; i < chosen.size() && static_cast<int>(i) < k_title_candidates + 5; ++i) {
+    auto s = scene(db, chosen[i]);
+    if (!s || !*s) {
+      continue;
+    }
+    auto m = metadata_object(**s, ctx);
+    m["score"] = (i == 0 && certain) ? 100 : std::max(1, score - static_cast<int>(i) * 5);
+    score = certain ? 95 : 90;
+    results.push_back(std::move(m));
+  }
+  return container(id, "Metadata", std::move(results));
+}
+
+net::ServerResponse Provider::metadata(const std::string& rating_key, const std::string& sub,
+                                       const config::Settings& s, const std::string& identifier,
+                                       const std::string& base_url) {
+  const auto scene_id = scene_of_rating_key(rating_key);
+  if (!scene_id) {
+    return status_only(404);
+  }
+  if (sub == "children" || sub == "grandchildren") {
+    return status_only(404); // a movie provider
+  }
+  if (sub == "extras") {
+    return json_answer(200, container(identifier, "Metadata", nlohmann::json::array()));
+  }
+  if (!sub.empty() && sub != "images") {
+    return status_only(404);
+  }
+  auto lease = db();
+  auto found = scene(*lease.db, *scene_id);
+  if (!found) {
+    LOG_WARN("provider: scene " << *scene_id << " is not stored and Stash did not answer: " << found.error().message);
+    return json_answer(502, {{"error", "Stash is unreachable and this scene is not stored yet"}});
+  }
+  if (!*found) {
+    return status_only(404);
+  }
+  const RenderContext ctx{identifier, base_url, &signer_, &s};
+  if (sub == "images") {
+    return json_answer(200, container(identifier, "Image", image_list(**found, ctx)));
+  }
+  return json_answer(200, container(identifier, "Metadata", nlohmann::json::array({metadata_object(**found, ctx)})));
+}
+
+net::ServerResponse Provider::image(const net::ServerRequest& request, const std::string& rest,
+                                    const config::Settings& s) {
+  const auto parsed = parse_image_path(rest);
+  if (!parsed) {
+    return status_only(404);
+  }
+  if (!signer_.verify(parsed->ref, parsed->signature)) {
+    count(&Counters::rejected, "signature");
+    return status_only(403);
+  }
+  const auto answer = [&](const ImageCache::Entry& e) {
+    net::ServerResponse r;
+    r.headers.push_back(net::Header{"Cache-Control", "public, max-age=31536000, immutable"});
+    r.headers.push_back(net::Header{"ETag", "\"" + parsed->signature + "\""});
+    const auto* match = request.header("If-None-Match");
+    if (match != nullptr && match->find(parsed->signature) != std::string::npos) {
+      r.status = 304;
+      return r;
+    }
+    r.headers.push_back(net::Header{"Content-Type", e.content_type});
+    if (request.method == "HEAD") {
+      r.headers.push_back(net::Header{"Content-Length", std::to_string(e.bytes.size())});
+    } else {
+      r.body = e.bytes;
+    }
+    return r;
+  };
+  const int64_t cap = s.provider_image_cache_mb < 0 ? 0 : int64_t{s.provider_image_cache_mb} * 1024 * 1024;
+  ImageCache cache(data_dir_ + "/cache/img", cap);
+  auto lease = db();
+  if (auto hit = cache.get(*lease.db, parsed->ref, now_ms())) {
+    std::lock_guard lock(counters().mutex);
+    ++counters().cache_hits;
+    return answer(*hit);
+  }
+  // One fetch per image at a time: PMS asking twice during a scan costs Stash one request.
+  std::shared_ptr<std::mutex> flight;
+  {
+    const std::lock_guard lock(flight_mutex_);
+    auto& f = flights_[parsed->ref.key()];
+    if (!f) {
+      f = std::make_shared<std::mutex>();
+    }
+    flight = f;
+  }
+  const std::lock_guard in_flight(*flight);
+  if (auto hit = cache.get(*lease.db, parsed->ref, now_ms())) {
+    return answer(*hit);
+  }
+  {
+    std::lock_guard lock(counters().mutex);
+    ++counters().cache_misses;
+  }
+  auto fetched = backend_.fetch_image(stash_target(parsed->ref));
+  {
+    const std::lock_guard lock(flight_mutex_);
+    if (flight.use_count() <= 2) {
+      flights_.erase(parsed->ref.key());
+    }
+  }
+  if (!fetched) {
+    LOG_WARN("provider: an image could not be fetched from Stash: " << fetched.error().message);
+    return status_only(502);
+  }
+  if (!*fetched) {
+    return status_only(404); // Stash has only its placeholder
+  }
+  ImageCache::Entry entry{(*fetched)->bytes, sniff_image_type((*fetched)->bytes)};
+  if (entry.content_type.empty()) {
+    return status_only(502); // not an image: never hand PMS whatever Stash's login page was
+  }
+  if (auto stored = cache.put(*lease.db, parsed->ref, entry, now_ms()); !stored) {
+    LOG_WARN("provider: could not cache an image: " << stored.error().message);
+  }
+  return answer(entry);
+}
+
+void Provider::record(const net::ServerRequest& request, const net::ServerResponse& response) {
+  const auto settings = backend_.settings();
+  if (!settings.provider_record_requests) {
+    return;
+  }
+  nlohmann::json headers = nlohmann::json::object();
+  for (const auto& h : request.headers) {
+    const auto name = util::to_lower(h.name);
+    if (name == "cookie" || name == "authorization" || name == "x-plex-token" || name == "apikey") {
+      continue;
+    }
+    headers[h.name] = util::log::redact(h.value);
+  }
+  const nlohmann::json line = {{"at_ms", now_ms()},
+                               {"method", request.method},
+                               {"path", util::log::redact(request.path)},
+                               {"query", util::log::redact(request.query)},
+                               {"headers", headers},
+                               {"body", util::log::redact(request.body.substr(0, k_body_limit))},
+                               {"status", response.status}};
+  const std::lock_guard lock(record_mutex_);
+  if (auto* f = util::open_file(data_dir_ + "/provider-requests.jsonl", "ab")) {
+    const auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    (void)std::fwrite(text.data(), 1, text.size(), f);
+    (void)std::fclose(f);
+  }
+}
+
+std::unique_ptr<net::HttpServer> serve(Provider& provider, const config::Listen& listen, const AllowList& allow) {
+  net::ServerLimits limits;
+  limits.body_bytes = k_body_limit;
+  limits.header_bytes = k_header_limit;
+  limits.receive_ms = k_receive_ms;
+  limits.max_connections = k_max_connections;
+  limits.admit = [allow](const std::string& peer) {
+    if (allow.allows(peer)) {
+      return true;
+    }
+    count(&Counters::rejected, "source");
+    return false;
+  };
+  return net::start_server(
+      listen.host, listen.port, [&provider](const net::ServerRequest& r) { return provider.handle(r); }, {}, limits);
+}
+
+} // namespace provider

@@ -1,0 +1,217 @@
+#include "worker/provider_host.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "match/path_map.hpp"
+#include "provider/access.hpp"
+#include "provider/catalog.hpp"
+#include "store/db.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+#include "worker/worker.hpp"
+
+namespace worker {
+namespace {
+
+constexpr int64_t k_settings_reload_ms = 60'000;
+constexpr int64_t k_catalog_retry_ms = 30'000;
+// A full rebuild now and then catches what neither hooks nor the poll saw (files moved by a scan).
+constexpr int64_t k_catalog_rebuild_ms = 6LL * 3600 * 1000;
+
+} // namespace
+
+config::LoadResult load_settings_for(const std::string& data_dir) {
+  auto db = store::Db::open(data_dir);
+  if (db) {
+    auto conn = effective_connection(*db, read_local_stash());
+    if (conn && *conn) {
+      auto client = stash::connect((*conn)->base_url, {(*conn)->cookie_name, (*conn)->cookie_value,
+                                                       read_local_stash().api_key}, 5);
+      if (client) {
+        if (auto raw = (*client)->plugin_settings()) {
+          return config::load_effective_settings(*raw);
+        }
+      }
+    }
+  }
+  return config::load_effective_settings(nlohmann::json::object());
+}
+
+util::Result<std::unique_ptr<ProviderHost>> ProviderHost::start_if_enabled(const std::string& data_dir) {
+  auto loaded = load_settings_for(data_dir);
+  for (const auto& p : loaded.problems) {
+    if (p.key.rfind("provider_", 0) == 0) {
+      LOG_WARN(p.message);
+    }
+  }
+  if (!loaded.settings.provider_enabled) {
+    return std::unique_ptr<ProviderHost>();
+  }
+  const auto& s = loaded.settings;
+  TRY_ASSIGN(auto allow, provider::AllowList::parse(s.provider_allow));
+  const auto listen = config::parse_listen(s.provider_listen);
+  if (!listen) {
+    return util::fail("provider_listen \"" + s.provider_listen + "\" is not host:port");
+  }
+  TRY_ASSIGN(auto secrets, provider::load_or_create_secrets(data_dir));
+  std::unique_ptr<ProviderHost> host(new ProviderHost(data_dir, s, std::move(secrets)));
+  try {
+    host->server_ = provider::serve(*host->provider_, *listen, allow);
+  } catch (const std::exception& e) {
+    return util::fail(std::string("the metadata provider cannot listen: ") + e.what() +
+                      " (set provider_listen to a free address and port)");
+  }
+  host->thread_ = std::thread([h = host.get()] { h->background(); });
+  LOG_INFO("metadata provider listening on " << listen->host << ":" << host->port()
+                                             << " (plexsync provider url prints the address to register in Plex)");
+  return host;
+}
+
+util::Result<std::unique_ptr<ProviderHost>> ProviderHost::offline(const std::string& data_dir) {
+  auto loaded = load_settings_for(data_dir);
+  TRY_ASSIGN(auto secrets, provider::load_or_create_secrets(data_dir));
+  std::unique_ptr<ProviderHost> host(new ProviderHost(data_dir, loaded.settings, std::move(secrets)));
+  host->ready_ = true;
+  return host;
+}
+
+ProviderHost::ProviderHost(std::string data_dir, config::Settings settings, provider::Secrets secrets)
+    : data_dir_(std::move(data_dir)), settings_(std::move(settings)) {
+  provider_ = std::make_unique<provider::Provider>(data_dir_, std::move(secrets), *this);
+}
+
+ProviderHost::~ProviderHost() {
+  stopping_ = true;
+  wake_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  if (server_) {
+    server_->stop();
+  }
+}
+
+config::Settings ProviderHost::settings() {
+  const std::lock_guard lock(settings_mutex_);
+  return settings_;
+}
+
+util::Result<stash::StashClient*> ProviderHost::stash() {
+  TRY_ASSIGN(auto db, store::Db::open(data_dir_));
+  TRY_ASSIGN(auto conn, effective_connection(db, read_local_stash()));
+  if (!conn) {
+    return util::fail("no Stash connection known yet (run any PlexSync task, or set stash_url for service mode)");
+  }
+  if (!stash_ || stash_cookie_ != conn->cookie_value) {
+    const auto s = settings();
+    const auto key = !read_local_stash().api_key.empty() ? read_local_stash().api_key : s.stash_api_key;
+    TRY_ASSIGN(stash_, stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, key},
+                                      s.provider_stash_timeout));
+    stash_cookie_ = conn->cookie_value;
+  }
+  return stash_.get();
+}
+
+util::Result<std::optional<stash::Scene>> ProviderHost::fetch_scene(const std::string& id) {
+  const std::lock_guard lock(stash_mutex_);
+  TRY_ASSIGN(auto* client, stash());
+  return client->find_scene(id);
+}
+
+util::Result<std::optional<stash::StashClient::Image>> ProviderHost::fetch_image(const std::string& target) {
+  const std::lock_guard lock(stash_mutex_);
+  TRY_ASSIGN(auto* client, stash());
+  return client->fetch_image(target);
+}
+
+util::Result<std::vector<stash::Scene>> ProviderHost::search_scenes(const std::string& text, int limit) {
+  const std::lock_guard lock(stash_mutex_);
+  TRY_ASSIGN(auto* client, stash());
+  TRY_ASSIGN(const auto facts, client->facts());
+  const auto document = stash::queries::find_scenes(stash::group_field_for(stash::parse_version(facts.version)));
+  TRY_ASSIGN(const auto data,
+             client->query(document, {{"f", nlohmann::json::object()}, {"p", {{"q", text}, {"per_page", limit}}}}));
+  std::vector<stash::Scene> out;
+  if (data.contains("findScenes") && data.at("findScenes").is_object() &&
+      data.at("findScenes").contains("scenes") && data.at("findScenes").at("scenes").is_array()) {
+    for (const auto& j : data.at("findScenes").at("scenes")) {
+      if (auto scene = stash::scene_from_json(j)) {
+        out.push_back(std::move(*scene));
+      }
+    }
+  }
+  return out;
+}
+
+bool ProviderHost::build_catalog_once() {
+  auto db = store::Db::open(data_dir_);
+  if (!db) {
+    LOG_WARN("metadata provider: " << db.error().message);
+    return false;
+  }
+  const auto s = settings();
+  auto map = match::PathMap::parse(s.path_map);
+  if (!map) {
+    LOG_WARN("metadata provider: " << map.error().message);
+    return false;
+  }
+  const std::lock_guard lock(stash_mutex_);
+  auto client = stash();
+  if (!client) {
+    LOG_WARN("metadata provider: cannot read Stash's files yet: " << client.error().message);
+    return false;
+  }
+  util::SystemClock clock;
+  auto report = provider::build_catalog(**client, *db, *map, clock.now_ms());
+  if (!report) {
+    LOG_WARN("metadata provider: reading Stash's files failed: " << report.error().message << "; trying again soon");
+    return false;
+  }
+  (void)db->put_kv("provider_catalog_path_map", s.path_map);
+  LOG_INFO("metadata provider: " << report->scenes << " scenes and " << report->files << " files indexed"
+                                 << (report->removed > 0 ? ", " + std::to_string(report->removed) + " gone" : ""));
+  return true;
+}
+
+void ProviderHost::background() {
+  util::SystemClock clock;
+  int64_t next_settings = clock.now_ms() + k_settings_reload_ms;
+  int64_t next_build = 0;
+  {
+    // A catalog built before (a restart) answers at once; the rebuild runs behind it.
+    auto db = store::Db::open(data_dir_);
+    if (db) {
+      if (auto built = db->get_kv(provider::k_catalog_built_kv); built && *built) {
+        ready_ = true;
+      }
+    }
+  }
+  while (!stopping_) {
+    const auto now = clock.now_ms();
+    if (now >= next_build) {
+      const bool ok = build_catalog_once();
+      ready_ = ready_ || ok;
+      next_build = clock.now_ms() + (ok ? k_catalog_rebuild_ms : k_catalog_retry_ms);
+    }
+    if (now >= next_settings) {
+      auto loaded = load_settings_for(data_dir_);
+      {
+        const std::lock_guard lock(settings_mutex_);
+        const bool remap = loaded.settings.path_map != settings_.path_map;
+        settings_ = loaded.settings;
+        if (remap) {
+          if (auto db = store::Db::open(data_dir_)) {
+            if (auto map = match::PathMap::parse(settings_.path_map)) {
+              (void)provider::remap_files(*db, *map);
+            }
+          }
+        }
+      }
+      next_settings = clock.now_ms() + k_settings_reload_ms;
+    }
+    std::unique_lock lock(wait_mutex_);
+    wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_.load(); });
+  }
+}
+
+} // namespace worker
