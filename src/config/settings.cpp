@@ -341,7 +341,7 @@ std::optional<Listen> parse_listen(const std::string& text) {
   const int port = std::stoi(port_text);
   const bool ip = host.find_first_not_of("0123456789.") == std::string::npos ||
                   host.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
-  if (port < 1 || port > 65535 || !ip || host.empty()) {
+  if (port > 65535 || !ip || host.empty()) { // port 0: any free one (the log names it)
     return std::nullopt;
   }
   return Listen{host, static_cast<uint16_t>(port)};

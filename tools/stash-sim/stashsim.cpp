@@ -384,6 +384,22 @@ nlohmann::json StashSim::find_scenes(const nlohmann::json& args, const std::stri
     }
   }
   const auto find_filter = args.value("filter", nlohmann::json::object());
+  // FindFilterType.q: Stash searches title, details, code and file paths, case-insensitively.
+  if (find_filter.is_object() && find_filter.contains("q") && find_filter.at("q").is_string() &&
+      !find_filter.at("q").get<std::string>().empty()) {
+    const auto lower = [](std::string t) {
+      std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      return t;
+    };
+    const auto q = lower(find_filter.at("q").get<std::string>());
+    std::erase_if(matches, [&](const nlohmann::json* sc) {
+      std::string text = sc->value("title", "") + "\n" + sc->value("details", "") + "\n" + sc->value("code", "");
+      for (const auto& f : sc->value("files", nlohmann::json::array())) {
+        text += "\n" + f.value("path", "");
+      }
+      return lower(text).find(q) == std::string::npos;
+    });
+  }
   const auto sort = find_filter.is_object() ? find_filter.value("sort", "") : std::string();
   const auto desc = find_filter.is_object() && find_filter.value("direction", "ASC") == "DESC";
   static const std::set<std::string> k_sorts = {"",      "id",   "created_at", "updated_at",

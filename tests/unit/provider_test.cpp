@@ -1,0 +1,254 @@
+// The metadata provider's pieces (specs/plex-metadata-provider.md 7.1, 7.2): identity, the
+// allow-list, file names and matching, image signing, and the JSON it answers, checked against
+// a structural reading of the protocol and Plex's own example payloads.
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "match/path_map.hpp"
+#include "provider/access.hpp"
+#include "provider/catalog.hpp"
+#include "provider/identity.hpp"
+#include "provider/images.hpp"
+#include "provider/render.hpp"
+#include "support/provider_contract.hpp"
+#include "support/sandbox.hpp"
+
+namespace {
+
+using testing_support::contract_problems;
+
+TEST(ProviderIdentity, IdentifierFollowsPlexRules) {
+  EXPECT_EQ(provider::identifier(""), "tv.plex.agents.custom.plexsync.stash");
+  EXPECT_EQ(provider::identifier("home2"), "tv.plex.agents.custom.plexsync.stash.home2");
+  EXPECT_FALSE(provider::identifier("bad-suffix"));
+  EXPECT_FALSE(provider::identifier("a..b"));
+  EXPECT_FALSE(provider::identifier("trailing."));
+  EXPECT_TRUE(provider::valid_identifier("tv.plex.agents.custom.x1"));
+  EXPECT_FALSE(provider::valid_identifier("tv.plex.agents.custom."));
+  EXPECT_FALSE(provider::valid_identifier("tv.plex.agents.tmdb"));
+}
+
+TEST(ProviderIdentity, RatingKeysAndGuidsRoundTrip) {
+  const auto id = *provider::identifier("");
+  EXPECT_EQ(provider::rating_key("1042"), "scene-1042");
+  EXPECT_EQ(provider::item_key("1042"), "/library/metadata/scene-1042");
+  EXPECT_EQ(provider::guid(id, "1042"), id + "://movie/scene-1042");
+  EXPECT_EQ(provider::scene_of_rating_key("scene-1042"), "1042");
+  EXPECT_EQ(provider::scene_of_guid(id, id + "://movie/scene-7"), "7");
+  for (const auto* bad : {"scene-", "scene-1a", "scene-1/2", "1042", "scene--1", "Scene-1"}) {
+    EXPECT_FALSE(provider::scene_of_rating_key(bad)) << bad;
+  }
+  EXPECT_FALSE(provider::scene_of_guid(id, "plex://movie/scene-7"));
+  EXPECT_FALSE(provider::scene_of_guid(id, id + "://show/scene-7"));
+}
+
+TEST(ProviderAccess, PrivateAnyAndRanges) {
+  auto priv = provider::AllowList::parse("");
+  ASSERT_TRUE(priv);
+  for (const auto* ok : {"127.0.0.1", "10.1.2.3", "172.20.0.5", "192.168.1.9", "100.64.0.1", "::1", "fd00::1",
+                         "fe80::1", "::ffff:192.168.1.9"}) {
+    EXPECT_TRUE(priv->allows(ok)) << ok;
+  }
+  for (const auto* no : {"8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8", "", "nonsense"}) {
+    EXPECT_FALSE(priv->allows(no)) << no;
+  }
+  auto one = provider::AllowList::parse("192.168.1.10, 2001:db8::/32");
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(one->allows("192.168.1.10"));
+  EXPECT_FALSE(one->allows("192.168.1.11"));
+  EXPECT_FALSE(one->allows("127.0.0.1"));
+  EXPECT_TRUE(one->allows("2001:db8:5::1"));
+  EXPECT_TRUE(provider::AllowList::parse("any")->allows("8.8.8.8"));
+  EXPECT_TRUE(provider::AllowList::parse("127.0.0.1/32")->allows("127.0.0.1"));
+  EXPECT_FALSE(provider::AllowList::parse("127.0.0.1/32")->allows("127.0.0.2"));
+  for (const auto* bad : {"10.0.0.0/33", "lan", "10.0.0.0/", "::1/129", "1.2.3"}) {
+    EXPECT_FALSE(provider::AllowList::parse(bad)) << bad;
+  }
+}
+
+TEST(ProviderFilename, EveryFormNormalises) {
+  EXPECT_EQ(provider::normalize_filename("Studio X/Scene.mp4"), "studio x/scene.mp4");
+  EXPECT_EQ(provider::normalize_filename("/Studio X/Scene.mp4"), "studio x/scene.mp4");
+  EXPECT_EQ(provider::normalize_filename("Studio X\\Scene.mp4"), "studio x/scene.mp4");
+  EXPECT_EQ(provider::normalize_filename("//Studio X//Scene.mp4"), "studio x/scene.mp4");
+  // NFD (macOS) and NFC fold alike.
+  EXPECT_EQ(provider::normalize_filename("Cafe\xCC\x81/x.mp4"), provider::normalize_filename("Caf\xC3\xA9/x.mp4"));
+  for (const auto* bad : {"", "/", "a/../b.mp4", "./b.mp4"}) {
+    EXPECT_FALSE(provider::normalize_filename(bad)) << bad;
+  }
+}
+
+stash::Scene scene_with(const std::string& id, const std::vector<std::string>& paths) {
+  nlohmann::json j = {{"id", id}, {"title", "Scene " + id}, {"updated_at", "2026-01-01T00:00:00Z"}};
+  for (const auto& p : paths) {
+    j["files"].push_back({{"path", p}, {"basename", p.substr(p.rfind('/') + 1)}, {"size", 100}, {"duration", 61.5}});
+  }
+  return *stash::scene_from_json(j);
+}
+
+class ProviderCatalog : public testing_support::DatabaseTest {
+protected:
+  void add(const std::string& id, const std::vector<std::string>& paths, const std::string& map = "") {
+    ASSERT_TRUE(provider::store_scene(*db_, scene_with(id, paths), *match::PathMap::parse(map), 1));
+  }
+  provider::FileMatch find(const std::string& filename, const std::vector<std::string>& locations = {}) {
+    auto m = provider::match_file(*db_, filename, locations);
+    EXPECT_TRUE(m) << m.error().message;
+    return m ? *m : provider::FileMatch{};
+  }
+};
+
+TEST_F(ProviderCatalog, EveryFilenameStyleFindsTheScene) {
+  add("1", {"/data/stash/Studio X/2024-01-15 Pool.mp4"}, "/data/stash=>/media/Movies");
+  add("2", {"/data/stash/Studio Y/Other.mp4"}, "/data/stash=>/media/Movies");
+  const std::vector<std::string> locations{"/media/Movies"};
+  for (const auto* style : {"Studio X/2024-01-15 Pool.mp4", "/Studio X/2024-01-15 Pool.mp4",
+                            "Movies/Studio X/2024-01-15 Pool.mp4", "/media/Movies/Studio X/2024-01-15 Pool.mp4",
+                            "studio x\\2024-01-15 POOL.mp4"}) {
+    const auto m = find(style, locations);
+    EXPECT_EQ(m.kind, provider::FileMatch::Kind::exact) << style;
+    EXPECT_EQ(m.scenes, std::vector<std::string>{"1"}) << style;
+    // Without the library folders (sections not read yet) the suffix still decides.
+    const auto s = find(style);
+    ASSERT_EQ(s.scenes.size(), 1U) << style;
+    EXPECT_EQ(s.scenes.front(), "1") << style;
+  }
+  EXPECT_EQ(find("Studio X/Missing.mp4", locations).kind, provider::FileMatch::Kind::none);
+  // A file name alone that several folders hold is not guessed at.
+  EXPECT_EQ(find("Pool.mp4", locations).kind, provider::FileMatch::Kind::none);
+}
+
+TEST_F(ProviderCatalog, DuplicateRelativePathsAreAmbiguousUnlessTheFolderDecides) {
+  add("1", {"/disk1/Studio/Same.mp4"});
+  add("2", {"/disk2/Studio/Same.mp4"});
+  const auto m = find("Studio/Same.mp4");
+  EXPECT_EQ(m.kind, provider::FileMatch::Kind::ambiguous);
+  EXPECT_EQ(m.scenes.size(), 2U);
+  // PMS's library folder tells them apart.
+  const auto exact = find("Studio/Same.mp4", {"/disk2"});
+  EXPECT_EQ(exact.kind, provider::FileMatch::Kind::exact);
+  EXPECT_EQ(exact.scenes, std::vector<std::string>{"2"});
+  // The longer common suffix wins.
+  add("3", {"/x/A/Long/Name.mp4"});
+  add("4", {"/x/B/Long/Name.mp4"});
+  const auto longest = find("A/Long/Name.mp4");
+  EXPECT_EQ(longest.scenes, std::vector<std::string>{"3"});
+}
+
+TEST_F(ProviderCatalog, RemapAndForget) {
+  add("1", {"/data/a/f.mp4"});
+  EXPECT_EQ(find("f.mp4", {"/plex"}).kind, provider::FileMatch::Kind::suffix);
+  EXPECT_EQ(find("sub/f.mp4", {"/plex"}).kind, provider::FileMatch::Kind::none);
+  ASSERT_TRUE(provider::remap_files(*db_, *match::PathMap::parse("/data/a=>/plex/sub")));
+  EXPECT_EQ(find("sub/f.mp4", {"/plex"}).kind, provider::FileMatch::Kind::exact);
+  auto snap = provider::load_snapshot(*db_, "1");
+  ASSERT_TRUE(snap && *snap);
+  EXPECT_EQ((*snap)->scene.title, "Scene 1");
+  ASSERT_TRUE(provider::forget_scene(*db_, "1"));
+  EXPECT_EQ(find("f.mp4").kind, provider::FileMatch::Kind::none);
+  EXPECT_FALSE(*provider::load_snapshot(*db_, "1"));
+}
+
+TEST(ProviderImages, SignedUrlsResistTampering) {
+  provider::ImageSigner signer(std::string(32, 'k'));
+  const auto ref = provider::image_ref_of_stash_url("http://stash:9999/scene/1042/screenshot?t=1705312342");
+  ASSERT_TRUE(ref);
+  EXPECT_EQ(ref->key(), "scene/1042/screenshot/1705312342");
+  const auto path = provider::image_path(*ref, signer);
+  ASSERT_EQ(path.rfind("img/", 0), 0U);
+  const auto parsed = provider::parse_image_path(path.substr(4));
+  ASSERT_TRUE(parsed);
+  EXPECT_TRUE(signer.verify(parsed->ref, parsed->signature));
+  for (auto [field, value] : {std::pair{&provider::ImageRef::id, "1043"}, std::pair{&provider::ImageRef::version, "1"},
+                              std::pair{&provider::ImageRef::kind, "performer"}}) {
+    auto changed = parsed->ref;
+    changed.*field = value;
+    EXPECT_FALSE(signer.verify(changed, parsed->signature));
+  }
+  EXPECT_FALSE(provider::ImageSigner(std::string(32, 'x')).verify(parsed->ref, parsed->signature));
+  auto sig = parsed->signature;
+  sig[0] = sig[0] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(signer.verify(parsed->ref, sig));
+  EXPECT_EQ(provider::stash_target(*ref), "/scene/1042/screenshot?t=1705312342");
+  // Shapes the route refuses before any signature check.
+  for (const auto* bad : {"v1/scene/1/screenshot/1", "v2/scene/1/screenshot/1/AAAAAAAAAAAAAAAAAAAAAA",
+                          "v1/user/1/screenshot/1/AAAAAAAAAAAAAAAAAAAAAA", "v1/scene/x/screenshot/1/AAAAAAAAAAAAAAAAAAAAAA",
+                          "v1/scene/1/screenshot/1/short"}) {
+    EXPECT_FALSE(provider::parse_image_path(bad)) << bad;
+  }
+  EXPECT_FALSE(provider::image_ref_of_stash_url("http://stash/performer/3/image?t=1&default=true"));
+  EXPECT_EQ(provider::image_ref_of_stash_url("http://h/prefix/group/5/frontimage?t=9")->key(), "group/5/front/9");
+  EXPECT_EQ(provider::sniff_image_type("\x89PNG\r\n\x1A\n...."), "image/png");
+  EXPECT_EQ(provider::sniff_image_type("<svg>"), "");
+}
+
+nlohmann::json fixture(const std::string& name) {
+  std::ifstream in(testing_support::shared_dir() + "/fixtures/plex-provider/" + name);
+  return nlohmann::json::parse(in);
+}
+
+TEST(ProviderContract, PlexsOwnExamplesPassTheChecker) {
+  EXPECT_EQ(contract_problems("root", fixture("provider_root.example.json")), std::vector<std::string>{});
+  EXPECT_FALSE(contract_problems("root", fixture("provider_root.repo-docs.example.json")).empty())
+      << "the docs' example without the custom prefix must fail";
+  for (const auto* name : {"metadata_movie.response.json", "metadata_show.response.json",
+                           "metadata_episode.response.json", "metadata_season_with_children.response.json"}) {
+    EXPECT_EQ(contract_problems("metadata", fixture(name)), std::vector<std::string>{}) << name;
+  }
+  EXPECT_EQ(contract_problems("images", fixture("images.response.json")), std::vector<std::string>{});
+  EXPECT_EQ(contract_problems("match", fixture("match_season.response.json")), std::vector<std::string>{});
+}
+
+TEST(ProviderContract, AScenesAnswerIsValidAndComplete) {
+  auto j = nlohmann::json::parse(testing_support::read_file(testing_support::shared_dir() + "/fixtures/stash/gql_find_scene_full.response.json"),
+                                 nullptr, false);
+  stash::Scene scene;
+  if (j.is_object() && j.contains("data")) {
+    scene = *stash::scene_from_json(j.at("data").at("findScene"));
+  } else {
+    scene = scene_with("1042", {"/data/Studio/Pool.mp4"});
+    scene.details = "Line one.\nLine two.";
+    scene.studio = "Example Studio";
+    scene.parent_studio = "Example Network";
+    scene.date = "2024-01-15";
+    scene.tags = {"Outdoors", "Pool"};
+    scene.performers = {{"77", "Jane Example", "http://stash:9999/performer/77/image?t=1699999999"}};
+    scene.screenshot = "http://stash:9999/scene/1042/screenshot?t=1705312342";
+    scene.stash_ids = {{"https://stashdb.org/graphql", "2f0c1b7e-5a1d-4c39-9d2b-0e6f5a8b9c11"}};
+  }
+  config::Settings settings;
+  settings.content_rating = "XXX";
+  provider::ImageSigner signer(std::string(32, 'k'));
+  const provider::RenderContext ctx{*provider::identifier(""), "http://127.0.0.1:9787/p/abc", &signer, &settings};
+  const auto m = provider::metadata_object(scene, ctx);
+  const auto answer = provider::container(ctx.identifier, "Metadata", nlohmann::json::array({m}));
+  EXPECT_EQ(contract_problems("metadata", answer), std::vector<std::string>{}) << answer.dump(1);
+  EXPECT_EQ(m.at("contentRating"), "XXX");
+  EXPECT_EQ(m.at("isAdult"), true);
+  EXPECT_TRUE(m.at("duration").is_number_integer());
+  EXPECT_EQ(m.at("thumb"), m.at("Image").at(0).at("url"));
+  EXPECT_EQ(m.at("thumb").get<std::string>().rfind("http://127.0.0.1:9787/p/abc/img/v1/scene/", 0), 0U);
+  EXPECT_EQ(contract_problems("root", provider::root_document(ctx.identifier, "PlexSync (Stash)")),
+            std::vector<std::string>{});
+  // Switches leave fields out of the answer.
+  settings.skip_genres = true;
+  settings.provider_skip_adult_flag = true;
+  settings.skip_poster = true;
+  const auto trimmed = provider::metadata_object(scene, ctx);
+  EXPECT_FALSE(trimmed.contains("Genre"));
+  EXPECT_FALSE(trimmed.contains("isAdult"));
+  EXPECT_FALSE(trimmed.contains("thumb"));
+  EXPECT_EQ(contract_problems("metadata", provider::container(ctx.identifier, "Metadata", nlohmann::json::array({trimmed}))),
+            std::vector<std::string>{});
+}
+
+TEST(ProviderContract, StashBoxSchemes) {
+  EXPECT_EQ(provider::stash_box_scheme("https://stashdb.org/graphql"), "stashdb");
+  EXPECT_EQ(provider::stash_box_scheme("https://theporndb.net/graphql"), "tpdb");
+  EXPECT_EQ(provider::stash_box_scheme("https://fansdb.cc/graphql"), "fansdb");
+  EXPECT_EQ(provider::stash_box_scheme("https://box.example.org/graphql"), "box");
+}
+
+} // namespace
