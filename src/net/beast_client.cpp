@@ -266,6 +266,7 @@ private:
     http::response_parser<http::string_body> parser;
     parser.body_limit(options_.max_response_bytes);
     parser.header_limit(64 * 1024);
+    parser.skip(request.method == "HEAD"); // a HEAD answer announces a length but carries no body
     while (!parser.is_done()) {
       if (Clock::now() >= deadline) {
         return tl::unexpected(error(TransportFailure::deadline,

@@ -1,0 +1,316 @@
+// The metadata provider over real loopback HTTP, hosted as the worker hosts it, against stashsim
+// (specs/plex-metadata-provider.md 7.4): every filename style, ambiguity, an edit reaching the
+// answer, Stash down, Fix Match, and the security cases. Every wait is bounded.
+#include <chrono>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "net/http.hpp"
+#include "provider/catalog.hpp"
+#include "provider/identity.hpp"
+#include "provider/service.hpp"
+#include "support/process.hpp"
+#include "support/provider_contract.hpp"
+#include "support/worker_fixture.hpp"
+#include "worker/provider_host.hpp"
+
+namespace {
+
+using testing_support::contract_problems;
+using testing_support::plexsync_problems;
+using testing_support::wait_for;
+
+class ProviderServe : public testing_support::WorkerFixture {
+protected:
+  void start(const nlohmann::json& extra = nlohmann::json::object()) {
+    nlohmann::json s = {{"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}};
+    s.update(extra);
+    configure(s);
+    auto host = worker::ProviderHost::start_if_enabled(dir_);
+    ASSERT_TRUE(host) << host.error().message;
+    ASSERT_TRUE(*host) << "the provider did not start";
+    host_ = std::move(*host);
+    auto secrets = provider::load_or_create_secrets(dir_);
+    ASSERT_TRUE(secrets);
+    token_ = secrets->token;
+    base_ = "http://127.0.0.1:" + std::to_string(host_->port());
+    root_ = base_ + "/p/" + token_;
+    ASSERT_TRUE(wait_for([&] { return host_->ready(); }, std::chrono::seconds(30))) << "catalog never built";
+  }
+
+  net::Response call(const std::string& method, const std::string& target, const std::string& body = "",
+                     net::Headers headers = {}) {
+    net::ClientOptions opts;
+    opts.base = *net::Url::parse(base_);
+    opts.read_timeout_ms = 20000;
+    auto client = net::make_http_client(opts);
+    net::Request req{method, target, std::move(headers), body};
+    auto res = client->send(req);
+    EXPECT_TRUE(res) << method << " " << target << ": " << (res ? "" : res.error().message);
+    return res ? *res : net::Response{};
+  }
+
+  nlohmann::json match(const nlohmann::json& body) {
+    const auto res = call("POST", "/p/" + token_ + "/movie/library/metadata/matches", body.dump(),
+                          {{"Content-Type", "application/json"}});
+    EXPECT_EQ(res.status, 200) << res.body;
+    const auto j = nlohmann::json::parse(res.body, nullptr, false);
+    EXPECT_EQ(contract_problems("match", j), std::vector<std::string>{}) << res.body;
+    return j;
+  }
+
+  nlohmann::json metadata(const std::string& rating_key, const std::string& sub = "") {
+    const auto res = call("GET", "/p/" + token_ + "/movie/library/metadata/" + rating_key + sub);
+    EXPECT_EQ(res.status, 200) << rating_key << sub << ": " << res.body;
+    return nlohmann::json::parse(res.body, nullptr, false);
+  }
+
+  // The path and file name of a generated scene, relative to its Plex library folder.
+  std::string relative(int scene) {
+    const auto path = stash_.scene(std::to_string(scene))->at("files").at(0).at("path").get<std::string>();
+    for (const std::string root : {"/media/adult/", "/mnt/nas2/Adult Archive/"}) {
+      if (path.rfind(root, 0) == 0) {
+        return path.substr(root.size());
+      }
+    }
+    return path;
+  }
+
+  const std::string identifier_ = provider::k_base_identifier;
+  std::unique_ptr<worker::ProviderHost> host_;
+  std::string token_;
+  std::string base_;
+  std::string root_;
+};
+
+TEST_F(ProviderServe, RootDocumentAndTheSecretPath) {
+  start();
+  const auto res = call("GET", "/p/" + token_ + "/movie");
+  ASSERT_EQ(res.status, 200);
+  EXPECT_EQ(*res.header("Content-Type"), "application/json; charset=utf-8");
+  const auto root = nlohmann::json::parse(res.body);
+  EXPECT_EQ(contract_problems("root", root), std::vector<std::string>{});
+  EXPECT_EQ(root.at("MediaProvider").at("identifier"), identifier_);
+  // Without the token, with a wrong one, or a prefix of it: nothing.
+  EXPECT_EQ(call("GET", "/movie").status, 404);
+  EXPECT_EQ(call("GET", "/p/" + std::string(32, 'a') + "/movie").status, 404);
+  EXPECT_EQ(call("GET", "/p/" + token_.substr(0, 31) + "/movie").status, 404);
+  EXPECT_EQ(call("GET", "/p/" + token_ + "x/movie").status, 404);
+  EXPECT_EQ(call("GET", "/p/" + token_ + "/movie/unknown").status, 404);
+  EXPECT_EQ(call("DELETE", "/p/" + token_ + "/movie").status, 405);
+}
+
+TEST_F(ProviderServe, EveryFilenameStyleMatchesAndEveryAnswerValidates) {
+  start({{"content_rating", "XXX"}});
+  for (int scene = 1; scene <= 6; ++scene) {
+    const auto rel = relative(scene);
+    const auto full = stash_.scene(std::to_string(scene))->at("files").at(0).at("path").get<std::string>();
+    for (const auto& filename : {rel, "/" + rel, "Adult/" + rel, full}) {
+      const auto answer = match({{"type", 1}, {"title", "whatever the scanner parsed"}, {"filename", filename}});
+      const auto& items = answer.at("MediaContainer").at("Metadata");
+      ASSERT_EQ(items.size(), 1U) << filename;
+      EXPECT_EQ(items.at(0).at("ratingKey"), "scene-" + std::to_string(scene)) << filename;
+      EXPECT_EQ(items.at(0).at("score"), 100);
+      EXPECT_EQ(plexsync_problems(answer, identifier_, root_), std::vector<std::string>{});
+    }
+    const auto meta = metadata("scene-" + std::to_string(scene));
+    EXPECT_EQ(contract_problems("metadata", meta), std::vector<std::string>{}) << meta.dump();
+    EXPECT_EQ(plexsync_problems(meta, identifier_, root_), std::vector<std::string>{});
+    const auto& m = meta.at("MediaContainer").at("Metadata").at(0);
+    const auto stash_scene = *stash_.scene(std::to_string(scene));
+    EXPECT_EQ(m.at("title"), stash_scene.at("title"));
+    EXPECT_EQ(m.at("contentRating"), "XXX");
+    const auto images = metadata("scene-" + std::to_string(scene), "/images");
+    EXPECT_EQ(contract_problems("images", images), std::vector<std::string>{});
+    EXPECT_EQ(plexsync_problems(images, identifier_, root_), std::vector<std::string>{});
+    // Every image URL answers with an image, through the proxy.
+    std::vector<std::string> urls;
+    urls.push_back(m.at("thumb"));
+    for (const auto& r : m.value("Role", nlohmann::json::array())) {
+      if (r.contains("thumb")) {
+        urls.push_back(r.at("thumb"));
+      }
+    }
+    for (const auto& url : urls) {
+      const auto img = call("GET", url.substr(base_.size()));
+      EXPECT_EQ(img.status, 200) << url;
+      EXPECT_EQ(*img.header("Content-Type"), "image/png");
+      EXPECT_NE(img.header("ETag"), nullptr);
+    }
+  }
+  // Not a movie, no match, not our key: the documented empty answers.
+  EXPECT_TRUE(match({{"type", 4}, {"filename", relative(1)}}).at("MediaContainer").at("Metadata").empty());
+  EXPECT_TRUE(match({{"type", 1}, {"filename", "Nope/none.mp4"}}).at("MediaContainer").at("Metadata").empty());
+  EXPECT_EQ(call("GET", "/p/" + token_ + "/movie/library/metadata/scene-999999").status, 404);
+  EXPECT_EQ(call("GET", "/p/" + token_ + "/movie/library/metadata/plex-1").status, 404);
+  EXPECT_EQ(call("GET", "/p/" + token_ + "/movie/library/metadata/scene-1/children").status, 404);
+  const auto extras = metadata("scene-1", "/extras");
+  EXPECT_TRUE(extras.at("MediaContainer").at("Metadata").empty());
+  EXPECT_EQ(call("POST", "/p/" + token_ + "/movie/library/metadata/matches", "{not json").status, 400);
+}
+
+TEST_F(ProviderServe, ImagesAreSignedVersionedAndCached) {
+  start();
+  const auto m = metadata("scene-2").at("MediaContainer").at("Metadata").at(0);
+  const std::string thumb = m.at("thumb");
+  const auto target = thumb.substr(base_.size());
+  const auto stash_images = [&] {
+    int n = 0;
+    for (const auto& r : stash_.requests().snapshot()) {
+      n += r.path.find("/screenshot") != std::string::npos ? 1 : 0;
+    }
+    return n;
+  };
+  const int before = stash_images();
+  ASSERT_EQ(call("GET", target).status, 200);
+  ASSERT_EQ(call("GET", target).status, 200);
+  EXPECT_EQ(stash_images(), before + 1) << "the second request is served from the cache";
+  const auto head = call("HEAD", target);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  const auto etag = *call("GET", target).header("ETag");
+  EXPECT_EQ(call("GET", target, "", {{"If-None-Match", etag}}).status, 304);
+  // A tampered signature, id or version is refused.
+  auto tampered = target;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(call("GET", tampered).status, 403);
+  auto other_id = target;
+  other_id.replace(other_id.find("/scene/2/"), 9, "/scene/3/");
+  EXPECT_EQ(call("GET", other_id).status, 403);
+  // A changed cover gets a new URL.
+  ASSERT_TRUE(stash_.update_scene("2", {{"cover_version", 1800000000}}));
+  enqueue({2});
+  drain();
+  const std::string newer = metadata("scene-2").at("MediaContainer").at("Metadata").at(0).at("thumb");
+  EXPECT_NE(newer, thumb);
+  EXPECT_NE(newer.find("/1800000000/"), std::string::npos);
+}
+
+TEST_F(ProviderServe, AnEditInStashReachesTheAnswerThroughTheWorkersJob) {
+  start();
+  EXPECT_EQ(metadata("scene-3").at("MediaContainer").at("Metadata").at(0).at("title"),
+            stash_.scene("3")->at("title"));
+  ASSERT_TRUE(stash_.update_scene("3", {{"title", "Renamed in Stash"}}));
+  enqueue({3});
+  drain();
+  EXPECT_EQ(metadata("scene-3").at("MediaContainer").at("Metadata").at(0).at("title"), "Renamed in Stash");
+  // A scene deleted in Stash is gone from the provider after its job.
+  ASSERT_TRUE(stash_.delete_scene("4"));
+  enqueue({4});
+  drain();
+  EXPECT_EQ(call("GET", "/p/" + token_ + "/movie/library/metadata/scene-4").status, 404);
+  EXPECT_TRUE(match({{"type", 1}, {"filename", relative(5)}}).at("MediaContainer").at("Metadata").size() == 1);
+}
+
+TEST_F(ProviderServe, DuplicateRelativePathsAreNotGuessed) {
+  // Scene 7 is a copy of scene 1's relative path under another library folder.
+  auto copy = *stash_.scene("1");
+  const auto rel = relative(1);
+  copy["id"] = "7";
+  copy["files"][0]["path"] = "/mnt/nas2/Adult Archive/" + rel;
+  stash_.add_scene(copy);
+  start();
+  EXPECT_TRUE(match({{"type", 1}, {"filename", rel}}).at("MediaContainer").at("Metadata").empty());
+  // Fix Match shows both, and a full path decides.
+  EXPECT_EQ(match({{"type", 1}, {"filename", rel}, {"manual", 1}}).at("MediaContainer").at("Metadata").size(), 2U);
+  const auto full = match({{"type", 1}, {"filename", "/mnt/nas2/Adult Archive/" + rel}});
+  ASSERT_EQ(full.at("MediaContainer").at("Metadata").size(), 1U);
+  EXPECT_EQ(full.at("MediaContainer").at("Metadata").at(0).at("ratingKey"), "scene-7");
+}
+
+TEST_F(ProviderServe, FixMatchFindsByTitleIdUrlAndStashDbId) {
+  ASSERT_TRUE(stash_.update_scene("5", {{"stash_ids", {{{"endpoint", "https://stashdb.org/graphql"},
+                                                        {"stash_id", "2f0c1b7e-5a1d-4c39-9d2b-0e6f5a8b9c11"}}}}}));
+  start();
+  const auto first_key = [&](const nlohmann::json& body) {
+    const auto items = match(body).at("MediaContainer").at("Metadata");
+    return items.empty() ? std::string() : items.at(0).at("ratingKey").get<std::string>();
+  };
+  EXPECT_EQ(first_key({{"type", 1}, {"manual", 1}, {"title", "stash 4"}}), "scene-4");
+  EXPECT_EQ(first_key({{"type", 1}, {"manual", 1}, {"title", "scene-6"}}), "scene-6");
+  EXPECT_EQ(first_key({{"type", 1}, {"manual", 1}, {"title", "http://stash.local:9999/scenes/3?t=1"}}), "scene-3");
+  EXPECT_EQ(first_key({{"type", 1}, {"manual", 1}, {"title", "2f0c1b7e-5a1d-4c39-9d2b-0e6f5a8b9c11"}}), "scene-5");
+  EXPECT_EQ(first_key({{"type", 1}, {"guid", "stashdb://2f0c1b7e-5a1d-4c39-9d2b-0e6f5a8b9c11"}}), "scene-5");
+  const std::string title = stash_.scene("2")->at("title");
+  EXPECT_EQ(first_key({{"type", 1}, {"manual", 1}, {"title", title}}), "scene-2");
+  // Our own GUID as the hint decides before the file name.
+  EXPECT_EQ(first_key({{"type", 1}, {"guid", identifier_ + "://movie/scene-6"}, {"filename", relative(1)}}), "scene-6");
+  // The file's scene comes first in Fix Match, title candidates after it.
+  const auto both = match({{"type", 1}, {"manual", 1}, {"filename", relative(1)}, {"title", title}});
+  ASSERT_GE(both.at("MediaContainer").at("Metadata").size(), 2U);
+  EXPECT_EQ(both.at("MediaContainer").at("Metadata").at(0).at("ratingKey"), "scene-1");
+  EXPECT_EQ(both.at("MediaContainer").at("Metadata").at(0).at("score"), 100);
+}
+
+TEST_F(ProviderServe, StashDownMatchesAndMetadataStillAnswer) {
+  start();
+  const std::string thumb = metadata("scene-1").at("MediaContainer").at("Metadata").at(0).at("thumb");
+  ASSERT_EQ(call("GET", thumb.substr(base_.size())).status, 200); // cached now
+  const std::string other = metadata("scene-2").at("MediaContainer").at("Metadata").at(0).at("thumb");
+  stash_server_->stop();
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(match({{"type", 1}, {"filename", relative(1)}}).at("MediaContainer").at("Metadata").size(), 1U);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << "answered from the index";
+  EXPECT_EQ(metadata("scene-2").at("MediaContainer").at("Metadata").at(0).at("title"), stash_.scene("2")->at("title"));
+  EXPECT_EQ(call("GET", thumb.substr(base_.size())).status, 200);
+  EXPECT_EQ(call("GET", other.substr(base_.size())).status, 502);
+}
+
+TEST_F(ProviderServe, SourcesOutsideTheAllowListAreRefusedBeforeReading) {
+  start({{"provider_allow", "10.0.0.0/8"}});
+  net::ClientOptions opts;
+  opts.base = *net::Url::parse(base_);
+  auto client = net::make_http_client(opts);
+  auto res = client->send(net::Request{"GET", "/p/" + token_ + "/movie", {}, ""});
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 403);
+}
+
+TEST_F(ProviderServe, OversizedAndTricklingRequestsAreCut) {
+  start();
+  const auto big = call("POST", "/p/" + token_ + "/movie/library/metadata/matches", std::string(1024 * 1024, ' '));
+  EXPECT_EQ(big.status, 413);
+  // A client that sends its request one byte a second is disconnected within the 10 s limit.
+  namespace asio = boost::asio;
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect({asio::ip::make_address("127.0.0.1"), host_->port()});
+  const std::string head = "GET /p/" + token_ + "/movie HTTP/1.1\r\nHost: x\r\n";
+  const auto started = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (size_t i = 0; i < head.size() && std::chrono::steady_clock::now() - started < std::chrono::seconds(20); ++i) {
+    boost::system::error_code ec;
+    asio::write(socket, asio::buffer(head.data() + i, 1), ec);
+    if (ec) {
+      closed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_TRUE(closed) << "the connection outlived the receive limit";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(16));
+}
+
+TEST_F(ProviderServe, RecordedRequestsCarryNoSecret) {
+  stash_.set_auth("stash-api-key-secret", false);
+  start({{"provider_record_requests", true}, {"stash_api_key", "stash-api-key-secret"}});
+  (void)match({{"type", 1}, {"filename", relative(1)}});
+  const std::string thumb = metadata("scene-1").at("MediaContainer").at("Metadata").at(0).at("thumb");
+  EXPECT_EQ(call("GET", thumb.substr(base_.size())).status, 200);
+  ASSERT_TRUE(wait_for([&] { return !testing_support::read_file(dir_ + "/provider-requests.jsonl").empty(); },
+                       std::chrono::seconds(5)));
+  const auto recorded = testing_support::read_file(dir_ + "/provider-requests.jsonl");
+  EXPECT_NE(recorded.find("/library/metadata/matches"), std::string::npos);
+  EXPECT_EQ(recorded.find(token_), std::string::npos) << "the path secret is masked in the record";
+  EXPECT_EQ(recorded.find("stash-api-key-secret"), std::string::npos);
+  const auto log = testing_support::read_file(dir_ + "/plexsync.log");
+  EXPECT_EQ(log.find(token_), std::string::npos);
+}
+
+} // namespace
