@@ -168,6 +168,10 @@ const std::array k_table{
                 &S::provider_record_requests, 0, 0, false, false,
                 "Checked: append every request Plex sends the provider (secrets masked) to provider-requests.jsonl, "
                 "for bug reports"},
+    SettingSpec{"skip_refresh_on_change", "Pull: no refresh on change", SettingType::boolean,
+                &S::skip_refresh_on_change, 0, 0, false, false,
+                "Checked: in Plex libraries on the PlexSync agent, a changed scene is not refreshed in Plex (only "
+                "collections and the rating are pushed)"},
 };
 
 const std::array k_retired{

@@ -77,6 +77,7 @@ struct Settings {
   int provider_stash_timeout = 5;    // seconds per Stash call made while answering PMS
   int provider_image_cache_mb = 256; // -1 = no cache
   bool provider_record_requests = false;
+  bool skip_refresh_on_change = false; // pull libraries: no refresh when a scene changes
 };
 
 enum class SettingType { string, number, boolean };

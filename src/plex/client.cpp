@@ -284,7 +284,7 @@ Result<std::vector<Section>> PlexClient::sections() {
   std::vector<Section> out;
   if (mc->contains("Directory") && mc->at("Directory").is_array()) {
     for (const auto& d : mc->at("Directory")) {
-      Section s{as_string(d, "key"), as_string(d, "title"), as_string(d, "type"), {}};
+      Section s{as_string(d, "key"), as_string(d, "title"), as_string(d, "type"), {}, as_string(d, "agent")};
       if (d.contains("Location") && d.at("Location").is_array()) {
         for (const auto& loc : d.at("Location")) {
           s.locations.push_back(as_string(loc, "path"));
@@ -329,6 +329,7 @@ Item item_of(const nlohmann::json& m, const nlohmann::json& mc) {
   if (item.section_id.empty()) {
     item.section_id = as_string(mc, "librarySectionID");
   }
+  item.guid = as_string(m, "guid");
   item.title = as_string(m, "title");
   item.summary = as_string(m, "summary");
   item.studio = as_string(m, "studio");
@@ -513,6 +514,23 @@ std::vector<Params> split_edit(const Params& params, size_t max_query_bytes) {
 Result<void> PlexClient::scan(const std::string& section_key, const std::string& folder) {
   auto res = send("GET", "/library/sections/" + util::percent_encode(section_key) +
                              "/refresh?path=" + util::percent_encode(folder));
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  return {};
+}
+
+Result<void> PlexClient::refresh_item(const std::string& rating_key) {
+  auto res = send("PUT", "/library/metadata/" + util::percent_encode(rating_key) + "/refresh");
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  return {};
+}
+
+Result<void> PlexClient::bind_item(const std::string& rating_key, const std::string& guid, const std::string& name) {
+  auto res = send("PUT", "/library/metadata/" + util::percent_encode(rating_key) +
+                             "/match?guid=" + util::percent_encode(guid) + "&name=" + util::percent_encode(name));
   if (!res) {
     return tl::unexpected(res.error());
   }

@@ -44,6 +44,7 @@ struct Section {
   std::string title;
   std::string type;
   std::vector<std::string> locations;
+  std::string agent; // the metadata agent's identifier; a custom agent shows its primary provider's
 };
 
 struct PartRef {
@@ -73,6 +74,7 @@ struct Page {
 struct Item {
   std::string rating_key;
   std::string section_id;
+  std::string guid; // the identity its agent gave it (local://... while unmatched)
   std::string title;
   std::string summary;
   std::string studio;
@@ -119,6 +121,11 @@ public:
   Result<void> upload_poster(const std::string& rating_key, const std::string& bytes, const std::string& content_type);
   // Partial scan of one folder (as PMS sees it) of a section.
   Result<void> scan(const std::string& section_key, const std::string& folder);
+  // Pull libraries: PUT /library/metadata/{id}/refresh makes PMS fetch the item's metadata from
+  // its agent again; PUT /library/metadata/{id}/match?guid=&name= binds the item to that GUID
+  // (after which PMS fetches it). python-plexapi's refresh() and fixMatch() send the same.
+  Result<void> refresh_item(const std::string& rating_key);
+  Result<void> bind_item(const std::string& rating_key, const std::string& guid, const std::string& name);
   [[nodiscard]] int64_t requests_sent() const { return requests_; }
 
 private:

@@ -7,6 +7,7 @@
 
 #include "match/fold.hpp"
 #include "provider/catalog.hpp"
+#include "provider/identity.hpp"
 #include "sync/plan.hpp"
 #include "util/digest.hpp"
 #include "util/log.hpp"
@@ -355,6 +356,10 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   if (chosen->section_key.empty()) {
     chosen->section_key = item->section_id;
   }
+  if (auto pull = pull_identifier(chosen->section_key); !pull.empty()) {
+    const bool same_item = record && record->rating_key == chosen->rating_key;
+    return sync_pulled(scene, *chosen, *item, same_item ? record->written : fieldsync::Written{}, pull);
+  }
 
   auto prepared = fieldsync::prepare(scene, *settings_);
   for (const auto& v : prepared.violations) {
@@ -396,6 +401,13 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   }
   wrote = wrote || *poster;
 
+  save_record(scene, *chosen, wrote, plan.written);
+  return wrote ? Outcome::synced : Outcome::unchanged;
+}
+
+
+void Worker::save_record(const stash::Scene& scene, const match::Candidate& chosen, bool wrote,
+                         const fieldsync::Written& written) {
   auto rec = db_.prepare(R"sql(
 INSERT INTO sync_records(scene_id, rating_key, section_key, match_score, stash_updated_at, synced_ms, requests, wrote,
   written)
@@ -405,17 +417,76 @@ ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_ke
   requests = excluded.requests, wrote = excluded.wrote, written = excluded.written)sql");
   if (rec) {
     (void)rec->bind(1, scene.id)
-        .bind(2, chosen->rating_key)
-        .bind(3, chosen->section_key)
-        .bind(4, int64_t{chosen->score})
+        .bind(2, chosen.rating_key)
+        .bind(3, chosen.section_key)
+        .bind(4, int64_t{chosen.score})
         .bind(5, scene.updated_at)
         .bind(6, clock_.now_ms())
         .bind(7, int64_t{wrote ? 2 : 1})
         .bind(8, int64_t{wrote ? 1 : 0})
-        .bind(9, plan.written.to_json())
+        .bind(9, written.to_json())
         .run();
   }
-  return wrote ? Outcome::synced : Outcome::unchanged;
+}
+
+std::string Worker::pull_identifier(const std::string& section_key) {
+  const auto identifier = provider::identifier(settings_->provider_identifier_suffix);
+  if (!identifier) {
+    return {};
+  }
+  const std::lock_guard lock(shared_->mutex);
+  for (const auto& section : shared_->sections) {
+    if (section.key == section_key && section.agent == *identifier) {
+      return *identifier;
+    }
+  }
+  return {};
+}
+
+plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, const match::Candidate& chosen,
+                                                  const plex::Item& item, const fieldsync::Written& last,
+                                                  const std::string& identifier) {
+  // A pull library (spec 5.2): the provider owns the fields, so PlexSync never writes or locks
+  // them here; it asks PMS to fetch them again. Only what a provider cannot carry is pushed:
+  // collections and the user rating, as one edit when they changed.
+  auto prepared = fieldsync::prepare(scene, *settings_);
+  auto& d = prepared.desired;
+  d.title.reset();
+  d.summary.reset();
+  d.studio.reset();
+  d.tagline.reset();
+  d.content_rating.reset();
+  d.date.reset();
+  d.genres.reset();
+  d.actors.reset();
+  d.poster_url.clear();
+  const auto plan = fieldsync::plan_edit(d, item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
+  if (!plan.params.empty()) {
+    if (auto r = plex_->edit_all(chosen.section_key, chosen.rating_key, plex::split_edit(plan.params, plex::k_max_edit_query_bytes)); !r) {
+      return tl::unexpected(r.error());
+    }
+  }
+  const auto wanted = provider::guid(identifier, scene.id);
+  if (item.guid != wanted) {
+    // PMS could not match it (provider down, Stash had not seen the file, an ambiguous name):
+    // bind it by the scored match PlexSync just made; PMS then fetches the metadata (spec 5.5).
+    if (auto r = plex_->bind_item(chosen.rating_key, wanted, d.title.value_or(scene.title)); !r) {
+      return tl::unexpected(r.error());
+    }
+    LOG_INFO("scene " << scene.id << " -> Plex item " << chosen.rating_key << " (match " << chosen.score << ", "
+                      << chosen.reason << "): bound to the PlexSync provider");
+  } else if (settings_->skip_refresh_on_change) {
+    LOG_DEBUG("scene " << scene.id << ": pull library, refresh on change is off");
+  } else {
+    if (auto r = plex_->refresh_item(chosen.rating_key); !r) {
+      return tl::unexpected(r.error());
+    }
+    LOG_INFO("scene " << scene.id << " -> Plex item " << chosen.rating_key << ": refresh asked (pull library)"
+                      << (plan.changed.empty() ? "" : "; pushed " + util::join(plan.changed, ", ")));
+  }
+  forget_read_ahead(chosen.rating_key);
+  save_record(scene, chosen, true, plan.written);
+  return Outcome::synced;
 }
 
 namespace {

@@ -19,6 +19,7 @@
 #include "net/paced_client.hpp"
 #include "plex/client.hpp"
 #include "queue/queue.hpp"
+#include "sync/plan.hpp"
 #include "stash/client.hpp"
 #include "store/db.hpp"
 #include "util/clock.hpp"
@@ -149,6 +150,14 @@ private:
     }
   }
   plex::Result<Outcome> sync_scene(const stash::Scene& scene);
+  // A library whose agent is PlexSync's provider (spec 5): the identifier, else "".
+  std::string pull_identifier(const std::string& section_key);
+  // The scene's item in a pull library: bind it to the provider or ask PMS to refresh it; push
+  // only collections and the rating.
+  plex::Result<Outcome> sync_pulled(const stash::Scene& scene, const match::Candidate& chosen, const plex::Item& item,
+                                    const fieldsync::Written& last, const std::string& identifier);
+  void save_record(const stash::Scene& scene, const match::Candidate& chosen, bool wrote,
+                   const fieldsync::Written& written);
   // delete_action=scan: Plex rescans the deleted file's folder and drops the item itself.
   plex::Result<Outcome> rescan_deleted(const queue::Job& job);
   // reconcile_interval_hours: what the Reconcile all task does, from the running worker.
