@@ -97,6 +97,11 @@ int run(int argc, char** argv) {
       ->required();
   provider_match->add_flag("--manual", match_manual, "As Plex's Fix Match asks: every candidate, best first");
   provider_match->add_option("--title", match_title, "The title Plex's Fix Match box sends (also 'stash 1234')");
+  auto* provider_register = provider_sub("register", "Register the provider and an agent in Plex (Plex 1.43+)");
+  std::vector<std::string> register_libraries;
+  bool register_switch = false;
+  provider_register->add_option("--library", register_libraries, "A Plex library to move onto the PlexSync agent");
+  provider_register->add_flag("--switch", register_switch, "Move the --library libraries now and refresh them");
   auto* provider_rotate = provider_sub("rotate-token", "Replace the provider's secret path segment and print the new URL");
 
   try {
@@ -148,6 +153,9 @@ int run(int argc, char** argv) {
   }
   if (*provider_match) {
     return masked([&] { return cmd_provider_match(op, target, match_manual, match_title); });
+  }
+  if (*provider_register) {
+    return masked([&] { return cmd_provider_register(op, register_libraries, register_switch); });
   }
   if (*provider_rotate) {
     return cmd_provider_rotate(op);

@@ -1,4 +1,5 @@
 // `plexsync provider url | match | rotate-token` (spec 4.9).
+#include <algorithm>
 #include <iostream>
 
 #include <boost/asio/ip/host_name.hpp>
@@ -8,8 +9,12 @@
 #include "cli/operator.hpp"
 #include "cli/provider_cmd.hpp"
 #include "config/settings.hpp"
+#include "provider/identity.hpp"
 #include "provider/service.hpp"
+#include "store/db.hpp"
+#include "util/strings.hpp"
 #include "worker/provider_host.hpp"
+#include "worker/worker.hpp"
 
 namespace cli {
 namespace {
@@ -89,6 +94,120 @@ int cmd_provider_match(const OperatorOptions& o, const std::string& filename, bo
     }
   }
   return items.empty() ? k_exit_problems : k_exit_ok;
+}
+
+int cmd_provider_register(const OperatorOptions& o, const std::vector<std::string>& libraries, bool switch_them) {
+  const auto loaded = worker::load_settings_for(o.data_dir);
+  const auto& s = loaded.settings;
+  for (const auto& p : loaded.problems) {
+    if (p.fatal) {
+      std::cerr << "plexsync: error: " << p.message << "\n";
+      return k_exit_unavailable;
+    }
+  }
+  auto secrets = provider::load_or_create_secrets(o.data_dir);
+  auto db = store::Db::open(o.data_dir);
+  if (!secrets || !db) {
+    std::cerr << "plexsync: error: " << (!secrets ? secrets.error().message : db.error().message) << "\n";
+    return k_exit_problems;
+  }
+  const auto identifier = provider::identifier(s.provider_identifier_suffix).value_or(provider::k_base_identifier);
+  const auto uri = provider::root_url(bases(s).front(), *secrets, !s.provider_skip_token);
+  auto plex = worker::make_plex_client(s, *db);
+  const auto fail = [](const plex::Error& e) {
+    std::cerr << "plexsync: error: Plex: " << e.message << "\n";
+    return k_exit_problems;
+  };
+  int changes = 0;
+  // 1. The provider: registered once, its URL kept current.
+  auto listed = plex->call("GET", "/media/providers/metadata");
+  if (!listed) {
+    return fail(listed.error());
+  }
+  std::string provider_id;
+  for (const auto& p : listed->value("MetadataAgentProvider", nlohmann::json::array())) {
+    if (p.value("identifier", "") == identifier) {
+      provider_id = p.contains("id") ? p.at("id").dump() : "";
+      if (p.value("uri", "") != uri) {
+        if (auto r = plex->call("PUT", "/media/providers/metadata/" + provider_id + "?uri=" + util::percent_encode(uri));
+            !r) {
+          return fail(r.error());
+        }
+        std::cout << "updated the provider's address in Plex\n";
+        ++changes;
+      }
+    }
+  }
+  if (provider_id.empty()) {
+    auto added = plex->call("POST", "/media/providers/metadata?uri=" + util::percent_encode(uri));
+    if (!added) {
+      std::cerr << "plexsync: error: Plex did not accept the provider (" << added.error().message
+                << "): check that Plex reaches " << bases(s).front()
+                << " (provider_listen, provider_public_url) and that the worker runs with provider_enabled\n";
+      return k_exit_problems;
+    }
+    std::cout << "registered the provider in Plex\n";
+    ++changes;
+  }
+  // 2. An agent with it as the primary provider.
+  auto groups = plex->call("GET", "/media/providers/metadata/group");
+  if (!groups) {
+    return fail(groups.error());
+  }
+  std::string group_id;
+  for (const auto& g : groups->value("MetadataAgentProviderGroup", nlohmann::json::array())) {
+    if (g.value("primaryIdentifier", "") == identifier && g.contains("id")) {
+      group_id = g.at("id").dump();
+    }
+  }
+  if (group_id.empty()) {
+    auto made = plex->call("POST", "/media/providers/metadata/group?title=" + util::percent_encode(s.provider_title) +
+                                       "&primaryIdentifier=" + util::percent_encode(identifier));
+    if (!made) {
+      return fail(made.error());
+    }
+    for (const auto& g : made->value("MetadataAgentProviderGroup", nlohmann::json::array())) {
+      group_id = g.contains("id") ? g.at("id").dump() : group_id;
+    }
+    std::cout << "created the agent '" << s.provider_title << "' in Plex\n";
+    ++changes;
+  }
+  // 3. Libraries moved onto it, each refreshed in full so PMS asks the provider for every item.
+  auto sections = plex->sections();
+  if (!sections) {
+    return fail(sections.error());
+  }
+  for (const auto& title : libraries) {
+    const auto it = std::find_if(sections->begin(), sections->end(), [&](const plex::Section& sec) { return sec.title == title; });
+    if (it == sections->end()) {
+      std::cerr << "plexsync: error: Plex has no library '" << title << "'\n";
+      return k_exit_problems;
+    }
+    if (it->agent == identifier) {
+      std::cout << "library '" << title << "' already uses the PlexSync agent\n";
+      continue;
+    }
+    if (!switch_them) {
+      std::cout << "library '" << title << "' uses " << it->agent
+                << ": --switch moves it to the PlexSync agent (its items are then matched and refreshed from Stash; "
+                   "fields a person edited in Plex stay as they are)\n";
+      continue;
+    }
+    std::cout << "moving library '" << title << "' from " << it->agent << " to the PlexSync agent and refreshing it\n";
+    if (auto r = plex->call("PUT", "/library/sections/" + util::percent_encode(it->key) + "?agent=" +
+                                       util::percent_encode(identifier) + "&metadataAgentProviderGroupId=" + group_id);
+        !r) {
+      return fail(r.error());
+    }
+    if (auto r = plex->call("POST", "/library/sections/" + util::percent_encode(it->key) + "/refresh?force=1"); !r) {
+      return fail(r.error());
+    }
+    ++changes;
+  }
+  if (changes == 0) {
+    std::cout << "nothing to change: Plex already has the provider and the agent\n";
+  }
+  return k_exit_ok;
 }
 
 int cmd_provider_rotate(const OperatorOptions& o) {

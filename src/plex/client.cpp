@@ -520,6 +520,20 @@ Result<void> PlexClient::scan(const std::string& section_key, const std::string&
   return {};
 }
 
+Result<nlohmann::json> PlexClient::call(const std::string& method, const std::string& target) {
+  if (method == "GET") {
+    return read(target);
+  }
+  auto res = send(method, target);
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  if (util::trim(res->body).empty()) {
+    return nlohmann::json::object();
+  }
+  return container(*res);
+}
+
 Result<void> PlexClient::refresh_item(const std::string& rating_key) {
   auto res = send("PUT", "/library/metadata/" + util::percent_encode(rating_key) + "/refresh");
   if (!res) {

@@ -126,6 +126,9 @@ public:
   // (after which PMS fetches it). python-plexapi's refresh() and fixMatch() send the same.
   Result<void> refresh_item(const std::string& rating_key);
   Result<void> bind_item(const std::string& rating_key, const std::string& guid, const std::string& name);
+  // The provider and agent API of PMS 1.43+ (spec 2.10), for `plexsync provider register`: any
+  // method and target; the answer's MediaContainer (an empty object for an empty answer).
+  Result<nlohmann::json> call(const std::string& method, const std::string& target);
   [[nodiscard]] int64_t requests_sent() const { return requests_; }
 
 private:

@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/operator.hpp"
+#include "cli/provider_cmd.hpp"
 #include "net/http.hpp"
 #include "provider/catalog.hpp"
 #include "provider/identity.hpp"
@@ -311,6 +313,132 @@ TEST_F(ProviderServe, RecordedRequestsCarryNoSecret) {
   EXPECT_EQ(recorded.find("stash-api-key-secret"), std::string::npos);
   const auto log = testing_support::read_file(dir_ + "/plexsync.log");
   EXPECT_EQ(log.find(token_), std::string::npos);
+}
+
+} // namespace
+
+namespace {
+
+// Pull mode with plexsim acting as PMS (spec 7.3, 7.4): register, a first scan that asks the
+// provider, edits arriving as one refresh, locks kept, unmatched items bound by the worker.
+class PullMode : public ProviderServe {
+protected:
+  void start_pull(const plexsim::AgentOptions& options = {}, bool drop_scene_six = false) {
+    plex_.set_agent_options(options);
+    if (drop_scene_six) {
+      ASSERT_TRUE(stash_.delete_scene("6"));
+    }
+    start();
+    // PMS must reach the provider at the address it registers: this test's loopback port.
+    configure({{"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}, {"provider_public_url", base_}});
+    ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {"Adult"}, true), 0);
+    wait_idle();
+  }
+
+  void wait_idle() {
+    ASSERT_TRUE(wait_for([&] { return plex_.agent_idle(); }, std::chrono::seconds(60))) << "plexsim never finished";
+  }
+
+  std::string guid_of(int item) { return plex_.item_json(std::to_string(10000 + item)).value("guid", ""); }
+  std::string title_of(int item) { return plex_.item_json(std::to_string(10000 + item)).value("title", ""); }
+
+  int writes_to_plex() {
+    int n = 0;
+    for (const auto& r : plex_.requests().snapshot()) {
+      n += r.method == "PUT" || r.method == "POST" ? 1 : 0;
+    }
+    return n;
+  }
+};
+
+class PullFirstScan : public PullMode, public ::testing::WithParamInterface<plexsim::AgentOptions::FilenameStyle> {};
+
+TEST_P(PullFirstScan, EveryItemIsBoundToItsSceneWithItsFieldsAndImages) {
+  plexsim::AgentOptions options;
+  options.filename_style = GetParam();
+  options.score_threshold = 80; // a PMS that drops low scores still takes file matches (score 100)
+  start_pull(options);
+  ASSERT_EQ(plex_.providers().size(), 1U);
+  EXPECT_EQ(plex_.providers().front().identifier, identifier_);
+  ASSERT_EQ(plex_.agent_groups().size(), 1U);
+  for (int i = 0; i < 6; ++i) {
+    const auto scene = std::to_string(i + 1);
+    EXPECT_EQ(guid_of(i), identifier_ + "://movie/scene-" + scene);
+    EXPECT_EQ(title_of(i), stash_.scene(scene)->at("title"));
+  }
+  int images = 0;
+  for (const auto& call : plex_.provider_calls()) {
+    if (call.url.find("/img/v1/") != std::string::npos) {
+      ++images;
+      EXPECT_EQ(call.status, 200) << call.url;
+      EXPECT_EQ(call.content_type, "image/png");
+    }
+    EXPECT_EQ(call.url.find("plexsim-token"), std::string::npos);
+  }
+  EXPECT_GE(images, 6);
+  // A second register changes nothing.
+  const int before = writes_to_plex();
+  ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {"Adult"}, true), 0);
+  EXPECT_EQ(writes_to_plex(), before);
+  EXPECT_EQ(plex_.providers().size(), 1U);
+  EXPECT_EQ(plex_.agent_groups().size(), 1U);
+}
+
+INSTANTIATE_TEST_SUITE_P(FilenameStyles, PullFirstScan,
+                         ::testing::Values(plexsim::AgentOptions::FilenameStyle::rel,
+                                           plexsim::AgentOptions::FilenameStyle::rel_leading_slash,
+                                           plexsim::AgentOptions::FilenameStyle::rel_with_root_name,
+                                           plexsim::AgentOptions::FilenameStyle::absolute));
+
+class PullRematch : public PullMode, public ::testing::WithParamInterface<plexsim::AgentOptions::Rematch> {};
+
+TEST_P(PullRematch, AnEditInStashIsOneRefreshAndAPersonsLockStays) {
+  plexsim::AgentOptions options;
+  options.rematch_on_refresh = GetParam();
+  start_pull(options);
+  enqueue({3});
+  drain(); // the first pass pushes what providers cannot carry (the studio collection)
+  wait_idle();
+  ASSERT_TRUE(stash_.update_scene("3", {{"title", "Renamed for pull"}}));
+  plex_.requests().clear();
+  enqueue({3});
+  drain();
+  wait_idle();
+  EXPECT_EQ(title_of(2), "Renamed for pull");
+  EXPECT_EQ(requests("PUT", "/library/metadata/10002/refresh", true), 1);
+  EXPECT_EQ(requests("PUT", "/library/sections/"), 0) << "no field is written in a pull library";
+  int to_plex = 0;
+  for (const auto& r : plex_.requests().snapshot()) {
+    to_plex += r.path.rfind("/library/metadata/", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_LE(to_plex, 2) << "one read and one refresh";
+  // A title a person set in Plex survives the next refresh.
+  plex_.edit_as_user("10002", "title", "Mine");
+  ASSERT_TRUE(stash_.update_scene("3", {{"title", "Renamed again"}, {"details", "new details"}}));
+  enqueue({3});
+  drain();
+  wait_idle();
+  EXPECT_EQ(title_of(2), "Mine");
+  EXPECT_EQ(plex_.item_json("10002").value("summary", ""), "new details");
+  EXPECT_EQ(guid_of(2), identifier_ + "://movie/scene-3") << "a re-match never moves the item";
+}
+
+INSTANTIATE_TEST_SUITE_P(RematchOnRefresh, PullRematch,
+                         ::testing::Values(plexsim::AgentOptions::Rematch::always,
+                                           plexsim::AgentOptions::Rematch::never,
+                                           plexsim::AgentOptions::Rematch::unmatched_only));
+
+TEST_F(PullMode, AnItemPmsCouldNotMatchIsBoundByTheWorker) {
+  auto scene_six = *stash_.scene("6");
+  start_pull({}, true);
+  EXPECT_EQ(guid_of(5).rfind("local://", 0), 0U) << "Stash did not know the file during the scan";
+  stash_.add_scene(scene_six);
+  enqueue({6});
+  drain();
+  wait_idle();
+  EXPECT_EQ(requests("PUT", "/library/metadata/10005/match"), 1);
+  EXPECT_EQ(guid_of(5), identifier_ + "://movie/scene-6");
+  EXPECT_EQ(title_of(5), scene_six.at("title"));
 }
 
 } // namespace

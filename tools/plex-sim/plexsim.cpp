@@ -347,7 +347,7 @@ nlohmann::json PlexSim::item_json(const std::string& rating_key) {
 nlohmann::json PlexSim::render_item(const Item& item, bool full) const {
   nlohmann::json m = {{"ratingKey", item.rating_key},
                       {"key", "/library/metadata/" + item.rating_key},
-                      {"guid", "local://" + item.rating_key},
+                      {"guid", item.guid.empty() ? "local://" + item.rating_key : item.guid},
                       {"type", "movie"}};
   for (const auto& [k, v] : item.text) {
     if (!v.empty()) {
@@ -599,6 +599,8 @@ net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
     res = html_error(401);
   } else if (fault && (fault->status != 0 || fault->reset)) {
     // A request answered by an injected error or reset never reached PMS: no side effects.
+  } else if (auto agent = agent_route(req, json); agent) {
+    res = std::move(*agent); // takes the lock itself: providers are called without it
   } else {
     std::lock_guard lock(mutex_);
     surface_scanned_items(now_ms());
@@ -649,7 +651,7 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
                       {"key", s.key},
                       {"type", s.type},
                       {"title", s.title},
-                      {"agent", "tv.plex.agents.none"},
+                      {"agent", s.agent},
                       {"scanner", "Plex Video Files Scanner"},
                       {"language", "xn"},
                       {"uuid", s.uuid},

@@ -10,7 +10,9 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -58,6 +60,7 @@ struct Item {
   std::vector<Image> posters;
   std::vector<Image> arts;
   bool pending = false; // on disk but not scanned yet: invisible until a scan reaches it
+  std::string guid;     // the agent's identity for it; "" = unmatched (rendered local://<ratingKey>)
 };
 
 struct Section {
@@ -67,6 +70,47 @@ struct Section {
   std::string uuid;
   std::vector<std::string> locations;
   int64_t refreshing_until_ms = 0;
+  std::string agent = "tv.plex.agents.none"; // a custom agent: its primary provider's identifier
+  int64_t agent_group = 0;                   // metadataAgentProviderGroupId
+};
+
+// PMS as a client of custom metadata providers (specs/plex-metadata-provider.md 7.3). Every
+// behaviour no one has verified on a real PMS is a switch, so tests cover each possibility.
+struct AgentOptions {
+  // What `filename` PMS sends in a match: relative to the library folder, with a leading '/',
+  // with the library folder's own name first, or the full path.
+  enum class FilenameStyle { rel, rel_leading_slash, rel_with_root_name, absolute };
+  FilenameStyle filename_style = FilenameStyle::rel;
+  // Whether a refresh matches again: always, never, or only items without a GUID.
+  enum class Rematch { always, never, unmatched_only };
+  Rematch rematch_on_refresh = Rematch::unmatched_only;
+  int score_threshold = 0;      // results scoring below it are dropped (a missing score is 0); 0 = off
+  bool genre_first_only = false; // the reported PMS bug: only the first Genre is kept
+  bool probe_extras = true;      // GET .../extras on refresh, as PMS 1.43.4 was seen to
+  bool probe_images = true;      // GET .../images after the metadata
+  bool list_fields_replace_on_refresh = false; // unlocked collections cleared when the provider sends none
+  int provider_timeout_ms = 90000;
+};
+struct MetadataProvider {
+  int64_t id = 0;
+  std::string identifier;
+  std::string uri; // the root URL registered
+  std::string title;
+  nlohmann::json root; // the MediaProvider object it answered
+};
+struct AgentGroup {
+  int64_t id = 0;
+  std::string title;
+  std::string primary; // identifier
+  std::vector<int64_t> providers;
+};
+// A request plexsim made to a provider, or an image it fetched from a provider's URL.
+struct ProviderCall {
+  std::string method;
+  std::string url;
+  std::string body;
+  int status = 0; // 0: no answer (refused, timed out)
+  std::string content_type;
 };
 
 struct Options {
@@ -149,9 +193,33 @@ public:
   std::vector<std::string> scanned_paths();
   // Full state as a seed file (round-trips through load()).
   nlohmann::json dump();
+  ~PlexSim();
+  PlexSim(const PlexSim&) = delete;
+  PlexSim& operator=(const PlexSim&) = delete;
+  PlexSim(PlexSim&&) = delete;
+  PlexSim& operator=(PlexSim&&) = delete;
+
+  // Custom metadata providers (plexsim_agents.cpp).
+  void set_agent_options(const AgentOptions& options);
+  std::vector<ProviderCall> provider_calls();
+  std::vector<MetadataProvider> providers();
+  std::vector<AgentGroup> agent_groups();
+  // Scans and refreshes on custom agents run in the background, as in PMS: true when none runs.
+  bool agent_idle() const { return agent_jobs_ == 0; }
+  // A person's edit in Plex's UI: sets the field and locks it.
+  void edit_as_user(const std::string& rating_key, const std::string& field, const std::string& value);
 
 private:
   net::ServerResponse route(const net::ServerRequest& req, bool json);
+  // Provider and agent routes, scans and refreshes of custom-agent sections; nullopt: not one.
+  std::optional<net::ServerResponse> agent_route(const net::ServerRequest& req, bool json);
+  // Match (when asked or needed) and fetch one item from its section's provider; no lock held.
+  void agent_refresh(const std::string& rating_key, bool force_match, const std::string& bind_guid = "");
+  nlohmann::json call_provider(const MetadataProvider& provider, const std::string& method, const std::string& path,
+                               const std::string& body, int* status);
+  void fetch_image(const std::string& url);
+  void run_agent_job(std::function<void()> job);
+  std::optional<MetadataProvider> provider_for_section(const std::string& section_key);
   net::ServerResponse edit(const std::vector<std::pair<std::string, std::string>>& params,
                            const std::vector<Item*>& targets);
   nlohmann::json render_item(const Item& item, bool full) const;
@@ -183,6 +251,16 @@ private:
   LoadModel load_;
   std::vector<double> served_ms_;
   int64_t overloaded_ = 0;
+  // Custom metadata providers: guarded by mutex_ (options, providers, groups) and calls_mutex_.
+  AgentOptions agent_options_;
+  std::vector<MetadataProvider> providers_;
+  std::vector<AgentGroup> groups_;
+  int64_t next_provider_id_ = 1;
+  std::mutex calls_mutex_;
+  std::vector<ProviderCall> calls_;
+  std::atomic<int> agent_jobs_{0};
+  std::mutex jobs_mutex_;
+  std::vector<std::thread> jobs_;
 };
 
 // JSON MediaContainer -> PMS-style XML (attributes as strings, booleans 1/0).

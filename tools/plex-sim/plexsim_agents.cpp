@@ -1,0 +1,585 @@
+// plexsim as a client of custom metadata providers (specs/plex-metadata-provider.md 7.3): the
+// provider and agent API of section 2.10, scans of custom-agent sections that POST match and GET
+// metadata from the provider, refresh, Fix Match and bind, a provider timeout, and every request
+// made to a provider recorded. No lock is held while a provider is called.
+#include <regex>
+
+#include "plexsim.hpp"
+#include "util/strings.hpp"
+
+namespace plexsim {
+namespace {
+
+net::ServerResponse status_answer(int status, const std::string& why = "") {
+  auto r = sim::text_response(status, "text/html", "<html><body><h1>" + std::to_string(status) + "</h1>" + why +
+                                                       "</body></html>");
+  r.headers.push_back({"X-Plex-Protocol", "1.0"});
+  return r;
+}
+
+// What the protocol requires of a root document (2.2, 2.3): "" when PMS would accept it.
+std::string root_problem(const nlohmann::json& doc) {
+  static const std::regex k_id("^tv\\.plex\\.agents\\.custom\\.[A-Za-z0-9.]+$");
+  if (!doc.is_object() || !doc.contains("MediaProvider") || !doc.at("MediaProvider").is_object()) {
+    return "no MediaProvider";
+  }
+  const auto& mp = doc.at("MediaProvider");
+  const auto id = mp.value("identifier", std::string());
+  if (!std::regex_match(id, k_id)) {
+    return "invalid identifier";
+  }
+  if (!mp.contains("title") || !mp.at("title").is_string()) {
+    return "no title";
+  }
+  bool movie = false;
+  for (const auto& t : mp.value("Types", nlohmann::json::array())) {
+    for (const auto& sc : t.value("Scheme", nlohmann::json::array())) {
+      if (sc.value("scheme", "") != id) {
+        return "a scheme is not the identifier";
+      }
+    }
+    movie = movie || t.value("type", 0) == 1;
+  }
+  if (!movie) {
+    return "no movie type";
+  }
+  std::set<std::string> features;
+  for (const auto& f : mp.value("Feature", nlohmann::json::array())) {
+    if (f.contains("key") && f.at("key").is_string() && f.at("key").get<std::string>().rfind('/', 0) == 0) {
+      features.insert(f.value("type", ""));
+    }
+  }
+  return features.count("metadata") != 0U && features.count("match") != 0U ? "" : "metadata or match feature missing";
+}
+
+std::string feature_key(const MetadataProvider& p, const std::string& type) {
+  for (const auto& f : p.root.value("Feature", nlohmann::json::array())) {
+    if (f.value("type", "") == type) {
+      return f.value("key", "");
+    }
+  }
+  return {};
+}
+
+nlohmann::json provider_json(const MetadataProvider& p) {
+  return {{"id", p.id}, {"identifier", p.identifier}, {"uri", p.uri}, {"title", p.title}};
+}
+
+// The scanner's title and year from a file name: "2024-01-15 Pool Party.mp4" -> ("2024-01-15 Pool Party", 2024).
+std::pair<std::string, int> parse_name(const std::string& file) {
+  auto name = file.substr(file.find_last_of('/') + 1);
+  name = name.substr(0, name.rfind('.'));
+  static const std::regex k_year("(19|20)\\d\\d");
+  std::smatch m;
+  const int year = std::regex_search(name, m, k_year) ? std::stoi(m.str()) : 0;
+  return {name, year};
+}
+
+int64_t now_ms_for_agents() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+} // namespace
+
+PlexSim::~PlexSim() {
+  std::vector<std::thread> jobs;
+  {
+    const std::lock_guard lock(jobs_mutex_);
+    jobs.swap(jobs_);
+  }
+  for (auto& t : jobs) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+}
+
+void PlexSim::set_agent_options(const AgentOptions& options) {
+  const std::lock_guard lock(mutex_);
+  agent_options_ = options;
+}
+
+std::vector<ProviderCall> PlexSim::provider_calls() {
+  const std::lock_guard lock(calls_mutex_);
+  return calls_;
+}
+
+std::vector<MetadataProvider> PlexSim::providers() {
+  const std::lock_guard lock(mutex_);
+  return providers_;
+}
+
+std::vector<AgentGroup> PlexSim::agent_groups() {
+  const std::lock_guard lock(mutex_);
+  return groups_;
+}
+
+void PlexSim::edit_as_user(const std::string& rating_key, const std::string& field, const std::string& value) {
+  const std::lock_guard lock(mutex_);
+  if (auto* item = find_item(rating_key); item != nullptr) {
+    item->text[field] = value;
+    item->locked.insert(field);
+    item->updated_at = next_epoch();
+  }
+}
+
+void PlexSim::run_agent_job(std::function<void()> job) {
+  ++agent_jobs_;
+  const std::lock_guard lock(jobs_mutex_);
+  jobs_.emplace_back([this, job = std::move(job)] {
+    try {
+      job();
+    } catch (const std::exception&) {
+      // A provider's odd answer leaves the item as it was, as PMS does.
+    }
+    --agent_jobs_;
+  });
+}
+
+nlohmann::json PlexSim::call_provider(const MetadataProvider& provider, const std::string& method,
+                                      const std::string& path, const std::string& body, int* status) {
+  int timeout = 90000;
+  {
+    const std::lock_guard lock(mutex_);
+    timeout = agent_options_.provider_timeout_ms;
+  }
+  const auto full = provider.uri + path;
+  ProviderCall call{method, full, body, 0, ""};
+  nlohmann::json answer;
+  const auto slash = full.find('/', full.find("://") + 3);
+  auto base = net::Url::parse(full.substr(0, slash));
+  if (base) {
+    net::ClientOptions opts;
+    opts.base = *base;
+    opts.connect_timeout_ms = std::min(timeout, 5000);
+    opts.read_timeout_ms = timeout;
+    opts.total_timeout_ms = timeout;
+    net::Request req{method, slash == std::string::npos ? "/" : full.substr(slash), {{"Accept", "application/json"}},
+                     body};
+    if (!body.empty()) {
+      req.headers.push_back({"Content-Type", "application/json"});
+    }
+    if (auto res = net::make_http_client(opts)->send(req)) {
+      call.status = res->status;
+      if (const auto* type = res->header("Content-Type")) {
+        call.content_type = *type;
+      }
+      answer = nlohmann::json::parse(res->body, nullptr, false);
+    }
+  }
+  if (status != nullptr) {
+    *status = call.status;
+  }
+  const std::lock_guard lock(calls_mutex_);
+  calls_.push_back(std::move(call));
+  return answer;
+}
+
+void PlexSim::fetch_image(const std::string& url) {
+  // PMS downloads the image itself: a plain GET, no credentials.
+  const auto slash = url.find('/', url.find("://") + 3);
+  ProviderCall call{"GET", url, "", 0, ""};
+  if (auto base = net::Url::parse(url.substr(0, slash)); base && slash != std::string::npos) {
+    net::ClientOptions opts;
+    opts.base = *base;
+    opts.read_timeout_ms = 10000;
+    if (auto res = net::make_http_client(opts)->send(net::Request{"GET", url.substr(slash), {}, ""})) {
+      call.status = res->status;
+      if (const auto* type = res->header("Content-Type")) {
+        call.content_type = *type;
+      }
+    }
+  }
+  const std::lock_guard lock(calls_mutex_);
+  calls_.push_back(std::move(call));
+}
+
+std::optional<MetadataProvider> PlexSim::provider_for_section(const std::string& section_key) {
+  const std::lock_guard lock(mutex_);
+  for (const auto& s : sections_) {
+    if (s.key != section_key) {
+      continue;
+    }
+    for (const auto& p : providers_) {
+      if (p.identifier == s.agent) {
+        return p;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+void PlexSim::agent_refresh(const std::string& rating_key, bool force_match, const std::string& bind_guid) {
+  std::string file;
+  std::string section_key;
+  std::string guid;
+  std::vector<std::string> locations;
+  AgentOptions options;
+  {
+    const std::lock_guard lock(mutex_);
+    const auto* item = find_item(rating_key);
+    if (item == nullptr || item->parts.empty()) {
+      return;
+    }
+    file = item->parts.front().file;
+    section_key = item->section_key;
+    guid = bind_guid.empty() ? item->guid : bind_guid;
+    options = agent_options_;
+    for (const auto& s : sections_) {
+      if (s.key == section_key) {
+        locations = s.locations;
+      }
+    }
+  }
+  const auto provider = provider_for_section(section_key);
+  if (!provider) {
+    return;
+  }
+  const bool match_now = bind_guid.empty() && (force_match || guid.empty());
+  std::string rating;
+  if (match_now) {
+    std::string rel = file;
+    std::string root;
+    for (const auto& l : locations) {
+      if (file.rfind(l + "/", 0) == 0) {
+        rel = file.substr(l.size() + 1);
+        root = l;
+      }
+    }
+    std::string filename = rel;
+    switch (options.filename_style) {
+    case AgentOptions::FilenameStyle::rel:
+      break;
+    case AgentOptions::FilenameStyle::rel_leading_slash:
+      filename = "/" + rel;
+      break;
+    case AgentOptions::FilenameStyle::rel_with_root_name:
+      filename = root.substr(root.find_last_of('/') + 1) + "/" + rel;
+      break;
+    case AgentOptions::FilenameStyle::absolute:
+      filename = file;
+      break;
+    }
+    const auto [title, year] = parse_name(file);
+    nlohmann::json body = {{"type", 1}, {"title", title}, {"filename", filename}, {"manual", 0}};
+    if (year != 0) {
+      body["year"] = year;
+    }
+    int status = 0;
+    const auto answer = call_provider(*provider,
+                                      "POST", feature_key(*provider, "match") + "?X-Plex-Country=US&X-Plex-Language=en-US",
+                                      body.dump(), &status);
+    guid.clear();
+    if (status == 200 && answer.is_object() && answer.contains("MediaContainer")) {
+      const auto results = answer.at("MediaContainer").value("Metadata", nlohmann::json::array());
+      if (!results.empty() && results.at(0).is_object()) {
+        const auto& first = results.at(0);
+        const int score = first.contains("score") && first.at("score").is_number() ? first.at("score").get<int>() : 0;
+        if (options.score_threshold == 0 || score >= options.score_threshold) {
+          guid = first.value("guid", "");
+          rating = first.value("ratingKey", "");
+        }
+      }
+    }
+    if (guid.empty()) {
+      return; // left unmatched, as PMS leaves it
+    }
+  }
+  if (guid.empty()) {
+    return;
+  }
+  if (rating.empty()) {
+    rating = guid.substr(guid.rfind('/') + 1);
+  }
+  int status = 0;
+  const auto meta_key = feature_key(*provider, "metadata");
+  const auto answer = call_provider(*provider, "GET", meta_key + "/" + rating, "", &status);
+  if (status != 200 || !answer.is_object() || !answer.contains("MediaContainer")) {
+    const std::lock_guard lock(mutex_);
+    if (auto* item = find_item(rating_key); item != nullptr && match_now) {
+      item->guid = guid; // matched; the metadata comes with a later refresh
+    }
+    return;
+  }
+  const auto list = answer.at("MediaContainer").value("Metadata", nlohmann::json::array());
+  if (list.empty() || !list.at(0).is_object()) {
+    return;
+  }
+  const auto& m = list.at(0);
+  std::vector<std::string> images;
+  {
+    const std::lock_guard lock(mutex_);
+    auto* item = find_item(rating_key);
+    if (item == nullptr) {
+      return;
+    }
+    item->guid = guid;
+    for (const char* field : {"title", "summary", "studio", "originallyAvailableAt", "tagline", "contentRating",
+                              "titleSort"}) {
+      if (item->locked.count(field) != 0U) {
+        continue; // PMS keeps a locked field through refreshes
+      }
+      if (m.contains(field) && m.at(field).is_string()) {
+        item->text[field] = m.at(field).get<std::string>();
+      } else if (std::string(field) != "title") {
+        item->text.erase(field);
+      }
+    }
+    if (item->locked.count("year") == 0U) {
+      item->year = m.value("year", int64_t{0});
+    }
+    for (const auto& [type, element] : std::vector<std::pair<std::string, std::string>>{
+             {"genre", "Genre"}, {"actor", "Role"}, {"director", "Director"}}) {
+      if (item->locked.count(type) != 0U) {
+        continue;
+      }
+      auto& list_tags = item->tags[type];
+      list_tags.clear();
+      for (const auto& t : m.value(element, nlohmann::json::array())) {
+        if (!t.is_object() || !t.contains("tag") || !t.at("tag").is_string()) {
+          continue;
+        }
+        list_tags.push_back(Tag{tag_id(type, t.at("tag")), t.at("tag"), t.value("role", ""), t.value("thumb", "")});
+        if (t.contains("thumb") && t.at("thumb").is_string()) {
+          images.push_back(t.at("thumb"));
+        }
+        if (type == "genre" && options.genre_first_only) {
+          break;
+        }
+      }
+    }
+    if (options.list_fields_replace_on_refresh && item->locked.count("collection") == 0U) {
+      item->tags["collection"].clear(); // the provider sent none
+    }
+    if (item->locked.count("thumb") == 0U && m.contains("thumb") && m.at("thumb").is_string()) {
+      item->text["providerThumb"] = m.at("thumb");
+      images.push_back(m.at("thumb"));
+      item->thumb_epoch = next_epoch();
+    }
+    if (m.contains("art") && m.at("art").is_string()) {
+      images.push_back(m.at("art"));
+    }
+    for (const auto& img : m.value("Image", nlohmann::json::array())) {
+      if (img.is_object() && img.contains("url") && img.at("url").is_string()) {
+        images.push_back(img.at("url"));
+      }
+    }
+    item->updated_at = next_epoch();
+  }
+  if (options.probe_images) {
+    (void)call_provider(*provider, "GET", meta_key + "/" + rating + "/images", "", nullptr);
+  }
+  std::sort(images.begin(), images.end());
+  images.erase(std::unique(images.begin(), images.end()), images.end());
+  for (const auto& url : images) {
+    fetch_image(url);
+  }
+  if (!match_now && options.probe_extras) {
+    (void)call_provider(*provider, "GET",
+                        meta_key + "/" + rating + "/extras?updating=1&X-Plex-Container-Size=50&X-Plex-Container-Start=0",
+                        "", nullptr);
+  }
+}
+
+std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest& req, bool json) {
+  const auto query = util::parse_query(req.query);
+  const auto param = [&](const std::string& key) -> std::string {
+    for (const auto& [k, v] : query) {
+      if (k == key) {
+        return v;
+      }
+    }
+    return {};
+  };
+  const auto parts = util::split(req.path, '/');
+  const auto& m = req.method;
+  if (req.path == "/media/providers/metadata" && m == "GET") {
+    const std::lock_guard lock(mutex_);
+    auto list = nlohmann::json::array();
+    for (const auto& p : providers_) {
+      list.push_back(provider_json(p));
+    }
+    return container({{"size", list.size()}, {"MetadataAgentProvider", list}}, json, "MetadataAgentProvider");
+  }
+  if (req.path == "/media/providers/metadata" && m == "POST") {
+    const auto uri = param("uri");
+    {
+      const std::lock_guard lock(mutex_);
+      for (const auto& p : providers_) {
+        if (p.uri == uri) {
+          return status_answer(409, "already registered");
+        }
+      }
+    }
+    MetadataProvider p{0, "", uri, "", {}};
+    int status = 0;
+    const auto root = call_provider(p, "GET", "", "", &status);
+    if (status != 200 || !root_problem(root).empty()) {
+      return status_answer(400, status != 200 ? "the provider did not answer" : root_problem(root));
+    }
+    p.root = root.at("MediaProvider");
+    p.identifier = p.root.at("identifier");
+    p.title = p.root.at("title");
+    const std::lock_guard lock(mutex_);
+    for (const auto& other : providers_) {
+      if (other.identifier == p.identifier) {
+        return status_answer(409, "identifier already registered");
+      }
+    }
+    p.id = next_provider_id_++;
+    providers_.push_back(p);
+    return container({{"size", 1}, {"MetadataAgentProvider", {provider_json(p)}}}, json, "MetadataAgentProvider");
+  }
+  if (parts.size() == 5 && parts[1] == "media" && parts[2] == "providers" && parts[3] == "metadata" &&
+      parts[4] != "group" && m == "PUT") {
+    const std::lock_guard lock(mutex_);
+    for (auto& p : providers_) {
+      if (std::to_string(p.id) == parts[4]) {
+        p.uri = param("uri").empty() ? p.uri : param("uri");
+        return net::ServerResponse{};
+      }
+    }
+    return status_answer(404);
+  }
+  if (req.path == "/media/providers/metadata/group") {
+    const std::lock_guard lock(mutex_);
+    const auto group_json = [&](const AgentGroup& g) {
+      auto items = nlohmann::json::array();
+      for (const auto id : g.providers) {
+        for (const auto& p : providers_) {
+          if (p.id == id) {
+            items.push_back(provider_json(p));
+          }
+        }
+      }
+      return nlohmann::json{{"id", g.id}, {"title", g.title}, {"primaryIdentifier", g.primary},
+                            {"MetadataAgentProvider", items}};
+    };
+    if (m == "POST") {
+      const auto primary = param("primaryIdentifier");
+      const auto p = std::find_if(providers_.begin(), providers_.end(),
+                                  [&](const MetadataProvider& x) { return x.identifier == primary; });
+      if (p == providers_.end() || param("title").empty()) {
+        return status_answer(400, "unknown primary provider or no title");
+      }
+      groups_.push_back(AgentGroup{next_provider_id_++, param("title"), primary, {p->id}});
+      return container({{"size", 1}, {"MetadataAgentProviderGroup", {group_json(groups_.back())}}}, json,
+                       "MetadataAgentProviderGroup");
+    }
+    if (m == "GET") {
+      auto list = nlohmann::json::array();
+      for (const auto& g : groups_) {
+        list.push_back(group_json(g));
+      }
+      return container({{"size", list.size()}, {"MetadataAgentProviderGroup", list}}, json,
+                       "MetadataAgentProviderGroup");
+    }
+  }
+  // PUT /library/sections/{id}?agent=...: switch a library's agent (400 without one, as PMS).
+  if (parts.size() == 4 && parts[1] == "library" && parts[2] == "sections" && m == "PUT") {
+    const std::lock_guard lock(mutex_);
+    for (auto& s : sections_) {
+      if (s.key == parts[3]) {
+        if (param("agent").empty()) {
+          return status_answer(400, "agent is required");
+        }
+        s.agent = param("agent");
+        s.agent_group = param("metadataAgentProviderGroupId").empty() ? 0 : std::stoll(param("metadataAgentProviderGroupId"));
+        return net::ServerResponse{};
+      }
+    }
+    return status_answer(404);
+  }
+  // A scan of a custom-agent section: the scan as always, then every new or (force=1) every item
+  // matched and fetched in the background.
+  if (parts.size() == 5 && parts[1] == "library" && parts[2] == "sections" && parts[4] == "refresh" &&
+      (m == "GET" || m == "POST") && provider_for_section(parts[3])) {
+    net::ServerResponse res;
+    int delay = 0;
+    {
+      const std::lock_guard lock(mutex_);
+      surface_scanned_items(now_ms_for_agents());
+      res = route(req, json);
+      delay = options_.scan_delay_ms;
+    }
+    const auto section = parts[3];
+    const bool force = param("force") == "1";
+    run_agent_job([this, section, force, delay] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay + 20));
+      std::vector<std::string> keys;
+      {
+        const std::lock_guard lock(mutex_);
+        surface_scanned_items(now_ms_for_agents());
+        for (const auto& [rk, item] : items_) {
+          if (item->section_key == section && !item->pending && (force || item->guid.empty())) {
+            keys.push_back(rk);
+          }
+        }
+      }
+      for (const auto& rk : keys) {
+        agent_refresh(rk, force);
+      }
+    });
+    return res;
+  }
+  // /library/metadata/{id}/refresh | match | matches on a custom-agent item.
+  if (parts.size() == 5 && parts[1] == "library" && parts[2] == "metadata" &&
+      (parts[4] == "refresh" || parts[4] == "match" || parts[4] == "matches") && m == "PUT") {
+    std::string section;
+    std::string guid;
+    {
+      const std::lock_guard lock(mutex_);
+      const auto* item = find_item(parts[3]);
+      if (item == nullptr) {
+        return status_answer(404);
+      }
+      section = item->section_key;
+      guid = item->guid;
+    }
+    const auto provider = provider_for_section(section);
+    if (!provider) {
+      return std::nullopt; // a legacy agent: nothing modelled beyond the answer
+    }
+    const auto rk = parts[3];
+    if (parts[4] == "refresh") {
+      AgentOptions options;
+      {
+        const std::lock_guard lock(mutex_);
+        options = agent_options_;
+      }
+      const bool rematch = options.rematch_on_refresh == AgentOptions::Rematch::always ||
+                           (options.rematch_on_refresh == AgentOptions::Rematch::unmatched_only && guid.empty());
+      if (options.rematch_on_refresh == AgentOptions::Rematch::never && guid.empty()) {
+        return net::ServerResponse{}; // nothing to fetch for an unmatched item
+      }
+      run_agent_job([this, rk, rematch] { agent_refresh(rk, rematch); });
+      return net::ServerResponse{};
+    }
+    if (parts[4] == "match") {
+      const auto bind = param("guid");
+      if (bind.empty()) {
+        return status_answer(400, "guid is required");
+      }
+      run_agent_job([this, rk, bind] { agent_refresh(rk, false, bind); });
+      return net::ServerResponse{};
+    }
+    // Fix Match: the provider's candidates with manual=1.
+    nlohmann::json body = {{"type", 1}, {"title", param("title")}, {"manual", 1}};
+    int status = 0;
+    const auto answer = call_provider(*provider, "POST", feature_key(*provider, "match"), body.dump(), &status);
+    auto results = nlohmann::json::array();
+    if (status == 200 && answer.is_object() && answer.contains("MediaContainer")) {
+      for (const auto& r : answer.at("MediaContainer").value("Metadata", nlohmann::json::array())) {
+        results.push_back({{"guid", r.value("guid", "")},
+                           {"name", r.value("title", "")},
+                           {"score", r.value("score", 0)},
+                           {"year", r.value("year", 0)}});
+      }
+    }
+    return container({{"size", results.size()}, {"SearchResult", results}}, json, "SearchResult");
+  }
+  return std::nullopt;
+}
+
+} // namespace plexsim
