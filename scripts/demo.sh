@@ -18,7 +18,8 @@ cleanup() {
 trap cleanup EXIT
 
 token="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-build/release/tools/plexsim --port 0 --port-file "$work/plex.port" --generate "$scenes" --token "$token" 2>"$work/plexsim.log" &
+build/release/tools/plexsim --port 0 --port-file "$work/plex.port" --generate "$scenes" --pull-library --token "$token" \
+  2>"$work/plexsim.log" &
 pids+=($!)
 build/release/tools/stashsim --port 0 --port-file "$work/stash.port" --generate "$scenes" 2>"$work/stashsim.log" &
 pids+=($!)
@@ -42,8 +43,9 @@ cp -r dist/PlexSync "$plugins/PlexSync"
 plugin="$plugins/PlexSync"
 
 keys=$(seq 10000 $((10000 + scenes - 1)) | paste -sd,)
-show() {
-  curl -fsS -H "X-Plex-Token: $token" -H 'Accept: application/json' "$plex/library/metadata/$keys" |
+pull_keys=$(seq 20000 $((20000 + scenes - 1)) | paste -sd,)
+show() { # $1 = heading, $2 = the items' keys (default: the push library's)
+  curl -fsS -H "X-Plex-Token: $token" -H 'Accept: application/json' "$plex/library/metadata/${2:-$keys}" |
     node "$root/scripts/demo-table.mjs" "$1"
 }
 show "Plex before PlexSync"
@@ -81,4 +83,32 @@ show "Plex after PlexSync"
 echo
 echo "demo: worker log ($plugin/data/plexsync.log), last lines:"
 tail -n 5 "$plugin/data/plexsync.log" | sed 's/^/  /'
+echo
+echo "demo: pull mode beside push: Plex's library 'Adult (pull)' takes its metadata from PlexSync's provider"
+provider_port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+service_env=(env PLEXSYNC_PROVIDER_ENABLED=true "PLEXSYNC_PROVIDER_LISTEN=127.0.0.1:$provider_port"
+  "PLEXSYNC_STASH_URL=$stash" PLEXSYNC_WORKER_AUTOSTART=0)
+"$plugin/plexsync" worker --stop --data-dir "$plugin/data" >/dev/null # the hook-started worker, if still idle
+"${service_env[@]}" "$plugin/plexsync" worker --forever --data-dir "$plugin/data" 2>>"$work/service.log" &
+pids+=($!)
+root_url=$("${service_env[@]}" "$plugin/plexsync" provider url --data-dir "$plugin/data" 2>/dev/null | head -n 1)
+for _ in $(seq 100); do curl -fsS "$root_url" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "demo: provider listening; plexsync provider url -> ${root_url%/p/*}/p/<secret>/movie"
+"${service_env[@]}" "$plugin/plexsync" provider register --library "Adult (pull)" --switch --data-dir "$plugin/data" |
+  sed 's/^/  /'
+pulled() { # how many of the pull library's items PMS has matched through the provider
+  curl -fsS -H "X-Plex-Token: $token" -H 'Accept: application/json' "$plex/library/metadata/$pull_keys" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s).MediaContainer.Metadata??[];console.log(m.filter(x=>String(x.guid).startsWith("tv.plex.agents.custom.")).length)})'
+}
+for _ in $(seq 200); do [[ $(pulled) == "$scenes" ]] && break; sleep 0.1; done
+show "Plex library 'Adult (pull)' after its scan asked PlexSync's provider" "$pull_keys"
+echo "demo: the user renames scene 2 in Stash; its hook reaches the service worker, which asks Plex to refresh"
+curl -fsS -X POST -H 'Content-Type: application/json' "$stash/__sim/scenes/2" -d '{"title":"Pulled from Stash: Blue Hour"}' >/dev/null
+stdin_for '{"hookContext":{"id":2,"type":"Scene.Update.Post","input":null,"inputFields":["id","title"]},"mode":"hook"}' |
+  (cd "$work" && PLEXSYNC_WORKER_AUTOSTART=0 "$plugin/plexsync" plugin 2>>"$work/hook-stderr.log") >/dev/null
+for _ in $(seq 100); do
+  curl -fsS -H "X-Plex-Token: $token" -H 'Accept: application/json' "$plex/library/metadata/20001" | grep -q 'Blue Hour' && break
+  sleep 0.1
+done
+show "Plex library 'Adult (pull)' after the edit (one refresh, no field written)" "$pull_keys"
 echo "demo: Plex requests made: $(curl -fsS "$plex/__sim/requests" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);const c={};for(const q of r){const k=q.method+" "+q.path.replace(/\/\d+(,\d+)*$/,"/{id}");c[k]=(c[k]||0)+1}console.log(Object.entries(c).map(([k,v])=>v+"x "+k).join(", "))})')"

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 shared=${PLEXSYNC_SHARED:-$PWD/../shared}
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz | grep -E "error|warning:|FAILED" -A5 || true
-targets=(plugin_input_fuzz stash_response_fuzz plex_response_fuzz sanitize_fuzz settings_fuzz)
+targets=(plugin_input_fuzz stash_response_fuzz plex_response_fuzz sanitize_fuzz settings_fuzz provider_parts_fuzz
+  provider_http_fuzz)
 seeds_for() { # the fixtures each parser meets in real life
   case $1 in
   plugin_input_fuzz) ls "$shared"/fixtures/stash/*.stdin.json ;;

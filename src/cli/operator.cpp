@@ -529,3 +529,100 @@ int cmd_sync(const OperatorOptions& o, const std::string& scene_id, bool dry_run
 }
 
 } // namespace cli
+
+namespace cli {
+
+int cmd_review(const OperatorOptions& o) {
+  auto db = open_data(o);
+  if (!db) {
+    return say_error(o, db.error().message, k_exit_unavailable);
+  }
+  auto stmt = db->prepare("SELECT scene_id, reason, candidates, last_ms FROM match_reviews ORDER BY last_ms DESC");
+  if (!stmt) {
+    return say_error(o, stmt.error().message, k_exit_problems);
+  }
+  auto list = nlohmann::json::array();
+  while (true) {
+    auto row = stmt->step();
+    if (!row || !*row) {
+      break;
+    }
+    list.push_back({{"scene_id", stmt->text_at(0)},
+                    {"reason", stmt->text_at(1)},
+                    {"candidates", nlohmann::json::parse(stmt->text_at(2), nullptr, false)},
+                    {"last_ms", stmt->int_at(3)}});
+  }
+  if (o.json) {
+    std::cout << nlohmann::json{{"reviews", list}}.dump(2) << "\n";
+    return k_exit_ok;
+  }
+  if (list.empty()) {
+    std::cout << "no uncertain matches wait for review\n";
+    return k_exit_ok;
+  }
+  for (const auto& r : list) {
+    std::cout << "scene " << r.at("scene_id").get<std::string>() << ": " << r.at("reason").get<std::string>() << "\n";
+    for (const auto& c : r.at("candidates").is_array() ? r.at("candidates") : nlohmann::json::array()) {
+      std::cout << "  plexsync review pick " << r.at("scene_id").get<std::string>() << " " << c.value("rating_key", "")
+                << "   # score " << c.value("score", 0) << " (" << c.value("reason", "") << ") '" << c.value("title", "")
+                << "' " << c.value("file", "") << "\n";
+    }
+  }
+  return k_exit_ok;
+}
+
+int cmd_review_pick(const OperatorOptions& o, const std::string& scene_id, const std::string& rating_key) {
+  if (scene_id.empty() || scene_id.find_first_not_of("0123456789") != std::string::npos) {
+    return say_error(o, "review pick takes a Stash scene id (a number), got '" + scene_id + "'", k_exit_usage);
+  }
+  auto db = open_data(o);
+  if (!db) {
+    return say_error(o, db.error().message, k_exit_unavailable);
+  }
+  auto stmt = db->prepare("SELECT candidates FROM match_reviews WHERE scene_id = ?1");
+  if (!stmt) {
+    return say_error(o, stmt.error().message, k_exit_problems);
+  }
+  stmt->bind(1, scene_id);
+  auto row = stmt->step();
+  if (!row || !*row) {
+    return say_error(o, "scene " + scene_id + " is not on the review list (plexsync review shows it)", k_exit_problems);
+  }
+  const auto candidates = nlohmann::json::parse(stmt->text_at(0), nullptr, false);
+  stmt->reset();
+  std::optional<nlohmann::json> picked;
+  for (const auto& c : candidates.is_array() ? candidates : nlohmann::json::array()) {
+    if (c.value("rating_key", "") == rating_key) {
+      picked = c;
+    }
+  }
+  if (!picked) {
+    return say_error(o, "Plex item " + rating_key + " is not a candidate for scene " + scene_id +
+                            " (plexsync review lists them)", k_exit_usage);
+  }
+  // The person's choice becomes the remembered match, at the score it had: the next sync keeps it
+  // as long as the item still holds that file.
+  auto txn = store::Txn::begin(*db);
+  auto pin = db->prepare(R"sql(
+INSERT INTO sync_records(scene_id, rating_key, section_key, match_score, stash_updated_at, synced_ms, requests, wrote)
+VALUES(?1, ?2, ?3, ?4, '', ?5, 0, 0)
+ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_key = excluded.section_key,
+  match_score = excluded.match_score, stash_updated_at = '', written = NULL)sql");
+  auto clear = db->prepare("DELETE FROM match_reviews WHERE scene_id = ?1");
+  if (!txn || !pin || !clear ||
+      !pin->bind(1, scene_id)
+           .bind(2, rating_key)
+           .bind(3, picked->value("section_key", std::string()))
+           .bind(4, static_cast<int64_t>(std::max(1, picked->value("score", 1))))
+           .bind(5, util::SystemClock().now_ms())
+           .run() ||
+      !clear->bind(1, scene_id).run() || !txn->commit()) {
+    return say_error(o, "could not record the choice: " + db->error_message(), k_exit_problems);
+  }
+  if (!o.json) {
+    std::cout << "scene " << scene_id << " -> Plex item " << rating_key << " chosen; syncing it\n";
+  }
+  return cmd_sync(o, scene_id, false);
+}
+
+} // namespace cli

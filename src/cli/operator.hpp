@@ -28,5 +28,9 @@ int cmd_config(const OperatorOptions& o);
 int cmd_doctor(const OperatorOptions& o);
 int cmd_match(const OperatorOptions& o, const std::string& scene_or_path);
 int cmd_sync(const OperatorOptions& o, const std::string& scene_id, bool dry_run);
+// The review list (uncertain matches, with their candidates), and a person's choice among them:
+// pick binds the scene to that Plex item and syncs it.
+int cmd_review(const OperatorOptions& o);
+int cmd_review_pick(const OperatorOptions& o, const std::string& scene_id, const std::string& rating_key);
 
 } // namespace cli

@@ -80,6 +80,9 @@ int run(int argc, char** argv) {
   sync->add_option("scene", target, "Stash scene id")->required();
   sync->add_flag("--dry-run", dry_run, "Send nothing: print the match and the edit a sync would send");
 
+  auto* review = operator_command("review", "Uncertain matches with their candidates; 'review pick SCENE ITEM' chooses");
+  std::vector<std::string> review_args;
+  review->add_option("pick", review_args, "pick <scene id> <Plex rating key>")->expected(0, 3);
   auto* provider_cmd = app.add_subcommand("provider", "The Plex metadata provider (pull mode): url, match, rotate-token");
   provider_cmd->require_subcommand(1, 1);
   const auto provider_sub = [&](const char* name, const char* help) {
@@ -147,6 +150,16 @@ int run(int argc, char** argv) {
   }
   if (*sync) {
     return masked([&] { return cmd_sync(op, target, dry_run); });
+  }
+  if (*review) {
+    if (review_args.empty()) {
+      return masked([&] { return cmd_review(op); });
+    }
+    if (review_args.size() != 3 || review_args[0] != "pick") {
+      std::cerr << "usage: plexsync review [pick <scene id> <Plex rating key>]\n";
+      return k_exit_usage;
+    }
+    return masked([&] { return cmd_review_pick(op, review_args[1], review_args[2]); });
   }
   if (*provider_url) {
     return cmd_provider_url(op); // not masked: printing the secret URL is its job

@@ -185,7 +185,8 @@ void Worker::note_review(const std::string& scene_id, const match::Decision& dec
                           {"title", c.title},
                           {"file", util::log::display_path(c.file)},
                           {"score", c.score},
-                          {"reason", c.reason}});
+                          {"reason", c.reason},
+                          {"section_key", c.section_key}});
   }
   if (auto stmt = db_.prepare(R"sql(
 INSERT INTO match_reviews(scene_id, reason, candidates, first_ms, last_ms) VALUES(?1, ?2, ?3, ?4, ?4)

@@ -712,8 +712,11 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
     }
     return stats;
   }
-  // Extra lanes: each with its own database connection, HTTP connections and RNG.
+  // Extra lanes: each with its own database connection, HTTP connections and RNG. They start
+  // with what this lane learnt from Stash (its release, and the API key read while the session
+  // cookie worked): a lane whose first job comes after the cookie expired could not learn it.
   const auto data_dir = util::parent_dir(db_.path());
+  const auto facts = stash_ && stash_->known_facts().known ? stash_->known_facts() : stash_facts_;
   std::vector<std::thread> threads;
   threads.reserve(static_cast<size_t>(lanes - 1));
   std::vector<Stats> lane_stats(static_cast<size_t>(lanes - 1));
@@ -726,6 +729,7 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
       }
       util::SystemRng rng;
       Worker lane(*db, clock_, rng, stop_, shared_);
+      lane.stash_facts_ = facts;
       lane_stats[static_cast<size_t>(i)] = lane.run_lane(mode, {});
     });
   }

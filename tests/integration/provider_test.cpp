@@ -1,6 +1,7 @@
 // The metadata provider over real loopback HTTP, hosted as the worker hosts it, against stashsim
 // (specs/plex-metadata-provider.md 7.4): every filename style, ambiguity, an edit reaching the
 // answer, Stash down, Fix Match, and the security cases. Every wait is bounded.
+#include <array>
 #include <chrono>
 #include <thread>
 
@@ -351,6 +352,16 @@ protected:
   }
 };
 
+std::string style_name(const ::testing::TestParamInfo<plexsim::AgentOptions::FilenameStyle>& p) {
+  static const std::array<const char*, 4> k_names{"rel", "rel_leading_slash", "rel_with_root_name", "absolute"};
+  return k_names.at(static_cast<size_t>(p.param));
+}
+
+std::string rematch_name(const ::testing::TestParamInfo<plexsim::AgentOptions::Rematch>& p) {
+  static const std::array<const char*, 3> k_names{"always", "never", "unmatched_only"};
+  return k_names.at(static_cast<size_t>(p.param));
+}
+
 class PullFirstScan : public PullMode, public ::testing::WithParamInterface<plexsim::AgentOptions::FilenameStyle> {};
 
 TEST_P(PullFirstScan, EveryItemIsBoundToItsSceneWithItsFieldsAndImages) {
@@ -388,7 +399,8 @@ INSTANTIATE_TEST_SUITE_P(FilenameStyles, PullFirstScan,
                          ::testing::Values(plexsim::AgentOptions::FilenameStyle::rel,
                                            plexsim::AgentOptions::FilenameStyle::rel_leading_slash,
                                            plexsim::AgentOptions::FilenameStyle::rel_with_root_name,
-                                           plexsim::AgentOptions::FilenameStyle::absolute));
+                                           plexsim::AgentOptions::FilenameStyle::absolute),
+                         style_name);
 
 class PullRematch : public PullMode, public ::testing::WithParamInterface<plexsim::AgentOptions::Rematch> {};
 
@@ -426,7 +438,8 @@ TEST_P(PullRematch, AnEditInStashIsOneRefreshAndAPersonsLockStays) {
 INSTANTIATE_TEST_SUITE_P(RematchOnRefresh, PullRematch,
                          ::testing::Values(plexsim::AgentOptions::Rematch::always,
                                            plexsim::AgentOptions::Rematch::never,
-                                           plexsim::AgentOptions::Rematch::unmatched_only));
+                                           plexsim::AgentOptions::Rematch::unmatched_only),
+                         rematch_name);
 
 TEST_F(PullMode, AnItemPmsCouldNotMatchIsBoundByTheWorker) {
   auto scene_six = *stash_.scene("6");

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cli/operator.hpp"
+
 #include "support/worker_fixture.hpp"
 #include "util/log.hpp"
 
@@ -298,6 +300,41 @@ TEST_F(WorkerSync, IndexIsPersistedAndRefreshedIncrementally) {
     }
   }
   EXPECT_TRUE(incremental) << "the refresh asked only for items updated since the last one";
+}
+
+} // namespace
+
+namespace {
+
+class ReviewPick : public testing_support::WorkerFixture {};
+
+TEST_F(ReviewPick, APersonsChoiceBindsTheSceneAndSyncsIt) {
+  auto scene = *stash_.scene("1");
+  auto files = scene.at("files");
+  const std::string old_path = files[0].at("path");
+  files[0]["path"] = "/media/adult/moved/" + old_path.substr(old_path.rfind('/') + 1);
+  files[0]["size"] = 123;
+  files[0]["duration"] = 1.0;
+  ASSERT_TRUE(stash_.update_scene("1", {{"files", files}}));
+  enqueue({1});
+  drain(1);
+  EXPECT_FALSE(synced(1));
+  const cli::OperatorOptions op{dir_, true};
+  EXPECT_EQ(cli::cmd_review(op), 0);
+  EXPECT_EQ(cli::cmd_review_pick(op, "1", "99999"), cli::k_exit_usage) << "not a candidate";
+  EXPECT_EQ(cli::cmd_review_pick(op, "2", "10000"), cli::k_exit_problems) << "not on the review list";
+  ASSERT_EQ(cli::cmd_review_pick(op, "1", "10000"), 0);
+  EXPECT_TRUE(synced(1));
+  auto stmt = db_->prepare("SELECT count(*) FROM match_reviews");
+  ASSERT_TRUE(*stmt->step());
+  EXPECT_EQ(stmt->int_at(0), 0);
+  stmt->reset();
+  // The choice holds for later changes too.
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "Chosen and edited"}}));
+  enqueue({1});
+  drain();
+  EXPECT_TRUE(synced(1));
+  EXPECT_EQ(counts().dead, 0);
 }
 
 } // namespace

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   const auto args = sim::parse_args(argc, argv);
   if (args.flag("--help")) {
     std::cout << "usage: plexsim [--host 127.0.0.1] [--port 32400] [--port-file F] [--token T]\n"
-                 "               [--library FILE.json | --generate N] [--latency-ms MS]\n"
+                 "               [--library FILE.json | --generate N [--pull-library]] [--latency-ms MS]\n"
                  "               [--fault 'status=503,retry_after=2,path=/library,times=3'] ... [--allow-no-auth]\n"
                  "               [--tls-cert CHAIN.pem --tls-key KEY.pem]   (serve HTTPS)\n"
                  "               [--capacity N [--service-ms MS] [--max-queue Q]]   (load model: see plexsim.hpp)\n"
@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     }
     sim.load(nlohmann::json::parse(in));
   } else {
-    sim.generate(std::stoi(args.get("--generate", "50")));
+    sim.generate(std::stoi(args.get("--generate", "50")), args.flag("--pull-library"));
   }
   sim.faults().set_latency_ms(std::stoi(args.get("--latency-ms", "0")));
   sim.set_load_model(plexsim::LoadModel{std::stoi(args.get("--capacity", "0")),

@@ -294,7 +294,7 @@ nlohmann::json PlexSim::dump() {
   return out;
 }
 
-void PlexSim::generate(int n) {
+void PlexSim::generate(int n, bool pull_library) {
   nlohmann::json lib = {
       {"sections",
        {{{"key", "1"}, {"title", "Adult"}, {"locations", {"/media/adult", "/mnt/nas2/Adult Archive"}}},
@@ -308,6 +308,19 @@ void PlexSim::generate(int n) {
                             {"studio", f.studio},
                             {"addedAt", 1700000000 + i},
                             {"parts", {{{"file", f.path}, {"size", f.size}, {"duration", f.duration_ms}}}}});
+  }
+  if (pull_library) {
+    // The same files in a second movie library, for a pull library beside the push one (the demo).
+    lib["sections"].push_back(
+        {{"key", "3"}, {"title", "Adult (pull)"}, {"locations", {"/media/adult", "/mnt/nas2/Adult Archive"}}});
+    for (int i = 0; i < n; ++i) {
+      const auto f = sim::generated_file(i);
+      lib["items"].push_back({{"ratingKey", std::to_string(20000 + i)},
+                              {"section", "3"},
+                              {"title", "Scene " + std::to_string(f.name_no)},
+                              {"addedAt", 1700000000 + i},
+                              {"parts", {{{"file", f.path}, {"size", f.size}, {"duration", f.duration_ms}}}}});
+    }
   }
   load(lib);
 }
