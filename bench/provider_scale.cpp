@@ -40,10 +40,12 @@ stash::Scene scene_number(int i) {
          {"size", 100000000 + i},
          {"duration", 1834.5}}}},
       {"paths", {{"screenshot", "http://stash:9999/scene/" + id + "/screenshot?t=1705312342"}}},
-      {"performers", {{{"name", "Jane " + std::to_string(i % 50)}, {"image_path", "http://stash:9999/performer/" +
-                                                                                     std::to_string(i % 50) + "/image?t=1"}}}},
+      {"performers",
+       {{{"name", "Jane " + std::to_string(i % 50)},
+         {"image_path", "http://stash:9999/performer/" + std::to_string(i % 50) + "/image?t=1"}}}},
       {"tags", {{{"name", "Outdoors"}}, {{"name", "Pool"}}, {{"name", "Tag " + std::to_string(i % 40)}}}},
-      {"stash_ids", {{{"endpoint", "https://stashdb.org/graphql"}, {"stash_id", "2f0c1b7e-5a1d-4c39-9d2b-0e6f5a8b9c11"}}}}};
+      {"stash_ids",
+       {{{"endpoint", "https://stashdb.org/graphql"}, {"stash_id", "2f0c1b7e-5a1d-4c39-9d2b-0e6f5a8b9c11"}}}}};
   return *stash::scene_from_json(j);
 }
 
@@ -92,8 +94,12 @@ int main(int argc, char** argv) {
     for (int i = 1; i <= n; ++i) {
       const auto s = scene_number(i);
       const auto& f = s.files.front();
-      (void)files->bind(1, s.id).bind(2, f.path).bind(3, match::fold_path(f.path)).bind(4, match::folded_basename(f.path))
-          .bind(5, f.size).run();
+      (void)files->bind(1, s.id)
+          .bind(2, f.path)
+          .bind(3, match::fold_path(f.path))
+          .bind(4, match::folded_basename(f.path))
+          .bind(5, f.size)
+          .run();
       files->reset();
       (void)snaps->bind(1, s.id).bind(2, s.updated_at).bind(3, s.source).run();
       snaps->reset();
@@ -127,7 +133,9 @@ int main(int argc, char** argv) {
     const auto s = scene_number(i);
     const auto rel = s.files.front().path.substr(6); // "Studio N/d/Scene i.mp4", as PMS sends it
     auto t = Clock::now();
-    auto r = http->send({"POST", base + "/matches", {{"Content-Type", "application/json"}},
+    auto r = http->send({"POST",
+                         base + "/matches",
+                         {{"Content-Type", "application/json"}},
                          nlohmann::json{{"type", 1}, {"title", "x"}, {"filename", rel}}.dump()});
     match_ms.push_back(ms_since(t));
     failures += r && r->status == 200 && r->body.find("scene-" + s.id + "\"") != std::string::npos ? 0 : 1;

@@ -26,9 +26,7 @@ class OfflineBackend final : public provider::Backend {
 public:
   config::Settings settings() override { return {}; }
   bool ready() override { return true; }
-  util::Result<std::optional<stash::Scene>> fetch_scene(const std::string&) override {
-    return util::fail("offline");
-  }
+  util::Result<std::optional<stash::Scene>> fetch_scene(const std::string&) override { return util::fail("offline"); }
   util::Result<std::optional<stash::StashClient::Image>> fetch_image(const std::string&) override {
     return util::fail("offline");
   }

@@ -7,7 +7,7 @@ if command -v clang-format >/dev/null; then
   clang-format --dry-run --Werror "${files[@]}"
 fi
 # A module includes only modules listed above it (docs/ARCHITECTURE.md).
-order=(util net config stash plex store queue match sync worker cli)
+order=(util net config stash plex store queue match sync provider worker cli)
 status=0
 for ((i = 0; i < ${#order[@]}; i++)); do
   module=${order[$i]}

@@ -564,8 +564,8 @@ int cmd_review(const OperatorOptions& o) {
     std::cout << "scene " << r.at("scene_id").get<std::string>() << ": " << r.at("reason").get<std::string>() << "\n";
     for (const auto& c : r.at("candidates").is_array() ? r.at("candidates") : nlohmann::json::array()) {
       std::cout << "  plexsync review pick " << r.at("scene_id").get<std::string>() << " " << c.value("rating_key", "")
-                << "   # score " << c.value("score", 0) << " (" << c.value("reason", "") << ") '" << c.value("title", "")
-                << "' " << c.value("file", "") << "\n";
+                << "   # score " << c.value("score", 0) << " (" << c.value("reason", "") << ") '"
+                << c.value("title", "") << "' " << c.value("file", "") << "\n";
     }
   }
   return k_exit_ok;
@@ -597,8 +597,9 @@ int cmd_review_pick(const OperatorOptions& o, const std::string& scene_id, const
     }
   }
   if (!picked) {
-    return say_error(o, "Plex item " + rating_key + " is not a candidate for scene " + scene_id +
-                            " (plexsync review lists them)", k_exit_usage);
+    return say_error(
+        o, "Plex item " + rating_key + " is not a candidate for scene " + scene_id + " (plexsync review lists them)",
+        k_exit_usage);
   }
   // The person's choice becomes the remembered match, at the score it had: the next sync keeps it
   // as long as the item still holds that file.

@@ -80,10 +80,12 @@ int run(int argc, char** argv) {
   sync->add_option("scene", target, "Stash scene id")->required();
   sync->add_flag("--dry-run", dry_run, "Send nothing: print the match and the edit a sync would send");
 
-  auto* review = operator_command("review", "Uncertain matches with their candidates; 'review pick SCENE ITEM' chooses");
+  auto* review =
+      operator_command("review", "Uncertain matches with their candidates; 'review pick SCENE ITEM' chooses");
   std::vector<std::string> review_args;
   review->add_option("pick", review_args, "pick <scene id> <Plex rating key>")->expected(0, 3);
-  auto* provider_cmd = app.add_subcommand("provider", "The Plex metadata provider (pull mode): url, match, rotate-token");
+  auto* provider_cmd =
+      app.add_subcommand("provider", "The Plex metadata provider (pull mode): url, match, rotate-token");
   provider_cmd->require_subcommand(1, 1);
   const auto provider_sub = [&](const char* name, const char* help) {
     auto* sub = provider_cmd->add_subcommand(name, help);
@@ -105,7 +107,8 @@ int run(int argc, char** argv) {
   bool register_switch = false;
   provider_register->add_option("--library", register_libraries, "A Plex library to move onto the PlexSync agent");
   provider_register->add_flag("--switch", register_switch, "Move the --library libraries now and refresh them");
-  auto* provider_rotate = provider_sub("rotate-token", "Replace the provider's secret path segment and print the new URL");
+  auto* provider_rotate =
+      provider_sub("rotate-token", "Replace the provider's secret path segment and print the new URL");
 
   try {
     app.parse(argc, argv);

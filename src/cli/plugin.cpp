@@ -13,7 +13,6 @@
 
 #include "cli/health.hpp"
 #include "cli/metrics.hpp"
-#include "worker/provider_host.hpp"
 #include "config/manifest.hpp"
 #include "config/settings.hpp"
 #include "match/index.hpp"
@@ -33,6 +32,7 @@
 #include "util/process.hpp"
 #include "util/utc_time.hpp"
 #include "util/wake.hpp"
+#include "worker/provider_host.hpp"
 #include "worker/scan.hpp"
 #include "worker/worker.hpp"
 

@@ -1,13 +1,13 @@
 // `plexsync provider url | match | rotate-token` (spec 4.9).
+#include "cli/provider_cmd.hpp"
+
 #include <algorithm>
 #include <iostream>
 
 #include <boost/asio/ip/host_name.hpp>
-
 #include <nlohmann/json.hpp>
 
 #include "cli/operator.hpp"
-#include "cli/provider_cmd.hpp"
 #include "config/settings.hpp"
 #include "provider/identity.hpp"
 #include "provider/service.hpp"
@@ -90,7 +90,8 @@ int cmd_provider_match(const OperatorOptions& o, const std::string& filename, bo
     std::cout << "no match: PMS would leave the item unmatched\n";
   } else {
     for (const auto& m : items) {
-      std::cout << m.value("ratingKey", "") << "  score " << m.value("score", 0) << "  " << m.value("title", "") << "\n";
+      std::cout << m.value("ratingKey", "") << "  score " << m.value("score", 0) << "  " << m.value("title", "")
+                << "\n";
     }
   }
   return items.empty() ? k_exit_problems : k_exit_ok;
@@ -129,7 +130,8 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
     if (p.value("identifier", "") == identifier) {
       provider_id = p.contains("id") ? p.at("id").dump() : "";
       if (p.value("uri", "") != uri) {
-        if (auto r = plex->call("PUT", "/media/providers/metadata/" + provider_id + "?uri=" + util::percent_encode(uri));
+        if (auto r =
+                plex->call("PUT", "/media/providers/metadata/" + provider_id + "?uri=" + util::percent_encode(uri));
             !r) {
           return fail(r.error());
         }
@@ -178,7 +180,8 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
     return fail(sections.error());
   }
   for (const auto& title : libraries) {
-    const auto it = std::find_if(sections->begin(), sections->end(), [&](const plex::Section& sec) { return sec.title == title; });
+    const auto it =
+        std::find_if(sections->begin(), sections->end(), [&](const plex::Section& sec) { return sec.title == title; });
     if (it == sections->end()) {
       std::cerr << "plexsync: error: Plex has no library '" << title << "'\n";
       return k_exit_problems;

@@ -2,8 +2,8 @@
 // for loopback simulators and keeps fault injection (stalls, resets) straightforward.
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -329,8 +329,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler,
-                                         const ServerTls& tls, ServerLimits limits) {
+std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler, const ServerTls& tls,
+                                         ServerLimits limits) {
   auto server = std::make_unique<BeastServer>(std::move(handler), std::move(limits));
   if (!tls.cert_file.empty()) {
     server->use_tls(tls);

@@ -15,8 +15,8 @@ std::optional<std::array<uint8_t, 16>> to_bytes(const std::string& text, bool& v
     return std::nullopt;
   }
   v4 = address.is_v4();
-  const auto v6 = address.is_v4() ? boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, address.to_v4())
-                                   : address.to_v6();
+  const auto v6 =
+      address.is_v4() ? boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, address.to_v4()) : address.to_v6();
   if (v6.is_v4_mapped()) {
     v4 = true;
   }
@@ -34,8 +34,8 @@ bool in_range(const std::array<uint8_t, 16>& addr, const std::array<uint8_t, 16>
   return true;
 }
 
-const char* const k_private[] = {"127.0.0.0/8", "10.0.0.0/8",  "172.16.0.0/12", "192.168.0.0/16",
-                                 "100.64.0.0/10", "::1/128", "fc00::/7", "fe80::/10"};
+const char* const k_private[] = {"127.0.0.0/8",   "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                 "100.64.0.0/10", "::1/128",    "fc00::/7",      "fe80::/10"};
 
 } // namespace
 

@@ -65,7 +65,8 @@ util::Result<void> store_scene(store::Db& db, const stash::Scene& scene, const m
 
 util::Result<void> forget_scene(store::Db& db, const std::string& scene_id) {
   TRY_ASSIGN(auto txn, store::Txn::begin(db));
-  for (const char* sql : {"DELETE FROM stash_files WHERE scene_id = ?1", "DELETE FROM scene_snapshots WHERE scene_id = ?1"}) {
+  for (const char* sql :
+       {"DELETE FROM stash_files WHERE scene_id = ?1", "DELETE FROM scene_snapshots WHERE scene_id = ?1"}) {
     TRY_ASSIGN(auto stmt, db.prepare(sql));
     TRY(stmt.bind(1, scene_id).run());
   }
@@ -101,7 +102,8 @@ util::Result<BuildReport> build_catalog(stash::StashClient& stash, store::Db& db
       return util::fail("Stash answered findScenes without a list of scenes; the provider's index is kept as it was");
     }
     const auto& found = data.at("findScenes");
-    const auto total = found.contains("count") && found.at("count").is_number_integer() ? found.at("count").get<int64_t>() : 0;
+    const auto total =
+        found.contains("count") && found.at("count").is_number_integer() ? found.at("count").get<int64_t>() : 0;
     TRY_ASSIGN(auto txn, store::Txn::begin(db));
     for (const auto& j : found.at("scenes")) {
       TRY_ASSIGN(const auto scene, stash::scene_from_json(j));
@@ -193,7 +195,8 @@ const char* to_string(FileMatch::Kind kind) {
   return "none";
 }
 
-util::Result<FileMatch> match_file(store::Db& db, const std::string& filename, const std::vector<std::string>& locations) {
+util::Result<FileMatch> match_file(store::Db& db, const std::string& filename,
+                                   const std::vector<std::string>& locations) {
   FileMatch result;
   const auto name = normalize_filename(filename);
   if (!name) {
@@ -243,7 +246,8 @@ util::Result<FileMatch> match_file(store::Db& db, const std::string& filename, c
     }
     for (const auto& rel : relatives) {
       for (const auto* path : {&plex_rel, &stash_rel}) {
-        const bool ends = *path == rel || (path->size() > rel.size() && path->compare(path->size() - rel.size(), rel.size(), rel) == 0 &&
+        const bool ends = *path == rel || (path->size() > rel.size() &&
+                                           path->compare(path->size() - rel.size(), rel.size(), rel) == 0 &&
                                            (*path)[path->size() - rel.size() - 1] == '/');
         if (ends) {
           auto& best = by_suffix[scene];

@@ -62,6 +62,7 @@ const char* to_string(FileMatch::Kind kind);
 // Resolves a PMS filename to one scene (spec 4.3 steps 2 and 3): exactly through every library
 // folder in locations, then by a unique suffix. Every form PMS may send works: relative with or
 // without a leading '/', with the library folder's own name first, or the full path.
-util::Result<FileMatch> match_file(store::Db& db, const std::string& filename, const std::vector<std::string>& locations);
+util::Result<FileMatch> match_file(store::Db& db, const std::string& filename,
+                                   const std::vector<std::string>& locations);
 
 } // namespace provider

@@ -16,9 +16,9 @@ std::optional<std::string> identifier(std::string_view suffix);
 // ^tv\.plex\.agents\.custom\.[A-Za-z0-9.]+$, as Plex validates it.
 bool valid_identifier(std::string_view id);
 
-std::string rating_key(std::string_view scene_id);                          // scene-1042
-std::string item_key(std::string_view scene_id);                            // /library/metadata/scene-1042
-std::string guid(std::string_view identifier, std::string_view scene_id);   // <identifier>://movie/scene-1042
+std::string rating_key(std::string_view scene_id);                        // scene-1042
+std::string item_key(std::string_view scene_id);                          // /library/metadata/scene-1042
+std::string guid(std::string_view identifier, std::string_view scene_id); // <identifier>://movie/scene-1042
 // The Stash scene id of "scene-<digits>"; nullopt for anything else.
 std::optional<std::string> scene_of_rating_key(std::string_view rating_key);
 // The scene id of one of our GUIDs (this identifier, type movie); nullopt otherwise.

@@ -163,7 +163,11 @@ util::Result<void> ImageCache::put(store::Db& db, const ImageRef& ref, const Ent
   TRY(util::write_file_durably(tmp, file, entry.bytes));
   TRY_ASSIGN(auto insert, db.prepare("INSERT OR REPLACE INTO image_cache (key, content_type, size, last_used_ms) "
                                      "VALUES (?1, ?2, ?3, ?4)"));
-  TRY(insert.bind(1, ref.key()).bind(2, entry.content_type).bind(3, static_cast<int64_t>(entry.bytes.size())).bind(4, now_ms).run());
+  TRY(insert.bind(1, ref.key())
+          .bind(2, entry.content_type)
+          .bind(3, static_cast<int64_t>(entry.bytes.size()))
+          .bind(4, now_ms)
+          .run());
   // Evict the least recently used until the cache fits.
   int64_t total = bytes(db);
   if (total <= cap_bytes_) {

@@ -59,7 +59,8 @@ nlohmann::json root_document(const std::string& identifier, const std::string& t
            {{"identifier", identifier},
             {"title", title},
             {"version", "1.0.0"},
-            {"Types", nlohmann::json::array({{{"type", 1}, {"Scheme", nlohmann::json::array({{{"scheme", identifier}}})}}})},
+            {"Types",
+             nlohmann::json::array({{{"type", 1}, {"Scheme", nlohmann::json::array({{{"scheme", identifier}}})}}})},
             {"Feature", nlohmann::json::array({{{"type", "metadata"}, {"key", "/library/metadata"}},
                                                {{"type", "match"}, {"key", "/library/metadata/matches"}}})}}}};
 }
@@ -70,9 +71,9 @@ std::string stash_box_scheme(const std::string& endpoint) {
   if (host.rfind("www.", 0) == 0) {
     host = host.substr(4);
   }
-  for (const auto& [domain, scheme] : {std::pair{"stashdb.org", "stashdb"}, std::pair{"theporndb.net", "tpdb"},
-                                       std::pair{"fansdb.cc", "fansdb"}, std::pair{"pmvstash.org", "pmvstash"},
-                                       std::pair{"javstash.org", "javstash"}}) {
+  for (const auto& [domain, scheme] :
+       {std::pair{"stashdb.org", "stashdb"}, std::pair{"theporndb.net", "tpdb"}, std::pair{"fansdb.cc", "fansdb"},
+        std::pair{"pmvstash.org", "pmvstash"}, std::pair{"javstash.org", "javstash"}}) {
     if (host == domain || host.ends_with(std::string(".") + domain)) {
       return scheme;
     }

@@ -345,7 +345,8 @@ net::ServerResponse Provider::route(const net::ServerRequest& request, const std
     if (request.method != "POST") {
       return status_only(405);
     }
-    const auto body = request.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(request.body, nullptr, false);
+    const auto body =
+        request.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(request.body, nullptr, false);
     if (!body.is_object()) {
       return json_answer(400, {{"error", "the match body must be a JSON object"}});
     }
@@ -501,9 +502,8 @@ nlohmann::json Provider::match(const nlohmann::json& body, const std::string& ba
   return container(id, "Metadata", std::move(results));
 }
 
-net::ServerResponse Provider::metadata(const std::string& rating_key, const std::string& sub,
-                                       const config::Settings& s, const std::string& identifier,
-                                       const std::string& base_url) {
+net::ServerResponse Provider::metadata(const std::string& rating_key, const std::string& sub, const config::Settings& s,
+                                       const std::string& identifier, const std::string& base_url) {
   const auto scene_id = scene_of_rating_key(rating_key);
   if (!scene_id) {
     return status_only(404);

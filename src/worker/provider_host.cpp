@@ -25,8 +25,8 @@ config::LoadResult load_settings_for(const std::string& data_dir) {
   if (db) {
     auto conn = effective_connection(*db, read_local_stash());
     if (conn && *conn) {
-      auto client = stash::connect((*conn)->base_url, {(*conn)->cookie_name, (*conn)->cookie_value,
-                                                       read_local_stash().api_key}, 5);
+      auto client = stash::connect((*conn)->base_url,
+                                   {(*conn)->cookie_name, (*conn)->cookie_value, read_local_stash().api_key}, 5);
       if (client) {
         if (auto raw = (*client)->plugin_settings()) {
           return config::load_effective_settings(*raw);
@@ -105,8 +105,8 @@ util::Result<stash::StashClient*> ProviderHost::stash() {
   if (!stash_ || stash_cookie_ != conn->cookie_value) {
     const auto s = settings();
     const auto key = !read_local_stash().api_key.empty() ? read_local_stash().api_key : s.stash_api_key;
-    TRY_ASSIGN(stash_, stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, key},
-                                      s.provider_stash_timeout));
+    TRY_ASSIGN(stash_,
+               stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, key}, s.provider_stash_timeout));
     stash_cookie_ = conn->cookie_value;
   }
   return stash_.get();
@@ -132,8 +132,8 @@ util::Result<std::vector<stash::Scene>> ProviderHost::search_scenes(const std::s
   TRY_ASSIGN(const auto data,
              client->query(document, {{"f", nlohmann::json::object()}, {"p", {{"q", text}, {"per_page", limit}}}}));
   std::vector<stash::Scene> out;
-  if (data.contains("findScenes") && data.at("findScenes").is_object() &&
-      data.at("findScenes").contains("scenes") && data.at("findScenes").at("scenes").is_array()) {
+  if (data.contains("findScenes") && data.at("findScenes").is_object() && data.at("findScenes").contains("scenes") &&
+      data.at("findScenes").at("scenes").is_array()) {
     for (const auto& j : data.at("findScenes").at("scenes")) {
       if (auto scene = stash::scene_from_json(j)) {
         out.push_back(std::move(*scene));

@@ -406,7 +406,6 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   return wrote ? Outcome::synced : Outcome::unchanged;
 }
 
-
 void Worker::save_record(const stash::Scene& scene, const match::Candidate& chosen, bool wrote,
                          const fieldsync::Written& written) {
   auto rec = db_.prepare(R"sql(
@@ -461,9 +460,12 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   d.genres.reset();
   d.actors.reset();
   d.poster_url.clear();
-  const auto plan = fieldsync::plan_edit(d, item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
+  const auto plan =
+      fieldsync::plan_edit(d, item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
   if (!plan.params.empty()) {
-    if (auto r = plex_->edit_all(chosen.section_key, chosen.rating_key, plex::split_edit(plan.params, plex::k_max_edit_query_bytes)); !r) {
+    if (auto r = plex_->edit_all(chosen.section_key, chosen.rating_key,
+                                 plex::split_edit(plan.params, plex::k_max_edit_query_bytes));
+        !r) {
       return tl::unexpected(r.error());
     }
   }

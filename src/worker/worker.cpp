@@ -628,7 +628,8 @@ void Worker::process(const queue::Job& job) {
       auto kept = *scene ? provider::store_scene(db_, **scene, path_map_, clock_.now_ms())
                          : provider::forget_scene(db_, job.scene_id);
       if (!kept) {
-        LOG_WARN("scene " << job.scene_id << ": the metadata provider's copy was not updated: " << kept.error().message);
+        LOG_WARN("scene " << job.scene_id
+                          << ": the metadata provider's copy was not updated: " << kept.error().message);
       }
     }
     if (!*scene) {

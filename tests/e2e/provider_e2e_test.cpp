@@ -92,13 +92,15 @@ TEST_F(ProviderE2E, ServiceWorkerServesPlexAndFollowsStash) {
   }
   // An edit in Stash, announced by its hook, reaches the provider's answer.
   ASSERT_TRUE(stash_.update_scene("2", {{"title", "Edited for pull"}}));
-  ASSERT_EQ(run(R"({"hookContext":{"id":2,"type":"Scene.Update.Post","input":null,"inputFields":["title"]},"mode":"hook"})",
-                env_)
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run(R"({"hookContext":{"id":2,"type":"Scene.Update.Post","input":null,"inputFields":["title"]},"mode":"hook"})",
+          env_)
+          .exit_code,
+      0);
   EXPECT_TRUE(wait_for(
       [&] {
-        const auto j = nlohmann::json::parse(call("GET", base + "/movie/library/metadata/scene-2").body, nullptr, false);
+        const auto j =
+            nlohmann::json::parse(call("GET", base + "/movie/library/metadata/scene-2").body, nullptr, false);
         return j.is_object() && j["MediaContainer"]["Metadata"][0].value("title", "") == "Edited for pull";
       },
       std::chrono::seconds(30)));
@@ -125,9 +127,9 @@ TEST_F(ProviderE2E, OffByDefaultAndAWrongSettingSaysSo) {
   auto env = env_;
   env.erase("PLEXSYNC_PROVIDER_ENABLED");
   const int pid = spawn_background({bin_, "worker", "--forever", "--data-dir", data_}, env);
-  ASSERT_TRUE(wait_for([&] { return testing_support::read_file(data_ + "/plexsync.log").find("worker started") !=
-                                    std::string::npos; },
-                       std::chrono::seconds(20)));
+  ASSERT_TRUE(wait_for(
+      [&] { return testing_support::read_file(data_ + "/plexsync.log").find("worker started") != std::string::npos; },
+      std::chrono::seconds(20)));
   EXPECT_EQ(call("GET", "http://127.0.0.1:" + std::to_string(port_) + "/").status, 0) << "nothing listens";
   EXPECT_EQ(run_process({bin_, "worker", "--stop", "--data-dir", data_}, "", env).exit_code, 0);
   EXPECT_EQ(wait_child(pid, std::chrono::seconds(30)), 0);

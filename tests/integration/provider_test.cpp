@@ -197,8 +197,7 @@ TEST_F(ProviderServe, ImagesAreSignedVersionedAndCached) {
 
 TEST_F(ProviderServe, AnEditInStashReachesTheAnswerThroughTheWorkersJob) {
   start();
-  EXPECT_EQ(metadata("scene-3").at("MediaContainer").at("Metadata").at(0).at("title"),
-            stash_.scene("3")->at("title"));
+  EXPECT_EQ(metadata("scene-3").at("MediaContainer").at("Metadata").at(0).at("title"), stash_.scene("3")->at("title"));
   ASSERT_TRUE(stash_.update_scene("3", {{"title", "Renamed in Stash"}}));
   enqueue({3});
   drain();
@@ -228,8 +227,9 @@ TEST_F(ProviderServe, DuplicateRelativePathsAreNotGuessed) {
 }
 
 TEST_F(ProviderServe, FixMatchFindsByTitleIdUrlAndStashDbId) {
-  ASSERT_TRUE(stash_.update_scene("5", {{"stash_ids", {{{"endpoint", "https://stashdb.org/graphql"},
-                                                        {"stash_id", "2f0c1b7e-5a1d-4c39-9d2b-0e6f5a8b9c11"}}}}}));
+  ASSERT_TRUE(stash_.update_scene(
+      "5", {{"stash_ids",
+             {{{"endpoint", "https://stashdb.org/graphql"}, {"stash_id", "2f0c1b7e-5a1d-4c39-9d2b-0e6f5a8b9c11"}}}}}));
   start();
   const auto first_key = [&](const nlohmann::json& body) {
     const auto items = match(body).at("MediaContainer").at("Metadata");

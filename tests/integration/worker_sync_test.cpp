@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include "cli/operator.hpp"
-
 #include "support/worker_fixture.hpp"
 #include "util/log.hpp"
 

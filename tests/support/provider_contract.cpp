@@ -10,8 +10,8 @@ namespace {
 
 using Problems = std::vector<std::string>;
 
-void need(Problems& p, const nlohmann::json& obj, const char* key, nlohmann::json::value_t type, const std::string& where,
-          bool required = true) {
+void need(Problems& p, const nlohmann::json& obj, const char* key, nlohmann::json::value_t type,
+          const std::string& where, bool required = true) {
   if (!obj.contains(key)) {
     if (required) {
       p.push_back(where + ": " + key + " is missing");
@@ -19,9 +19,9 @@ void need(Problems& p, const nlohmann::json& obj, const char* key, nlohmann::jso
     return;
   }
   const auto t = obj.at(key).type();
-  const bool same = t == type || (type == nlohmann::json::value_t::number_integer &&
-                                  t == nlohmann::json::value_t::number_unsigned) ||
-                    (type == nlohmann::json::value_t::number_float && obj.at(key).is_number());
+  const bool same =
+      t == type || (type == nlohmann::json::value_t::number_integer && t == nlohmann::json::value_t::number_unsigned) ||
+      (type == nlohmann::json::value_t::number_float && obj.at(key).is_number());
   if (!same) {
     p.push_back(where + ": " + key + " has the wrong JSON type (" + std::string(obj.at(key).type_name()) + ")");
   }
@@ -51,8 +51,8 @@ void tag_list(Problems& p, const nlohmann::json& m, const char* key, const std::
 }
 
 void image_list(Problems& p, const nlohmann::json& list, const std::string& where) {
-  static const std::set<std::string> k_types = {"coverPoster", "background",  "backgroundSquare", "clearLogo",
-                                                "snapshot",    "squareArt"};
+  static const std::set<std::string> k_types = {"coverPoster", "background", "backgroundSquare",
+                                                "clearLogo",   "snapshot",   "squareArt"};
   if (!list.is_array()) {
     p.push_back(where + ": Image is not an array");
     return;
@@ -79,7 +79,8 @@ void metadata_item(Problems& p, const nlohmann::json& m, bool keys_required, con
   need(p, m, "type", V::string, where);
   need(p, m, "title", V::string, where);
   need(p, m, "originallyAvailableAt", V::string, where, keys_required);
-  for (const char* s : {"thumb", "art", "summary", "tagline", "studio", "contentRating", "originalTitle", "titleSort"}) {
+  for (const char* s :
+       {"thumb", "art", "summary", "tagline", "studio", "contentRating", "originalTitle", "titleSort"}) {
     need(p, m, s, V::string, where, false);
   }
   for (const char* i : {"year", "duration", "index", "parentIndex"}) {

@@ -104,9 +104,9 @@ TEST_F(ProviderCatalog, EveryFilenameStyleFindsTheScene) {
   add("1", {"/data/stash/Studio X/2024-01-15 Pool.mp4"}, "/data/stash=>/media/Movies");
   add("2", {"/data/stash/Studio Y/Other.mp4"}, "/data/stash=>/media/Movies");
   const std::vector<std::string> locations{"/media/Movies"};
-  for (const auto* style : {"Studio X/2024-01-15 Pool.mp4", "/Studio X/2024-01-15 Pool.mp4",
-                            "Movies/Studio X/2024-01-15 Pool.mp4", "/media/Movies/Studio X/2024-01-15 Pool.mp4",
-                            "studio x\\2024-01-15 POOL.mp4"}) {
+  for (const auto* style :
+       {"Studio X/2024-01-15 Pool.mp4", "/Studio X/2024-01-15 Pool.mp4", "Movies/Studio X/2024-01-15 Pool.mp4",
+        "/media/Movies/Studio X/2024-01-15 Pool.mp4", "studio x\\2024-01-15 POOL.mp4"}) {
     const auto m = find(style, locations);
     EXPECT_EQ(m.kind, provider::FileMatch::Kind::exact) << style;
     EXPECT_EQ(m.scenes, std::vector<std::string>{"1"}) << style;
@@ -174,8 +174,8 @@ TEST(ProviderImages, SignedUrlsResistTampering) {
   EXPECT_EQ(provider::stash_target(*ref), "/scene/1042/screenshot?t=1705312342");
   // Shapes the route refuses before any signature check.
   for (const auto* bad : {"v1/scene/1/screenshot/1", "v2/scene/1/screenshot/1/AAAAAAAAAAAAAAAAAAAAAA",
-                          "v1/user/1/screenshot/1/AAAAAAAAAAAAAAAAAAAAAA", "v1/scene/x/screenshot/1/AAAAAAAAAAAAAAAAAAAAAA",
-                          "v1/scene/1/screenshot/1/short"}) {
+                          "v1/user/1/screenshot/1/AAAAAAAAAAAAAAAAAAAAAA",
+                          "v1/scene/x/screenshot/1/AAAAAAAAAAAAAAAAAAAAAA", "v1/scene/1/screenshot/1/short"}) {
     EXPECT_FALSE(provider::parse_image_path(bad)) << bad;
   }
   EXPECT_FALSE(provider::image_ref_of_stash_url("http://stash/performer/3/image?t=1&default=true"));
@@ -202,8 +202,9 @@ TEST(ProviderContract, PlexsOwnExamplesPassTheChecker) {
 }
 
 TEST(ProviderContract, AScenesAnswerIsValidAndComplete) {
-  auto j = nlohmann::json::parse(testing_support::read_file(testing_support::shared_dir() + "/fixtures/stash/gql_find_scene_full.response.json"),
-                                 nullptr, false);
+  auto j = nlohmann::json::parse(
+      testing_support::read_file(testing_support::shared_dir() + "/fixtures/stash/gql_find_scene_full.response.json"),
+      nullptr, false);
   stash::Scene scene;
   if (j.is_object() && j.contains("data")) {
     scene = *stash::scene_from_json(j.at("data").at("findScene"));
@@ -240,8 +241,9 @@ TEST(ProviderContract, AScenesAnswerIsValidAndComplete) {
   EXPECT_FALSE(trimmed.contains("Genre"));
   EXPECT_FALSE(trimmed.contains("isAdult"));
   EXPECT_FALSE(trimmed.contains("thumb"));
-  EXPECT_EQ(contract_problems("metadata", provider::container(ctx.identifier, "Metadata", nlohmann::json::array({trimmed}))),
-            std::vector<std::string>{});
+  EXPECT_EQ(
+      contract_problems("metadata", provider::container(ctx.identifier, "Metadata", nlohmann::json::array({trimmed}))),
+      std::vector<std::string>{});
 }
 
 TEST(ProviderContract, StashBoxSchemes) {

@@ -5,12 +5,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,10 +84,10 @@ struct AgentOptions {
   // Whether a refresh matches again: always, never, or only items without a GUID.
   enum class Rematch { always, never, unmatched_only };
   Rematch rematch_on_refresh = Rematch::unmatched_only;
-  int score_threshold = 0;      // results scoring below it are dropped (a missing score is 0); 0 = off
-  bool genre_first_only = false; // the reported PMS bug: only the first Genre is kept
-  bool probe_extras = true;      // GET .../extras on refresh, as PMS 1.43.4 was seen to
-  bool probe_images = true;      // GET .../images after the metadata
+  int score_threshold = 0;                     // results scoring below it are dropped (a missing score is 0); 0 = off
+  bool genre_first_only = false;               // the reported PMS bug: only the first Genre is kept
+  bool probe_extras = true;                    // GET .../extras on refresh, as PMS 1.43.4 was seen to
+  bool probe_images = true;                    // GET .../images after the metadata
   bool list_fields_replace_on_refresh = false; // unlocked collections cleared when the provider sends none
   int provider_timeout_ms = 90000;
 };

@@ -11,8 +11,8 @@ namespace plexsim {
 namespace {
 
 net::ServerResponse status_answer(int status, const std::string& why = "") {
-  auto r = sim::text_response(status, "text/html", "<html><body><h1>" + std::to_string(status) + "</h1>" + why +
-                                                       "</body></html>");
+  auto r = sim::text_response(status, "text/html",
+                              "<html><body><h1>" + std::to_string(status) + "</h1>" + why + "</body></html>");
   r.headers.push_back({"X-Plex-Protocol", "1.0"});
   return r;
 }
@@ -155,8 +155,8 @@ nlohmann::json PlexSim::call_provider(const MetadataProvider& provider, const st
     opts.connect_timeout_ms = std::min(timeout, 5000);
     opts.read_timeout_ms = timeout;
     opts.total_timeout_ms = timeout;
-    net::Request req{method, slash == std::string::npos ? "/" : full.substr(slash), {{"Accept", "application/json"}},
-                     body};
+    net::Request req{
+        method, slash == std::string::npos ? "/" : full.substr(slash), {{"Accept", "application/json"}}, body};
     if (!body.empty()) {
       req.headers.push_back({"Content-Type", "application/json"});
     }
@@ -267,9 +267,9 @@ void PlexSim::agent_refresh(const std::string& rating_key, bool force_match, con
       body["year"] = year;
     }
     int status = 0;
-    const auto answer = call_provider(*provider,
-                                      "POST", feature_key(*provider, "match") + "?X-Plex-Country=US&X-Plex-Language=en-US",
-                                      body.dump(), &status);
+    const auto answer =
+        call_provider(*provider, "POST", feature_key(*provider, "match") + "?X-Plex-Country=US&X-Plex-Language=en-US",
+                      body.dump(), &status);
     guid.clear();
     if (status == 200 && answer.is_object() && answer.contains("MediaContainer")) {
       const auto results = answer.at("MediaContainer").value("Metadata", nlohmann::json::array());
@@ -315,8 +315,8 @@ void PlexSim::agent_refresh(const std::string& rating_key, bool force_match, con
       return;
     }
     item->guid = guid;
-    for (const char* field : {"title", "summary", "studio", "originallyAvailableAt", "tagline", "contentRating",
-                              "titleSort"}) {
+    for (const char* field :
+         {"title", "summary", "studio", "originallyAvailableAt", "tagline", "contentRating", "titleSort"}) {
       if (item->locked.count(field) != 0U) {
         continue; // PMS keeps a locked field through refreshes
       }
@@ -376,9 +376,9 @@ void PlexSim::agent_refresh(const std::string& rating_key, bool force_match, con
     fetch_image(url);
   }
   if (!match_now && options.probe_extras) {
-    (void)call_provider(*provider, "GET",
-                        meta_key + "/" + rating + "/extras?updating=1&X-Plex-Container-Size=50&X-Plex-Container-Start=0",
-                        "", nullptr);
+    (void)call_provider(
+        *provider, "GET",
+        meta_key + "/" + rating + "/extras?updating=1&X-Plex-Container-Size=50&X-Plex-Container-Start=0", "", nullptr);
   }
 }
 
@@ -453,8 +453,8 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
           }
         }
       }
-      return nlohmann::json{{"id", g.id}, {"title", g.title}, {"primaryIdentifier", g.primary},
-                            {"MetadataAgentProvider", items}};
+      return nlohmann::json{
+          {"id", g.id}, {"title", g.title}, {"primaryIdentifier", g.primary}, {"MetadataAgentProvider", items}};
     };
     if (m == "POST") {
       const auto primary = param("primaryIdentifier");
@@ -485,7 +485,8 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
           return status_answer(400, "agent is required");
         }
         s.agent = param("agent");
-        s.agent_group = param("metadataAgentProviderGroupId").empty() ? 0 : std::stoll(param("metadataAgentProviderGroupId"));
+        s.agent_group =
+            param("metadataAgentProviderGroupId").empty() ? 0 : std::stoll(param("metadataAgentProviderGroupId"));
         return net::ServerResponse{};
       }
     }
