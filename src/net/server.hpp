@@ -53,7 +53,7 @@ public:
 // simulators: large bodies and headers, no time limit, no connection cap.
 struct ServerLimits {
   size_t body_bytes = size_t{256} * 1024U * 1024U; // larger: 413 and the connection closes
-  size_t header_bytes = 1024U * 1024U;             // larger: 431 and the connection closes
+  size_t header_bytes = size_t{1024} * 1024U;      // larger: 431 and the connection closes
   int receive_ms = 0;                              // a request (head and body) must arrive within this; 0 = no limit
   int max_connections = 0;                         // more at once are closed on accept; 0 = no cap
   // Checked on the TCP peer address before anything is read; false closes the connection after

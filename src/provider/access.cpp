@@ -1,5 +1,7 @@
 #include "provider/access.hpp"
 
+#include <optional>
+
 #include <boost/asio/ip/address.hpp>
 
 #include "util/strings.hpp"

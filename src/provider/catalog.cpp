@@ -239,7 +239,10 @@ util::Result<FileMatch> match_file(store::Db& db, const std::string& filename,
     const auto plex_rel = relative_form(stmt.text_at(2));
     for (const auto& root : roots) {
       for (const auto& rel : relatives) {
-        if (plex_rel == root + "/" + rel || stash_rel == root + "/" + rel) {
+        std::string full = root;
+        full += '/';
+        full += rel;
+        if (plex_rel == full || stash_rel == full) {
           exact.insert(scene);
         }
       }

@@ -21,8 +21,8 @@
 namespace provider {
 namespace {
 
-constexpr size_t k_body_limit = 64U * 1024U;
-constexpr size_t k_header_limit = 8U * 1024U;
+constexpr size_t k_body_limit = size_t{64} * 1024U;
+constexpr size_t k_header_limit = size_t{8} * 1024U;
 constexpr int k_receive_ms = 10'000;
 constexpr int k_max_connections = 64;
 constexpr int k_title_candidates = 10;

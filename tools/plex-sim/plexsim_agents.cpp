@@ -504,7 +504,7 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
       res = route(req, json);
       delay = options_.scan_delay_ms;
     }
-    const auto section = parts[3];
+    const auto& section = parts[3];
     const bool force = param("force") == "1";
     run_agent_job([this, section, force, delay] {
       std::this_thread::sleep_for(std::chrono::milliseconds(delay + 20));
@@ -542,7 +542,7 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
     if (!provider) {
       return std::nullopt; // a legacy agent: nothing modelled beyond the answer
     }
-    const auto rk = parts[3];
+    const auto& rk = parts[3];
     if (parts[4] == "refresh") {
       AgentOptions options;
       {
