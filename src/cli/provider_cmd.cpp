@@ -12,6 +12,7 @@
 #include "provider/identity.hpp"
 #include "provider/service.hpp"
 #include "store/db.hpp"
+#include "sync/plan.hpp"
 #include "util/strings.hpp"
 #include "worker/provider_host.hpp"
 #include "worker/worker.hpp"
@@ -39,6 +40,50 @@ std::vector<std::string> bases(const config::Settings& s) {
                   ":" + port);
   }
   return out;
+}
+
+// Before a library moves to pull (spec 5.6): every item PlexSync synced there gives back the
+// locks on provider-owned fields it set itself, where the value is still PlexSync's. Returns how
+// many items were edited.
+plex::Result<int> unlock_pushed_fields(store::Db& db, plex::PlexClient& plex, const std::string& section_key) {
+  auto stmt = db.prepare("SELECT rating_key, coalesce(written, '') FROM sync_records WHERE section_key = ?1");
+  if (!stmt) {
+    return tl::unexpected(plex::Error{plex::Failure::local, 0, std::nullopt, stmt.error().message});
+  }
+  stmt->bind(1, section_key);
+  std::vector<std::pair<std::string, std::string>> records;
+  while (true) {
+    auto row = stmt->step();
+    if (!row || !*row) {
+      break;
+    }
+    records.emplace_back(stmt->text_at(0), stmt->text_at(1));
+  }
+  stmt->reset();
+  int edited = 0;
+  for (const auto& [rating_key, written] : records) {
+    auto item = plex.item(rating_key);
+    if (!item && item.error().kind == plex::Failure::not_found) {
+      continue;
+    }
+    if (!item) {
+      return tl::unexpected(item.error());
+    }
+    auto params = fieldsync::unlock_for_provider(*item, fieldsync::Written::from_json(written));
+    if (item->locked.count("thumb") != 0U) {
+      auto poster = db.prepare("SELECT 1 FROM posters WHERE rating_key = ?1 AND sha1 != ''");
+      if (poster && poster->bind(1, rating_key).step().value_or(false)) {
+        params.emplace_back("thumb.locked", "0"); // the selected poster is PlexSync's upload
+      }
+    }
+    if (!params.empty()) {
+      if (auto r = plex.edit(section_key, rating_key, params); !r) {
+        return tl::unexpected(r.error());
+      }
+      ++edited;
+    }
+  }
+  return edited;
 }
 
 } // namespace
@@ -197,6 +242,12 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
       continue;
     }
     std::cout << "moving library '" << title << "' from " << it->agent << " to the PlexSync agent and refreshing it\n";
+    const auto unlocked = unlock_pushed_fields(*db, *plex, it->key);
+    if (!unlocked) {
+      return fail(unlocked.error());
+    }
+    std::cout << "  unlocked the fields PlexSync had set on " << *unlocked
+              << " item(s) (fields a person edited in Plex keep their lock)\n";
     if (auto r = plex->call("PUT", "/library/sections/" + util::percent_encode(it->key) + "?agent=" +
                                        util::percent_encode(identifier) + "&metadataAgentProviderGroupId=" + group_id);
         !r) {

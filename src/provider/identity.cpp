@@ -37,7 +37,9 @@ std::optional<std::string> identifier(std::string_view suffix) {
 }
 
 std::string rating_key(std::string_view scene_id) {
-  return "scene-" + std::string(scene_id);
+  std::string key = "scene-";
+  key += scene_id;
+  return key;
 }
 
 std::string item_key(std::string_view scene_id) {

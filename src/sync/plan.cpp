@@ -203,3 +203,30 @@ EditPlan plan_edit(const Desired& d, const plex::Item& item, const PlanOptions& 
 }
 
 } // namespace fieldsync
+
+namespace fieldsync {
+
+plex::Params unlock_for_provider(const plex::Item& item, const Written& last) {
+  plex::Params params;
+  const std::pair<const char*, const std::string*> scalars[] = {
+      {"title", &item.title},     {"summary", &item.summary},
+      {"studio", &item.studio},   {"tagline", &item.tagline},
+      {"contentRating", &item.content_rating}, {"originallyAvailableAt", &item.originally_available_at}};
+  for (const auto& [field, current] : scalars) {
+    const auto wrote = last.scalars.find(field);
+    if (item.locked.count(field) != 0U && wrote != last.scalars.end() && wrote->second == *current) {
+      params.emplace_back(std::string(field) + ".locked", "0");
+    }
+  }
+  for (const auto& [tag, current] : {std::pair{"genre", &item.genres}, std::pair{"actor", &item.actors}}) {
+    const auto wrote = last.lists.find(tag);
+    // PMS may not report a lock on tag lists (fidelity findings row 13): PlexSync's own list,
+    // unchanged, was locked by PlexSync.
+    if (wrote != last.lists.end() && same_names(wrote->second, *current)) {
+      params.emplace_back(std::string(tag) + ".locked", "0");
+    }
+  }
+  return params;
+}
+
+} // namespace fieldsync

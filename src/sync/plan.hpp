@@ -33,4 +33,9 @@ struct EditPlan {
 
 EditPlan plan_edit(const Desired& desired, const plex::Item& item, const PlanOptions& options, const Written& last);
 
+// An item moving to a pull library (specs/plex-metadata-provider.md 5.6): the unlocks for the
+// fields the provider owns from now on whose value is still the one PlexSync wrote; a person's
+// later edit keeps its lock. Collections and the rating stay PlexSync's and locked.
+plex::Params unlock_for_provider(const plex::Item& item, const Written& last);
+
 } // namespace fieldsync

@@ -169,7 +169,7 @@ bool ProviderHost::build_catalog_once() {
   }
   (void)db->put_kv("provider_catalog_path_map", s.path_map);
   LOG_INFO("metadata provider: " << report->scenes << " scenes and " << report->files << " files indexed"
-                                 << (report->removed > 0 ? ", " + std::to_string(report->removed) + " gone" : ""));
+                                 << ", " << report->removed << " gone");
   return true;
 }
 

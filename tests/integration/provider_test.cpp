@@ -455,3 +455,36 @@ TEST_F(PullMode, AnItemPmsCouldNotMatchIsBoundByTheWorker) {
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(PullMode, MovingALibraryFromPushToPullReleasesOnlyPlexSyncsOwnLocks) {
+  start();
+  enqueue({1, 2});
+  drain(); // push: fields written and locked
+  ASSERT_TRUE(synced(1));
+  const auto locked = [&](const std::string& rk, const std::string& field) {
+    for (const auto& f : plex_.item_json(rk).value("Field", nlohmann::json::array())) {
+      if (f.value("name", "") == field && f.value("locked", false)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(locked("10000", "title"));
+  plex_.edit_as_user("10001", "title", "A person's title");
+  configure({{"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}, {"provider_public_url", base_}});
+  ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {"Adult"}, true), 0);
+  wait_idle();
+  EXPECT_FALSE(locked("10000", "title")) << "PlexSync's own lock is released";
+  EXPECT_TRUE(locked("10001", "title")) << "a person's edit keeps its lock";
+  EXPECT_EQ(title_of(1), "A person's title");
+  // From now on a Stash edit arrives through the provider, also on the unlocked field.
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "Pulled after the move"}}));
+  enqueue({1});
+  drain();
+  wait_idle();
+  EXPECT_EQ(title_of(0), "Pulled after the move");
+}
+
+} // namespace

@@ -341,3 +341,28 @@ TEST(PollCursor, ShiftKeepsStashsOffsetAndFormat) {
 }
 
 } // namespace
+
+namespace {
+
+// Moving to a pull library (spec 5.6): PlexSync gives back only its own locks.
+TEST(PlanUnlockForProvider, OnlyPlexSyncsOwnUnchangedLocksAreReleased) {
+  plex::Item item;
+  item.title = "A person's title"; // edited in Plex after PlexSync wrote "Stash title"
+  item.summary = "Stash summary";
+  item.studio = "Studio";
+  item.genres = {"A", "B"};
+  item.actors = {"Someone else"};
+  item.collections = {"Studio"};
+  item.locked = {"title", "summary", "studio", "collection"};
+  fieldsync::Written last;
+  last.scalars = {{"title", "Stash title"}, {"summary", "Stash summary"}, {"studio", "Studio"}};
+  last.lists = {{"genre", {"A", "B"}}, {"actor", {"Jane"}}, {"collection", {"Studio"}}};
+  const auto params = fieldsync::unlock_for_provider(item, last);
+  const std::set<std::pair<std::string, std::string>> got(params.begin(), params.end());
+  const std::set<std::pair<std::string, std::string>> want{
+      {"summary.locked", "0"}, {"studio.locked", "0"}, {"genre.locked", "0"}};
+  EXPECT_EQ(got, want) << "title: a person's edit; actor: changed in Plex; collection: stays PlexSync's";
+  EXPECT_TRUE(fieldsync::unlock_for_provider(item, fieldsync::Written{}).empty()) << "nothing PlexSync wrote";
+}
+
+} // namespace

@@ -393,9 +393,15 @@ nlohmann::json StashSim::find_scenes(const nlohmann::json& args, const std::stri
     };
     const auto q = lower(find_filter.at("q").get<std::string>());
     std::erase_if(matches, [&](const nlohmann::json* sc) {
-      std::string text = sc->value("title", "") + "\n" + sc->value("details", "") + "\n" + sc->value("code", "");
+      // Appended piecewise: GCC 12 -O3 misreports "literal" + std::string (-Wstringop-overflow).
+      std::string text;
+      for (const char* field : {"title", "details", "code"}) {
+        text += sc->value(field, "");
+        text += '\n';
+      }
       for (const auto& f : sc->value("files", nlohmann::json::array())) {
-        text += "\n" + f.value("path", "");
+        text += f.value("path", "");
+        text += '\n';
       }
       return lower(text).find(q) == std::string::npos;
     });
