@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -80,13 +81,16 @@ std::string hex_of(const std::string& bytes) {
   return out;
 }
 
+std::string secrets_text(const Secrets& s) {
+  return nlohmann::json{{"token", s.token}, {"hmac_key", hex_of(s.hmac_key)}}.dump() + "\n";
+}
+
 util::Result<void> write_secrets(const std::string& data_dir, const Secrets& s) {
-  const nlohmann::json j = {{"token", s.token}, {"hmac_key", hex_of(s.hmac_key)}};
   const auto file = data_dir + "/" + k_secrets_file;
   const auto tmp = file + ".tmp";
   std::error_code ec;
   std::filesystem::remove(util::fs_path(tmp), ec);
-  return util::write_file_durably(tmp, file, j.dump() + "\n");
+  return util::write_file_durably(tmp, file, secrets_text(s));
 }
 
 std::string unhex(const std::string& h) {
@@ -136,18 +140,31 @@ bool uuid_like(const std::string& s) {
 
 } // namespace
 
+namespace {
+
+std::optional<Secrets> read_secrets(const std::string& file, bool& damaged) {
+  std::ifstream in(util::fs_path(file), std::ios::binary);
+  damaged = false;
+  if (!in) {
+    return std::nullopt;
+  }
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_object() && j.contains("token") && j.at("token").is_string() && hex_token(j.at("token")) &&
+      j.contains("hmac_key") && j.at("hmac_key").is_string() && j.at("hmac_key").get<std::string>().size() == 64) {
+    return Secrets{j.at("token").get<std::string>(), unhex(j.at("hmac_key").get<std::string>())};
+  }
+  damaged = true;
+  return std::nullopt;
+}
+
+} // namespace
+
 util::Result<Secrets> load_or_create_secrets(const std::string& data_dir) {
   const auto file = data_dir + "/" + k_secrets_file;
-  std::ifstream in(util::fs_path(file), std::ios::binary);
-  if (in) {
-    const auto j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_object() && j.contains("token") && j.at("token").is_string() && hex_token(j.at("token")) &&
-        j.contains("hmac_key") && j.at("hmac_key").is_string() && j.at("hmac_key").get<std::string>().size() == 64) {
-      Secrets s{j.at("token").get<std::string>(), unhex(j.at("hmac_key").get<std::string>())};
-      util::log::add_secret(s.token);
-      return s;
-    }
-    LOG_WARN(file << " is damaged; the provider gets a new secret path (register its URL in Plex again)");
+  bool damaged = false;
+  if (auto s = read_secrets(file, damaged)) {
+    util::log::add_secret(s->token);
+    return *s;
   }
   const auto token = util::random_bytes(16);
   const auto key = util::random_bytes(32);
@@ -155,7 +172,24 @@ util::Result<Secrets> load_or_create_secrets(const std::string& data_dir) {
     return util::fail("the system's random generator failed; the metadata provider cannot make its secrets");
   }
   Secrets s{hex_of(token), key};
-  TRY(write_secrets(data_dir, s));
+  if (damaged) {
+    LOG_WARN(file << " is damaged; the provider gets a new secret path (register its URL in Plex again)");
+    TRY(write_secrets(data_dir, s));
+  } else {
+    // First use: the worker and `provider url` may both get here at once. The new file is linked
+    // into place only if none exists yet, so both end up with the same secrets.
+    const auto mine = file + ".new-" + hex_of(util::random_bytes(4));
+    TRY(util::write_file_durably(mine + ".tmp", mine, secrets_text(s)));
+    std::error_code ec;
+    std::filesystem::create_hard_link(util::fs_path(mine), util::fs_path(file), ec);
+    std::filesystem::remove(util::fs_path(mine), ec);
+    bool unused = false;
+    auto on_disk = read_secrets(file, unused);
+    if (!on_disk) {
+      return util::fail("cannot create " + file + ": check that the data directory is writable");
+    }
+    s = *on_disk;
+  }
   util::log::add_secret(s.token);
   return s;
 }

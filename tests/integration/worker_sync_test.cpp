@@ -23,6 +23,21 @@ protected:
     return out;
   }
 
+  // Stash moved scene 1's file and it was re-encoded: only the file name is left in common, an
+  // uncertain match that goes to the review list.
+  void move_scene_one_so_only_its_name_matches() {
+    auto scene = *stash_.scene("1");
+    auto files = scene.at("files");
+    const std::string old_path = files[0].at("path");
+    files[0]["path"] = "/media/adult/moved/" + old_path.substr(old_path.rfind('/') + 1);
+    files[0]["size"] = 123;
+    files[0]["duration"] = 1.0;
+    ASSERT_TRUE(stash_.update_scene("1", {{"files", files}}));
+    enqueue({1});
+    drain(1);
+    EXPECT_FALSE(synced(1));
+  }
+
   int64_t reviews() {
     auto stmt = db_->prepare("SELECT count(*) FROM match_reviews");
     (void)stmt->step();
@@ -172,16 +187,7 @@ TEST_F(WorkerSync, MappedPrefixesMatchExactly) {
 
 TEST_F(WorkerSync, UncertainMatchGoesToReviewUnlessStrictMatchingIsOff) {
   // Stash moved the file and it was re-encoded: only the file name is left in common.
-  auto scene = *stash_.scene("1");
-  auto files = scene.at("files");
-  const std::string old_path = files[0].at("path");
-  files[0]["path"] = "/media/adult/moved/" + old_path.substr(old_path.rfind('/') + 1);
-  files[0]["size"] = 123;
-  files[0]["duration"] = 1.0;
-  ASSERT_TRUE(stash_.update_scene("1", {{"files", files}}));
-  enqueue({1});
-  drain(1);
-  EXPECT_FALSE(synced(1));
+  move_scene_one_so_only_its_name_matches();
   EXPECT_EQ(requests("PUT", "/"), 0) << "strict: nothing written";
   EXPECT_EQ(reviews(), 1);
   {
@@ -305,19 +311,10 @@ TEST_F(WorkerSync, IndexIsPersistedAndRefreshedIncrementally) {
 
 namespace {
 
-class ReviewPick : public testing_support::WorkerFixture {};
+using ReviewPick = WorkerSync;
 
 TEST_F(ReviewPick, APersonsChoiceBindsTheSceneAndSyncsIt) {
-  auto scene = *stash_.scene("1");
-  auto files = scene.at("files");
-  const std::string old_path = files[0].at("path");
-  files[0]["path"] = "/media/adult/moved/" + old_path.substr(old_path.rfind('/') + 1);
-  files[0]["size"] = 123;
-  files[0]["duration"] = 1.0;
-  ASSERT_TRUE(stash_.update_scene("1", {{"files", files}}));
-  enqueue({1});
-  drain(1);
-  EXPECT_FALSE(synced(1));
+  move_scene_one_so_only_its_name_matches();
   const cli::OperatorOptions op{dir_, true};
   EXPECT_EQ(cli::cmd_review(op), 0);
   EXPECT_EQ(cli::cmd_review_pick(op, "1", "99999"), cli::k_exit_usage) << "not a candidate";

@@ -1,7 +1,9 @@
 // The metadata provider's pieces (specs/plex-metadata-provider.md 7.1, 7.2): identity, the
 // allow-list, file names and matching, image signing, and the JSON it answers, checked against
 // a structural reading of the protocol and Plex's own example payloads.
+#include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -12,6 +14,7 @@
 #include "provider/identity.hpp"
 #include "provider/images.hpp"
 #include "provider/render.hpp"
+#include "provider/service.hpp"
 #include "support/provider_contract.hpp"
 #include "support/sandbox.hpp"
 
@@ -251,6 +254,38 @@ TEST(ProviderContract, StashBoxSchemes) {
   EXPECT_EQ(provider::stash_box_scheme("https://theporndb.net/graphql"), "tpdb");
   EXPECT_EQ(provider::stash_box_scheme("https://fansdb.cc/graphql"), "fansdb");
   EXPECT_EQ(provider::stash_box_scheme("https://box.example.org/graphql"), "box");
+}
+
+} // namespace
+
+namespace {
+
+class ProviderSecrets : public testing_support::SandboxedTest {};
+
+// The worker and `plexsync provider url` may both create the secrets on first use: they must
+// agree, or the URL printed would not be the one served.
+TEST_F(ProviderSecrets, ConcurrentFirstUseAgreesAndRotationReplacesOnlyTheToken) {
+  for (int round = 0; round < 20; ++round) {
+    const auto dir = dir_ + "/round" + std::to_string(round);
+    std::filesystem::create_directories(dir);
+    util::Result<provider::Secrets> a = util::fail("unset");
+    util::Result<provider::Secrets> b = util::fail("unset");
+    std::thread other([&] { b = provider::load_or_create_secrets(dir); });
+    a = provider::load_or_create_secrets(dir);
+    other.join();
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->token, b->token);
+    EXPECT_EQ(a->hmac_key, b->hmac_key);
+    EXPECT_EQ(a->token.size(), 32U);
+    EXPECT_EQ(provider::load_or_create_secrets(dir)->token, a->token) << "stable across runs";
+  }
+  const auto first = *provider::load_or_create_secrets(dir_);
+  const auto rotated = *provider::rotate_token(dir_);
+  EXPECT_NE(rotated.token, first.token);
+  EXPECT_EQ(rotated.hmac_key, first.hmac_key) << "image URLs PMS stored stay valid";
+  EXPECT_EQ(provider::load_or_create_secrets(dir_)->token, rotated.token);
+  EXPECT_EQ(provider::root_url("http://h:9787/", rotated, true), "http://h:9787/p/" + rotated.token + "/movie");
+  EXPECT_EQ(provider::root_url("http://h:9787", rotated, false), "http://h:9787/movie");
 }
 
 } // namespace
