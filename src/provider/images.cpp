@@ -124,7 +124,7 @@ std::optional<ImageCache::Entry> ImageCache::get(store::Db& db, const ImageRef& 
   if (cap_bytes_ <= 0) {
     return std::nullopt;
   }
-  auto stmt = db.prepare("SELECT content_type FROM image_cache WHERE key = ?1");
+  auto stmt = db.prepare("SELECT content_type, last_used_ms FROM image_cache WHERE key = ?1");
   if (!stmt) {
     return std::nullopt;
   }
@@ -134,6 +134,8 @@ std::optional<ImageCache::Entry> ImageCache::get(store::Db& db, const ImageRef& 
     return std::nullopt;
   }
   Entry entry{{}, stmt->text_at(0)};
+  const int64_t last_used = stmt->int_at(1);
+  stmt->reset();
   std::ifstream in(util::fs_path(file_of(ref)), std::ios::binary);
   if (!in) {
     if (auto remove = db.prepare("DELETE FROM image_cache WHERE key = ?1")) {
@@ -144,8 +146,11 @@ std::optional<ImageCache::Entry> ImageCache::get(store::Db& db, const ImageRef& 
   std::ostringstream bytes;
   bytes << in.rdbuf();
   entry.bytes = bytes.str();
-  if (auto touch = db.prepare("UPDATE image_cache SET last_used_ms = ?2 WHERE key = ?1")) {
-    (void)touch->bind(1, ref.key()).bind(2, now_ms).run();
+  // The use is recorded at most once a minute: a write per hit would cost more than the hit.
+  if (now_ms - last_used >= 60'000) {
+    if (auto touch = db.prepare("UPDATE image_cache SET last_used_ms = ?2 WHERE key = ?1")) {
+      (void)touch->bind(1, ref.key()).bind(2, now_ms).run();
+    }
   }
   return entry;
 }
