@@ -34,7 +34,7 @@ echo "demo: plexsim at $plex, stashsim at $stash, $scenes scenes"
 
 # What a user types under Settings > Plugins > PlexSync.
 curl -fsS -X POST -H 'Content-Type: application/json' "$stash/__sim/settings" \
-  -d "{\"settings\":{\"plex_url\":\"$plex\",\"plex_token\":\"$token\",\"plex_library\":\"Adult\",\"worker_idle_seconds\":3}}" >/dev/null
+  -d "{\"settings\":{\"plex_url\":\"$plex\",\"plex_token\":\"$token\",\"plex_library\":\"Adult,Adult (pull)\",\"worker_idle_seconds\":3}}" >/dev/null
 
 # Install the plugin the way a user does: copy the folder into Stash's plugins directory.
 plugins="$work/stash/plugins"
@@ -42,8 +42,8 @@ mkdir -p "$plugins"
 cp -r dist/PlexSync "$plugins/PlexSync"
 plugin="$plugins/PlexSync"
 
-keys=$(seq 10000 $((10000 + scenes - 1)) | paste -sd,)
-pull_keys=$(seq 20000 $((20000 + scenes - 1)) | paste -sd,)
+keys=$(seq 10000 2 $((10000 + scenes - 1)) | paste -sd,)      # library Adult (push): scenes 1, 3, 5, ...
+pull_keys=$(seq 20001 2 $((20000 + scenes - 1)) | paste -sd,) # library Adult (pull): scenes 2, 4, 6, ...
 show() { # $1 = heading, $2 = the items' keys (default: the push library's)
   curl -fsS -H "X-Plex-Token: $token" -H 'Accept: application/json' "$plex/library/metadata/${2:-$keys}" |
     node "$root/scripts/demo-table.mjs" "$1"
@@ -100,7 +100,7 @@ pulled() { # how many of the pull library's items PMS has matched through the pr
   curl -fsS -H "X-Plex-Token: $token" -H 'Accept: application/json' "$plex/library/metadata/$pull_keys" |
     node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s).MediaContainer.Metadata??[];console.log(m.filter(x=>String(x.guid).startsWith("tv.plex.agents.custom.")).length)})'
 }
-for _ in $(seq 200); do [[ $(pulled) == "$scenes" ]] && break; sleep 0.1; done
+for _ in $(seq 200); do [[ $(pulled) == "$((scenes / 2))" ]] && break; sleep 0.1; done
 show "Plex library 'Adult (pull)' after its scan asked PlexSync's provider" "$pull_keys"
 echo "demo: the user renames scene 2 in Stash; its hook reaches the service worker, which asks Plex to refresh"
 curl -fsS -X POST -H 'Content-Type: application/json' "$stash/__sim/scenes/2" -d '{"title":"Pulled from Stash: Blue Hour"}' >/dev/null

@@ -310,16 +310,16 @@ void PlexSim::generate(int n, bool pull_library) {
                             {"parts", {{{"file", f.path}, {"size", f.size}, {"duration", f.duration_ms}}}}});
   }
   if (pull_library) {
-    // The same files in a second movie library, for a pull library beside the push one (the demo).
+    // A second movie library over the same folders holding every other file (scenes 2, 4, ...),
+    // for a pull library beside the push one (the demo): each file is in exactly one library.
     lib["sections"].push_back(
         {{"key", "3"}, {"title", "Adult (pull)"}, {"locations", {"/media/adult", "/mnt/nas2/Adult Archive"}}});
-    for (int i = 0; i < n; ++i) {
-      const auto f = sim::generated_file(i);
-      lib["items"].push_back({{"ratingKey", std::to_string(20000 + i)},
-                              {"section", "3"},
-                              {"title", "Scene " + std::to_string(f.name_no)},
-                              {"addedAt", 1700000000 + i},
-                              {"parts", {{{"file", f.path}, {"size", f.size}, {"duration", f.duration_ms}}}}});
+    for (auto& item : lib["items"]) {
+      const int i = std::stoi(item["ratingKey"].get<std::string>()) - 10000;
+      if (i % 2 == 1) {
+        item["section"] = "3";
+        item["ratingKey"] = std::to_string(20000 + i);
+      }
     }
   }
   load(lib);

@@ -161,7 +161,7 @@ public:
   void load(const nlohmann::json& library);
   // A generated library: n items over nested folders with duplicate basenames, unicode, spaces.
   // Deterministic, and mirrored by StashSim::generate (scene i+1 has item 10000+i's file).
-  // pull_library: the same files again in a section "Adult (pull)" (key 3, items 20000+).
+  // pull_library: every other file (items 20000+i for odd i) in a section "Adult (pull)" (key 3).
   void generate(int n, bool pull_library = false);
 
   net::ServerResponse handle(const net::ServerRequest& req);
