@@ -357,7 +357,7 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   if (chosen->section_key.empty()) {
     chosen->section_key = item->section_id;
   }
-  if (auto pull = pull_identifier(chosen->section_key); !pull.empty()) {
+  if (auto pull = pull_identifier(chosen->section_key, item->guid); !pull.empty()) {
     const bool same_item = record && record->rating_key == chosen->rating_key;
     return sync_pulled(scene, *chosen, *item, same_item ? record->written : fieldsync::Written{}, pull);
   }
@@ -429,14 +429,29 @@ ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_ke
   }
 }
 
-std::string Worker::pull_identifier(const std::string& section_key) {
+std::string Worker::pull_identifier(const std::string& section_key, const std::string& item_guid) {
   const auto identifier = provider::identifier(settings_->provider_identifier_suffix);
   if (!identifier) {
     return {};
   }
-  const std::lock_guard lock(shared_->mutex);
-  for (const auto& section : shared_->sections) {
-    if (section.key == section_key && section.agent == *identifier) {
+  const auto cached_is_pull = [&] {
+    const std::lock_guard lock(shared_->mutex);
+    return std::any_of(shared_->sections.begin(), shared_->sections.end(),
+                       [&](const plex::Section& s) { return s.key == section_key && s.agent == *identifier; });
+  };
+  if (cached_is_pull()) {
+    return *identifier;
+  }
+  // An item already bound to our provider while its library counted as push: the library was
+  // moved to the PlexSync agent since the sections were read (register --switch, or a person in
+  // Plex). Read them again before anything is written as push.
+  if (item_guid.rfind(*identifier + "://", 0) == 0) {
+    {
+      const std::lock_guard lock(shared_->mutex);
+      shared_->sections_for.clear();
+    }
+    if (library_sections() && cached_is_pull()) {
+      LOG_INFO("Plex library " << section_key << " now uses the PlexSync agent: pull mode there from now on");
       return *identifier;
     }
   }

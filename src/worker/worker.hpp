@@ -151,7 +151,9 @@ private:
   }
   plex::Result<Outcome> sync_scene(const stash::Scene& scene);
   // A library whose agent is PlexSync's provider (spec 5): the identifier, else "".
-  std::string pull_identifier(const std::string& section_key);
+  // item_guid: the item's GUID; one of our provider's while the library counts as push means the
+  // library was switched since the sections were read (they are read again).
+  std::string pull_identifier(const std::string& section_key, const std::string& item_guid);
   // The scene's item in a pull library: bind it to the provider or ask PMS to refresh it; push
   // only collections and the rating.
   plex::Result<Outcome> sync_pulled(const stash::Scene& scene, const match::Candidate& chosen, const plex::Item& item,

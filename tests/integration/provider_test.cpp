@@ -485,6 +485,8 @@ TEST_F(PullMode, MovingALibraryFromPushToPullReleasesOnlyPlexSyncsOwnLocks) {
   drain();
   wait_idle();
   EXPECT_EQ(title_of(0), "Pulled after the move");
+  EXPECT_FALSE(locked("10000", "title")) << "the worker noticed the switch and wrote no field";
+  EXPECT_EQ(requests("PUT", "/library/metadata/10000/refresh", true), 1);
 }
 
 } // namespace
