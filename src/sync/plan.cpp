@@ -209,9 +209,12 @@ namespace fieldsync {
 plex::Params unlock_for_provider(const plex::Item& item, const Written& last) {
   plex::Params params;
   const std::pair<const char*, const std::string*> scalars[] = {
-      {"title", &item.title},     {"summary", &item.summary},
-      {"studio", &item.studio},   {"tagline", &item.tagline},
-      {"contentRating", &item.content_rating}, {"originallyAvailableAt", &item.originally_available_at}};
+      {"title", &item.title},
+      {"summary", &item.summary},
+      {"studio", &item.studio},
+      {"tagline", &item.tagline},
+      {"contentRating", &item.content_rating},
+      {"originallyAvailableAt", &item.originally_available_at}};
   for (const auto& [field, current] : scalars) {
     const auto wrote = last.scalars.find(field);
     if (item.locked.count(field) != 0U && wrote != last.scalars.end() && wrote->second == *current) {
