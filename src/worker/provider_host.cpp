@@ -97,14 +97,20 @@ config::Settings ProviderHost::settings() {
 }
 
 util::Result<stash::StashClient*> ProviderHost::stash() {
-  TRY_ASSIGN(auto db, store::Db::open(data_dir_));
-  TRY_ASSIGN(auto conn, effective_connection(db, read_local_stash()));
+  // One connection for the host's Stash calls, opened once (the saved connection is re-read each
+  // call: a hook may have brought a new session cookie).
+  if (!db_) {
+    TRY_ASSIGN(auto opened, store::Db::open(data_dir_));
+    db_ = std::make_unique<store::Db>(std::move(opened));
+  }
+  const auto local = read_local_stash();
+  TRY_ASSIGN(auto conn, effective_connection(*db_, local));
   if (!conn) {
     return util::fail("no Stash connection known yet (run any PlexSync task, or set stash_url for service mode)");
   }
   if (!stash_ || stash_cookie_ != conn->cookie_value) {
     const auto s = settings();
-    const auto key = !read_local_stash().api_key.empty() ? read_local_stash().api_key : s.stash_api_key;
+    const auto key = !local.api_key.empty() ? local.api_key : s.stash_api_key;
     TRY_ASSIGN(stash_,
                stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, key}, s.provider_stash_timeout));
     stash_cookie_ = conn->cookie_value;

@@ -15,6 +15,7 @@
 #include "net/server.hpp"
 #include "provider/service.hpp"
 #include "stash/client.hpp"
+#include "store/db.hpp"
 
 namespace worker {
 
@@ -61,7 +62,8 @@ private:
   std::mutex wait_mutex_;
   std::condition_variable wake_;
   std::thread thread_;
-  std::mutex stash_mutex_;
+  std::mutex stash_mutex_; // guards the three below
+  std::unique_ptr<store::Db> db_;
   std::unique_ptr<stash::StashClient> stash_;
   std::string stash_cookie_; // the cookie stash_ was made with
 };
