@@ -16,14 +16,14 @@ void metric(std::ostringstream& out, const char* name, const char* type, const c
 }
 
 // Why the service is unhealthy, or "" when it is healthy.
-std::string unhealthy(const nlohmann::json& status) {
+std::string unhealthy(const nlohmann::json& status, int64_t now_ms) {
   if (status.at("paused_for_auth").is_string()) {
     return "paused: " + status.at("paused_for_auth").get<std::string>();
   }
   if (status.at("breaker").value("phase", "closed") == "open") {
     return "Plex is unreachable; the circuit breaker is open";
   }
-  return "";
+  return provider::health_problem(now_ms);
 }
 
 } // namespace
@@ -76,7 +76,7 @@ std::unique_ptr<net::HttpServer> start_metrics_server(const std::string& data_di
       return res;
     }
     auto status = db ? queue_status(*db, data_dir, now) : util::Result<nlohmann::json>(tl::unexpected(db.error()));
-    const auto problem = status ? unhealthy(*status) : "cannot read the queue: " + status.error().message;
+    const auto problem = status ? unhealthy(*status, now) : "cannot read the queue: " + status.error().message;
     res.status = problem.empty() ? 200 : 503;
     res.body = problem.empty() ? "ok\n" : problem + "\n";
     return res;

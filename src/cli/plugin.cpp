@@ -16,6 +16,7 @@
 #include "config/manifest.hpp"
 #include "config/settings.hpp"
 #include "match/index.hpp"
+#include "provider/service.hpp"
 #include "queue/queue.hpp"
 #include "queue/spool.hpp"
 #include "stash/client.hpp"
@@ -710,6 +711,7 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
   auto provider = worker::ProviderHost::start_if_enabled(data_dir);
   if (!provider) {
     LOG_ERROR(provider.error().message);
+    provider::note_listening(false); // /healthz says so
   } else if (*provider) {
     forever = true;
   }

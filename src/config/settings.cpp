@@ -172,6 +172,10 @@ const std::array k_table{
                 &S::skip_refresh_on_change, 0, 0, false, false,
                 "Checked: in Plex libraries on the PlexSync agent, a changed scene is not refreshed in Plex (only "
                 "collections and the rating are pushed)"},
+    SettingSpec{"skip_bind_unmatched", "Pull: leave unmatched items alone", SettingType::boolean,
+                &S::skip_bind_unmatched, 0, 0, false, false,
+                "Checked: items Plex could not match in a PlexSync-agent library are not bound to their scene by "
+                "PlexSync's own path matching (they wait for Fix Match in Plex)"},
 };
 
 const std::array k_retired{

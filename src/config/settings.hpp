@@ -78,6 +78,7 @@ struct Settings {
   int provider_image_cache_mb = 256; // -1 = no cache
   bool provider_record_requests = false;
   bool skip_refresh_on_change = false; // pull libraries: no refresh when a scene changes
+  bool skip_bind_unmatched = false;    // pull libraries: items PMS left unmatched are not bound
 };
 
 enum class SettingType { string, number, boolean };

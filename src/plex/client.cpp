@@ -314,7 +314,8 @@ Result<Page> PlexClient::list_section(const std::string& section_key, int64_t st
     for (const auto& m : mc->at("Metadata")) {
       page.items.push_back(ItemSummary{as_string(m, "ratingKey"), as_string(m, "title"), as_int(m, "updatedAt"),
                                        as_int(m, "addedAt"), parts_of(m), as_string(m, "summary"),
-                                       as_string(m, "studio"), as_string(m, "originallyAvailableAt")});
+                                       as_string(m, "studio"), as_string(m, "originallyAvailableAt"),
+                                       as_string(m, "guid")});
     }
   }
   return page;

@@ -63,6 +63,7 @@ struct ItemSummary {
   std::string summary;
   std::string studio;
   std::string originally_available_at;
+  std::string guid; // local://... while its agent has not matched it
 };
 
 struct Page {

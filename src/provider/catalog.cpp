@@ -85,6 +85,82 @@ util::Result<std::optional<Snapshot>> load_snapshot(store::Db& db, const std::st
   return std::optional<Snapshot>(Snapshot{std::move(scene), stmt.int_at(1)});
 }
 
+util::Result<void> note_served(store::Db& db, const std::string& rating_key, const stash::Scene& scene,
+                               int64_t now_ms) {
+  constexpr int64_t k_rewrite_ms = 60'000;
+  {
+    TRY_ASSIGN(auto seen, db.prepare("SELECT scene_id, served_updated_at, served_ms FROM provider_keys "
+                                     "WHERE rating_key = ?1"));
+    seen.bind(1, rating_key);
+    TRY_ASSIGN(const bool row, seen.step());
+    if (row && seen.text_at(0) == scene.id && seen.text_at(1) == scene.updated_at &&
+        now_ms - seen.int_at(2) < k_rewrite_ms) {
+      return {};
+    }
+  }
+  // The files as Plex sees them: the same folding and path_map as stash_files.plex_fold.
+  TRY_ASSIGN(auto plex, db.prepare("SELECT plex_fold FROM stash_files WHERE scene_id = ?1"));
+  plex.bind(1, scene.id);
+  auto plex_folds = nlohmann::json::array();
+  while (true) {
+    TRY_ASSIGN(const bool row, plex.step());
+    if (!row) {
+      break;
+    }
+    plex_folds.push_back(plex.text_at(0));
+  }
+  TRY_ASSIGN(auto stmt, db.prepare(R"sql(
+INSERT INTO provider_keys (rating_key, scene_id, plex_folds, served_updated_at, served_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+ON CONFLICT(rating_key) DO UPDATE SET scene_id = excluded.scene_id, served_updated_at = excluded.served_updated_at,
+  served_ms = excluded.served_ms,
+  plex_folds = CASE WHEN excluded.plex_folds = '[]' THEN provider_keys.plex_folds ELSE excluded.plex_folds END)sql"));
+  return stmt.bind(1, rating_key)
+      .bind(2, scene.id)
+      .bind(3, plex_folds.dump())
+      .bind(4, scene.updated_at)
+      .bind(5, now_ms)
+      .run();
+}
+
+util::Result<std::string> served_version(store::Db& db, const std::string& rating_key) {
+  TRY_ASSIGN(auto stmt, db.prepare("SELECT served_updated_at FROM provider_keys WHERE rating_key = ?1"));
+  stmt.bind(1, rating_key);
+  TRY_ASSIGN(const bool row, stmt.step());
+  return row ? stmt.text_at(0) : std::string();
+}
+
+util::Result<std::optional<std::string>> alias_scene(store::Db& db, const std::string& rating_key) {
+  std::string own;
+  nlohmann::json folds;
+  {
+    TRY_ASSIGN(auto stmt, db.prepare("SELECT scene_id, plex_folds FROM provider_keys WHERE rating_key = ?1"));
+    stmt.bind(1, rating_key);
+    TRY_ASSIGN(const bool row, stmt.step());
+    if (!row) {
+      return std::optional<std::string>();
+    }
+    own = stmt.text_at(0);
+    folds = nlohmann::json::parse(stmt.text_at(1), nullptr, false);
+  }
+  if (!folds.is_array()) {
+    return std::optional<std::string>();
+  }
+  TRY_ASSIGN(auto owner, db.prepare("SELECT scene_id FROM stash_files WHERE plex_fold = ?1 AND scene_id <> ?2 "
+                                    "ORDER BY CAST(scene_id AS INTEGER) LIMIT 1"));
+  for (const auto& f : folds) {
+    if (!f.is_string()) {
+      continue;
+    }
+    owner.bind(1, f.get<std::string>()).bind(2, own);
+    TRY_ASSIGN(const bool row, owner.step());
+    if (row) {
+      return std::optional<std::string>(owner.text_at(0));
+    }
+    owner.reset();
+  }
+  return std::optional<std::string>();
+}
+
 util::Result<BuildReport> build_catalog(stash::StashClient& stash, store::Db& db, const match::PathMap& map,
                                         int64_t now_ms, const std::function<void(int64_t, int64_t)>& progress) {
   TRY_ASSIGN(const auto facts, stash.facts());

@@ -43,6 +43,15 @@ inline constexpr const char* k_catalog_built_kv = "provider_catalog_built_ms";
 // kv key: the Plex library folders (JSON list), written by the worker whenever it reads sections.
 inline constexpr const char* k_plex_locations_kv = "plex_section_locations";
 
+// provider_keys (spec 4.2): what PMS read under a ratingKey. Written on each metadata answer
+// (at most once a minute for an unchanged scene, so a scan is not a write per request).
+util::Result<void> note_served(store::Db& db, const std::string& rating_key, const stash::Scene& scene, int64_t now_ms);
+// The scene version PMS last read under the key ("" when it never asked).
+util::Result<std::string> served_version(store::Db& db, const std::string& rating_key);
+// The scene that owns a file the key covered, now that the key's own scene is gone (merged
+// away, or deleted and re-created by a rescan).
+util::Result<std::optional<std::string>> alias_scene(store::Db& db, const std::string& rating_key);
+
 // PMS's `filename` in one comparable form: backslashes as '/', no leading or doubled '/', NFC and
 // case folded. nullopt when it is empty or has a "." or ".." segment.
 std::optional<std::string> normalize_filename(const std::string& filename);

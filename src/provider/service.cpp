@@ -1,6 +1,7 @@
 #include "provider/service.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "provider/catalog.hpp"
 #include "provider/identity.hpp"
 #include "provider/render.hpp"
+#include "queue/queue.hpp"
 #include "util/clock.hpp"
 #include "util/digest.hpp"
 #include "util/file.hpp"
@@ -27,6 +29,7 @@ constexpr size_t k_header_limit = size_t{8} * 1024U;
 constexpr int k_receive_ms = 10'000;
 constexpr int k_max_connections = 64;
 constexpr int k_title_candidates = 10;
+constexpr int64_t k_follow_up_ms = 30'000; // after a match, when the worker looks for PMS's new item
 
 // Process-wide counters for /metrics.
 struct Counters {
@@ -36,7 +39,23 @@ struct Counters {
   std::map<std::string, int64_t> rejected; // reason
   int64_t cache_hits = 0;
   int64_t cache_misses = 0;
+  int64_t cache_bytes = 0;
+  std::map<std::string, int64_t> refreshes; // result
+  int64_t binds = 0;
+  std::map<std::string, int64_t> repairs; // field
+  struct Histogram {
+    std::vector<int64_t> buckets; // cumulative counts are computed when rendered
+    double sum = 0;
+    int64_t count = 0;
+  };
+  std::map<std::string, Histogram> seconds; // route
+  // Health.
+  bool enabled = false;
+  bool listening = false;
+  int64_t stash_failing_since_ms = 0; // 0: answering
 };
+constexpr std::array<double, 10> k_buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+constexpr int64_t k_stash_unhealthy_ms = 10LL * 60 * 1000;
 Counters& counters() {
   static Counters c;
   return c;
@@ -142,6 +161,32 @@ bool uuid_like(const std::string& s) {
 
 namespace {
 
+bool synced_before(store::Db& db, const std::string& scene_id) {
+  auto stmt = db.prepare("SELECT 1 FROM sync_records WHERE scene_id = ?1");
+  return stmt && stmt->bind(1, scene_id).step().value_or(false);
+}
+
+// PMS asked for a file name several Stash scenes fit (the same relative path under two Stash
+// folders): nothing is guessed. Each scene goes on the review list and gets a job, whose scored
+// match by the item's full path binds the right one (spec 5.5) and clears the entry.
+void follow_up_ambiguous(store::Db& db, const std::vector<std::string>& scenes, const std::string& filename) {
+  const auto now = now_ms();
+  const auto why = "Plex's metadata scan asked for the file name '" + util::log::display_path(filename) +
+                   "', which fits " + std::to_string(scenes.size()) +
+                   " Stash scenes; PlexSync binds the right one by its full path";
+  queue::Queue q(db);
+  auto note = db.prepare(R"sql(
+INSERT INTO match_reviews(scene_id, reason, candidates, first_ms, last_ms) VALUES(?1, ?2, '[]', ?3, ?3)
+ON CONFLICT(scene_id) DO UPDATE SET reason = excluded.reason, last_ms = excluded.last_ms)sql");
+  for (const auto& scene : scenes) {
+    if (note) {
+      (void)note->bind(1, scene).bind(2, why).bind(3, now).run();
+      note->reset();
+    }
+    (void)q.enqueue_later(scene, "provider_ambiguous", now, now + k_follow_up_ms);
+  }
+}
+
 std::optional<Secrets> read_secrets(const std::string& file, bool& damaged) {
   std::ifstream in(util::fs_path(file), std::ios::binary);
   damaged = false;
@@ -235,6 +280,35 @@ std::string metrics_text() {
   for (const auto& [key, n] : c.rejected) {
     out << "plexsync_provider_rejected_total{reason=\"" << key << "\"} " << n << "\n";
   }
+  out << "# HELP plexsync_provider_request_seconds Time to answer Plex, by route\n"
+         "# TYPE plexsync_provider_request_seconds histogram\n";
+  for (const auto& [route, h] : c.seconds) {
+    int64_t cumulative = 0;
+    for (size_t i = 0; i < k_buckets.size(); ++i) {
+      cumulative += h.buckets.at(i);
+      out << "plexsync_provider_request_seconds_bucket{route=\"" << route << "\",le=\"" << k_buckets.at(i) << "\"} "
+          << cumulative << "\n";
+    }
+    out << "plexsync_provider_request_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} " << h.count << "\n"
+        << "plexsync_provider_request_seconds_sum{route=\"" << route << "\"} " << h.sum << "\n"
+        << "plexsync_provider_request_seconds_count{route=\"" << route << "\"} " << h.count << "\n";
+  }
+  out << "# HELP plexsync_plex_refreshes_total Items in pull libraries PlexSync asked Plex to refresh, by result\n"
+         "# TYPE plexsync_plex_refreshes_total counter\n";
+  for (const auto& [key, n] : c.refreshes) {
+    out << "plexsync_plex_refreshes_total{result=\"" << key << "\"} " << n << "\n";
+  }
+  out << "# HELP plexsync_plex_binds_total Items Plex left unmatched that PlexSync bound to their scene\n"
+         "# TYPE plexsync_plex_binds_total counter\nplexsync_plex_binds_total "
+      << c.binds << "\n";
+  out << "# HELP plexsync_provider_repairs_total Fields Plex stored wrongly from the provider that PlexSync wrote "
+         "itself\n# TYPE plexsync_provider_repairs_total counter\n";
+  for (const auto& [key, n] : c.repairs) {
+    out << "plexsync_provider_repairs_total{field=\"" << key << "\"} " << n << "\n";
+  }
+  out << "# HELP plexsync_provider_image_cache_bytes Bytes in the provider's image cache\n"
+         "# TYPE plexsync_provider_image_cache_bytes gauge\nplexsync_provider_image_cache_bytes "
+      << c.cache_bytes << "\n";
   out << "# HELP plexsync_provider_image_cache_hits_total Images served from the disk cache\n"
          "# TYPE plexsync_provider_image_cache_hits_total counter\nplexsync_provider_image_cache_hits_total "
       << c.cache_hits
@@ -242,6 +316,54 @@ std::string metrics_text() {
          "# TYPE plexsync_provider_image_cache_misses_total counter\nplexsync_provider_image_cache_misses_total "
       << c.cache_misses << "\n";
   return out.str();
+}
+
+void count_refresh(const std::string& result) {
+  count(&Counters::refreshes, result);
+}
+
+void count_bind() {
+  auto& c = counters();
+  const std::lock_guard lock(c.mutex);
+  ++c.binds;
+}
+
+void count_repair(const std::string& field) {
+  count(&Counters::repairs, field);
+}
+
+void note_listening(bool listening) {
+  auto& c = counters();
+  const std::lock_guard lock(c.mutex);
+  c.enabled = true;
+  c.listening = listening;
+}
+
+void note_stash(bool answered, int64_t now) {
+  auto& c = counters();
+  const std::lock_guard lock(c.mutex);
+  if (answered) {
+    c.stash_failing_since_ms = 0;
+  } else if (c.stash_failing_since_ms == 0) {
+    c.stash_failing_since_ms = now;
+  }
+}
+
+std::string health_problem(int64_t now) {
+  auto& c = counters();
+  const std::lock_guard lock(c.mutex);
+  if (!c.enabled) {
+    return "";
+  }
+  if (!c.listening) {
+    return "the metadata provider is enabled but not listening (see plexsync.log for the address to fix)";
+  }
+  if (c.stash_failing_since_ms != 0 && now - c.stash_failing_since_ms > k_stash_unhealthy_ms) {
+    return "the metadata provider has not reached Stash for " +
+           std::to_string((now - c.stash_failing_since_ms) / 60000) +
+           " minutes; Plex gets stored answers only (check stash_url and that Stash runs)";
+  }
+  return "";
 }
 
 struct Provider::Lease {
@@ -356,6 +478,22 @@ net::ServerResponse Provider::handle(const net::ServerRequest& request) {
   }
   count(&Counters::requests, route_name + "|" + std::to_string(response.status));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    auto& c = counters();
+    const std::lock_guard lock(c.mutex);
+    auto& h = c.seconds[route_name];
+    h.buckets.resize(k_buckets.size());
+    for (size_t i = 0; i < k_buckets.size(); ++i) {
+      if (seconds <= k_buckets.at(i)) {
+        ++h.buckets.at(i);
+        break;
+      }
+    }
+    h.sum += seconds;
+    ++h.count;
+  }
   if (settings.debug_logging) {
     LOG_INFO("provider: " << request.method << " " << route_name << " -> " << response.status << " in " << ms.count()
                           << " ms");
@@ -405,7 +543,7 @@ net::ServerResponse Provider::route(const net::ServerRequest& request, const std
   return status_only(404);
 }
 
-nlohmann::json Provider::match(const nlohmann::json& body, const std::string& base_url) {
+nlohmann::json Provider::match(const nlohmann::json& body, const std::string& base_url, FollowUp follow_up) {
   const auto settings = backend_.settings();
   const auto id = identifier(settings.provider_identifier_suffix).value_or(k_base_identifier);
   const RenderContext ctx{id, base_url, &signer_, &settings};
@@ -434,7 +572,8 @@ nlohmann::json Provider::match(const nlohmann::json& body, const std::string& ba
   const bool manual = int_field("manual") == 1;
   auto lease = db();
   auto& db = *lease.db;
-  std::vector<std::string> chosen; // scene ids, best first
+  std::vector<std::string> chosen;    // scene ids, best first
+  std::vector<std::string> ambiguous; // the scenes a file name fits equally well
   std::string how = "none";
   const auto add = [&](const std::string& scene_id) {
     if (std::find(chosen.begin(), chosen.end(), scene_id) == chosen.end()) {
@@ -466,6 +605,7 @@ nlohmann::json Provider::match(const nlohmann::json& body, const std::string& ba
           LOG_WARN("provider: the file Plex asked about fits " << found->scenes.size()
                                                                << " Stash scenes equally well; not matched "
                                                                   "automatically (plexsync provider match shows them)");
+          ambiguous = found->scenes;
           if (manual) {
             for (const auto& s : found->scenes) {
               add(s);
@@ -519,7 +659,19 @@ nlohmann::json Provider::match(const nlohmann::json& body, const std::string& ba
       how = chosen.empty() ? how : (certain ? how : "title");
     }
   } else if (how == "ambiguous") {
+    if (follow_up == FollowUp::queue) {
+      follow_up_ambiguous(db, ambiguous, str_field("filename"));
+    }
     chosen.clear();
+  } else if (certain && follow_up == FollowUp::queue && !synced_before(db, chosen.front())) {
+    // PMS matched a file of a scene PlexSync has not synced yet: in ~30 s the worker finds the
+    // new item and writes what providers cannot carry (collections, the rating); a job already
+    // queued keeps its own time. A re-match during a refresh (PMS may match again) needs none.
+    queue::Queue q(db);
+    if (auto queued = q.enqueue_later(chosen.front(), "provider_match", now_ms(), now_ms() + k_follow_up_ms);
+        !queued) {
+      LOG_DEBUG("provider: follow-up job not queued: " << queued.error().message);
+    }
   }
   count(&Counters::matches, chosen.empty() && how != "ambiguous" ? "none" : how);
   int score = 100;
@@ -557,14 +709,35 @@ net::ServerResponse Provider::metadata(const std::string& rating_key, const std:
     LOG_WARN("provider: scene " << *scene_id << " is not stored and Stash did not answer: " << found.error().message);
     return json_answer(502, {{"error", "Stash is unreachable and this scene is not stored yet"}});
   }
+  bool aliased = false;
   if (!*found) {
-    return status_only(404);
+    // A key whose scene is gone: the scene that owns its file now answers under the old key, so
+    // PMS sees no gap; the worker binds the item to the new scene on its next job (spec 4.2).
+    auto owner = alias_scene(*lease.db, rating_key);
+    if (owner && *owner) {
+      found = scene(*lease.db, **owner);
+      aliased = found && *found;
+    }
+    if (!aliased) {
+      return status_only(404);
+    }
+    LOG_INFO("provider: " << rating_key << " is gone from Stash; answered with scene " << (*found)->id
+                          << ", which now has its file");
+    count(&Counters::matches, "alias");
   }
   const RenderContext ctx{identifier, base_url, &signer_, &s};
   if (sub == "images") {
     return json_answer(200, container(identifier, "Image", image_list(**found, ctx)));
   }
-  return json_answer(200, container(identifier, "Metadata", nlohmann::json::array({metadata_object(**found, ctx)})));
+  auto m = metadata_object(**found, ctx);
+  if (aliased) {
+    m["ratingKey"] = provider::rating_key(*scene_id);
+    m["key"] = item_key(*scene_id);
+    m["guid"] = guid(identifier, *scene_id);
+  } else if (auto noted = note_served(*lease.db, rating_key, **found, now_ms()); !noted) {
+    LOG_DEBUG("provider: could not note what PMS read: " << noted.error().message);
+  }
+  return json_answer(200, container(identifier, "Metadata", nlohmann::json::array({std::move(m)})));
 }
 
 net::ServerResponse Provider::image(const net::ServerRequest& request, const std::string& rest,
@@ -640,6 +813,10 @@ net::ServerResponse Provider::image(const net::ServerRequest& request, const std
   }
   if (auto stored = cache.put(*lease.db, parsed->ref, entry, now_ms()); !stored) {
     LOG_WARN("provider: could not cache an image: " << stored.error().message);
+  } else {
+    const auto held = cache.bytes(*lease.db);
+    const std::lock_guard lock(counters().mutex);
+    counters().cache_bytes = held;
   }
   return answer(entry);
 }

@@ -53,15 +53,26 @@ util::Result<Secrets> rotate_token(const std::string& data_dir);
 // The root URL to register in Plex for a base address ("http://127.0.0.1:9787").
 std::string root_url(const std::string& base, const Secrets& secrets, bool with_token);
 
-// Counters for /metrics, process-wide.
+// Counters for /metrics, process-wide (spec 4.7).
 std::string metrics_text();
+// What the worker's own pull-library work adds to them.
+void count_refresh(const std::string& result); // asked | failed | skipped
+void count_bind();
+void count_repair(const std::string& field);
+// The provider's health for /healthz: enabled but not listening, or Stash unreachable for more
+// than 10 minutes. "" while healthy or while the provider is off.
+void note_listening(bool listening);
+void note_stash(bool answered, int64_t now_ms);
+std::string health_problem(int64_t now_ms);
 
 class Provider {
 public:
   Provider(std::string data_dir, Secrets secrets, Backend& backend);
   net::ServerResponse handle(const net::ServerRequest& request);
-  // The match route's answer for a body, as the CLI's `provider match` shows it.
-  nlohmann::json match(const nlohmann::json& body, const std::string& base_url);
+  // The match route's answer for a body. What PMS asks queues follow-up work (the worker's job for
+  // the matched scene, review entries for an ambiguous name); the CLI's `provider match` only looks.
+  enum class FollowUp { queue, none };
+  nlohmann::json match(const nlohmann::json& body, const std::string& base_url, FollowUp follow_up = FollowUp::queue);
 
 private:
   struct Lease; // a database connection from the pool

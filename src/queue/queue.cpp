@@ -1,5 +1,7 @@
 #include "queue/queue.hpp"
 
+#include <algorithm>
+
 namespace queue {
 
 util::Result<void> Queue::enqueue(const std::string& scene_id, const std::string& event, int64_t now_ms,
@@ -23,6 +25,14 @@ ON CONFLICT(scene_id) DO UPDATE SET
     stmt.bind(4, payload);
   }
   return stmt.run();
+}
+
+util::Result<void> Queue::enqueue_later(const std::string& scene_id, const std::string& event, int64_t now_ms,
+                                        int64_t due_ms) {
+  TRY_ASSIGN(auto stmt, db_.prepare(R"sql(
+INSERT INTO jobs(scene_id, event, next_attempt_ms, enqueued_ms, first_enqueued_ms) VALUES(?1, ?2, ?3, ?4, ?4)
+ON CONFLICT(scene_id) DO NOTHING)sql"));
+  return stmt.bind(1, scene_id).bind(2, event).bind(3, std::max(now_ms, due_ms)).bind(4, now_ms).run();
 }
 
 util::Result<bool> Queue::drop(const std::string& scene_id) {

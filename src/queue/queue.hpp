@@ -49,6 +49,10 @@ public:
   // Adds or coalesces the scene's job in one short transaction.
   util::Result<void> enqueue(const std::string& scene_id, const std::string& event, int64_t now_ms,
                              const std::string& payload = "");
+  // A job due at due_ms unless the scene has one already (which keeps its own time): follow-up
+  // work, such as the provider's after PMS matched a file, never delays or duplicates a change.
+  util::Result<void> enqueue_later(const std::string& scene_id, const std::string& event, int64_t now_ms,
+                                   int64_t due_ms);
   // Drops the scene's job (the scene was destroyed). Returns whether one existed.
   util::Result<bool> drop(const std::string& scene_id);
   // Scene.Destroy.Post: nothing is left to sync, so the scene's job goes; with delete_action=scan

@@ -17,7 +17,7 @@ namespace store {
 namespace {
 
 // Ordered migrations; index + 1 is the user_version after applying it. Never edit a shipped one.
-const std::array<const char*, 7> k_migrations{R"sql(
+const std::array<const char*, 8> k_migrations{R"sql(
 CREATE TABLE jobs (
   id INTEGER PRIMARY KEY,
   scene_id TEXT NOT NULL UNIQUE,      -- one job per scene: newer events coalesce into it
@@ -146,6 +146,19 @@ CREATE TABLE image_cache (
   content_type TEXT NOT NULL,
   size INTEGER NOT NULL,
   last_used_ms INTEGER NOT NULL
+);
+)sql",
+                                              R"sql(
+-- Every ratingKey the provider served (spec 4.2): the scene, the files it covered as Plex sees
+-- them, and which version of the scene PMS last read. An old key whose scene is gone (merged
+-- away) is answered with the scene that now owns its file; the worker skips a refresh when PMS
+-- already read the scene's current version.
+CREATE TABLE provider_keys (
+  rating_key TEXT PRIMARY KEY,
+  scene_id TEXT NOT NULL,
+  plex_folds TEXT NOT NULL,   -- JSON list of stash_files.plex_fold
+  served_updated_at TEXT NOT NULL,
+  served_ms INTEGER NOT NULL
 );
 )sql"};
 

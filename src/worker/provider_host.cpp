@@ -8,6 +8,7 @@
 #include "store/db.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "worker/scan.hpp"
 #include "worker/worker.hpp"
 
 namespace worker {
@@ -15,12 +16,13 @@ namespace {
 
 constexpr int64_t k_settings_reload_ms = 60'000;
 constexpr int64_t k_catalog_retry_ms = 30'000;
+constexpr int64_t k_catch_up_check_ms = 5'000;
 // A full rebuild now and then catches what neither hooks nor the poll saw (files moved by a scan).
 constexpr int64_t k_catalog_rebuild_ms = 6LL * 3600 * 1000;
 
 } // namespace
 
-config::LoadResult load_settings_for(const std::string& data_dir) {
+config::LoadResult load_settings_for(const std::string& data_dir, bool* stash_answered) {
   auto db = store::Db::open(data_dir);
   if (db) {
     auto conn = effective_connection(*db, read_local_stash());
@@ -29,10 +31,16 @@ config::LoadResult load_settings_for(const std::string& data_dir) {
                                    {(*conn)->cookie_name, (*conn)->cookie_value, read_local_stash().api_key}, 5);
       if (client) {
         if (auto raw = (*client)->plugin_settings()) {
+          if (stash_answered != nullptr) {
+            *stash_answered = true;
+          }
           return config::load_effective_settings(*raw);
         }
       }
     }
+  }
+  if (stash_answered != nullptr) {
+    *stash_answered = false;
   }
   return config::load_effective_settings(nlohmann::json::object());
 }
@@ -61,6 +69,7 @@ util::Result<std::unique_ptr<ProviderHost>> ProviderHost::start_if_enabled(const
     return util::fail(std::string("the metadata provider cannot listen: ") + e.what() +
                       " (set provider_listen to a free address and port)");
   }
+  provider::note_listening(true);
   host->thread_ = std::thread([h = host.get()] { h->background(); });
   LOG_INFO("metadata provider listening on " << listen->host << ":" << host->port()
                                              << " (plexsync provider url prints the address to register in Plex)");
@@ -121,13 +130,17 @@ util::Result<stash::StashClient*> ProviderHost::stash() {
 util::Result<std::optional<stash::Scene>> ProviderHost::fetch_scene(const std::string& id) {
   const std::lock_guard lock(stash_mutex_);
   TRY_ASSIGN(auto* client, stash());
-  return client->find_scene(id);
+  auto found = client->find_scene(id);
+  provider::note_stash(found.has_value(), util::SystemClock().now_ms());
+  return found;
 }
 
 util::Result<std::optional<stash::StashClient::Image>> ProviderHost::fetch_image(const std::string& target) {
   const std::lock_guard lock(stash_mutex_);
   TRY_ASSIGN(auto* client, stash());
-  return client->fetch_image(target);
+  auto image = client->fetch_image(target);
+  provider::note_stash(image.has_value(), util::SystemClock().now_ms());
+  return image;
 }
 
 util::Result<std::vector<stash::Scene>> ProviderHost::search_scenes(const std::string& text, int limit) {
@@ -169,6 +182,7 @@ bool ProviderHost::build_catalog_once() {
   }
   util::SystemClock clock;
   auto report = provider::build_catalog(**client, *db, *map, clock.now_ms());
+  provider::note_stash(report.has_value(), clock.now_ms());
   if (!report) {
     LOG_WARN("metadata provider: reading Stash's files failed: " << report.error().message << "; trying again soon");
     return false;
@@ -176,13 +190,31 @@ bool ProviderHost::build_catalog_once() {
   (void)db->put_kv("provider_catalog_path_map", s.path_map);
   LOG_INFO("metadata provider: " << report->scenes << " scenes and " << report->files << " files indexed"
                                  << ", " << report->removed << " gone");
+  catch_up(*db);
   return true;
+}
+
+void ProviderHost::catch_up(store::Db& db) {
+  // What PMS scanned while no provider answered, and items of scenes merged away (spec 5.2, 5.5).
+  const auto s = settings();
+  if (s.plex_url.empty()) {
+    return;
+  }
+  (void)db.exec(std::string("DELETE FROM kv WHERE key = '") + k_pull_catch_up_kv + "'");
+  auto done = catch_up_pull_items(db, s, util::SystemClock().now_ms());
+  if (!done) {
+    LOG_WARN("metadata provider: could not look for items Plex left unmatched: " << done.error().message);
+  } else if (done->queued > 0 || done->rebound > 0) {
+    LOG_INFO("metadata provider: " << done->queued << " scene(s) have an item Plex left unmatched (queued to bind "
+                                   << "them); " << done->rebound << " item(s) moved to the scene that has their file");
+  }
 }
 
 void ProviderHost::background() {
   util::SystemClock clock;
   int64_t next_settings = clock.now_ms() + k_settings_reload_ms;
   int64_t next_build = 0;
+  int64_t next_catch_up_check = 0;
   {
     // A catalog built before (a restart) answers at once; the rebuild runs behind it.
     auto db = store::Db::open(data_dir_);
@@ -200,7 +232,9 @@ void ProviderHost::background() {
       next_build = clock.now_ms() + (ok ? k_catalog_rebuild_ms : k_catalog_retry_ms);
     }
     if (now >= next_settings) {
-      auto loaded = load_settings_for(data_dir_);
+      bool answered = false;
+      auto loaded = load_settings_for(data_dir_, &answered);
+      provider::note_stash(answered, clock.now_ms()); // also a health probe
       {
         const std::lock_guard lock(settings_mutex_);
         const bool remap = loaded.settings.path_map != settings_.path_map;
@@ -214,6 +248,15 @@ void ProviderHost::background() {
         }
       }
       next_settings = clock.now_ms() + k_settings_reload_ms;
+    }
+    if (now >= next_catch_up_check) {
+      // A job found a scene gone: its items may belong to another scene now.
+      next_catch_up_check = now + k_catch_up_check_ms;
+      if (auto db = store::Db::open(data_dir_)) {
+        if (auto asked = db->get_kv(k_pull_catch_up_kv); asked && *asked) {
+          catch_up(*db);
+        }
+      }
     }
     std::unique_lock lock(wait_mutex_);
     wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_.load(); });

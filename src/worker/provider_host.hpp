@@ -21,7 +21,8 @@ namespace worker {
 
 // The settings outside a job: Stash's plugin settings when Stash answers, with the local overlay
 // ($PLEXSYNC_CONFIG, PLEXSYNC_*), else the overlay alone.
-config::LoadResult load_settings_for(const std::string& data_dir);
+// stash_answered: set to whether Stash answered (the provider's health probe).
+config::LoadResult load_settings_for(const std::string& data_dir, bool* stash_answered = nullptr);
 
 class ProviderHost final : public provider::Backend {
 public:
@@ -51,6 +52,7 @@ private:
   // Stash, connected with the latest saved connection; callers hold stash_mutex_.
   util::Result<stash::StashClient*> stash();
   bool build_catalog_once();
+  void catch_up(store::Db& db);
 
   std::string data_dir_;
   std::mutex settings_mutex_;

@@ -5,6 +5,9 @@
 #include <unordered_map>
 
 #include "match/index.hpp"
+#include "provider/catalog.hpp"
+#include "provider/identity.hpp"
+#include "provider/service.hpp"
 #include "queue/queue.hpp"
 #include "util/log.hpp"
 #include "util/utc_time.hpp"
@@ -190,6 +193,87 @@ util::Result<std::pair<int64_t, int64_t>> reconcile_plex_side(store::Db& db, con
     gone += missing ? 1 : 0;
   }
   return std::pair<int64_t, int64_t>{gone, static_cast<int64_t>(to_queue.size()) - gone};
+}
+
+util::Result<CatchUp> catch_up_pull_items(store::Db& db, const config::Settings& settings, int64_t now) {
+  const auto identifier = provider::identifier(settings.provider_identifier_suffix);
+  CatchUp done;
+  if (!identifier) {
+    return done;
+  }
+  auto plex = make_plex_client(settings, db);
+  auto all = plex->sections();
+  if (!all) {
+    return util::fail(all.error().message);
+  }
+  std::vector<std::string> locations;
+  for (const auto& section : *all) {
+    locations.insert(locations.end(), section.locations.begin(), section.locations.end());
+  }
+  // The scene whose file an item holds, or "" (none, or several).
+  const auto owner_of = [&](const plex::ItemSummary& item) -> util::Result<std::string> {
+    for (const auto& part : item.parts) {
+      TRY_ASSIGN(const auto found, provider::match_file(db, part.file, locations));
+      if (found.kind == provider::FileMatch::Kind::exact || found.kind == provider::FileMatch::Kind::suffix) {
+        return found.scenes.front();
+      }
+    }
+    return std::string();
+  };
+  std::set<std::string> scenes;
+  constexpr int64_t k_page = 200;
+  for (const auto& section : *all) {
+    if (section.agent != *identifier) {
+      continue;
+    }
+    int64_t start = 0;
+    for (int64_t pages = 0; pages < match::k_max_listing_pages; ++pages) {
+      auto page = plex->list_section(section.key, start, k_page);
+      if (!page) {
+        return util::fail(page.error().message);
+      }
+      for (const auto& item : page->items) {
+        const auto bound = provider::scene_of_guid(*identifier, item.guid);
+        if (!bound) {
+          if (!settings.skip_bind_unmatched) {
+            TRY_ASSIGN(const auto owner, owner_of(item));
+            if (!owner.empty()) {
+              scenes.insert(owner);
+            }
+          }
+          continue;
+        }
+        TRY_ASSIGN(const auto snapshot, provider::load_snapshot(db, *bound));
+        if (snapshot) {
+          continue; // bound to a scene the provider knows
+        }
+        TRY_ASSIGN(const auto owner, owner_of(item));
+        if (owner.empty() || owner == *bound) {
+          continue; // the file is no scene's now: delete_action's business
+        }
+        TRY_ASSIGN(const auto heir, provider::load_snapshot(db, owner));
+        const auto title = heir ? heir->scene.title : std::string();
+        if (auto r = plex->bind_item(item.rating_key, provider::guid(*identifier, owner), title); !r) {
+          return util::fail(r.error().message);
+        }
+        provider::count_bind();
+        ++done.rebound;
+        LOG_INFO("Plex item " << item.rating_key << " belonged to scene " << *bound << ", which is gone; bound to scene "
+                              << owner << ", which has its file now");
+      }
+      const auto listed = page->items.size();
+      start += static_cast<int64_t>(listed);
+      if (match::listing_done(start, page->total, listed, k_page)) {
+        break;
+      }
+    }
+  }
+  queue::Queue q(db);
+  for (const auto& scene : scenes) {
+    TRY(q.enqueue(scene, "provider_catch_up", now));
+  }
+  done.queued = static_cast<int64_t>(scenes.size());
+  return done;
 }
 
 util::Result<int64_t> forget_deleted_scenes(store::Db& db, const ScanResult& full_scan) {

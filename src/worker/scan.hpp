@@ -49,6 +49,21 @@ util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db&
 util::Result<std::pair<int64_t, int64_t>> reconcile_plex_side(store::Db& db, const config::Settings& settings,
                                                               int64_t now);
 
+// Pull libraries' catch-up (spec 5.2, 5.5), for libraries on the PlexSync agent:
+// - items PMS left unbound (the provider was down during a scan, Stash had not seen the file, an
+//   ambiguous name) whose file is a Stash scene's: that scene gets a job, whose scored match by
+//   the full path binds them;
+// - items bound to a scene that is gone (merged away) whose file another scene has now: bound to
+//   that scene at once (the same file, so nothing to score).
+// Run after each full build of the provider's catalog and when a job found a scene gone.
+struct CatchUp {
+  int64_t queued = 0;
+  int64_t rebound = 0;
+};
+util::Result<CatchUp> catch_up_pull_items(store::Db& db, const config::Settings& settings, int64_t now);
+// kv key: a job found a scene gone; the provider host runs the catch-up soon.
+inline constexpr const char* k_pull_catch_up_kv = "provider_catch_up_requested";
+
 // Deletions no hook announced (merges delete their sources silently): sync records of scenes
 // missing from a full scan are forgotten and their jobs dropped. Returns how many.
 util::Result<int64_t> forget_deleted_scenes(store::Db& db, const ScanResult& full_scan);

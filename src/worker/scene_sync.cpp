@@ -8,6 +8,7 @@
 #include "match/fold.hpp"
 #include "provider/catalog.hpp"
 #include "provider/identity.hpp"
+#include "provider/service.hpp"
 #include "sync/plan.hpp"
 #include "util/digest.hpp"
 #include "util/log.hpp"
@@ -466,13 +467,16 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   // collections and the user rating, as one edit when they changed.
   auto prepared = fieldsync::prepare(scene, *settings_);
   auto& d = prepared.desired;
+  const auto served = provider::served_version(db_, provider::rating_key(scene.id)).value_or("");
+  if (!pull_genres_pushed(chosen.section_key, scene, item, served)) {
+    d.genres.reset();
+  }
   d.title.reset();
   d.summary.reset();
   d.studio.reset();
   d.tagline.reset();
   d.content_rating.reset();
   d.date.reset();
-  d.genres.reset();
   d.actors.reset();
   d.poster_url.clear();
   const auto plan =
@@ -485,26 +489,59 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
     }
   }
   const auto wanted = provider::guid(identifier, scene.id);
-  if (item.guid != wanted) {
+  if (item.guid != wanted && settings_->skip_bind_unmatched) {
+    LOG_INFO("scene " << scene.id << " -> Plex item " << chosen.rating_key
+                      << ": not bound to the PlexSync provider (skip_bind_unmatched); use Fix Match in Plex");
+  } else if (item.guid != wanted) {
     // PMS could not match it (provider down, Stash had not seen the file, an ambiguous name):
     // bind it by the scored match PlexSync just made; PMS then fetches the metadata (spec 5.5).
     if (auto r = plex_->bind_item(chosen.rating_key, wanted, d.title.value_or(scene.title)); !r) {
       return tl::unexpected(r.error());
     }
+    provider::count_bind();
     LOG_INFO("scene " << scene.id << " -> Plex item " << chosen.rating_key << " (match " << chosen.score << ", "
                       << chosen.reason << "): bound to the PlexSync provider");
   } else if (settings_->skip_refresh_on_change) {
     LOG_DEBUG("scene " << scene.id << ": pull library, refresh on change is off");
+  } else if (served == scene.updated_at) {
+    // PMS read this very version from the provider (its own scan, or an earlier refresh): a
+    // refresh would fetch the same answer again.
+    LOG_DEBUG("scene " << scene.id << " -> Plex item " << chosen.rating_key << ": Plex already has this version"
+                       << (plan.changed.empty() ? "" : "; pushed " + util::join(plan.changed, ", ")));
   } else {
     if (auto r = plex_->refresh_item(chosen.rating_key); !r) {
+      provider::count_refresh("failed");
       return tl::unexpected(r.error());
     }
+    provider::count_refresh("asked");
     LOG_INFO("scene " << scene.id << " -> Plex item " << chosen.rating_key << ": refresh asked (pull library)"
                       << (plan.changed.empty() ? "" : "; pushed " + util::join(plan.changed, ", ")));
   }
   forget_read_ahead(chosen.rating_key);
   save_record(scene, chosen, true, plan.written);
   return Outcome::synced;
+}
+
+bool Worker::pull_genres_pushed(const std::string& section_key, const stash::Scene& scene, const plex::Item& item,
+                                const std::string& served_version) {
+  // A PMS that keeps only the first of a provider's genres (reported in 2026, spec 5.3): seen as
+  // an item holding exactly the first genre of the very version PMS read. From then on genres in
+  // that library are pushed (locked, so refreshes keep them), logged once and counted.
+  const auto key = "pull_genres_pushed:" + section_key;
+  if (auto pushed = db_.get_kv(key); pushed && *pushed) {
+    return true;
+  }
+  const auto wanted = fieldsync::prepare(scene, *settings_).desired.genres;
+  if (served_version != scene.updated_at || !wanted || wanted->size() < 2 || item.genres.size() != 1 ||
+      util::to_lower(item.genres.front()) != util::to_lower(wanted->front())) {
+    return false;
+  }
+  (void)db_.put_kv(key, std::to_string(clock_.now_ms()));
+  provider::count_repair("genre");
+  LOG_WARN("Plex library " << section_key << " kept only the first of scene " << scene.id << "'s " << wanted->size()
+                           << " genres from the provider (a known PMS bug); PlexSync writes genres there itself "
+                              "from now on (locked, so refreshes keep them)");
+  return true;
 }
 
 namespace {

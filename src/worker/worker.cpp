@@ -288,6 +288,15 @@ plex::Result<Worker::Outcome> Worker::rescan_deleted(const queue::Job& job) {
   return Outcome::skipped;
 }
 
+void Worker::forget_for_provider(const std::string& scene_id) {
+  if (auto gone = provider::forget_scene(db_, scene_id); !gone) {
+    LOG_WARN("scene " << scene_id << ": the metadata provider's copy was not removed: " << gone.error().message);
+  }
+  // Plex items bound to it are moved to the scene that has their file now (a merge), or left
+  // to delete_action: the provider host's catch-up does it (worker/scan.hpp).
+  (void)db_.put_kv(k_pull_catch_up_kv, std::to_string(clock_.now_ms()));
+}
+
 void Worker::reconcile_everything(int64_t now) {
   auto scan = enqueue_changed(*stash_, db_, nlohmann::json::object(), "reconcile", now);
   if (!scan) {
@@ -616,6 +625,9 @@ void Worker::process(const queue::Job& job) {
   plex::Result<Outcome> outcome = Outcome::skipped;
   const auto before = plex_->requests_sent();
   if (job.event == "Scene.Destroy.Post") {
+    if (settings_->provider_enabled) {
+      forget_for_provider(job.scene_id);
+    }
     outcome = rescan_deleted(job);
   } else {
     auto scene = stash_->find_scene(job.scene_id);
@@ -623,11 +635,11 @@ void Worker::process(const queue::Job& job) {
       retry(std::nullopt, scene.error().message, false, BackoffPolicy{5000, 5LL * 60 * 1000, 60LL * 60 * 1000});
       return;
     }
-    if (settings_->provider_enabled) {
+    if (settings_->provider_enabled && !*scene) {
+      forget_for_provider(job.scene_id);
+    } else if (settings_->provider_enabled) {
       // The metadata provider answers PMS from this copy (provider/catalog.hpp).
-      auto kept = *scene ? provider::store_scene(db_, **scene, path_map_, clock_.now_ms())
-                         : provider::forget_scene(db_, job.scene_id);
-      if (!kept) {
+      if (auto kept = provider::store_scene(db_, **scene, path_map_, clock_.now_ms()); !kept) {
         LOG_WARN("scene " << job.scene_id
                           << ": the metadata provider's copy was not updated: " << kept.error().message);
       }

@@ -154,6 +154,9 @@ private:
   // item_guid: the item's GUID; one of our provider's while the library counts as push means the
   // library was switched since the sections were read (they are read again).
   std::string pull_identifier(const std::string& section_key, const std::string& item_guid);
+  void forget_for_provider(const std::string& scene_id);
+  bool pull_genres_pushed(const std::string& section_key, const stash::Scene& scene, const plex::Item& item,
+                          const std::string& served_version);
   // The scene's item in a pull library: bind it to the provider or ask PMS to refresh it; push
   // only collections and the rating.
   plex::Result<Outcome> sync_pulled(const stash::Scene& scene, const match::Candidate& chosen, const plex::Item& item,

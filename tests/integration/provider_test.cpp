@@ -21,6 +21,7 @@
 #include "support/process.hpp"
 #include "support/provider_contract.hpp"
 #include "support/worker_fixture.hpp"
+#include "util/clock.hpp"
 #include "worker/provider_host.hpp"
 
 namespace {
@@ -340,6 +341,15 @@ protected:
     ASSERT_TRUE(wait_for([&] { return plex_.agent_idle(); }, std::chrono::seconds(60))) << "plexsim never finished";
   }
 
+  // PMS scanning a library folder: new files become items, matched through the provider.
+  void scan(const std::string& section) {
+    net::ClientOptions opts;
+    opts.base = *net::Url::parse(plex_url());
+    auto res = net::make_http_client(opts)->send(
+        net::Request{"POST", "/library/sections/" + section + "/refresh", {{"X-Plex-Token", "plexsim-token"}}, ""});
+    ASSERT_TRUE(res && res->status == 200) << (res ? res->body : res.error().message);
+  }
+
   std::string guid_of(int item) { return plex_.item_json(std::to_string(10000 + item)).value("guid", ""); }
   std::string title_of(int item) { return plex_.item_json(std::to_string(10000 + item)).value("title", ""); }
 
@@ -487,6 +497,202 @@ TEST_F(PullMode, MovingALibraryFromPushToPullReleasesOnlyPlexSyncsOwnLocks) {
   EXPECT_EQ(title_of(0), "Pulled after the move");
   EXPECT_FALSE(locked("10000", "title")) << "the worker noticed the switch and wrote no field";
   EXPECT_EQ(requests("PUT", "/library/metadata/10000/refresh", true), 1);
+}
+
+} // namespace
+
+namespace {
+
+TEST_F(PullMode, ItemsScannedWhileTheProviderWasDownAreBoundByTheCatchUp) {
+  start_pull();
+  auto late = *stash_.scene("1");
+  late["id"] = "7";
+  late["title"] = "Scanned while the provider was down";
+  late["files"][0]["id"] = "5099";
+  late["files"][0]["path"] = "/media/adult/late/arrived.mp4";
+  stash_.add_scene(late);
+  const auto rk = plex_.add_file("1", "/media/adult/late/arrived.mp4", late["files"][0]["size"],
+                                 static_cast<int64_t>(late["files"][0]["duration"].get<double>() * 1000));
+  const auto port = host_->port();
+  host_.reset(); // PlexSync is down while PMS scans
+  scan("1");
+  wait_idle();
+  ASSERT_EQ(plex_.item_json(rk).value("guid", "").rfind("local://", 0), 0U) << "nobody answered PMS's match";
+  // Back on the same address: its first catalog build finds the unbound item and queues its scene.
+  start({{"provider_listen", "127.0.0.1:" + std::to_string(port)}, {"provider_public_url", base_}});
+  ASSERT_TRUE(wait_for([&] { return counts().pending > 0; }, std::chrono::seconds(30))) << "no catch-up job";
+  drain();
+  wait_idle();
+  EXPECT_EQ(plex_.item_json(rk).value("guid", ""), identifier_ + "://movie/scene-7");
+  EXPECT_EQ(plex_.item_json(rk).value("title", ""), "Scanned while the provider was down");
+  EXPECT_NE(provider::metrics_text().find("plexsync_plex_binds_total "), std::string::npos);
+}
+
+TEST_F(PullMode, DuplicateNamesGoToReviewAndTheWorkerBindsEachByItsFullPath) {
+  // Scene 7: scene 1's relative path under the library's other folder, and an item for it.
+  auto copy = *stash_.scene("1");
+  copy["id"] = "7";
+  copy["title"] = "The copy in the archive";
+  copy["files"][0]["id"] = "5077";
+  copy["files"][0]["path"] = "/mnt/nas2/Adult Archive/" + relative(1);
+  stash_.add_scene(copy);
+  auto lib = plex_.dump();
+  auto item = lib["items"][0];
+  item["ratingKey"] = "10077";
+  item["parts"][0]["file"] = copy["files"][0]["path"];
+  lib["items"].push_back(item);
+  plex_.load(lib);
+  start_pull(); // filename_style rel: "the same name" for both items
+  EXPECT_EQ(guid_of(0).rfind("local://", 0), 0U) << "an ambiguous name is not guessed";
+  EXPECT_EQ(plex_.item_json("10077").value("guid", "").rfind("local://", 0), 0U);
+  // Both scenes are on the review list with the reason, and have a job.
+  auto reviews = db_->prepare("SELECT scene_id, reason FROM match_reviews ORDER BY scene_id");
+  ASSERT_TRUE(reviews);
+  std::vector<std::string> listed;
+  while (reviews->step().value_or(false)) {
+    listed.push_back(reviews->text_at(0));
+    EXPECT_NE(reviews->text_at(1).find("fits 2 Stash scenes"), std::string::npos) << reviews->text_at(1);
+  }
+  EXPECT_EQ(listed, (std::vector<std::string>{"1", "7"}));
+  drain();
+  wait_idle();
+  EXPECT_EQ(guid_of(0), identifier_ + "://movie/scene-1");
+  EXPECT_EQ(plex_.item_json("10077").value("guid", ""), identifier_ + "://movie/scene-7");
+  EXPECT_EQ(plex_.item_json("10077").value("title", ""), "The copy in the archive");
+  auto left = db_->prepare("SELECT count(*) FROM match_reviews");
+  ASSERT_TRUE(left && left->step().value_or(false));
+  EXPECT_EQ(left->int_at(0), 0) << "binding cleared the review entries";
+}
+
+TEST_F(PullMode, AFollowUpJobAfterTheScanPushesCollectionsWithoutAnotherRefresh) {
+  start_pull();
+  plex_.requests().clear();
+  enqueue({4}); // as the provider's follow-up job for scene 4 would run
+  drain();
+  wait_idle();
+  EXPECT_EQ(requests("PUT", "/library/metadata/10003/refresh"), 0) << "PMS read this version in its scan";
+  EXPECT_EQ(requests("PUT", "/library/metadata/10003/match"), 0);
+  // The provider queued one follow-up job per matched scene, due after the scan.
+  auto jobs = db_->prepare("SELECT count(*) FROM jobs WHERE event = 'provider_match'");
+  ASSERT_TRUE(jobs && jobs->step().value_or(false));
+  EXPECT_EQ(jobs->int_at(0), 0) << "drained with the rest";
+}
+
+TEST_F(PullMode, AMergedSceneIsAnsweredUnderItsOldKeyAndItsItemMovesToTheSurvivor) {
+  start_pull();
+  // Scene 2 merged into scene 3: scene 3 takes scene 2's file, scene 2 is gone.
+  auto survivor = *stash_.scene("3");
+  survivor["files"].push_back(stash_.scene("2")->at("files").at(0));
+  ASSERT_TRUE(stash_.delete_scene("2"));
+  ASSERT_TRUE(stash_.update_scene("3", {{"files", survivor["files"]}}));
+  enqueue({2, 3});
+  drain();
+  // PMS asking for the old key gets the survivor's metadata under the key it asked for.
+  const auto old = metadata("scene-2").at("MediaContainer").at("Metadata").at(0);
+  EXPECT_EQ(old.at("ratingKey"), "scene-2");
+  EXPECT_EQ(old.at("guid"), identifier_ + "://movie/scene-2");
+  EXPECT_EQ(old.at("title"), stash_.scene("3")->at("title"));
+  // The host's catch-up binds the item to the survivor.
+  ASSERT_TRUE(wait_for([&] { return guid_of(1) == identifier_ + "://movie/scene-3"; }, std::chrono::seconds(30)))
+      << guid_of(1);
+  wait_idle();
+  EXPECT_EQ(title_of(1), stash_.scene("3")->at("title"));
+}
+
+TEST_F(PullMode, GenresPmsCutToTheFirstAreRepairedOnceAndCounted) {
+  ASSERT_TRUE(stash_.update_scene("2", {{"tags", {{{"id", "1"}, {"name", "Alpha"}}, {{"id", "2"}, {"name", "Beta"}},
+                                                  {{"id", "3"}, {"name", "Gamma"}}}}}));
+  plexsim::AgentOptions options;
+  options.genre_first_only = true;
+  start_pull(options);
+  const auto genres = [&] {
+    std::vector<std::string> out;
+    for (const auto& g : plex_.item_json("10001").value("Genre", nlohmann::json::array())) {
+      out.push_back(g.value("tag", ""));
+    }
+    return out;
+  };
+  ASSERT_EQ(genres().size(), 1U) << "plexsim kept only the first genre";
+  enqueue({2});
+  drain();
+  wait_idle();
+  EXPECT_EQ(genres(), (std::vector<std::string>{"Alpha", "Beta", "Gamma"}));
+  EXPECT_NE(provider::metrics_text().find("plexsync_provider_repairs_total{field=\"genre\"}"), std::string::npos);
+  // Genres stay complete through the next refresh (PlexSync's edit locked them).
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", "Refreshed after the repair"}}));
+  enqueue({2});
+  drain();
+  wait_idle();
+  EXPECT_EQ(title_of(1), "Refreshed after the repair");
+  EXPECT_EQ(genres(), (std::vector<std::string>{"Alpha", "Beta", "Gamma"}));
+}
+
+TEST_F(PullMode, CollectionsAndTheRatingSurviveRefreshesThatReplaceLists) {
+  plexsim::AgentOptions options;
+  options.list_fields_replace_on_refresh = true;
+  ASSERT_TRUE(stash_.update_scene("3", {{"rating100", 80}}));
+  start_pull(options);
+  enqueue({3});
+  drain();
+  wait_idle();
+  const auto collections = [&] { return plex_.item_json("10002").value("Collection", nlohmann::json::array()); };
+  ASSERT_FALSE(collections().empty()) << plex_.item_json("10002").dump();
+  EXPECT_EQ(plex_.item_json("10002").value("userRating", 0.0), 8.0);
+  ASSERT_TRUE(stash_.update_scene("3", {{"title", "Refreshed twice"}}));
+  for (int i = 0; i < 2; ++i) {
+    enqueue({3});
+    drain();
+    wait_idle();
+  }
+  EXPECT_EQ(title_of(2), "Refreshed twice");
+  EXPECT_FALSE(collections().empty()) << "locked collections survive a refresh that replaces lists";
+  EXPECT_EQ(plex_.item_json("10002").value("userRating", 0.0), 8.0);
+}
+
+} // namespace
+
+namespace {
+
+TEST_F(ProviderServe, ResponseCustomizationKeepsTheFieldsPlexNeeds) {
+  start();
+  // Spec 7.4 #15: PlexSync ignores includeFields/excludeFields (allowed); whatever PMS asks to
+  // trim, the identity fields stay.
+  for (const auto& extra : {nlohmann::json{{"includeFields", "title"}},
+                            nlohmann::json{{"excludeFields", "ratingKey,key,guid,type"}},
+                            nlohmann::json{{"includeFields", nlohmann::json::array({"summary"})},
+                                           {"includeElements", "Image"}, {"excludeElements", "Role,Genre"}}}) {
+    nlohmann::json body = {{"type", 1}, {"filename", relative(2)}};
+    body.update(extra);
+    const auto items = match(body).at("MediaContainer").at("Metadata");
+    ASSERT_EQ(items.size(), 1U) << extra.dump();
+    for (const char* field : {"ratingKey", "key", "guid", "type"}) {
+      EXPECT_TRUE(items.at(0).contains(field)) << field << " with " << extra.dump();
+    }
+  }
+}
+
+TEST_F(ProviderServe, SlowStashDoesNotSlowAnswersAndHealthSaysSo) {
+  start();
+  const std::string cached = metadata("scene-1").at("MediaContainer").at("Metadata").at(0).at("thumb");
+  ASSERT_EQ(call("GET", cached.substr(base_.size())).status, 200);
+  const std::string uncached = metadata("scene-2").at("MediaContainer").at("Metadata").at(0).at("thumb");
+  sim::FaultRule slow;
+  slow.delay_ms = 10'000; // every Stash answer takes 10 s
+  stash_.faults().add(slow);
+  for (int scene = 3; scene <= 6; ++scene) {
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(match({{"type", 1}, {"filename", relative(scene)}}).at("MediaContainer").at("Metadata").size(), 1U);
+    EXPECT_EQ(call("GET", "/p/" + token_ + "/movie/library/metadata/scene-" + std::to_string(scene)).status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << "answered from the index";
+  }
+  EXPECT_EQ(call("GET", cached.substr(base_.size())).status, 200);
+  const auto timed_out = call("GET", uncached.substr(base_.size()));
+  EXPECT_EQ(timed_out.status, 502) << "provider_stash_timeout bounds the fetch";
+  const auto now = util::SystemClock().now_ms();
+  EXPECT_EQ(provider::health_problem(now), "") << "one failure is not an outage";
+  EXPECT_NE(provider::health_problem(now + 11 * 60 * 1000).find("has not reached Stash"), std::string::npos);
+  provider::note_stash(true, now);
+  EXPECT_EQ(provider::health_problem(now + 11 * 60 * 1000), "");
 }
 
 } // namespace

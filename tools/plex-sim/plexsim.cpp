@@ -341,6 +341,22 @@ std::string PlexSim::rekey(const std::string& rating_key) {
   return key;
 }
 
+std::string PlexSim::add_file(const std::string& section_key, const std::string& file, int64_t size,
+                              int64_t duration_ms) {
+  std::lock_guard lock(mutex_);
+  auto item = std::make_unique<Item>();
+  item->rating_key = std::to_string(++next_rating_key_);
+  item->section_key = section_key;
+  item->media_id = 2000 + static_cast<int64_t>(items_.size());
+  item->parts.push_back(Part{4000 + static_cast<int64_t>(items_.size()), file, size, duration_ms});
+  item->duration = duration_ms;
+  item->text["title"] = util::basename(file);
+  item->pending = true;
+  auto key = item->rating_key;
+  items_[key] = std::move(item);
+  return key;
+}
+
 size_t PlexSim::item_count() {
   std::lock_guard lock(mutex_);
   return items_.size();

@@ -180,6 +180,8 @@ public:
   // Plex forgets the item and finds its file again under a new ratingKey (file removed and
   // re-added). Returns the new key, or "" when rk is unknown.
   std::string rekey(const std::string& rating_key);
+  // A file put into a library folder: an item invisible until a scan of its folder. Returns its key.
+  std::string add_file(const std::string& section_key, const std::string& file, int64_t size, int64_t duration_ms);
   sim::FaultTable& faults() { return faults_; }
   void set_load_model(const LoadModel& model);
   LoadReport load_report();
