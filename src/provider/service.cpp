@@ -479,8 +479,7 @@ net::ServerResponse Provider::handle(const net::ServerRequest& request) {
   count(&Counters::requests, route_name + "|" + std::to_string(response.status));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   {
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     auto& c = counters();
     const std::lock_guard lock(c.mutex);
     auto& h = c.seconds[route_name];
@@ -668,8 +667,7 @@ nlohmann::json Provider::match(const nlohmann::json& body, const std::string& ba
     // new item and writes what providers cannot carry (collections, the rating); a job already
     // queued keeps its own time. A re-match during a refresh (PMS may match again) needs none.
     queue::Queue q(db);
-    if (auto queued = q.enqueue_later(chosen.front(), "provider_match", now_ms(), now_ms() + k_follow_up_ms);
-        !queued) {
+    if (auto queued = q.enqueue_later(chosen.front(), "provider_match", now_ms(), now_ms() + k_follow_up_ms); !queued) {
       LOG_DEBUG("provider: follow-up job not queued: " << queued.error().message);
     }
   }

@@ -258,8 +258,8 @@ util::Result<CatchUp> catch_up_pull_items(store::Db& db, const config::Settings&
         }
         provider::count_bind();
         ++done.rebound;
-        LOG_INFO("Plex item " << item.rating_key << " belonged to scene " << *bound << ", which is gone; bound to scene "
-                              << owner << ", which has its file now");
+        LOG_INFO("Plex item " << item.rating_key << " belonged to scene " << *bound
+                              << ", which is gone; bound to scene " << owner << ", which has its file now");
       }
       const auto listed = page->items.size();
       start += static_cast<int64_t>(listed);

@@ -600,8 +600,9 @@ TEST_F(PullMode, AMergedSceneIsAnsweredUnderItsOldKeyAndItsItemMovesToTheSurvivo
 }
 
 TEST_F(PullMode, GenresPmsCutToTheFirstAreRepairedOnceAndCounted) {
-  ASSERT_TRUE(stash_.update_scene("2", {{"tags", {{{"id", "1"}, {"name", "Alpha"}}, {{"id", "2"}, {"name", "Beta"}},
-                                                  {{"id", "3"}, {"name", "Gamma"}}}}}));
+  ASSERT_TRUE(stash_.update_scene(
+      "2", {{"tags",
+             {{{"id", "1"}, {"name", "Alpha"}}, {{"id", "2"}, {"name", "Beta"}}, {{"id", "3"}, {"name", "Gamma"}}}}}));
   plexsim::AgentOptions options;
   options.genre_first_only = true;
   start_pull(options);
@@ -657,10 +658,11 @@ TEST_F(ProviderServe, ResponseCustomizationKeepsTheFieldsPlexNeeds) {
   start();
   // Spec 7.4 #15: PlexSync ignores includeFields/excludeFields (allowed); whatever PMS asks to
   // trim, the identity fields stay.
-  for (const auto& extra : {nlohmann::json{{"includeFields", "title"}},
-                            nlohmann::json{{"excludeFields", "ratingKey,key,guid,type"}},
-                            nlohmann::json{{"includeFields", nlohmann::json::array({"summary"})},
-                                           {"includeElements", "Image"}, {"excludeElements", "Role,Genre"}}}) {
+  for (const auto& extra :
+       {nlohmann::json{{"includeFields", "title"}}, nlohmann::json{{"excludeFields", "ratingKey,key,guid,type"}},
+        nlohmann::json{{"includeFields", nlohmann::json::array({"summary"})},
+                       {"includeElements", "Image"},
+                       {"excludeElements", "Role,Genre"}}}) {
     nlohmann::json body = {{"type", 1}, {"filename", relative(2)}};
     body.update(extra);
     const auto items = match(body).at("MediaContainer").at("Metadata");
