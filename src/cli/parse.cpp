@@ -85,7 +85,7 @@ int run(int argc, char** argv) {
   std::vector<std::string> review_args;
   review->add_option("pick", review_args, "pick <scene id> <Plex rating key>")->expected(0, 3);
   auto* provider_cmd =
-      app.add_subcommand("provider", "The Plex metadata provider (pull mode): url, match, rotate-token");
+      app.add_subcommand("provider", "The Plex metadata provider (pull mode): url, check, match, register, rotate-token");
   provider_cmd->require_subcommand(1, 1);
   const auto provider_sub = [&](const char* name, const char* help) {
     auto* sub = provider_cmd->add_subcommand(name, help);
@@ -95,6 +95,8 @@ int run(int argc, char** argv) {
     return sub;
   };
   auto* provider_url = provider_sub("url", "Print the provider's root URL to register in Plex (first line)");
+  auto* provider_check =
+      provider_sub("check", "Check the provider end to end: listener, Plex's registration, libraries, matches, images");
   auto* provider_match = provider_sub("match", "The exact answer the provider gives Plex for a file name");
   std::string match_title;
   bool match_manual = false;
@@ -166,6 +168,9 @@ int run(int argc, char** argv) {
   }
   if (*provider_url) {
     return cmd_provider_url(op); // not masked: printing the secret URL is its job
+  }
+  if (*provider_check) {
+    return masked([&] { return cmd_provider_check(op); });
   }
   if (*provider_match) {
     return masked([&] { return cmd_provider_match(op, target, match_manual, match_title); });

@@ -1,4 +1,4 @@
-// `plexsync provider url | match | rotate-token` (spec 4.9).
+// `plexsync provider url | check | match | register | rotate-token` (spec 4.9).
 #include "cli/provider_cmd.hpp"
 
 #include <algorithm>
@@ -8,11 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/operator.hpp"
+#include "net/http.hpp"
 #include "config/settings.hpp"
 #include "provider/identity.hpp"
 #include "provider/service.hpp"
 #include "store/db.hpp"
 #include "sync/plan.hpp"
+#include "util/log.hpp"
 #include "util/strings.hpp"
 #include "worker/provider_host.hpp"
 #include "worker/worker.hpp"
@@ -141,6 +143,199 @@ int cmd_provider_match(const OperatorOptions& o, const std::string& filename, bo
     }
   }
   return items.empty() ? k_exit_problems : k_exit_ok;
+}
+
+namespace {
+
+// One line of `provider check`: what was checked, and on failure the cause and the fix.
+struct Check {
+  std::string what;
+  bool ok = true;
+  std::string detail; // the cause and the fix on failure; a note otherwise
+};
+
+// One request to the provider as PMS makes it (short timeouts: a check must not hang).
+net::Response ask(const std::string& method, const std::string& url, const std::string& json_body = "") {
+  const auto slash = url.find('/', url.find("://") + 3);
+  auto base = net::Url::parse(url.substr(0, slash));
+  if (!base) {
+    return {};
+  }
+  net::ClientOptions opts;
+  opts.base = *base;
+  opts.connect_timeout_ms = 3000;
+  opts.read_timeout_ms = 10000;
+  net::Headers headers;
+  if (!json_body.empty()) {
+    headers.push_back({"Content-Type", "application/json"});
+  }
+  auto res = net::make_http_client(opts)->send(
+      net::Request{method, slash == std::string::npos ? "/" : url.substr(slash), std::move(headers), json_body});
+  return res ? *res : net::Response{};
+}
+
+// The file name PMS sends for an item: relative to its library folder (spec 2.5; the provider
+// accepts every other form too).
+std::string relative_to(const std::string& file, const std::vector<std::string>& locations) {
+  for (const auto& l : locations) {
+    if (file.rfind(l + "/", 0) == 0) {
+      return file.substr(l.size() + 1);
+    }
+  }
+  return file;
+}
+
+} // namespace
+
+int cmd_provider_check(const OperatorOptions& o) {
+  const auto loaded = worker::load_settings_for(o.data_dir);
+  const auto& s = loaded.settings;
+  std::vector<Check> checks;
+  const auto add = [&](std::string what, bool ok, std::string detail) {
+    checks.push_back(Check{std::move(what), ok, std::move(detail)});
+    return ok;
+  };
+  auto secrets = provider::load_or_create_secrets(o.data_dir);
+  auto db = store::Db::open(o.data_dir);
+  if (!secrets || !db) {
+    std::cerr << "plexsync: error: " << (!secrets ? secrets.error().message : db.error().message) << "\n";
+    return k_exit_problems;
+  }
+  const auto identifier = provider::identifier(s.provider_identifier_suffix).value_or(provider::k_base_identifier);
+  const auto base = bases(s).front();
+  const auto root = provider::root_url(base, *secrets, !s.provider_skip_token);
+  const auto prefix = root.substr(0, root.size() - std::string("/movie").size());
+  add("provider_enabled", s.provider_enabled,
+      s.provider_enabled ? "on" : "off: check it in Stash (Settings > Plugins > PlexSync) or set PLEXSYNC_PROVIDER_ENABLED=true");
+  // 1. The listener answers with our root document at the registered address.
+  const auto answer = ask("GET", root);
+  bool listening = false;
+  if (answer.status == 0) {
+    add("listener", false,
+        "nothing answers at " + base + ": start the worker in service mode (plexsync worker --forever) with "
+        "the provider enabled, or fix provider_listen / provider_public_url");
+  } else if (answer.status == 503) {
+    add("listener", false, "the provider is still indexing Stash's files for the first time; run the check again soon");
+  } else if (answer.status != 200) {
+    add("listener", false,
+        "HTTP " + std::to_string(answer.status) + " from " + base +
+            ": another program holds the port, or the worker runs with another data directory");
+  } else {
+    const auto doc = nlohmann::json::parse(answer.body, nullptr, false);
+    const auto got = doc.is_object() && doc.contains("MediaProvider") && doc.at("MediaProvider").is_object()
+                         ? doc.at("MediaProvider").value("identifier", "")
+                         : std::string();
+    listening = add("listener", got == identifier,
+                    got == identifier ? "answers at " + base
+                                      : "the root document names '" + got + "', not '" + identifier +
+                                            "': is provider_identifier_suffix the same for the worker and this command?");
+  }
+  if (listening && !s.provider_skip_token) {
+    const auto bare = ask("GET", base + "/movie");
+    add("path secret", bare.status == 404,
+        bare.status == 404 ? "required (requests without it get 404)"
+                           : "a request without the secret got HTTP " + std::to_string(bare.status) +
+                                 ": restart the worker so it reads provider_skip_token again");
+  }
+  // 2. PMS knows the provider at this URL, and which libraries use it.
+  auto plex = worker::make_plex_client(s, *db);
+  std::vector<plex::Section> pull;
+  if (auto listed = plex->call("GET", "/media/providers/metadata"); !listed) {
+    add("Plex lists the provider", false,
+        "Plex did not answer (" + listed.error().message + "); Plex 1.43 or newer is needed for custom providers");
+  } else {
+    std::string uri;
+    bool found = false;
+    for (const auto& p : listed->value("MetadataAgentProvider", nlohmann::json::array())) {
+      if (p.is_object() && p.value("identifier", "") == identifier) {
+        found = true;
+        uri = p.value("uri", "");
+      }
+    }
+    if (!found) {
+      add("Plex lists the provider", false, "not registered: run plexsync provider register");
+    } else {
+      add("Plex lists the provider", uri == root,
+          uri == root ? "registered with this URL"
+                      : "registered with another URL (an old token or address): run plexsync provider register, "
+                        "which updates it");
+    }
+  }
+  if (auto sections = plex->sections(); !sections) {
+    add("libraries", false, "Plex's libraries could not be read: " + sections.error().message);
+  } else {
+    std::string summary;
+    for (const auto& sec : *sections) {
+      if (sec.type != "movie") {
+        continue;
+      }
+      const bool is_pull = sec.agent == identifier;
+      if (is_pull) {
+        pull.push_back(sec);
+      }
+      summary += (summary.empty() ? "" : "; ") + sec.title + ": " + (is_pull ? "pull" : "push (agent " + sec.agent + ")");
+    }
+    add("libraries", !pull.empty(),
+        pull.empty() ? summary + ". No library uses the PlexSync agent: plexsync provider register --library "
+                                 "TITLE --switch"
+                     : summary);
+  }
+  // 3. A few of Plex's items asked as PMS asks, and one image through the proxy.
+  std::string image;
+  for (const auto& sec : pull) {
+    auto page = plex->list_section(sec.key, 0, 5);
+    if (!page || !listening) {
+      break;
+    }
+    for (const auto& item : page->items) {
+      if (item.parts.empty()) {
+        continue;
+      }
+      const auto name = relative_to(item.parts.front().file, sec.locations);
+      const auto res = ask("POST", prefix + "/movie/library/metadata/matches",
+                           nlohmann::json{{"type", 1}, {"filename", name}}.dump());
+      const auto j = nlohmann::json::parse(res.body, nullptr, false);
+      const auto found = j.is_object() && j.contains("MediaContainer") && j.at("MediaContainer").is_object()
+                             ? j.at("MediaContainer").value("Metadata", nlohmann::json::array())
+                             : nlohmann::json::array();
+      const auto what = "match " + util::log::display_path(name);
+      if (found.empty() || !found.at(0).is_object()) {
+        add(what, false,
+            "no scene has this file: check path_map (Plex's folders to Stash's), and that Stash scanned it");
+        continue;
+      }
+      const std::string guid = found.at(0).value("guid", "");
+      const bool agrees = item.guid.rfind(identifier + "://", 0) != 0 || item.guid == guid;
+      add(what, agrees,
+          agrees ? found.at(0).value("ratingKey", "")
+                 : "Plex has it as " + item.guid + " but the provider answers " + guid +
+                       ": refresh the item in Plex (Refresh Metadata) or run plexsync review");
+      if (image.empty()) {
+        image = found.at(0).value("thumb", "");
+      }
+    }
+  }
+  if (!image.empty()) {
+    const auto res = ask("GET", image);
+    const auto* type = res.header("Content-Type");
+    add("image through the proxy", res.status == 200 && type != nullptr && type->rfind("image/", 0) == 0,
+        res.status == 200 ? "served"
+                          : "HTTP " + std::to_string(res.status) +
+                                ": the provider could not fetch it from Stash (stash_url, stash_api_key)");
+  }
+  const bool all_ok = std::all_of(checks.begin(), checks.end(), [](const Check& c) { return c.ok; });
+  if (o.json) {
+    auto out = nlohmann::json::array();
+    for (const auto& c : checks) {
+      out.push_back({{"check", c.what}, {"ok", c.ok}, {"detail", c.detail}});
+    }
+    std::cout << nlohmann::json{{"ok", all_ok}, {"checks", out}}.dump(2) << "\n";
+  } else {
+    for (const auto& c : checks) {
+      std::cout << (c.ok ? "ok    " : "FAIL  ") << c.what << ": " << c.detail << "\n";
+    }
+  }
+  return all_ok ? k_exit_ok : k_exit_problems;
 }
 
 int cmd_provider_register(const OperatorOptions& o, const std::vector<std::string>& libraries, bool switch_them) {

@@ -599,6 +599,35 @@ TEST_F(PullMode, AMergedSceneIsAnsweredUnderItsOldKeyAndItsItemMovesToTheSurvivo
   EXPECT_EQ(title_of(1), stash_.scene("3")->at("title"));
 }
 
+TEST_F(PullMode, ProviderCheckNamesWhatIsMissingThenPasses) {
+  start();
+  configure({{"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}, {"provider_public_url", base_}});
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(cli::cmd_provider_check(cli::OperatorOptions{dir_, false}), cli::k_exit_problems);
+  auto out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("ok    listener"), std::string::npos) << out;
+  EXPECT_NE(out.find("ok    path secret"), std::string::npos) << out;
+  EXPECT_NE(out.find("FAIL  Plex lists the provider: not registered: run plexsync provider register"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("No library uses the PlexSync agent"), std::string::npos) << out;
+  EXPECT_EQ(out.find(token_), std::string::npos) << "the path secret is not printed";
+  ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {"Adult"}, true), 0);
+  wait_idle();
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(cli::cmd_provider_check(cli::OperatorOptions{dir_, false}), cli::k_exit_ok);
+  out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("Adult: pull"), std::string::npos) << out;
+  EXPECT_NE(out.find("ok    image through the proxy: served"), std::string::npos) << out;
+  EXPECT_EQ(out.find("FAIL"), std::string::npos) << out;
+  // A provider that stopped: the check says so and how to start it.
+  host_.reset();
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(cli::cmd_provider_check(cli::OperatorOptions{dir_, false}), cli::k_exit_problems);
+  out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("FAIL  listener: nothing answers"), std::string::npos) << out;
+}
+
 TEST_F(PullMode, GenresPmsCutToTheFirstAreRepairedOnceAndCounted) {
   ASSERT_TRUE(stash_.update_scene(
       "2", {{"tags",
