@@ -53,6 +53,7 @@ struct World {
     }
     provider = std::make_unique<provider::Provider>(dir, provider::Secrets{std::string(32, 'a'), std::string(32, 'k')},
                                                     backend);
+    provider->rate_limit().set(1e12, 1e12); // every input reaches the routes, not the flood limit
   }
 };
 

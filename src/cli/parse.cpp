@@ -84,8 +84,8 @@ int run(int argc, char** argv) {
       operator_command("review", "Uncertain matches with their candidates; 'review pick SCENE ITEM' chooses");
   std::vector<std::string> review_args;
   review->add_option("pick", review_args, "pick <scene id> <Plex rating key>")->expected(0, 3);
-  auto* provider_cmd =
-      app.add_subcommand("provider", "The Plex metadata provider (pull mode): url, check, match, register, rotate-token");
+  auto* provider_cmd = app.add_subcommand(
+      "provider", "The Plex metadata provider (pull mode): url, check, match, register, rotate-token");
   provider_cmd->require_subcommand(1, 1);
   const auto provider_sub = [&](const char* name, const char* help) {
     auto* sub = provider_cmd->add_subcommand(name, help);

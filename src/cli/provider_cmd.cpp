@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/operator.hpp"
-#include "net/http.hpp"
 #include "config/settings.hpp"
+#include "net/http.hpp"
 #include "provider/identity.hpp"
 #include "provider/service.hpp"
 #include "store/db.hpp"
@@ -206,14 +206,17 @@ int cmd_provider_check(const OperatorOptions& o) {
   const auto root = provider::root_url(base, *secrets, !s.provider_skip_token);
   const auto prefix = root.substr(0, root.size() - std::string("/movie").size());
   add("provider_enabled", s.provider_enabled,
-      s.provider_enabled ? "on" : "off: check it in Stash (Settings > Plugins > PlexSync) or set PLEXSYNC_PROVIDER_ENABLED=true");
+      s.provider_enabled
+          ? "on"
+          : "off: check it in Stash (Settings > Plugins > PlexSync) or set PLEXSYNC_PROVIDER_ENABLED=true");
   // 1. The listener answers with our root document at the registered address.
   const auto answer = ask("GET", root);
   bool listening = false;
   if (answer.status == 0) {
     add("listener", false,
-        "nothing answers at " + base + ": start the worker in service mode (plexsync worker --forever) with "
-        "the provider enabled, or fix provider_listen / provider_public_url");
+        "nothing answers at " + base +
+            ": start the worker in service mode (plexsync worker --forever) with "
+            "the provider enabled, or fix provider_listen / provider_public_url");
   } else if (answer.status == 503) {
     add("listener", false, "the provider is still indexing Stash's files for the first time; run the check again soon");
   } else if (answer.status != 200) {
@@ -225,10 +228,11 @@ int cmd_provider_check(const OperatorOptions& o) {
     const auto got = doc.is_object() && doc.contains("MediaProvider") && doc.at("MediaProvider").is_object()
                          ? doc.at("MediaProvider").value("identifier", "")
                          : std::string();
-    listening = add("listener", got == identifier,
-                    got == identifier ? "answers at " + base
-                                      : "the root document names '" + got + "', not '" + identifier +
-                                            "': is provider_identifier_suffix the same for the worker and this command?");
+    listening =
+        add("listener", got == identifier,
+            got == identifier ? "answers at " + base
+                              : "the root document names '" + got + "', not '" + identifier +
+                                    "': is provider_identifier_suffix the same for the worker and this command?");
   }
   if (listening && !s.provider_skip_token) {
     const auto bare = ask("GET", base + "/movie");
@@ -273,7 +277,8 @@ int cmd_provider_check(const OperatorOptions& o) {
       if (is_pull) {
         pull.push_back(sec);
       }
-      summary += (summary.empty() ? "" : "; ") + sec.title + ": " + (is_pull ? "pull" : "push (agent " + sec.agent + ")");
+      summary +=
+          (summary.empty() ? "" : "; ") + sec.title + ": " + (is_pull ? "pull" : "push (agent " + sec.agent + ")");
     }
     add("libraries", !pull.empty(),
         pull.empty() ? summary + ". No library uses the PlexSync agent: plexsync provider register --library "

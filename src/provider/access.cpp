@@ -1,5 +1,6 @@
 #include "provider/access.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include <boost/asio/ip/address.hpp>
@@ -102,6 +103,26 @@ bool AllowList::allows(const std::string& peer) const {
     }
   }
   return false;
+}
+
+bool RateLimiter::admit(const std::string& peer, int64_t now_ms) {
+  constexpr size_t k_max_sources = 4096;
+  const std::lock_guard lock(mutex_);
+  if (buckets_.size() >= k_max_sources && buckets_.count(peer) == 0U) {
+    buckets_.clear(); // that many sources at once: start over rather than grow without bound
+  }
+  auto [it, fresh] = buckets_.try_emplace(peer, Bucket{burst_, now_ms});
+  auto& b = it->second;
+  if (!fresh) {
+    b.tokens = std::min(burst_, b.tokens + static_cast<double>(std::max<int64_t>(0, now_ms - b.last_ms)) * per_second_ /
+                                               1000.0);
+    b.last_ms = now_ms;
+  }
+  if (b.tokens < 1) {
+    return false;
+  }
+  b.tokens -= 1;
+  return true;
 }
 
 } // namespace provider

@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,31 @@ private:
   };
   bool any_ = false;
   std::vector<Range> ranges_;
+};
+
+// A token bucket per source address (spec 6: 200 requests a second, bursts of 1000), so one
+// client cannot flood the worker; a PMS scan stays far below it.
+class RateLimiter {
+public:
+  RateLimiter(double per_second = 200, double burst = 1000) : per_second_(per_second), burst_(burst) {}
+  bool admit(const std::string& peer, int64_t now_ms);
+  // For benchmarks and fuzzing, which measure answers rather than the flood limit.
+  void set(double per_second, double burst) {
+    const std::lock_guard lock(mutex_);
+    per_second_ = per_second;
+    burst_ = burst;
+    buckets_.clear();
+  }
+
+private:
+  struct Bucket {
+    double tokens = 0;
+    int64_t last_ms = 0;
+  };
+  double per_second_;
+  double burst_;
+  std::mutex mutex_;
+  std::map<std::string, Bucket> buckets_;
 };
 
 } // namespace provider

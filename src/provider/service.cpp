@@ -420,6 +420,12 @@ util::Result<std::optional<stash::Scene>> Provider::scene(store::Db& db, const s
 
 net::ServerResponse Provider::handle(const net::ServerRequest& request) {
   const auto started = std::chrono::steady_clock::now();
+  if (!rate_.admit(request.peer, now_ms())) {
+    count(&Counters::rejected, "rate");
+    auto busy = status_only(429);
+    busy.headers.push_back(net::Header{"Retry-After", "1"});
+    return busy;
+  }
   const auto settings = backend_.settings();
   const auto id = identifier(settings.provider_identifier_suffix).value_or(k_base_identifier);
   std::string prefix = settings.provider_skip_token ? "" : "/p/" + secrets_.token;

@@ -73,6 +73,7 @@ public:
   // the matched scene, review entries for an ambiguous name); the CLI's `provider match` only looks.
   enum class FollowUp { queue, none };
   nlohmann::json match(const nlohmann::json& body, const std::string& base_url, FollowUp follow_up = FollowUp::queue);
+  RateLimiter& rate_limit() { return rate_; }
 
 private:
   struct Lease; // a database connection from the pool
@@ -94,6 +95,7 @@ private:
   std::mutex flight_mutex_;
   std::map<std::string, std::shared_ptr<std::mutex>> flights_; // one Stash fetch per image at a time
   std::mutex record_mutex_;
+  RateLimiter rate_;
 };
 
 // The provider's listener with the limits of spec section 6 (64 KiB bodies, 8 KiB headers, 10 s

@@ -71,6 +71,24 @@ TEST(ProviderAccess, PrivateAnyAndRanges) {
   }
 }
 
+TEST(ProviderAccess, RateLimitPerSourceWithBurstAndRefill) {
+  provider::RateLimiter limit(250, 1000); // a token every 4 ms: exact in binary
+  int admitted = 0;
+  for (int i = 0; i < 1500; ++i) {
+    admitted += limit.admit("192.168.1.5", 1000) ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 1000) << "a burst of 1000, then refused";
+  EXPECT_TRUE(limit.admit("192.168.1.6", 1000)) << "another source has its own bucket";
+  EXPECT_FALSE(limit.admit("192.168.1.5", 1002)) << "half a token refilled";
+  EXPECT_TRUE(limit.admit("192.168.1.5", 1004)) << "a whole one";
+  admitted = 0;
+  for (int i = 0; i < 300; ++i) {
+    admitted += limit.admit("192.168.1.5", 2004) ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 250) << "one second refills 250";
+  EXPECT_FALSE(limit.admit("192.168.1.5", 1)) << "a clock going back refills nothing";
+}
+
 TEST(ProviderFilename, EveryFormNormalises) {
   EXPECT_EQ(provider::normalize_filename("Studio X/Scene.mp4"), "studio x/scene.mp4");
   EXPECT_EQ(provider::normalize_filename("/Studio X/Scene.mp4"), "studio x/scene.mp4");
