@@ -14,6 +14,7 @@
 #include "provider/identity.hpp"
 #include "provider/render.hpp"
 #include "queue/queue.hpp"
+#include "store/heal.hpp"
 #include "util/clock.hpp"
 #include "util/digest.hpp"
 #include "util/file.hpp"
@@ -369,14 +370,15 @@ std::string health_problem(int64_t now) {
 struct Provider::Lease {
   Provider* owner;
   std::unique_ptr<store::Db> db;
-  Lease(Provider* o, std::unique_ptr<store::Db> d) : owner(o), db(std::move(d)) {}
+  int64_t generation; // store::heal_generation() when the connection was opened
+  Lease(Provider* o, std::unique_ptr<store::Db> d, int64_t g) : owner(o), db(std::move(d)), generation(g) {}
   Lease(Lease&&) = default;
   Lease& operator=(Lease&&) = delete;
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
   ~Lease() {
-    if (db) {
-      const std::lock_guard lock(owner->pool_mutex_);
+    const std::lock_guard lock(owner->pool_mutex_);
+    if (db && generation == owner->pool_generation_) {
       owner->pool_.push_back(std::move(db));
     }
   }
@@ -386,19 +388,24 @@ Provider::Provider(std::string data_dir, Secrets secrets, Backend& backend)
     : data_dir_(std::move(data_dir)), secrets_(std::move(secrets)), backend_(backend), signer_(secrets_.hmac_key) {}
 
 Provider::Lease Provider::db() {
+  const auto generation = store::heal_generation();
   {
     const std::lock_guard lock(pool_mutex_);
+    if (generation != pool_generation_) {
+      pool_.clear(); // the worker healed the database: these still read the moved-aside file
+      pool_generation_ = generation;
+    }
     if (!pool_.empty()) {
       auto d = std::move(pool_.back());
       pool_.pop_back();
-      return {this, std::move(d)};
+      return {this, std::move(d), generation};
     }
   }
   auto opened = store::Db::open(data_dir_, 2000);
   if (!opened) {
     throw std::runtime_error(opened.error().message);
   }
-  return {this, std::make_unique<store::Db>(std::move(*opened))};
+  return {this, std::make_unique<store::Db>(std::move(*opened)), generation};
 }
 
 util::Result<std::optional<stash::Scene>> Provider::scene(store::Db& db, const std::string& id) {

@@ -92,6 +92,7 @@ private:
   ImageSigner signer_;
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<store::Db>> pool_;
+  int64_t pool_generation_ = 0; // store::heal_generation() the pooled connections belong to
   std::mutex flight_mutex_;
   std::map<std::string, std::shared_ptr<std::mutex>> flights_; // one Stash fetch per image at a time
   std::mutex record_mutex_;

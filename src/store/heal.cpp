@@ -1,6 +1,7 @@
 #include "store/heal.hpp"
 
 #include <array>
+#include <atomic>
 #include <filesystem>
 #include <vector>
 
@@ -17,8 +18,11 @@ namespace {
 // How to reach Stash: without it a worker started after the heal could not re-sync anything.
 constexpr std::array<const char*, 1> k_carried_keys{"stash_connection"};
 
+std::atomic<int64_t> g_heal_generation{0};
+
 // The main file first: once it is aside, a half-done move leaves no mix of old and new.
 util::Result<std::string> move_aside(const std::string& data_dir, int64_t now_ms) {
+  ++g_heal_generation; // from here, connections opened before point at the wrong file
   const std::string db_path = data_dir + "/plexsync.db";
   const std::string target = db_path + ".damaged-" + util::format_utc(now_ms / 1000, "%Y%m%dT%H%M%SZ");
   std::string moved = target;
@@ -89,6 +93,10 @@ bool is_damage(const util::Error& error) {
 std::string Recovery::kept() const {
   return moved_to.empty() ? std::string("there was no damaged file to keep")
                           : "the damaged file is kept as " + moved_to;
+}
+
+int64_t heal_generation() {
+  return g_heal_generation.load();
 }
 
 util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool verify, int busy_ms,

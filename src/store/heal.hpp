@@ -36,6 +36,10 @@ struct Recovery {
 util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool verify,
                               int busy_ms = Db::k_default_busy_ms, const std::string& known_damage = "");
 
+// Counts the heals this process made. Long-lived connections opened in it (the metadata
+// provider's) compare it and reopen: after a heal they would still read the moved-aside file.
+int64_t heal_generation();
+
 // A hook that met damage while a worker holds the database asks that worker to check it, through
 // a file beside the database (plexsync.db.check); the worker takes the request once a second.
 void request_integrity_check(const std::string& data_dir);

@@ -6,6 +6,7 @@
 #include "provider/access.hpp"
 #include "provider/catalog.hpp"
 #include "store/db.hpp"
+#include "store/heal.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 #include "worker/scan.hpp"
@@ -108,9 +109,13 @@ config::Settings ProviderHost::settings() {
 util::Result<stash::StashClient*> ProviderHost::stash() {
   // One connection for the host's Stash calls, opened once (the saved connection is re-read each
   // call: a hook may have brought a new session cookie).
+  if (db_generation_ != store::heal_generation()) {
+    db_.reset(); // healed since: reopen the fresh database
+  }
   if (!db_) {
     TRY_ASSIGN(auto opened, store::Db::open(data_dir_));
     db_ = std::make_unique<store::Db>(std::move(opened));
+    db_generation_ = store::heal_generation();
   }
   const auto local = read_local_stash();
   TRY_ASSIGN(auto conn, effective_connection(*db_, local));

@@ -66,6 +66,7 @@ private:
   std::thread thread_;
   std::mutex stash_mutex_; // guards the three below
   std::unique_ptr<store::Db> db_;
+  int64_t db_generation_ = 0; // store::heal_generation() db_ was opened in
   std::unique_ptr<stash::StashClient> stash_;
   std::string stash_cookie_; // the cookie stash_ was made with
 };

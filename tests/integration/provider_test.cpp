@@ -18,6 +18,7 @@
 #include "provider/catalog.hpp"
 #include "provider/identity.hpp"
 #include "provider/service.hpp"
+#include "store/heal.hpp"
 #include "support/process.hpp"
 #include "support/provider_contract.hpp"
 #include "support/worker_fixture.hpp"
@@ -299,6 +300,22 @@ TEST_F(ProviderServe, OversizedAndTricklingRequestsAreCut) {
   }
   EXPECT_TRUE(closed) << "the connection outlived the receive limit";
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(16));
+}
+
+TEST_F(ProviderServe, AfterTheWorkerHealsTheDatabaseTheProviderReadsTheFreshOne) {
+  start();
+  EXPECT_EQ(metadata("scene-3").at("MediaContainer").at("Metadata").at(0).at("title"), stash_.scene("3")->at("title"));
+  ASSERT_TRUE(stash_.update_scene("3", {{"title", "Changed while the database was damaged"}}));
+  // The worker moves a damaged database aside (store/heal.hpp); the fresh one has no snapshot yet.
+  auto healed = store::open_healing(dir_, 1, false, 2000, "test: damaged");
+  ASSERT_TRUE(healed) << healed.error().message;
+  // The next hook tells the fresh database how to reach Stash again.
+  const auto connection = db_->get_kv("stash_connection");
+  ASSERT_TRUE(connection && *connection);
+  ASSERT_TRUE(healed->put_kv("stash_connection", **connection));
+  EXPECT_EQ(metadata("scene-3").at("MediaContainer").at("Metadata").at(0).at("title"),
+            "Changed while the database was damaged")
+      << "a pooled connection to the moved-aside file would serve the old snapshot";
 }
 
 TEST_F(ProviderServe, RecordedRequestsCarryNoSecret) {
