@@ -17,12 +17,14 @@
 #include "net/http.hpp"
 #include "provider/catalog.hpp"
 #include "provider/identity.hpp"
+#include "provider/render.hpp"
 #include "provider/service.hpp"
 #include "store/heal.hpp"
 #include "support/process.hpp"
 #include "support/provider_contract.hpp"
 #include "support/worker_fixture.hpp"
 #include "util/clock.hpp"
+#include "util/strings.hpp"
 #include "worker/provider_host.hpp"
 
 namespace {
@@ -360,11 +362,17 @@ protected:
 
   // PMS scanning a library folder: new files become items, matched through the provider.
   void scan(const std::string& section) {
+    const auto res = plex_call("POST", "/library/sections/" + section + "/refresh");
+    ASSERT_EQ(res.status, 200) << res.body;
+  }
+
+  // A request to plexsim as an admin makes it.
+  net::Response plex_call(const std::string& method, const std::string& target) {
     net::ClientOptions opts;
     opts.base = *net::Url::parse(plex_url());
     auto res = net::make_http_client(opts)->send(
-        net::Request{"POST", "/library/sections/" + section + "/refresh", {{"X-Plex-Token", "plexsim-token"}}, ""});
-    ASSERT_TRUE(res && res->status == 200) << (res ? res->body : res.error().message);
+        net::Request{method, target, {{"X-Plex-Token", "plexsim-token"}, {"Accept", "application/json"}}, ""});
+    return res ? *res : net::Response{};
   }
 
   std::string guid_of(int item) { return plex_.item_json(std::to_string(10000 + item)).value("guid", ""); }
@@ -741,6 +749,76 @@ TEST_F(ProviderServe, SlowStashDoesNotSlowAnswersAndHealthSaysSo) {
   EXPECT_NE(provider::health_problem(now + 11 * 60 * 1000).find("has not reached Stash"), std::string::npos);
   provider::note_stash(true, now);
   EXPECT_EQ(provider::health_problem(now + 11 * 60 * 1000), "");
+}
+
+} // namespace
+
+namespace {
+
+TEST_F(PullMode, ASecondProviderInTheAgentFillsOnlyWhatPlexSyncDoesNotSend) {
+  // A poster-and-tagline provider, as people pair hosted poster providers with an agent (spec 2.10).
+  const std::string other_id = "tv.plex.agents.custom.test.posters";
+  std::unique_ptr<net::HttpServer> other;
+  other = net::start_server("127.0.0.1", 0, [&](const net::ServerRequest& r) {
+    const auto answer = [](const nlohmann::json& body) {
+      net::ServerResponse res;
+      res.headers.push_back({"Content-Type", "application/json"});
+      res.body = body.dump();
+      return res;
+    };
+    const std::string port = std::to_string(other->port());
+    const nlohmann::json item = {{"ratingKey", "p1"},
+                                 {"key", "/library/metadata/p1"},
+                                 {"guid", other_id + "://movie/p1"},
+                                 {"type", "movie"},
+                                 {"title", "The poster provider's title"},
+                                 {"tagline", "From the poster provider"},
+                                 {"thumb", "http://127.0.0.1:" + port + "/posters/p1.png"},
+                                 {"Genre", {{{"tag", "Poster genre"}}}}};
+    if (r.path == "/posters/movie") {
+      return answer(provider::root_document(other_id, "Posters"));
+    }
+    if (r.path == "/posters/movie/library/metadata/matches" || r.path == "/posters/movie/library/metadata/p1") {
+      return answer(provider::container(other_id, "Metadata", nlohmann::json::array({item})));
+    }
+    net::ServerResponse none;
+    none.status = 404;
+    return none;
+  });
+  ASSERT_TRUE(stash_.update_scene("3", {{"tags", nlohmann::json::array()}}));
+  start_pull();
+  const auto other_uri = "http://127.0.0.1:" + std::to_string(other->port()) + "/posters/movie";
+  ASSERT_EQ(plex_call("POST", "/media/providers/metadata?uri=" + util::percent_encode(other_uri)).status, 200);
+  ASSERT_EQ(plex_.agent_groups().size(), 1U);
+  int64_t other_pid = 0;
+  for (const auto& p : plex_.providers()) {
+    other_pid = p.identifier == other_id ? p.id : other_pid;
+  }
+  ASSERT_NE(other_pid, 0);
+  ASSERT_EQ(plex_call("PUT", "/media/providers/metadata/group/" + std::to_string(plex_.agent_groups().front().id) +
+                                 "/items/" + std::to_string(other_pid))
+                .status,
+            200);
+  ASSERT_TRUE(stash_.update_scene("3", {{"title", "PlexSync's title"}}));
+  enqueue({3});
+  drain();
+  wait_idle();
+  const auto item = plex_.item_json("10002");
+  EXPECT_EQ(item.value("guid", ""), identifier_ + "://movie/scene-3") << "the primary issues the GUID";
+  EXPECT_EQ(item.value("title", ""), "PlexSync's title") << "what PlexSync sends wins";
+  EXPECT_NE(item.value("providerThumb", "").find("/img/v1/"), std::string::npos) << "PlexSync's cover wins";
+  EXPECT_EQ(item.value("tagline", ""), "From the poster provider") << "PlexSync sends no tagline here";
+  ASSERT_EQ(item.value("Genre", nlohmann::json::array()).size(), 1U) << "the scene has no tags: the list comes whole";
+  EXPECT_EQ(item.at("Genre").at(0).value("tag", ""), "Poster genre");
+  // The next edit is still one refresh: the item stays PlexSync's.
+  plex_.requests().clear();
+  ASSERT_TRUE(stash_.update_scene("3", {{"title", "Still PlexSync's"}}));
+  enqueue({3});
+  drain();
+  wait_idle();
+  EXPECT_EQ(title_of(2), "Still PlexSync's");
+  EXPECT_EQ(requests("PUT", "/library/metadata/10002/refresh", true), 1);
+  other->stop();
 }
 
 } // namespace

@@ -223,6 +223,8 @@ private:
   void fetch_image(const std::string& url);
   void run_agent_job(std::function<void()> job);
   std::optional<MetadataProvider> provider_for_section(const std::string& section_key);
+  // The agent's providers after its primary, in order (none without an agent group).
+  std::vector<MetadataProvider> contributors_for_section(const std::string& section_key);
   net::ServerResponse edit(const std::vector<std::pair<std::string, std::string>>& params,
                            const std::vector<Item*>& targets);
   nlohmann::json render_item(const Item& item, bool full) const;

@@ -210,6 +210,29 @@ std::optional<MetadataProvider> PlexSim::provider_for_section(const std::string&
   return std::nullopt;
 }
 
+std::vector<MetadataProvider> PlexSim::contributors_for_section(const std::string& section_key) {
+  const std::lock_guard lock(mutex_);
+  std::vector<MetadataProvider> out;
+  for (const auto& s : sections_) {
+    if (s.key != section_key) {
+      continue;
+    }
+    for (const auto& g : groups_) {
+      if (g.id != s.agent_group) {
+        continue;
+      }
+      for (size_t i = 1; i < g.providers.size(); ++i) {
+        for (const auto& p : providers_) {
+          if (p.id == g.providers[i]) {
+            out.push_back(p);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 void PlexSim::agent_refresh(const std::string& rating_key, bool force_match, const std::string& bind_guid) {
   std::string file;
   std::string section_key;
@@ -306,7 +329,36 @@ void PlexSim::agent_refresh(const std::string& rating_key, bool force_match, con
   if (list.empty() || !list.at(0).is_object()) {
     return;
   }
-  const auto& m = list.at(0);
+  // The agent's other providers, in their order, fill only what the primary did not send; a
+  // list (genres, roles, images) comes whole from the first provider that has one (spec 2.10).
+  nlohmann::json m = list.at(0);
+  for (const auto& other : contributors_for_section(section_key)) {
+    int other_status = 0;
+    nlohmann::json body = {{"type", 1}, {"title", m.value("title", "")}, {"guid", guid}, {"manual", 0}};
+    const auto matched = call_provider(other, "POST", feature_key(other, "match"), body.dump(), &other_status);
+    const auto results = other_status == 200 && matched.is_object() && matched.contains("MediaContainer")
+                             ? matched.at("MediaContainer").value("Metadata", nlohmann::json::array())
+                             : nlohmann::json::array();
+    if (results.empty() || !results.at(0).is_object() || !results.at(0).contains("ratingKey")) {
+      continue;
+    }
+    const auto extra = call_provider(
+        other, "GET", feature_key(other, "metadata") + "/" + results.at(0).value("ratingKey", ""), "", &other_status);
+    const auto more = other_status == 200 && extra.is_object() && extra.contains("MediaContainer")
+                          ? extra.at("MediaContainer").value("Metadata", nlohmann::json::array())
+                          : nlohmann::json::array();
+    if (more.empty() || !more.at(0).is_object()) {
+      continue;
+    }
+    for (const auto& [key, value] : more.at(0).items()) {
+      if (key == "guid" || key == "ratingKey" || key == "key" || key == "type") {
+        continue; // the primary's identity stays
+      }
+      if (!m.contains(key) || (m.at(key).is_array() && m.at(key).empty())) {
+        m[key] = value;
+      }
+    }
+  }
   std::vector<std::string> images;
   {
     const std::lock_guard lock(mutex_);
@@ -475,6 +527,27 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
       return container({{"size", list.size()}, {"MetadataAgentProviderGroup", list}}, json,
                        "MetadataAgentProviderGroup");
     }
+  }
+  // PUT|DELETE /media/providers/metadata/group/{groupId}/items/{providerId}: a contributing
+  // provider, after the ones already there (the primary stays first).
+  if (parts.size() == 8 && parts[1] == "media" && parts[4] == "group" && parts[6] == "items" &&
+      (m == "PUT" || m == "DELETE")) {
+    const std::lock_guard lock(mutex_);
+    const auto group = std::find_if(groups_.begin(), groups_.end(),
+                                    [&](const AgentGroup& g) { return std::to_string(g.id) == parts[5]; });
+    const auto prov = std::find_if(providers_.begin(), providers_.end(),
+                                   [&](const MetadataProvider& p) { return std::to_string(p.id) == parts[7]; });
+    if (group == groups_.end() || prov == providers_.end()) {
+      return status_answer(404);
+    }
+    auto& list = group->providers;
+    const auto at = std::find(list.begin(), list.end(), prov->id);
+    if (m == "PUT" && at == list.end()) {
+      list.push_back(prov->id);
+    } else if (m == "DELETE" && at != list.end() && at != list.begin()) {
+      list.erase(at);
+    }
+    return net::ServerResponse{};
   }
   // PUT /library/sections/{id}?agent=...: switch a library's agent (400 without one, as PMS).
   if (parts.size() == 4 && parts[1] == "library" && parts[2] == "sections" && m == "PUT") {
