@@ -337,7 +337,15 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
       LOG_WARN("scene " << scene.id << ": low-confidence match used (accept_uncertain_matches is on): " << decision->why
                         << ". Candidates: " << describe(decision->ranked));
     }
-    const auto best = decision->ranked.front();
+    auto best = decision->ranked.front();
+    // The same file in a push and a pull library: the push item is the scene's own (its fields
+    // are written); the pull twin is refreshed after it (sync_pull_siblings).
+    for (const auto& c : decision->ranked) {
+      if (c.score == best.score && !c.section_key.empty() && pull_identifier(c.section_key, "").empty()) {
+        best = c;
+        break;
+      }
+    }
     auto current = remembered && remembered->rating_key == best.rating_key ? plex::Result<plex::Item>(*remembered)
                                                                            : plex_->item(best.rating_key);
     remembered.reset();
@@ -360,7 +368,11 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   }
   if (auto pull = pull_identifier(chosen->section_key, item->guid); !pull.empty()) {
     const bool same_item = record && record->rating_key == chosen->rating_key;
-    return sync_pulled(scene, *chosen, *item, same_item ? record->written : fieldsync::Written{}, pull);
+    auto pulled = sync_pulled(scene, *chosen, *item, same_item ? record->written : fieldsync::Written{}, pull);
+    if (pulled) {
+      TRY(sync_pull_siblings(scene, facts, *chosen));
+    }
+    return pulled;
   }
 
   auto prepared = fieldsync::prepare(scene, *settings_);
@@ -404,7 +416,40 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   wrote = wrote || *poster;
 
   save_record(scene, *chosen, wrote, plan.written);
+  TRY(sync_pull_siblings(scene, facts, *chosen));
   return wrote ? Outcome::synced : Outcome::unchanged;
+}
+
+plex::Result<void> Worker::sync_pull_siblings(const stash::Scene& scene, const match::SceneFacts& facts,
+                                              const match::Candidate& chosen) {
+  // The same file in another library on the PlexSync agent (a pull library set up beside the
+  // push one over the same folders, while a user moves over): it is refreshed or bound too.
+  // The scene's sync record stays with the chosen item; a push library's twin is not written.
+  if (!settings_->provider_enabled) {
+    return {};
+  }
+  auto decision = match_scene(facts, false);
+  if (!decision) {
+    return tl::unexpected(decision.error());
+  }
+  for (const auto& other : decision->ranked) {
+    if (other.score < 100 || other.rating_key == chosen.rating_key || other.section_key == chosen.section_key) {
+      continue;
+    }
+    auto item = plex_->item(other.rating_key);
+    if (!item && item.error().kind == plex::Failure::not_found) {
+      continue;
+    }
+    if (!item) {
+      return tl::unexpected(item.error());
+    }
+    auto candidate = other;
+    candidate.section_key = candidate.section_key.empty() ? item->section_id : candidate.section_key;
+    if (const auto pull = pull_identifier(candidate.section_key, item->guid); !pull.empty()) {
+      TRY(sync_pulled(scene, candidate, *item, fieldsync::Written{}, pull, false));
+    }
+  }
+  return {};
 }
 
 void Worker::save_record(const stash::Scene& scene, const match::Candidate& chosen, bool wrote,
@@ -461,7 +506,7 @@ std::string Worker::pull_identifier(const std::string& section_key, const std::s
 
 plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, const match::Candidate& chosen,
                                                   const plex::Item& item, const fieldsync::Written& last,
-                                                  const std::string& identifier) {
+                                                  const std::string& identifier, bool record) {
   // A pull library (spec 5.2): the provider owns the fields, so PlexSync never writes or locks
   // them here; it asks PMS to fetch them again. Only what a provider cannot carry is pushed:
   // collections and the user rating, as one edit when they changed.
@@ -518,7 +563,9 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
                       << (plan.changed.empty() ? "" : "; pushed " + util::join(plan.changed, ", ")));
   }
   forget_read_ahead(chosen.rating_key);
-  save_record(scene, chosen, true, plan.written);
+  if (record) {
+    save_record(scene, chosen, true, plan.written);
+  }
   return Outcome::synced;
 }
 

@@ -160,7 +160,10 @@ private:
   // The scene's item in a pull library: bind it to the provider or ask PMS to refresh it; push
   // only collections and the rating.
   plex::Result<Outcome> sync_pulled(const stash::Scene& scene, const match::Candidate& chosen, const plex::Item& item,
-                                    const fieldsync::Written& last, const std::string& identifier);
+                                    const fieldsync::Written& last, const std::string& identifier, bool record = true);
+  // The scene's file in other libraries on the PlexSync agent: refreshed or bound as well.
+  plex::Result<void> sync_pull_siblings(const stash::Scene& scene, const match::SceneFacts& facts,
+                                        const match::Candidate& chosen);
   void save_record(const stash::Scene& scene, const match::Candidate& chosen, bool wrote,
                    const fieldsync::Written& written);
   // delete_action=scan: Plex rescans the deleted file's folder and drops the item itself.

@@ -822,3 +822,48 @@ TEST_F(PullMode, ASecondProviderInTheAgentFillsOnlyWhatPlexSyncDoesNotSend) {
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(PullMode, AFileInAPushAndAPullLibraryReachesBoth) {
+  // A user moving to pull sets up a library on the PlexSync agent over the same folders and keeps
+  // the push library meanwhile: every file is an item in both.
+  auto lib = plex_.dump();
+  lib["sections"].push_back(
+      {{"key", "3"}, {"title", "Adult (pull)"}, {"type", "movie"}, {"locations", lib["sections"][0]["locations"]}});
+  const auto items = lib["items"];
+  for (auto item : items) {
+    if (item.value("section", "") == "1") {
+      item["ratingKey"] = std::to_string(std::stoi(item["ratingKey"].get<std::string>()) + 20000);
+      item["section"] = "3";
+      lib["items"].push_back(item);
+    }
+  }
+  plex_.load(lib);
+  start({{"plex_library", "Adult,Adult (pull)"}});
+  configure({{"provider_enabled", true},
+             {"provider_listen", "127.0.0.1:0"},
+             {"provider_public_url", base_},
+             {"plex_library", "Adult,Adult (pull)"}});
+  ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {"Adult (pull)"}, true), 0);
+  wait_idle();
+  ASSERT_EQ(plex_.item_json("30001").value("guid", ""), identifier_ + "://movie/scene-2");
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", "In both libraries"}}));
+  plex_.requests().clear();
+  enqueue({2});
+  drain();
+  wait_idle();
+  EXPECT_EQ(title_of(1), "In both libraries") << "the push item is written";
+  EXPECT_EQ(plex_.item_json("30001").value("title", ""), "In both libraries") << "the pull twin is refreshed";
+  EXPECT_EQ(requests("PUT", "/library/metadata/30001/refresh", true), 1);
+  for (const auto& r : plex_.requests().snapshot()) {
+    if (r.method == "PUT" && r.path == "/library/sections/3/all") {
+      for (const auto& [k, v] : r.query) {
+        EXPECT_TRUE(k.rfind("collection", 0) == 0 || k.rfind("userRating", 0) == 0 || k == "type" || k == "id")
+            << k << ": only collections and the rating are written in the pull library";
+      }
+    }
+  }
+}
+
+} // namespace
