@@ -236,6 +236,31 @@ stop=$(wine_run "$pexe" worker --stop --data-dir "$data_win" | tr -d '\r')
 grep -q "^no worker runs" <<<"$stop" || fail "after taskkill the lock was not released: $stop"
 echo "windows: service mode served /healthz, stopped on 'worker --stop', and taskkill released the lock"
 
+# 7b. The metadata provider (pull mode) in the service worker: root, a match by the file's full
+# path, the metadata, and a cover through the signed image proxy.
+pport=$((20000 + RANDOM % 20000))
+settings "\"plex_url\":\"$plex\",\"provider_enabled\":true,\"provider_listen\":\"127.0.0.1:$pport\""
+service || fail "service mode with the provider does not answer /healthz"
+root=$(wine_run "$pexe" provider url --data-dir "$data_win" | head -n1 | tr -d '\r') || fail "provider url failed"
+[[ $root == "http://127.0.0.1:$pport/p/"*"/movie" ]] || fail "provider url printed '$root'"
+wait_for 30 curl -fs "$root" -o "$work/root.json" || fail "the provider does not answer at its root URL"
+grep -q '"identifier":"tv.plex.agents.custom.plexsync.stash"' "$work/root.json" || fail "root document: $(cat "$work/root.json")"
+scene_path=$(curl -fsS -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$stash_port/graphql" \
+  -d '{"query":"{ findScene(id: \"1\") { files { path } } }"}' | sed -n 's/.*"path":"\([^"]*\)".*/\1/p')
+[[ -n $scene_path ]] || fail "stashsim did not give scene 1's path"
+match=$(curl -fsS -X POST -H 'Content-Type: application/json' "$root/library/metadata/matches" \
+  -d "{\"type\":1,\"title\":\"x\",\"filename\":\"$scene_path\"}") || fail "the match request failed"
+grep -q '"ratingKey":"scene-1"' <<<"$match" || fail "the provider did not match scene 1 by its path: $match"
+meta=$(curl -fsS "$root/library/metadata/scene-1") || fail "the metadata request failed"
+thumb=$(sed -n 's/.*"thumb":"\([^"]*\)".*/\1/p' <<<"$meta" | head -n1)
+[[ $thumb == "http://127.0.0.1:$pport/p/"*"/img/v1/"* ]] || fail "no signed cover URL in: $meta"
+type=$(curl -fsS -o /dev/null -w '%{content_type}' "$thumb") || fail "the cover did not come through the proxy"
+[[ $type == image/* ]] || fail "the cover came as '$type'"
+wine_run "$pexe" worker --stop --data-dir "$data_win" >/dev/null || fail "worker --stop failed"
+wait_for 20 bash -c "! kill -0 $service_pid 2>/dev/null" || fail "the provider's worker did not exit after --stop"
+settings "\"plex_url\":\"$plex\""
+echo "windows: the metadata provider answered root, match, metadata and a proxied cover"
+
 # 8. The platform layer's unit tests, built for Windows.
 (cd "$plugins" && wine_run "$OLDPWD/build/win64/tests/platform/platform_tests.exe" --gtest_brief=1 >"$work/platform.out") ||
   { cat "$work/platform.out" "$work/last.err" >&2; fail "the platform tests failed under Wine"; }
