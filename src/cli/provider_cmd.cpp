@@ -147,6 +147,35 @@ int cmd_provider_match(const OperatorOptions& o, const std::string& filename, bo
 
 namespace {
 
+// What `provider check` and `provider register` start from: the settings (a fatal problem, such
+// as no Plex URL, stops them with its message), the secrets and the database.
+struct Setup {
+  config::Settings settings;
+  provider::Secrets secrets;
+  store::Db db;
+  std::string identifier;
+};
+std::optional<Setup> open_setup(const std::string& data_dir, int& code) {
+  const auto loaded = worker::load_settings_for(data_dir);
+  for (const auto& p : loaded.problems) {
+    if (p.fatal) {
+      std::cerr << "plexsync: error: " << p.message << "\n";
+      code = k_exit_unavailable;
+      return std::nullopt;
+    }
+  }
+  auto secrets = provider::load_or_create_secrets(data_dir);
+  auto db = store::Db::open(data_dir);
+  if (!secrets || !db) {
+    std::cerr << "plexsync: error: " << (!secrets ? secrets.error().message : db.error().message) << "\n";
+    code = k_exit_problems;
+    return std::nullopt;
+  }
+  const auto& s = loaded.settings;
+  auto identifier = provider::identifier(s.provider_identifier_suffix).value_or(provider::k_base_identifier);
+  return Setup{s, std::move(*secrets), std::move(*db), std::move(identifier)};
+}
+
 // One line of `provider check`: what was checked, and on failure the cause and the fix.
 struct Check {
   std::string what;
@@ -188,20 +217,20 @@ std::string relative_to(const std::string& file, const std::vector<std::string>&
 } // namespace
 
 int cmd_provider_check(const OperatorOptions& o) {
-  const auto loaded = worker::load_settings_for(o.data_dir);
-  const auto& s = loaded.settings;
+  int code = k_exit_ok;
+  auto setup = open_setup(o.data_dir, code);
+  if (!setup) {
+    return code;
+  }
+  const auto& s = setup->settings;
+  auto* db = &setup->db;
+  const auto* secrets = &setup->secrets;
+  const auto& identifier = setup->identifier;
   std::vector<Check> checks;
   const auto add = [&](std::string what, bool ok, std::string detail) {
     checks.push_back(Check{std::move(what), ok, std::move(detail)});
     return ok;
   };
-  auto secrets = provider::load_or_create_secrets(o.data_dir);
-  auto db = store::Db::open(o.data_dir);
-  if (!secrets || !db) {
-    std::cerr << "plexsync: error: " << (!secrets ? secrets.error().message : db.error().message) << "\n";
-    return k_exit_problems;
-  }
-  const auto identifier = provider::identifier(s.provider_identifier_suffix).value_or(provider::k_base_identifier);
   const auto base = bases(s).front();
   const auto root = provider::root_url(base, *secrets, !s.provider_skip_token);
   const auto prefix = root.substr(0, root.size() - std::string("/movie").size());
@@ -344,21 +373,15 @@ int cmd_provider_check(const OperatorOptions& o) {
 }
 
 int cmd_provider_register(const OperatorOptions& o, const std::vector<std::string>& libraries, bool switch_them) {
-  const auto loaded = worker::load_settings_for(o.data_dir);
-  const auto& s = loaded.settings;
-  for (const auto& p : loaded.problems) {
-    if (p.fatal) {
-      std::cerr << "plexsync: error: " << p.message << "\n";
-      return k_exit_unavailable;
-    }
+  int code = k_exit_ok;
+  auto setup = open_setup(o.data_dir, code);
+  if (!setup) {
+    return code;
   }
-  auto secrets = provider::load_or_create_secrets(o.data_dir);
-  auto db = store::Db::open(o.data_dir);
-  if (!secrets || !db) {
-    std::cerr << "plexsync: error: " << (!secrets ? secrets.error().message : db.error().message) << "\n";
-    return k_exit_problems;
-  }
-  const auto identifier = provider::identifier(s.provider_identifier_suffix).value_or(provider::k_base_identifier);
+  const auto& s = setup->settings;
+  auto* db = &setup->db;
+  const auto* secrets = &setup->secrets;
+  const auto& identifier = setup->identifier;
   const auto uri = provider::root_url(bases(s).front(), *secrets, !s.provider_skip_token);
   auto plex = worker::make_plex_client(s, *db);
   const auto fail = [](const plex::Error& e) {
