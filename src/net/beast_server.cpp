@@ -1,5 +1,6 @@
 // The only translation unit with Beast's server side: thread per connection, which is plenty
 // for loopback simulators and keeps fault injection (stalls, resets) straightforward.
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -186,6 +187,25 @@ private:
     }
   }
 
+  // After refusing a request the client is still sending: closing at once would reset the
+  // connection and the client, still writing, would never read the refusal. So stop sending and
+  // discard what arrives, bounded in bytes and (with a receive limit) in time, until it stops.
+  void linger(tcp::socket& raw) {
+    if (limits_.receive_ms <= 0) {
+      return; // no watchdog to bound the wait: close as before
+    }
+    constexpr size_t k_linger_bytes = size_t{8} * 1024 * 1024;
+    constexpr int64_t k_linger_ms = 2000;
+    beast::error_code ec;
+    raw.shutdown(tcp::socket::shutdown_send, ec);
+    set_deadline(raw, steady_ms() + k_linger_ms);
+    std::array<char, 16384> sink{};
+    for (size_t drained = 0; drained < k_linger_bytes && !ec;) {
+      drained += raw.read_some(asio::buffer(sink), ec);
+    }
+    set_deadline(raw, 0);
+  }
+
   // Requests and answers on one connection until either side closes; raw is the TCP socket
   // under stream (the same object without TLS), for resets.
   template <typename Stream> void exchange(Stream& stream, tcp::socket& raw, const std::string& peer) {
@@ -203,7 +223,9 @@ private:
         ServerResponse refused;
         refused.status = ec == http::error::body_limit ? 413 : 431;
         refused.headers.push_back(Header{"Connection", "close"});
-        (void)write_response(stream, raw, refused);
+        if (write_response(stream, raw, refused)) {
+          linger(raw);
+        }
         break;
       }
       if (ec) {

@@ -372,9 +372,10 @@ TEST_F(PluginE2E, BulkEditOfTwoHundredScenesAllReachPlex) {
             return false;
           }
         }
-        // The poster follows the edit: the job is done when it has left the queue.
+        // The poster follows the edit: the job is done when it has left the queue. The counters
+        // are added just after a job leaves it.
         const auto s = result_of(run(R"({"mode":"queue_status"})")).at("output");
-        return s.at("pending") == 0 && s.at("in_flight") == 0;
+        return s.at("pending") == 0 && s.at("in_flight") == 0 && s.at("stats").value("synced", 0) >= 200;
       },
       std::chrono::seconds(120)));
   const auto status = result_of(run(R"({"mode":"queue_status"})")).at("output");
