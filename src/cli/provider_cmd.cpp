@@ -223,8 +223,6 @@ int cmd_provider_check(const OperatorOptions& o) {
     return code;
   }
   const auto& s = setup->settings;
-  auto* db = &setup->db;
-  const auto* secrets = &setup->secrets;
   const auto& identifier = setup->identifier;
   std::vector<Check> checks;
   const auto add = [&](std::string what, bool ok, std::string detail) {
@@ -232,7 +230,7 @@ int cmd_provider_check(const OperatorOptions& o) {
     return ok;
   };
   const auto base = bases(s).front();
-  const auto root = provider::root_url(base, *secrets, !s.provider_skip_token);
+  const auto root = provider::root_url(base, setup->secrets, !s.provider_skip_token);
   const auto prefix = root.substr(0, root.size() - std::string("/movie").size());
   add("provider_enabled", s.provider_enabled,
       s.provider_enabled
@@ -271,7 +269,7 @@ int cmd_provider_check(const OperatorOptions& o) {
                                  ": restart the worker so it reads provider_skip_token again");
   }
   // 2. PMS knows the provider at this URL, and which libraries use it.
-  auto plex = worker::make_plex_client(s, *db);
+  auto plex = worker::make_plex_client(s, setup->db);
   std::vector<plex::Section> pull;
   if (auto listed = plex->call("GET", "/media/providers/metadata"); !listed) {
     add("Plex lists the provider", false,
@@ -379,11 +377,9 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
     return code;
   }
   const auto& s = setup->settings;
-  auto* db = &setup->db;
-  const auto* secrets = &setup->secrets;
   const auto& identifier = setup->identifier;
-  const auto uri = provider::root_url(bases(s).front(), *secrets, !s.provider_skip_token);
-  auto plex = worker::make_plex_client(s, *db);
+  const auto uri = provider::root_url(bases(s).front(), setup->secrets, !s.provider_skip_token);
+  auto plex = worker::make_plex_client(s, setup->db);
   const auto fail = [](const plex::Error& e) {
     std::cerr << "plexsync: error: Plex: " << e.message << "\n";
     return k_exit_problems;
@@ -466,7 +462,7 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
       continue;
     }
     std::cout << "moving library '" << title << "' from " << it->agent << " to the PlexSync agent and refreshing it\n";
-    const auto unlocked = unlock_pushed_fields(*db, *plex, it->key);
+    const auto unlocked = unlock_pushed_fields(setup->db, *plex, it->key);
     if (!unlocked) {
       return fail(unlocked.error());
     }
