@@ -116,7 +116,7 @@ bool RateLimiter::admit(const std::string& peer, int64_t now_ms) {
   if (!fresh) {
     b.tokens = std::min(burst_, b.tokens + static_cast<double>(std::max<int64_t>(0, now_ms - b.last_ms)) * per_second_ /
                                                1000.0);
-    b.last_ms = now_ms;
+    b.last_ms = std::max(b.last_ms, now_ms); // a clock set back must not refill twice
   }
   if (b.tokens < 1) {
     return false;

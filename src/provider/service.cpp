@@ -260,29 +260,41 @@ std::string root_url(const std::string& base, const Secrets& secrets, bool with_
   return b + (with_token ? "/p/" + secrets.token : std::string()) + "/movie";
 }
 
+namespace {
+
+// One metric family in Prometheus' text format: a plain value, or one sample per label value.
+void family_head(std::ostringstream& out, const char* name, const char* type, const char* help) {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+}
+void single(std::ostringstream& out, const char* name, const char* type, const char* help, int64_t value) {
+  family_head(out, name, type, help);
+  out << name << " " << value << "\n";
+}
+void labelled(std::ostringstream& out, const char* name, const char* help, const char* label,
+              const std::map<std::string, int64_t>& values) {
+  family_head(out, name, "counter", help);
+  for (const auto& [key, n] : values) {
+    out << name << "{" << label << "=\"" << key << "\"} " << n << "\n";
+  }
+}
+
+} // namespace
+
 std::string metrics_text() {
   auto& c = counters();
   const std::lock_guard lock(c.mutex);
   std::ostringstream out;
-  out << "# HELP plexsync_provider_requests_total Requests the metadata provider answered, by route and status\n"
-         "# TYPE plexsync_provider_requests_total counter\n";
+  family_head(out, "plexsync_provider_requests_total", "counter",
+              "Requests the metadata provider answered, by route and status");
   for (const auto& [key, n] : c.requests) {
     const auto bar = key.find('|');
     out << "plexsync_provider_requests_total{route=\"" << key.substr(0, bar) << "\",code=\"" << key.substr(bar + 1)
         << "\"} " << n << "\n";
   }
-  out << "# HELP plexsync_provider_matches_total Match requests, by how they were decided\n"
-         "# TYPE plexsync_provider_matches_total counter\n";
-  for (const auto& [key, n] : c.matches) {
-    out << "plexsync_provider_matches_total{result=\"" << key << "\"} " << n << "\n";
-  }
-  out << "# HELP plexsync_provider_rejected_total Requests refused by the provider's protections\n"
-         "# TYPE plexsync_provider_rejected_total counter\n";
-  for (const auto& [key, n] : c.rejected) {
-    out << "plexsync_provider_rejected_total{reason=\"" << key << "\"} " << n << "\n";
-  }
-  out << "# HELP plexsync_provider_request_seconds Time to answer Plex, by route\n"
-         "# TYPE plexsync_provider_request_seconds histogram\n";
+  labelled(out, "plexsync_provider_matches_total", "Match requests, by how they were decided", "result", c.matches);
+  labelled(out, "plexsync_provider_rejected_total", "Requests refused by the provider's protections", "reason",
+           c.rejected);
+  family_head(out, "plexsync_provider_request_seconds", "histogram", "Time to answer Plex, by route");
   for (const auto& [route, h] : c.seconds) {
     int64_t cumulative = 0;
     for (size_t i = 0; i < k_buckets.size(); ++i) {
@@ -294,28 +306,15 @@ std::string metrics_text() {
         << "plexsync_provider_request_seconds_sum{route=\"" << route << "\"} " << h.sum << "\n"
         << "plexsync_provider_request_seconds_count{route=\"" << route << "\"} " << h.count << "\n";
   }
-  out << "# HELP plexsync_plex_refreshes_total Items in pull libraries PlexSync asked Plex to refresh, by result\n"
-         "# TYPE plexsync_plex_refreshes_total counter\n";
-  for (const auto& [key, n] : c.refreshes) {
-    out << "plexsync_plex_refreshes_total{result=\"" << key << "\"} " << n << "\n";
-  }
-  out << "# HELP plexsync_plex_binds_total Items Plex left unmatched that PlexSync bound to their scene\n"
-         "# TYPE plexsync_plex_binds_total counter\nplexsync_plex_binds_total "
-      << c.binds << "\n";
-  out << "# HELP plexsync_provider_repairs_total Fields Plex stored wrongly from the provider that PlexSync wrote "
-         "itself\n# TYPE plexsync_provider_repairs_total counter\n";
-  for (const auto& [key, n] : c.repairs) {
-    out << "plexsync_provider_repairs_total{field=\"" << key << "\"} " << n << "\n";
-  }
-  out << "# HELP plexsync_provider_image_cache_bytes Bytes in the provider's image cache\n"
-         "# TYPE plexsync_provider_image_cache_bytes gauge\nplexsync_provider_image_cache_bytes "
-      << c.cache_bytes << "\n";
-  out << "# HELP plexsync_provider_image_cache_hits_total Images served from the disk cache\n"
-         "# TYPE plexsync_provider_image_cache_hits_total counter\nplexsync_provider_image_cache_hits_total "
-      << c.cache_hits
-      << "\n# HELP plexsync_provider_image_cache_misses_total Images fetched from Stash\n"
-         "# TYPE plexsync_provider_image_cache_misses_total counter\nplexsync_provider_image_cache_misses_total "
-      << c.cache_misses << "\n";
+  labelled(out, "plexsync_plex_refreshes_total", "Items in pull libraries PlexSync asked Plex to refresh, by result",
+           "result", c.refreshes);
+  single(out, "plexsync_plex_binds_total", "counter", "Items Plex left unmatched that PlexSync bound to their scene",
+         c.binds);
+  labelled(out, "plexsync_provider_repairs_total",
+           "Fields Plex stored wrongly from the provider that PlexSync wrote itself", "field", c.repairs);
+  single(out, "plexsync_provider_image_cache_bytes", "gauge", "Bytes in the provider's image cache", c.cache_bytes);
+  single(out, "plexsync_provider_image_cache_hits_total", "counter", "Images served from the disk cache", c.cache_hits);
+  single(out, "plexsync_provider_image_cache_misses_total", "counter", "Images fetched from Stash", c.cache_misses);
   return out.str();
 }
 

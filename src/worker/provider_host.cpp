@@ -205,7 +205,7 @@ void ProviderHost::catch_up(store::Db& db) {
   if (s.plex_url.empty()) {
     return;
   }
-  (void)db.exec(std::string("DELETE FROM kv WHERE key = '") + k_pull_catch_up_kv + "'");
+  (void)db.delete_kv(k_pull_catch_up_kv);
   auto done = catch_up_pull_items(db, s, util::SystemClock().now_ms());
   if (!done) {
     LOG_WARN("metadata provider: could not look for items Plex left unmatched: " << done.error().message);
@@ -220,6 +220,8 @@ void ProviderHost::background() {
   int64_t next_settings = clock.now_ms() + k_settings_reload_ms;
   int64_t next_build = 0;
   int64_t next_catch_up_check = 0;
+  std::unique_ptr<store::Db> loop_db; // read every few seconds: opened once, reopened after a heal
+  int64_t loop_generation = 0;
   {
     // A catalog built before (a restart) answers at once; the rebuild runs behind it.
     auto db = store::Db::open(data_dir_);
@@ -257,9 +259,18 @@ void ProviderHost::background() {
     if (now >= next_catch_up_check) {
       // A job found a scene gone: its items may belong to another scene now.
       next_catch_up_check = now + k_catch_up_check_ms;
-      if (auto db = store::Db::open(data_dir_)) {
-        if (auto asked = db->get_kv(k_pull_catch_up_kv); asked && *asked) {
-          catch_up(*db);
+      if (loop_generation != store::heal_generation()) {
+        loop_db.reset(); // healed since: reopen the fresh database
+      }
+      if (!loop_db) {
+        if (auto opened = store::Db::open(data_dir_)) {
+          loop_db = std::make_unique<store::Db>(std::move(*opened));
+          loop_generation = store::heal_generation();
+        }
+      }
+      if (loop_db) {
+        if (auto asked = loop_db->get_kv(k_pull_catch_up_kv); asked && *asked) {
+          catch_up(*loop_db);
         }
       }
     }

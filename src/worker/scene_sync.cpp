@@ -513,7 +513,7 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   auto prepared = fieldsync::prepare(scene, *settings_);
   auto& d = prepared.desired;
   const auto served = provider::served_version(db_, provider::rating_key(scene.id)).value_or("");
-  if (!pull_genres_pushed(chosen.section_key, scene, item, served)) {
+  if (!pull_genres_pushed(chosen.section_key, scene, d.genres, item, served)) {
     d.genres.reset();
   }
   d.title.reset();
@@ -569,7 +569,8 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   return Outcome::synced;
 }
 
-bool Worker::pull_genres_pushed(const std::string& section_key, const stash::Scene& scene, const plex::Item& item,
+bool Worker::pull_genres_pushed(const std::string& section_key, const stash::Scene& scene,
+                                const std::optional<std::vector<std::string>>& wanted, const plex::Item& item,
                                 const std::string& served_version) {
   // A PMS that keeps only the first of a provider's genres (reported in 2026, spec 5.3): seen as
   // an item holding exactly the first genre of the very version PMS read. From then on genres in
@@ -578,7 +579,6 @@ bool Worker::pull_genres_pushed(const std::string& section_key, const stash::Sce
   if (auto pushed = db_.get_kv(key); pushed && *pushed) {
     return true;
   }
-  const auto wanted = fieldsync::prepare(scene, *settings_).desired.genres;
   if (served_version != scene.updated_at || !wanted || wanted->size() < 2 || item.genres.size() != 1 ||
       util::to_lower(item.genres.front()) != util::to_lower(wanted->front())) {
     return false;

@@ -155,7 +155,9 @@ private:
   // library was switched since the sections were read (they are read again).
   std::string pull_identifier(const std::string& section_key, const std::string& item_guid);
   void forget_for_provider(const std::string& scene_id);
-  bool pull_genres_pushed(const std::string& section_key, const stash::Scene& scene, const plex::Item& item,
+  // wanted: the genres the scene maps to (fieldsync::prepare's).
+  bool pull_genres_pushed(const std::string& section_key, const stash::Scene& scene,
+                          const std::optional<std::vector<std::string>>& wanted, const plex::Item& item,
                           const std::string& served_version);
   // The scene's item in a pull library: bind it to the provider or ask PMS to refresh it; push
   // only collections and the rating.

@@ -87,6 +87,7 @@ TEST(ProviderAccess, RateLimitPerSourceWithBurstAndRefill) {
   }
   EXPECT_EQ(admitted, 250) << "one second refills 250";
   EXPECT_FALSE(limit.admit("192.168.1.5", 1)) << "a clock going back refills nothing";
+  EXPECT_FALSE(limit.admit("192.168.1.5", 2004)) << "nor does its return to where it was";
 }
 
 TEST(ProviderFilename, EveryFormNormalises) {
