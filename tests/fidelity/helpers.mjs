@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export async function startSim(binary, args) {
   const dir = mkdtempSync(join(tmpdir(), 'plexsync-fidelity-'));
@@ -27,4 +28,11 @@ export async function startSim(binary, args) {
   };
 }
 
-export const shared = process.env.PLEXSYNC_SHARED ?? new URL('../../../shared', import.meta.url).pathname;
+// tests/data/: every fixture and schema these checks read lives in the repository. A missing one
+// fails the test with the path it looked for.
+export const dataDir = fileURLToPath(new URL('../data', import.meta.url));
+export const dataPath = (...parts) => {
+  const path = join(dataDir, ...parts);
+  if (!existsSync(path)) throw new Error(`test data missing: ${path} (every file a test reads lives in tests/data/)`);
+  return path;
+};

@@ -1,12 +1,12 @@
 // @ctrl/plex (a TypeScript port of python-plexapi, written by others) against plexsim:
 // connect, list sections, page a section, read an item, edit it, and compare shapes with the
-// constructed PMS responses in shared/fixtures/plex.
+// constructed PMS responses in tests/data/fixtures/plex.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlexServer } from '@ctrl/plex';
-import { startSim, shared } from './helpers.mjs';
+import { startSim, dataPath } from './helpers.mjs';
 
 const TOKEN = 'fidelity-token';
 let sim;
@@ -19,7 +19,7 @@ before(async () => {
 });
 after(async () => { await sim?.stop(); });
 
-const fixture = (name) => JSON.parse(readFileSync(join(shared, 'fixtures/plex', name), 'utf8')).MediaContainer;
+const fixture = (name) => JSON.parse(readFileSync(dataPath('fixtures/plex', name), 'utf8')).MediaContainer;
 
 function keysOf(obj) {
   return Object.keys(obj).filter((k) => !Array.isArray(obj[k]) && typeof obj[k] !== 'object');

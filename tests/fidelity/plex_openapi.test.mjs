@@ -1,15 +1,15 @@
 // plexsim's JSON answers for the endpoints PlexSync uses, validated against Plex's published
-// OpenAPI description (shared/plex-openapi), with Ajv's JSON Schema 2020-12 validator.
+// OpenAPI description (tests/data/plex-openapi), with Ajv's JSON Schema 2020-12 validator.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import Ajv2020 from 'ajv/dist/2020.js';
-import { startSim, shared } from './helpers.mjs';
+import { startSim, dataPath } from './helpers.mjs';
 
 const TOKEN = 'openapi-token';
-const spec = YAML.parse(readFileSync(join(shared, 'plex-openapi/plex-api-spec.yaml'), 'utf8'));
+const spec = YAML.parse(readFileSync(dataPath('plex-openapi/plex-api-spec.yaml'), 'utf8'));
 const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
 ajv.addSchema(spec, 'plex');
 

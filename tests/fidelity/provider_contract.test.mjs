@@ -10,11 +10,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
-import { startSim, shared } from './helpers.mjs';
+import { startSim, dataPath } from './helpers.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const schema = (name) => JSON.parse(readFileSync(join(here, 'provider-schemas', `${name}.schema.json`), 'utf8'));
-const fixture = (name) => JSON.parse(readFileSync(join(shared, 'fixtures', 'plex-provider', name), 'utf8'));
+const fixture = (name) => JSON.parse(readFileSync(dataPath('fixtures', 'plex-provider', name), 'utf8'));
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = {
   root: ajv.compile(schema('root')),

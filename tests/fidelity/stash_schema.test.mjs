@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSchema, parse, validate, execute } from 'graphql';
-import { startSim, shared } from './helpers.mjs';
+import { startSim, dataPath } from './helpers.mjs';
 
-const schemaDir = join(shared, 'stash-schema');
+const schemaDir = dataPath('stash-schema');
 const schemaOf = (dir) => buildSchema([readFileSync(join(dir, 'schema.graphql'), 'utf8'),
   ...readdirSync(join(dir, 'types')).sort().map((f) => readFileSync(join(dir, 'types', f), 'utf8'))].join('\n'));
 const schema = schemaOf(schemaDir);

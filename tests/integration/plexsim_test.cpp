@@ -74,7 +74,7 @@ TEST_F(PlexSimTest, TokenRequiredExceptForIdentity) {
   EXPECT_EQ(res->status, 401);
   EXPECT_EQ(*res->header("Content-Type"), "text/html"); // HTML even when JSON was asked for
   const auto fixture =
-      testing_support::read_file(testing_support::shared_dir() + "/fixtures/plex/error_401_unauthorized.http");
+      testing_support::data_file("fixtures/plex/error_401_unauthorized.http");
   EXPECT_EQ(res->body, fixture.substr(fixture.find("<html>")));
   r.target = "/identity";
   res = client_->send(r);
@@ -130,8 +130,7 @@ TEST_F(PlexSimTest, TitleAndFileFilters) {
 }
 
 TEST_F(PlexSimTest, FixtureEditIsAppliedAndReadBack) {
-  const auto request = testing_support::read_file(testing_support::shared_dir() +
-                                                  "/fixtures/plex/put_section_1_all_edit_1001.request.txt");
+  const auto request = testing_support::data_file("fixtures/plex/put_section_1_all_edit_1001.request.txt");
   const auto line_start = request.find("PUT /library/sections/1/all?");
   const auto target = request.substr(line_start + 4, request.find(" HTTP/1.1", line_start) - line_start - 4);
   net::Request put;

@@ -126,7 +126,7 @@ private:
 stashsim::Options release(const std::string& tag) {
   stashsim::Options o;
   o.release = tag;
-  o.schema_dir = testing_support::shared_dir() + "/stash-schema";
+  o.schema_dir = testing_support::data_path("stash-schema");
   return o;
 }
 
@@ -273,8 +273,7 @@ TEST_F(StashSimTest, JobQueueIsNullWhenIdle) {
   ASSERT_TRUE(q);
   EXPECT_TRUE(q->at("jobQueue").is_null());
   stash_.set_job_queue(
-      nlohmann::json::parse(testing_support::read_file(testing_support::shared_dir() +
-                                                       "/fixtures/stash/gql_job_queue_scan_running.response.json"))
+      nlohmann::json::parse(testing_support::data_file("fixtures/stash/gql_job_queue_scan_running.response.json"))
           .at("data")
           .at("jobQueue"));
   q = client()->query(stash::queries::k_job_queue, {});

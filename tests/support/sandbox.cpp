@@ -1,9 +1,12 @@
 #include "support/sandbox.hpp"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace testing_support {
 
@@ -33,9 +36,25 @@ void SimulatorsTest::TearDown() {
   SandboxedTest::TearDown();
 }
 
-std::string shared_dir() {
-  const char* env = std::getenv("PLEXSYNC_SHARED");
-  return env != nullptr ? env : PLEXSYNC_DEFAULT_SHARED;
+std::string data_path(const std::string& relative) {
+  const std::string path = std::string(PLEXSYNC_SOURCE_DIR) + "/tests/data/" + relative;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    throw std::runtime_error("test data missing: " + path + " (" + (ec ? ec.message() : "no such file or folder") +
+                             "); every file a test reads lives in tests/data/ (see its README)");
+  }
+  return path;
+}
+
+std::string data_file(const std::string& relative) {
+  const std::string path = data_path(relative);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error("test data unreadable: " + path + " (" + std::strerror(errno) + ")");
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 std::string plexsync_bin() {

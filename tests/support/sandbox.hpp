@@ -49,7 +49,11 @@ protected:
   std::unique_ptr<net::HttpServer> stash_server_;
 };
 
-std::string shared_dir();
+// A folder or file under tests/data/ (fixtures, Stash's schemas, Plex's OpenAPI description); the
+// repository holds every file a test reads. data_path checks that it exists, data_file reads it;
+// both throw (failing the test) with the path and the reason when it cannot be had.
+std::string data_path(const std::string& relative);
+std::string data_file(const std::string& relative);
 // The assembled plugin binary (dist/PlexSync/plexsync) the e2e tests install and run.
 std::string plexsync_bin();
 std::string read_file(const std::string& path);

@@ -9,7 +9,7 @@
 namespace {
 
 std::string fixture(const std::string& name) {
-  return testing_support::read_file(testing_support::shared_dir() + "/fixtures/stash/" + name);
+  return testing_support::data_file("fixtures/stash/" + name);
 }
 
 TEST(PluginInput, UiEditHookMapsWildcardHostAndKeepsHookContext) {

@@ -207,8 +207,7 @@ TEST(ProviderImages, SignedUrlsResistTampering) {
 }
 
 nlohmann::json fixture(const std::string& name) {
-  std::ifstream in(testing_support::shared_dir() + "/fixtures/plex-provider/" + name);
-  return nlohmann::json::parse(in);
+  return nlohmann::json::parse(testing_support::data_file("fixtures/plex-provider/" + name));
 }
 
 TEST(ProviderContract, PlexsOwnExamplesPassTheChecker) {
@@ -225,7 +224,7 @@ TEST(ProviderContract, PlexsOwnExamplesPassTheChecker) {
 
 TEST(ProviderContract, AScenesAnswerIsValidAndComplete) {
   auto j = nlohmann::json::parse(
-      testing_support::read_file(testing_support::shared_dir() + "/fixtures/stash/gql_find_scene_full.response.json"),
+      testing_support::data_file("fixtures/stash/gql_find_scene_full.response.json"),
       nullptr, false);
   stash::Scene scene;
   if (j.is_object() && j.contains("data")) {

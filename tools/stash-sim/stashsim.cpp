@@ -75,13 +75,14 @@ void StashSim::set_release(const std::string& release) {
   const bool develop = release.empty() || release == "develop";
   const std::string dir = develop ? options_.schema_dir : options_.schema_dir + "/versions/" + release;
   auto schema = gql::Schema::load(dir);
-  if (!schema && !develop) {
-    throw std::runtime_error("stashsim: release " + release + ": " + schema.error().message);
+  if (!schema) {
+    // Never answer unvalidated: a simulator kinder than Stash would hide a query Stash refuses.
+    throw std::runtime_error("stashsim: Stash's schema for " + (develop ? std::string("develop") : release) + ": " +
+                             schema.error().message + " (--schema-dir names the folder holding it)");
   }
   std::lock_guard lock(mutex_);
   options_.release = release;
-  // Without the schema (a checkout without shared/), develop mode answers what it can, unvalidated.
-  schema_ = schema ? std::optional<gql::Schema>(std::move(*schema)) : std::nullopt;
+  schema_ = std::move(*schema);
 }
 
 bool StashSim::v025() const {

@@ -27,13 +27,13 @@ struct Options {
   // <schema_dir>/versions/<tag>. Queries are validated against that schema as gqlgen does (HTTP
   // 422 for an unknown field); v0.25 also stores plugin settings the way Stash v0.25 does.
   std::string release;
-  std::string schema_dir; // Stash's SDL (shared/stash-schema); "" = the build's default
+  std::string schema_dir; // Stash's SDL (tests/data/stash-schema); "" = the build's default
   // Stash's external_host: image URLs are built on it (it may carry a path prefix that only a
   // reverse proxy serves; this simulator serves its root only, like Stash itself).
   std::string external_host;
 };
 
-// The schema folder the build knows (shared/stash-schema beside the repository), or
+// The schema folder the build knows (tests/data/stash-schema in the source tree), or
 // $STASHSIM_SCHEMA_DIR.
 std::string default_schema_dir();
 
