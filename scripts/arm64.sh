@@ -20,7 +20,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 cmake --preset arm64 >/dev/null
-cmake --build --preset arm64 | grep -E "error|FAILED" -A5 || true
+mkdir -p build/arm64
+if ! cmake --build --preset arm64 >build/arm64/build.log 2>&1; then
+  grep -E "error|FAILED" -A5 build/arm64/build.log | head -60 >&2
+  echo "arm64: the arm64 build failed (build/arm64/build.log)" >&2
+  exit 1
+fi
 bin=build/arm64/dist/PlexSync/plexsync
 [[ -x $bin ]] || { echo "arm64: $bin was not built" >&2; exit 1; }
 file "$bin" | grep -q "ARM aarch64.*statically linked" || { echo "arm64: not a static arm64 binary:" >&2; file "$bin" >&2; exit 1; }

@@ -3,9 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t files < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src tools tests bench -name '*.[ch]pp')
-if command -v clang-format >/dev/null; then
-  clang-format --dry-run --Werror "${files[@]}"
-fi
+command -v clang-format >/dev/null || { echo "lint: clang-format is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+clang-format --dry-run --Werror "${files[@]}"
 # A module includes only modules listed above it (docs/ARCHITECTURE.md).
 order=(util net config stash plex store queue match sync provider worker cli)
 status=0

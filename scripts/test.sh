@@ -1,34 +1,95 @@
 #!/usr/bin/env bash
-# The whole suite: lint and clang-tidy (a warning fails it); the sanitizer build (ASan + UBSan) runs unit, integration and end-to-end tests;
-# then the release build runs everything again, end-to-end against the static dist/PlexSync
-# binary, plus the fidelity checks of the simulators; then the arm64 build is checked under
-# qemu-user and the Windows build under Wine; then every libFuzzer target runs for FUZZ_SECONDS
-# (default 30).
+# The whole suite, what CI runs. Stages, each timed, the first failure ending the run with the
+# stage's name:
+#   lint      formatting and the module layering rule (scripts/lint.sh)
+#   tidy      clang-tidy over src/ and tools/, cached per file (scripts/tidy.sh); a warning fails
+#   sanitize  the debug build with ASan + UBSan: unit, integration and platform tests
+#   release   the static release build: the end-to-end tests against the shipped dist/PlexSync
+#             binary exactly as Stash drives it, the simulators' fidelity checks, the short soak
+#   arm64     static cross build, a hook and Process queue under qemu-user (scripts/arm64.sh)
+#   windows   static plexsync.exe, its plugin flow and platform tests under Wine (scripts/windows.sh)
+#   fuzz      every libFuzzer target for FUZZ_SECONDS (default 20, two at a time; scripts/fuzz.sh alone runs the
+#             long default recorded in docs/BENCHMARKS.md)
+# Each end-to-end test runs once, against the binary that ships; unit and integration tests carry
+# the sanitizers. Builds go through ccache when it is installed (scripts/setup.sh installs it).
+# At the end: each stage's time, the total, and every suite's test count; a warning when the total
+# passes the 45-minute budget (docs/BENCHMARKS.md, "Test command budget").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-export PLEXSYNC_SKIP_SETUP=1
 jobs=$(nproc)
+budget_seconds=2700
+run_started=$(date +%s)
+stage_names=()
+stage_seconds=()
+counts=()
+report() {
+  local status=$1 i total=$(($(date +%s) - run_started))
+  echo
+  echo "== stage times"
+  for i in "${!stage_names[@]}"; do
+    printf '  %-9s %5d s\n' "${stage_names[$i]}" "${stage_seconds[$i]}"
+  done
+  printf '  %-9s %5d s (%d min %d s)\n' total "$total" $((total / 60)) $((total % 60))
+  ((${#counts[@]})) && printf '  %s\n' "${counts[@]}"
+  if ((total > budget_seconds)); then
+    echo "test: WARNING: the run took $((total / 60)) min, over the $((budget_seconds / 60))-minute budget (CI stops at 90): see docs/BENCHMARKS.md, \"Test command budget\"" >&2
+  fi
+  return "$status"
+}
+stage() { # stage NAME COMMAND...: runs it, times it, stops the whole run when it fails
+  local name=$1 started rc=0
+  shift
+  echo
+  echo "== $name"
+  started=$(date +%s)
+  "$@" || rc=$?
+  stage_names+=("$name")
+  stage_seconds+=($(($(date +%s) - started)))
+  if ((rc != 0)); then
+    echo "test: stage '$name' FAILED (exit $rc after $(($(date +%s) - started)) s); the stages after it did not run" >&2
+    report 1
+    exit 1
+  fi
+}
+# ctest with its own summary kept for the report. $1 = suite name, the rest: ctest arguments.
+ctest_suite() {
+  local suite=$1 log
+  shift
+  log=$(mktemp)
+  local rc=0
+  ctest "$@" 2>&1 | tee "$log" || rc=$?
+  local line
+  line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$log" | tail -1 || true)
+  rm -f "$log"
+  if [[ -z $line ]]; then
+    echo "test: $suite: ctest printed no summary (no tests found?)" >&2
+    return 1
+  fi
+  counts+=("$suite: $line")
+  return "$rc"
+}
 
-scripts/lint.sh
-echo "== clang-tidy (src/, tools/)"
-scripts/tidy.sh
+sanitize() {
+  cmake --preset debug -DPLEXSYNC_WERROR=ON >/dev/null
+  # Only what this stage runs: the shipped binary's end-to-end tests belong to the release stage.
+  cmake --build --preset debug --target unit_tests integration_tests platform_tests
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest_suite "sanitize (unit, integration, platform)" --preset debug -j "$jobs" -E '^(e2e|fidelity|soak)[._]'
+}
+release() {
+  scripts/build.sh
+  cmake --build --preset release --target e2e_tests soak dump_queries package_zip
+  PLEXSYNC_BIN="$PWD/dist/PlexSync/plexsync" \
+    ctest_suite "release (end to end, fidelity, soak)" --preset release -j "$jobs" -R '^(e2e|fidelity|soak)[._]'
+}
 
-echo "== sanitizer build (debug, ASan + UBSan)"
-cmake --preset debug -DPLEXSYNC_WERROR=ON >/dev/null
-cmake --build --preset debug
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --preset debug -j "$jobs" -E '^fidelity\.'
-
-echo "== release build (static) and the plugin folder"
-scripts/build.sh
-PLEXSYNC_BIN="$PWD/dist/PlexSync/plexsync" ctest --preset release -j "$jobs"
-
-echo "== arm64: static cross build, a hook and Process queue under qemu-user"
-scripts/arm64.sh
-
-echo "== Windows: static plexsync.exe (mingw-w64), its plugin flow and platform tests under Wine"
-scripts/windows.sh
-
-echo "== fuzzing (libFuzzer, clang-14, ASan + UBSan), ${FUZZ_SECONDS:-30} s per target"
-FUZZ_SECONDS=${FUZZ_SECONDS:-30} scripts/fuzz.sh
+stage setup scripts/setup.sh --all
+export PLEXSYNC_SKIP_SETUP=1
+stage lint scripts/lint.sh
+stage tidy scripts/tidy.sh
+stage sanitize sanitize
+stage release release
+stage arm64 scripts/arm64.sh
+stage windows scripts/windows.sh
+stage fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-20}" scripts/fuzz.sh
+report 0

@@ -206,20 +206,20 @@ TEST(ProviderImages, SignedUrlsResistTampering) {
   EXPECT_EQ(provider::sniff_image_type("<svg>"), "");
 }
 
-nlohmann::json fixture(const std::string& name) {
+nlohmann::json plex_example(const std::string& name) {
   return nlohmann::json::parse(testing_support::data_file("fixtures/plex-provider/" + name));
 }
 
 TEST(ProviderContract, PlexsOwnExamplesPassTheChecker) {
-  EXPECT_EQ(contract_problems("root", fixture("provider_root.example.json")), std::vector<std::string>{});
-  EXPECT_FALSE(contract_problems("root", fixture("provider_root.repo-docs.example.json")).empty())
+  EXPECT_EQ(contract_problems("root", plex_example("provider_root.example.json")), std::vector<std::string>{});
+  EXPECT_FALSE(contract_problems("root", plex_example("provider_root.repo-docs.example.json")).empty())
       << "the docs' example without the custom prefix must fail";
   for (const auto* name : {"metadata_movie.response.json", "metadata_show.response.json",
                            "metadata_episode.response.json", "metadata_season_with_children.response.json"}) {
-    EXPECT_EQ(contract_problems("metadata", fixture(name)), std::vector<std::string>{}) << name;
+    EXPECT_EQ(contract_problems("metadata", plex_example(name)), std::vector<std::string>{}) << name;
   }
-  EXPECT_EQ(contract_problems("images", fixture("images.response.json")), std::vector<std::string>{});
-  EXPECT_EQ(contract_problems("match", fixture("match_season.response.json")), std::vector<std::string>{});
+  EXPECT_EQ(contract_problems("images", plex_example("images.response.json")), std::vector<std::string>{});
+  EXPECT_EQ(contract_problems("match", plex_example("match_season.response.json")), std::vector<std::string>{});
 }
 
 TEST(ProviderContract, AScenesAnswerIsValidAndComplete) {
