@@ -69,10 +69,33 @@ ctest_suite() {
   return "$rc"
 }
 
+# The arm64, Windows and fuzz builds, at the lowest CPU priority, from the start of the sanitizer
+# tests to the end of the release tests: tests wait on processes, timers and sockets and leave
+# much of both cores idle (the end-to-end tests run one at a time), and nice 19 gives the tests the
+# CPU whenever they want it (docs/BENCHMARKS.md, "Test command budget"). The stages after it
+# build again (a no-op when this finished), so any build error is theirs to report.
+prebuild_pid=
+prebuild() {
+  setsid nice -n 19 bash -c 'set -e
+    cmake --preset arm64 >/dev/null && cmake --build --preset arm64
+    scripts/windows-deps.sh build/win64-deps
+    cmake --preset win64 >/dev/null && cmake --build --preset win64
+    cmake --preset fuzz >/dev/null && cmake --build --preset fuzz' >build/prebuild.log 2>&1 &
+  prebuild_pid=$!
+}
+wait_prebuild() {
+  [[ -n $prebuild_pid ]] || return 0
+  wait "$prebuild_pid" || echo "test: the background cross builds stopped early (build/prebuild.log); each stage builds again" >&2
+  prebuild_pid=
+}
+# Its own process group (setsid), so that a failing run stops the whole build with it.
+trap '[[ -z $prebuild_pid ]] || kill -- -"$prebuild_pid" 2>/dev/null || true' EXIT
+
 sanitize() {
   cmake --preset debug -DPLEXSYNC_WERROR=ON >/dev/null
   # Only what this stage runs: the shipped binary's end-to-end tests belong to the release stage.
   cmake --build --preset debug --target unit_tests integration_tests platform_tests
+  prebuild
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest_suite "sanitize (unit, integration, platform)" --preset debug -j "$jobs" -E '^(e2e|fidelity|soak)[._]'
 }
@@ -89,6 +112,7 @@ stage lint scripts/lint.sh
 stage tidy scripts/tidy.sh
 stage sanitize sanitize
 stage release release
+stage cross-wait wait_prebuild # what the background builds needed beyond the release tests
 stage arm64 scripts/arm64.sh
 stage windows scripts/windows.sh
 stage fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-20}" scripts/fuzz.sh

@@ -73,8 +73,7 @@ TEST_F(PlexSimTest, TokenRequiredExceptForIdentity) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);
   EXPECT_EQ(*res->header("Content-Type"), "text/html"); // HTML even when JSON was asked for
-  const auto fixture =
-      testing_support::data_file("fixtures/plex/error_401_unauthorized.http");
+  const auto fixture = testing_support::data_file("fixtures/plex/error_401_unauthorized.http");
   EXPECT_EQ(res->body, fixture.substr(fixture.find("<html>")));
   r.target = "/identity";
   res = client_->send(r);

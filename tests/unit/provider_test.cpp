@@ -223,9 +223,8 @@ TEST(ProviderContract, PlexsOwnExamplesPassTheChecker) {
 }
 
 TEST(ProviderContract, AScenesAnswerIsValidAndComplete) {
-  auto j = nlohmann::json::parse(
-      testing_support::data_file("fixtures/stash/gql_find_scene_full.response.json"),
-      nullptr, false);
+  auto j = nlohmann::json::parse(testing_support::data_file("fixtures/stash/gql_find_scene_full.response.json"),
+                                 nullptr, false);
   stash::Scene scene;
   if (j.is_object() && j.contains("data")) {
     scene = *stash::scene_from_json(j.at("data").at("findScene"));
