@@ -36,6 +36,8 @@ report() {
   fi
   return "$status"
 }
+# A stage's functions end each step with "|| return": bash ignores set -e inside a function called
+# from a "||" list, which is how stage() runs them.
 stage() { # stage NAME COMMAND...: runs it, times it, stops the whole run when it fails
   local name=$1 started rc=0
   shift
@@ -92,16 +94,16 @@ wait_prebuild() {
 trap '[[ -z $prebuild_pid ]] || kill -- -"$prebuild_pid" 2>/dev/null || true' EXIT
 
 sanitize() {
-  cmake --preset debug -DPLEXSYNC_WERROR=ON >/dev/null
+  cmake --preset debug -DPLEXSYNC_WERROR=ON >/dev/null || return
   # Only what this stage runs: the shipped binary's end-to-end tests belong to the release stage.
-  cmake --build --preset debug --target unit_tests integration_tests platform_tests
+  cmake --build --preset debug --target unit_tests integration_tests platform_tests || return
   prebuild
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest_suite "sanitize (unit, integration, platform)" --preset debug -j "$jobs" -E '^(e2e|fidelity|soak)[._]'
 }
 release() {
-  scripts/build.sh
-  cmake --build --preset release --target e2e_tests soak dump_queries package_zip
+  scripts/build.sh || return
+  cmake --build --preset release --target e2e_tests soak dump_queries package_zip || return
   PLEXSYNC_BIN="$PWD/dist/PlexSync/plexsync" \
     ctest_suite "release (end to end, fidelity, soak)" --preset release -j "$jobs" -R '^(e2e|fidelity|soak)[._]'
 }

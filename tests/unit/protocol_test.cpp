@@ -43,6 +43,35 @@ TEST(PluginInput, EveryStashFixtureParses) {
   EXPECT_TRUE(create->hook->input.is_null());
 }
 
+// What a real Stash v0.30.1 wrote on plugins' stdin (tests/data/fixtures/stash/real-v0.30.1/):
+// every capture parses, and each hook's type and scene id are the ones its capture name records.
+TEST(PluginInput, EveryCaptureOfARealStashParses) {
+  const std::string dir = testing_support::data_path("fixtures/stash/real-v0.30.1");
+  const auto index = nlohmann::json::parse(testing_support::data_file("fixtures/stash/real-v0.30.1/index.json"));
+  int parsed = 0;
+  for (const auto& [raw, name] : index.items()) {
+    SCOPED_TRACE(name.get<std::string>());
+    auto in = stash::parse_plugin_input(
+        testing_support::data_file("fixtures/stash/real-v0.30.1/" + name.get<std::string>() + ".stdin.json"));
+    ASSERT_TRUE(in) << in.error().message;
+    ++parsed;
+    EXPECT_EQ(in->server.host, "127.0.0.1");
+    EXPECT_FALSE(in->server.cookie_value.empty()) << "real Stash always sends its session cookie";
+    const std::string n = name.get<std::string>();
+    if (n.rfind("hook_", 0) != 0) {
+      EXPECT_FALSE(in->hook);
+      continue;
+    }
+    ASSERT_TRUE(in->hook);
+    EXPECT_FALSE(in->hook->scene_id.empty());
+    const std::string type = n.rfind("hook_scene_update_post", 0) == 0   ? "Scene.Update.Post"
+                             : n.rfind("hook_scene_create_post", 0) == 0 ? "Scene.Create.Post"
+                                                                         : "Scene.Destroy.Post";
+    EXPECT_EQ(in->hook->type, type);
+  }
+  EXPECT_GE(parsed, 20) << "captures listed in " << dir << "/index.json";
+}
+
 TEST(PluginInput, NullCookieAndIpv6WildcardAreFine) {
   auto in = stash::parse_plugin_input(
       R"({"server_connection":{"Scheme":"http","Host":"::","Port":9999,"SessionCookie":null},"args":{"mode":"queue_status"}})");
