@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "plugin_folder_fixture.hpp"
+#include "support/build_paths.hpp"
 
 namespace {
 
@@ -29,7 +30,7 @@ protected:
     fs::remove_all(plugin_dir_);
     fs::create_directories(plugin_dir_);
     const auto unzip = testing_support::run_process(
-        {"/usr/bin/unzip", "-q", std::string(PLEXSYNC_PACKAGE_DIR) + "/PlexSync.zip", "-d", plugin_dir_}, "");
+        {"/usr/bin/unzip", "-q", testing_support::package_dir() + "/PlexSync.zip", "-d", plugin_dir_}, "");
     ASSERT_EQ(unzip.exit_code, 0) << unzip.err;
     // Stash's record of what it installed (used to update and uninstall).
     std::ofstream(plugin_dir_ + "/manifest")
@@ -41,7 +42,7 @@ protected:
 };
 
 TEST_F(PackageE2E, IndexNamesTheZipWithItsSha256) {
-  const auto index = testing_support::read_file(std::string(PLEXSYNC_PACKAGE_DIR) + "/index.yml");
+  const auto index = testing_support::read_file(testing_support::package_dir() + "/index.yml");
   ASSERT_EQ(index.rfind("- id: PlexSync\n", 0), 0U) << index;
   EXPECT_EQ(index_field(index, "name"), "PlexSync");
   EXPECT_EQ(index_field(index, "path"), "PlexSync.zip");
@@ -49,7 +50,7 @@ TEST_F(PackageE2E, IndexNamesTheZipWithItsSha256) {
       << "Stash compares dates in this form to find updates";
   EXPECT_FALSE(index_field(index, "version").empty());
   const auto sum =
-      testing_support::run_process({"/usr/bin/sha256sum", std::string(PLEXSYNC_PACKAGE_DIR) + "/PlexSync.zip"}, "");
+      testing_support::run_process({"/usr/bin/sha256sum", testing_support::package_dir() + "/PlexSync.zip"}, "");
   ASSERT_EQ(sum.exit_code, 0);
   EXPECT_EQ(index_field(index, "sha256"), sum.out.substr(0, 64));
 }

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "support/build_paths.hpp"
+
 namespace testing_support {
 
 void SandboxedTest::SetUp() {
@@ -37,7 +39,8 @@ void SimulatorsTest::TearDown() {
 }
 
 std::string data_path(const std::string& relative) {
-  const std::string path = std::string(PLEXSYNC_SOURCE_DIR) + "/tests/data/" + relative;
+  std::string path = source_dir();
+  path += "/tests/data/" + relative;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     throw std::runtime_error("test data missing: " + path + " (" + (ec ? ec.message() : "no such file or folder") +
@@ -59,11 +62,13 @@ std::string data_file(const std::string& relative) {
 
 std::string plexsync_bin() {
   const char* env = std::getenv("PLEXSYNC_BIN");
-  return env != nullptr && *env != '\0' ? env : PLEXSYNC_DEFAULT_BIN;
+  return env != nullptr && *env != '\0' ? env : default_plexsync_bin();
 }
 
 std::string tls_file(const std::string& name) {
-  return std::string(PLEXSYNC_SOURCE_DIR) + "/tests/data/tls/" + name;
+  std::string path = source_dir();
+  path += "/tests/data/tls/" + name;
+  return path;
 }
 
 std::string read_file(const std::string& path) {

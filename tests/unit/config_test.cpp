@@ -3,6 +3,7 @@
 
 #include "config/manifest.hpp"
 #include "config/settings.hpp"
+#include "support/build_paths.hpp"
 #include "support/sandbox.hpp"
 
 namespace {
@@ -186,7 +187,7 @@ TEST(Manifest, UsesOnlyTopLevelKeysStashAccepts) {
 }
 
 TEST(Manifest, SettingsReferenceInDocsIsGeneratedFromTheTable) {
-  std::string path = PLEXSYNC_SOURCE_DIR; // appended: GCC 12 -O3 flags `string(...) + "..."` here (unity)
+  std::string path = testing_support::source_dir(); // appended: GCC 12 -O3 flags `string(...) + "..."` (unity)
   path += "/docs/settings.md";
   EXPECT_EQ(testing_support::read_file(path), config::render_settings_doc())
       << "regenerate with: plexsync settings-doc > docs/settings.md";

@@ -53,17 +53,6 @@ std::string cookie_value(const net::ServerRequest& req, const std::string& name)
 
 } // namespace
 
-std::string default_schema_dir() {
-  if (const char* env = std::getenv("STASHSIM_SCHEMA_DIR"); env != nullptr && *env != '\0') {
-    return env;
-  }
-#ifdef STASHSIM_SCHEMA_DIR
-  return STASHSIM_SCHEMA_DIR;
-#else
-  return {};
-#endif
-}
-
 StashSim::StashSim(Options options) : options_(std::move(options)) {
   if (options_.schema_dir.empty()) {
     options_.schema_dir = default_schema_dir();
