@@ -8,8 +8,8 @@
 #             binary exactly as Stash drives it, the simulators' fidelity checks, the short soak
 #   arm64     static cross build, a hook and Process queue under qemu-user (scripts/arm64.sh)
 #   windows   static plexsync.exe, its plugin flow and platform tests under Wine (scripts/windows.sh)
-#   fuzz      every libFuzzer target for FUZZ_SECONDS (default 20, two at a time; scripts/fuzz.sh alone runs the
-#             long default recorded in docs/BENCHMARKS.md)
+#   fuzz      every libFuzzer target for FUZZ_SECONDS (default 20), two at a time; scripts/fuzz.sh
+#             alone runs the longer default (60 s) or FUZZ_RUNS executions
 # Each end-to-end test runs once, against the binary that ships; unit and integration tests carry
 # the sanitizers. Builds go through ccache when it is installed (scripts/setup.sh installs it).
 # At the end: each stage's time, the total, and every suite's test count; a warning when the total
@@ -31,9 +31,18 @@ report() {
   done
   printf '  %-9s %5d s (%d min %d s)\n' total "$total" $((total / 60)) $((total % 60))
   ((${#counts[@]})) && printf '  %s\n' "${counts[@]}"
+  # The closing line CI reads: every ctest suite's tests, passed and failed.
+  local passed=0 failed=0 c t f
+  for c in "${counts[@]}"; do
+    f=$(sed -nE 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/p' <<<"$c")
+    t=$(sed -nE 's/.* failed out of ([0-9]+).*/\1/p' <<<"$c")
+    passed=$((passed + t - f))
+    failed=$((failed + f))
+  done
   if ((total > budget_seconds)); then
     echo "test: WARNING: the run took $((total / 60)) min, over the $((budget_seconds / 60))-minute budget (CI stops at 90): see docs/BENCHMARKS.md, \"Test command budget\"" >&2
   fi
+  echo "tests: $passed passed, $failed failed"
   return "$status"
 }
 # A stage's functions end each step with "|| return": bash ignores set -e inside a function called
