@@ -370,6 +370,29 @@ int cmd_provider_check(const OperatorOptions& o) {
   return all_ok ? k_exit_ok : k_exit_problems;
 }
 
+namespace {
+
+// A provider's or agent's id as PMS lists it: a JSON number or a numeric string (which type a real
+// PMS uses is unverified, so both are taken; `.dump()` would quote a string into the URL). "" for
+// anything else.
+std::string plex_id(const nlohmann::json& item) {
+  const auto it = item.find("id");
+  if (it == item.end()) {
+    return {};
+  }
+  if (it->is_number_integer() || it->is_number_unsigned()) {
+    return it->dump();
+  }
+  if (it->is_string()) {
+    const auto& v = it->get_ref<const std::string&>();
+    const bool digits = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return digits ? v : std::string();
+  }
+  return {};
+}
+
+} // namespace
+
 int cmd_provider_register(const OperatorOptions& o, const std::vector<std::string>& libraries, bool switch_them) {
   int code = k_exit_ok;
   auto setup = open_setup(o.data_dir, code);
@@ -390,11 +413,17 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
   if (!listed) {
     return fail(listed.error());
   }
-  std::string provider_id;
+  bool registered = false;
   for (const auto& p : listed->value("MetadataAgentProvider", nlohmann::json::array())) {
     if (p.value("identifier", "") == identifier) {
-      provider_id = p.contains("id") ? p.at("id").dump() : "";
+      registered = true;
+      const auto provider_id = plex_id(p);
       if (p.value("uri", "") != uri) {
+        if (provider_id.empty()) {
+          std::cerr << "plexsync: error: Plex lists the provider without an id PlexSync can use: change its URL to "
+                       "the one 'plexsync provider url' prints under Settings > Metadata Agents in Plex\n";
+          return k_exit_problems;
+        }
         if (auto r =
                 plex->call("PUT", "/media/providers/metadata/" + provider_id + "?uri=" + util::percent_encode(uri));
             !r) {
@@ -405,7 +434,7 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
       }
     }
   }
-  if (provider_id.empty()) {
+  if (!registered) {
     auto added = plex->call("POST", "/media/providers/metadata?uri=" + util::percent_encode(uri));
     if (!added) {
       std::cerr << "plexsync: error: Plex did not accept the provider (" << added.error().message
@@ -423,8 +452,8 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
   }
   std::string group_id;
   for (const auto& g : groups->value("MetadataAgentProviderGroup", nlohmann::json::array())) {
-    if (g.value("primaryIdentifier", "") == identifier && g.contains("id")) {
-      group_id = g.at("id").dump();
+    if (g.value("primaryIdentifier", "") == identifier && !plex_id(g).empty()) {
+      group_id = plex_id(g);
     }
   }
   if (group_id.empty()) {
@@ -434,7 +463,13 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
       return fail(made.error());
     }
     for (const auto& g : made->value("MetadataAgentProviderGroup", nlohmann::json::array())) {
-      group_id = g.contains("id") ? g.at("id").dump() : group_id;
+      group_id = plex_id(g).empty() ? group_id : plex_id(g);
+    }
+    if (group_id.empty()) {
+      std::cerr << "plexsync: error: Plex created the agent '" << s.provider_title
+                << "' but did not answer its id: run plexsync provider register again (it finds the agent by "
+                   "its provider), or choose the agent for the library in Plex\n";
+      return k_exit_problems;
     }
     std::cout << "created the agent '" << s.provider_title << "' in Plex\n";
     ++changes;

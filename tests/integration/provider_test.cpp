@@ -476,6 +476,21 @@ INSTANTIATE_TEST_SUITE_P(RematchOnRefresh, PullRematch,
                                            plexsim::AgentOptions::Rematch::unmatched_only),
                          rematch_name);
 
+// Which JSON type PMS gives provider and agent ids is unverified (issue #26): register takes a
+// numeric string like a number (it once copied the quotes into the library's agent switch).
+TEST_F(PullMode, ProviderAndAgentIdsAsStringsWorkLikeNumbers) {
+  plexsim::AgentOptions options;
+  options.string_ids = true;
+  start_pull(options);
+  ASSERT_EQ(plex_.agent_groups().size(), 1U);
+  EXPECT_EQ(guid_of(0), identifier_ + "://movie/scene-1") << "the library's scan went through the provider";
+  const int before = writes_to_plex();
+  ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {"Adult"}, true), 0);
+  EXPECT_EQ(writes_to_plex(), before) << "found by its string ids, nothing registered twice";
+  EXPECT_EQ(plex_.providers().size(), 1U);
+  EXPECT_EQ(plex_.agent_groups().size(), 1U);
+}
+
 TEST_F(PullMode, AnItemPmsCouldNotMatchIsBoundByTheWorker) {
   auto scene_six = *stash_.scene("6");
   start_pull({}, true);

@@ -306,3 +306,50 @@ TEST_F(ProviderSecrets, ConcurrentFirstUseAgreesAndRotationReplacesOnlyTheToken)
 }
 
 } // namespace
+
+namespace {
+
+// A provider whose first catalog is still being built (a fresh install paging a large Stash).
+class BuildingBackend final : public provider::Backend {
+public:
+  config::Settings settings() override { return {}; }
+  bool ready() override { return false; }
+  util::Result<std::optional<stash::Scene>> fetch_scene(const std::string&) override { return util::fail("building"); }
+  util::Result<std::optional<stash::StashClient::Image>> fetch_image(const std::string&) override {
+    return util::fail("building");
+  }
+  util::Result<std::vector<stash::Scene>> search_scenes(const std::string&, int) override {
+    return util::fail("building");
+  }
+};
+
+class ProviderWhileBuilding : public testing_support::SandboxedTest {};
+
+// PMS reads the root when it starts and marks a provider that does not answer it offline (issue
+// #26): the root is answered at all times; only match and metadata wait for the catalog (503).
+TEST_F(ProviderWhileBuilding, TheRootIsAnsweredAndMatchesWaitWithRetryAfter) {
+  BuildingBackend backend;
+  const std::string token(32, 'a');
+  provider::Provider p(dir_, provider::Secrets{token, std::string(32, 'k')}, backend);
+  const auto ask = [&](const std::string& method, const std::string& path, const std::string& body = "") {
+    net::ServerRequest req;
+    req.method = method;
+    req.path = "/p/" + token + path;
+    req.body = body;
+    req.headers.push_back({"Host", "127.0.0.1:9787"});
+    return p.handle(req);
+  };
+  const auto root = ask("GET", "/movie");
+  ASSERT_EQ(root.status, 200) << root.body;
+  EXPECT_EQ(nlohmann::json::parse(root.body).at("MediaProvider").at("identifier"), provider::k_base_identifier);
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/movie/library/metadata/matches"}, {"GET", "/movie/library/metadata/scene-1"}}) {
+    const auto res = ask(method, path, R"({"type":1,"filename":"/data/a.mp4"})");
+    EXPECT_EQ(res.status, 503) << path;
+    const auto* retry = net::find_header(res.headers, "Retry-After");
+    ASSERT_NE(retry, nullptr) << path;
+    EXPECT_EQ(*retry, "5");
+  }
+}
+
+} // namespace

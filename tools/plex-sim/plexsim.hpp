@@ -90,6 +90,9 @@ struct AgentOptions {
   bool probe_images = true;                    // GET .../images after the metadata
   bool list_fields_replace_on_refresh = false; // unlocked collections cleared when the provider sends none
   int provider_timeout_ms = 90000;
+  // Provider and agent ids as JSON strings ("3"): which JSON type PMS gives them is unverified, so
+  // a client must take both; an id that is not digits is refused (400) where PMS takes one.
+  bool string_ids = false;
 };
 struct MetadataProvider {
   int64_t id = 0;

@@ -61,8 +61,20 @@ std::string feature_key(const MetadataProvider& p, const std::string& type) {
   return {};
 }
 
-nlohmann::json provider_json(const MetadataProvider& p) {
-  return {{"id", p.id}, {"identifier", p.identifier}, {"uri", p.uri}, {"title", p.title}};
+nlohmann::json id_json(int64_t id, const AgentOptions& options) {
+  return options.string_ids ? nlohmann::json(std::to_string(id)) : nlohmann::json(id);
+}
+
+nlohmann::json provider_json(const MetadataProvider& p, const AgentOptions& options) {
+  return {{"id", id_json(p.id, options)}, {"identifier", p.identifier}, {"uri", p.uri}, {"title", p.title}};
+}
+
+// An id parameter as PMS takes it: digits only (a quoted or empty id is a client's mistake).
+std::optional<int64_t> id_param(const std::string& v) {
+  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::stoll(v);
 }
 
 // The scanner's title and year from a file name: "2024-01-15 Pool Party.mp4" -> ("2024-01-15 Pool Party", 2024).
@@ -450,7 +462,7 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
     const std::lock_guard lock(mutex_);
     auto list = nlohmann::json::array();
     for (const auto& p : providers_) {
-      list.push_back(provider_json(p));
+      list.push_back(provider_json(p, agent_options_));
     }
     return container({{"size", list.size()}, {"MetadataAgentProvider", list}}, json, "MetadataAgentProvider");
   }
@@ -481,7 +493,8 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
     }
     p.id = next_provider_id_++;
     providers_.push_back(p);
-    return container({{"size", 1}, {"MetadataAgentProvider", {provider_json(p)}}}, json, "MetadataAgentProvider");
+    return container({{"size", 1}, {"MetadataAgentProvider", {provider_json(p, agent_options_)}}}, json,
+                     "MetadataAgentProvider");
   }
   if (parts.size() == 5 && parts[1] == "media" && parts[2] == "providers" && parts[3] == "metadata" &&
       parts[4] != "group" && m == "PUT") {
@@ -501,12 +514,14 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
       for (const auto id : g.providers) {
         for (const auto& p : providers_) {
           if (p.id == id) {
-            items.push_back(provider_json(p));
+            items.push_back(provider_json(p, agent_options_));
           }
         }
       }
-      return nlohmann::json{
-          {"id", g.id}, {"title", g.title}, {"primaryIdentifier", g.primary}, {"MetadataAgentProvider", items}};
+      return nlohmann::json{{"id", id_json(g.id, agent_options_)},
+                            {"title", g.title},
+                            {"primaryIdentifier", g.primary},
+                            {"MetadataAgentProvider", items}};
     };
     if (m == "POST") {
       const auto primary = param("primaryIdentifier");
@@ -557,9 +572,13 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
         if (param("agent").empty()) {
           return status_answer(400, "agent is required");
         }
+        const auto raw = param("metadataAgentProviderGroupId"); // none: a built-in agent
+        const auto group = raw.empty() ? std::optional<int64_t>(0) : id_param(raw);
+        if (!group) {
+          return status_answer(400, "metadataAgentProviderGroupId must be an agent's id");
+        }
         s.agent = param("agent");
-        s.agent_group =
-            param("metadataAgentProviderGroupId").empty() ? 0 : std::stoll(param("metadataAgentProviderGroupId"));
+        s.agent_group = *group;
         return net::ServerResponse{};
       }
     }
