@@ -466,9 +466,7 @@ net::ServerResponse Provider::handle(const net::ServerRequest& request) {
   }
   const auto base_url = base + prefix;
   try {
-    // The root needs no catalog: PMS reads it at its own start and may mark a provider that does
-    // not answer it offline. Match and metadata wait for the first catalog.
-    if (!backend_.ready() && rest.rfind("/img/", 0) != 0 && rest != "/movie") {
+    if (!backend_.ready() && rest.rfind("/img/", 0) != 0) {
       response = status_only(503); // the catalog is being built for the first time
       response.headers.push_back(net::Header{"Retry-After", "5"});
     } else {

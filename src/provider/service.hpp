@@ -29,8 +29,7 @@ class Backend {
 public:
   virtual ~Backend() = default;
   [[nodiscard]] virtual config::Settings settings() = 0;
-  // false until the catalog was built once: match and metadata answer 503 meanwhile (the root and
-  // images do not need it).
+  // false until the catalog was built once: the provider answers 503 meanwhile.
   [[nodiscard]] virtual bool ready() = 0;
   // The scene from Stash (nullopt: Stash has no such scene); bounded by provider_stash_timeout.
   virtual util::Result<std::optional<stash::Scene>> fetch_scene(const std::string& id) = 0;
