@@ -383,10 +383,8 @@ std::string plex_id(const nlohmann::json& item) {
   if (it->is_number_integer() || it->is_number_unsigned()) {
     return it->dump();
   }
-  if (it->is_string()) {
-    const auto& v = it->get_ref<const std::string&>();
-    const bool digits = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
-    return digits ? v : std::string();
+  if (it->is_string() && util::all_digits(it->get_ref<const std::string&>(), 18)) {
+    return it->get<std::string>();
   }
   return {};
 }
@@ -452,8 +450,8 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
   }
   std::string group_id;
   for (const auto& g : groups->value("MetadataAgentProviderGroup", nlohmann::json::array())) {
-    if (g.value("primaryIdentifier", "") == identifier && !plex_id(g).empty()) {
-      group_id = plex_id(g);
+    if (const auto id = plex_id(g); g.value("primaryIdentifier", "") == identifier && !id.empty()) {
+      group_id = id;
     }
   }
   if (group_id.empty()) {
@@ -463,7 +461,9 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
       return fail(made.error());
     }
     for (const auto& g : made->value("MetadataAgentProviderGroup", nlohmann::json::array())) {
-      group_id = plex_id(g).empty() ? group_id : plex_id(g);
+      if (const auto id = plex_id(g); !id.empty()) {
+        group_id = id;
+      }
     }
     if (group_id.empty()) {
       std::cerr << "plexsync: error: Plex created the agent '" << s.provider_title

@@ -2,15 +2,13 @@
 
 #include <algorithm>
 
+#include "util/strings.hpp"
+
 namespace provider {
 namespace {
 
 bool identifier_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.';
-}
-
-bool all_digits(std::string_view s) {
-  return !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 } // namespace
@@ -52,7 +50,7 @@ std::string guid(std::string_view identifier, std::string_view scene_id) {
 
 std::optional<std::string> scene_of_rating_key(std::string_view rating_key) {
   constexpr std::string_view prefix = "scene-";
-  if (rating_key.substr(0, prefix.size()) != prefix || !all_digits(rating_key.substr(prefix.size()))) {
+  if (rating_key.substr(0, prefix.size()) != prefix || !util::all_digits(rating_key.substr(prefix.size()), 18)) {
     return std::nullopt;
   }
   return std::string(rating_key.substr(prefix.size()));

@@ -26,10 +26,6 @@ constexpr std::array k_known{
     KnownImage{"group", "back", "backimage"},
 };
 
-bool digits(std::string_view s, size_t max) {
-  return !s.empty() && s.size() <= max && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 const KnownImage* known(std::string_view kind, std::string_view variant) {
   for (const auto& k : k_known) {
     if (kind == k.kind && variant == k.variant) {
@@ -50,7 +46,7 @@ std::optional<ImageRef> image_ref_of_stash_url(const std::string& url) {
   std::string version = "0";
   if (query_at != std::string::npos) {
     for (const auto& pair : util::split(url.substr(query_at + 1), '&')) {
-      if (pair.rfind("t=", 0) == 0 && digits(pair.substr(2), 20)) {
+      if (pair.rfind("t=", 0) == 0 && util::all_digits(pair.substr(2), 20)) {
         version = pair.substr(2);
       }
     }
@@ -63,7 +59,7 @@ std::optional<ImageRef> image_ref_of_stash_url(const std::string& url) {
   const auto& kind = parts.at(parts.size() - 3);
   const auto& id = parts.at(parts.size() - 2);
   const auto& leaf = parts.back();
-  if (!digits(id, 18)) {
+  if (!util::all_digits(id, 18)) {
     return std::nullopt;
   }
   for (const auto& k : k_known) {
@@ -93,8 +89,8 @@ std::string image_path(const ImageRef& ref, const ImageSigner& signer) {
 
 std::optional<SignedImage> parse_image_path(std::string_view rest) {
   const auto parts = util::split(rest, '/');
-  if (parts.size() != 6 || parts[0] != "v1" || known(parts[1], parts[3]) == nullptr || !digits(parts[2], 18) ||
-      !digits(parts[4], 20) || parts[5].size() != 22) {
+  if (parts.size() != 6 || parts[0] != "v1" || known(parts[1], parts[3]) == nullptr ||
+      !util::all_digits(parts[2], 18) || !util::all_digits(parts[4], 20) || parts[5].size() != 22) {
     return std::nullopt;
   }
   return SignedImage{ImageRef{parts[1], parts[2], parts[3], parts[4]}, parts[5]};

@@ -24,5 +24,7 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view qu
 std::string basename(std::string_view path);
 std::string dirname(std::string_view path);
 std::string hex(std::string_view bytes);
+// Non-empty, ASCII digits only, at most max_len of them (ids, timestamps; 18 digits fit int64_t).
+bool all_digits(std::string_view s, size_t max_len = std::string_view::npos);
 
 } // namespace util

@@ -605,10 +605,6 @@ const char* verdict_name(match::Verdict v) {
   return "none";
 }
 
-bool all_digits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
-}
-
 } // namespace
 
 util::Result<nlohmann::json> Worker::preview(const std::string& scene_or_path, bool edit) {
@@ -619,7 +615,7 @@ util::Result<nlohmann::json> Worker::preview(const std::string& scene_or_path, b
   nlohmann::json out = nlohmann::json::object();
   std::optional<stash::Scene> scene;
   match::SceneFacts facts;
-  if (all_digits(scene_or_path)) {
+  if (util::all_digits(scene_or_path)) {
     TRY_ASSIGN(scene, stash_->find_scene(scene_or_path));
     if (!scene) {
       return util::fail("Stash has no scene " + scene_or_path);

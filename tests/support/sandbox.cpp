@@ -66,9 +66,7 @@ std::string plexsync_bin() {
 }
 
 std::string tls_file(const std::string& name) {
-  std::string path = source_dir();
-  path += "/tests/data/tls/" + name;
-  return path;
+  return data_path("tls/" + name);
 }
 
 std::string read_file(const std::string& path) {

@@ -52,3 +52,14 @@ TEST(Url, RejectsWithMessagesThatNameTheProblem) {
             "must not contain credentials (user:password@); use the token setting");
   EXPECT_FALSE(net::Url::parse("http://h/?X-Plex-Token=1"));
 }
+
+TEST(Strings, AllDigitsIsNonEmptyAsciiDigitsWithinALength) {
+  EXPECT_TRUE(util::all_digits("0123456789"));
+  EXPECT_FALSE(util::all_digits(""));
+  EXPECT_FALSE(util::all_digits("12a"));
+  EXPECT_FALSE(util::all_digits("\"3\""));
+  EXPECT_FALSE(util::all_digits("-1"));
+  EXPECT_FALSE(util::all_digits("\xd9\xa3")); // ARABIC-INDIC DIGIT THREE is not an ASCII digit
+  EXPECT_TRUE(util::all_digits(std::string(18, '9'), 18));
+  EXPECT_FALSE(util::all_digits(std::string(19, '9'), 18));
+}

@@ -71,7 +71,7 @@ nlohmann::json provider_json(const MetadataProvider& p, const AgentOptions& opti
 
 // An id parameter as PMS takes it: digits only (a quoted or empty id is a client's mistake).
 std::optional<int64_t> id_param(const std::string& v) {
-  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (!util::all_digits(v, 18)) {
     return std::nullopt;
   }
   return std::stoll(v);
