@@ -129,8 +129,7 @@ int cmd_provider_match(const OperatorOptions& o, const std::string& filename, bo
     body["title"] = title;
   }
   const auto s = (*host)->settings();
-  const auto answer = (*host)->provider().match(body, bases(s).front() + (s.provider_skip_token ? "" : "/p/<token>"),
-                                                provider::Provider::FollowUp::none);
+  const auto answer = (*host)->provider().match(body, bases(s).front(), provider::Provider::FollowUp::none);
   const auto& items = answer.at("MediaContainer").at("Metadata");
   if (o.json) {
     std::cout << answer.dump(2) << "\n";

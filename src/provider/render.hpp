@@ -14,7 +14,9 @@ namespace provider {
 
 struct RenderContext {
   std::string identifier;
-  std::string base_url; // absolute URL of the provider's base path (images hang below it), no trailing '/'
+  // The provider's address without the secret path ("http://host:port", or provider_public_url):
+  // signed image URLs hang below it. No trailing '/'.
+  std::string base_url;
   const ImageSigner* signer = nullptr;
   const config::Settings* settings = nullptr;
 };

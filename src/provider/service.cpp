@@ -434,11 +434,16 @@ net::ServerResponse Provider::handle(const net::ServerRequest& request) {
   }
   const auto settings = backend_.settings();
   const auto id = identifier(settings.provider_identifier_suffix).value_or(k_base_identifier);
-  std::string prefix = settings.provider_skip_token ? "" : "/p/" + secrets_.token;
   net::ServerResponse response;
   std::string route_name = "other";
   std::string rest;
-  if (!settings.provider_skip_token) {
+  // Images live outside the secret path (issue #26): their URLs travel beyond PMS (actor photos
+  // and poster alternates go to Plex clients and Plex's image proxy), so each carries only its own
+  // signature and the /img/ route serves nothing but the image it names.
+  const bool public_image = request.path.rfind("/img/", 0) == 0;
+  if (public_image) {
+    rest = request.path;
+  } else if (!settings.provider_skip_token) {
     // Constant-time check of the secret segment.
     const std::string want = "/p/" + secrets_.token;
     const auto got = request.path.substr(0, want.size());
@@ -464,7 +469,7 @@ net::ServerResponse Provider::handle(const net::ServerRequest& request) {
     const auto* host = request.header("Host");
     base = "http://" + (host != nullptr && sane_host(*host) ? *host : settings.provider_listen);
   }
-  const auto base_url = base + prefix;
+  const auto& base_url = base; // image URLs hang below it, outside the secret
   try {
     if (!backend_.ready() && rest.rfind("/img/", 0) != 0) {
       response = status_only(503); // the catalog is being built for the first time

@@ -47,7 +47,6 @@ protected:
     ASSERT_TRUE(secrets);
     token_ = secrets->token;
     base_ = "http://127.0.0.1:" + std::to_string(host_->port());
-    root_ = base_ + "/p/" + token_;
     ASSERT_TRUE(wait_for([&] { return host_->ready(); }, std::chrono::seconds(30))) << "catalog never built";
   }
 
@@ -93,7 +92,6 @@ protected:
   std::unique_ptr<worker::ProviderHost> host_;
   std::string token_;
   std::string base_;
-  std::string root_;
 };
 
 TEST_F(ProviderServe, RootDocumentAndTheSecretPath) {
@@ -124,18 +122,18 @@ TEST_F(ProviderServe, EveryFilenameStyleMatchesAndEveryAnswerValidates) {
       ASSERT_EQ(items.size(), 1U) << filename;
       EXPECT_EQ(items.at(0).at("ratingKey"), "scene-" + std::to_string(scene)) << filename;
       EXPECT_EQ(items.at(0).at("score"), 100);
-      EXPECT_EQ(plexsync_problems(answer, identifier_, root_), std::vector<std::string>{});
+      EXPECT_EQ(plexsync_problems(answer, identifier_, base_), std::vector<std::string>{});
     }
     const auto meta = metadata("scene-" + std::to_string(scene));
     EXPECT_EQ(contract_problems("metadata", meta), std::vector<std::string>{}) << meta.dump();
-    EXPECT_EQ(plexsync_problems(meta, identifier_, root_), std::vector<std::string>{});
+    EXPECT_EQ(plexsync_problems(meta, identifier_, base_), std::vector<std::string>{});
     const auto& m = meta.at("MediaContainer").at("Metadata").at(0);
     const auto stash_scene = *stash_.scene(std::to_string(scene));
     EXPECT_EQ(m.at("title"), stash_scene.at("title"));
     EXPECT_EQ(m.at("contentRating"), "XXX");
     const auto images = metadata("scene-" + std::to_string(scene), "/images");
     EXPECT_EQ(contract_problems("images", images), std::vector<std::string>{});
-    EXPECT_EQ(plexsync_problems(images, identifier_, root_), std::vector<std::string>{});
+    EXPECT_EQ(plexsync_problems(images, identifier_, base_), std::vector<std::string>{});
     // Every image URL answers with an image, through the proxy.
     std::vector<std::string> urls;
     urls.push_back(m.at("thumb"));
@@ -197,6 +195,59 @@ TEST_F(ProviderServe, ImagesAreSignedVersionedAndCached) {
   const std::string newer = metadata("scene-2").at("MediaContainer").at("Metadata").at(0).at("thumb");
   EXPECT_NE(newer, thumb);
   EXPECT_NE(newer.find("/1800000000/"), std::string::npos);
+}
+
+TEST_F(ProviderServe, AnImageUrlUnlocksOnlyItsImage) {
+  // Image URLs are handed to Plex clients and Plex's image proxy (issue #26): whoever sees one may
+  // fetch that image, and nothing else of the provider.
+  start();
+  std::vector<std::string> urls;
+  const auto collect = [&](const nlohmann::json& doc) {
+    for (const auto& m : doc.at("MediaContainer").value("Metadata", nlohmann::json::array())) {
+      for (const char* field : {"thumb", "art"}) {
+        if (m.contains(field)) {
+          urls.push_back(m.at(field));
+        }
+      }
+      for (const auto& r : m.value("Role", nlohmann::json::array())) {
+        if (r.contains("thumb")) {
+          urls.push_back(r.at("thumb"));
+        }
+      }
+    }
+    for (const auto& i : doc.at("MediaContainer").value("Image", nlohmann::json::array())) {
+      urls.push_back(i.at("url"));
+    }
+  };
+  for (int scene = 1; scene <= 3; ++scene) {
+    const auto key = "scene-" + std::to_string(scene);
+    collect(match({{"type", 1}, {"filename", relative(scene)}}));
+    collect(match({{"type", 1}, {"title", stash_.scene(std::to_string(scene))->at("title")}, {"manual", 1}}));
+    collect(metadata(key));
+    collect(metadata(key, "/images"));
+  }
+  ASSERT_GE(urls.size(), 12U);
+  for (const auto& url : urls) {
+    ASSERT_EQ(url.rfind(base_ + "/img/v1/", 0), 0U) << url;
+    EXPECT_EQ(url.find(token_), std::string::npos) << url;
+    const auto target = url.substr(base_.size());
+    EXPECT_EQ(call("GET", target).status, 200) << url;
+    // Everything one could make of it: the provider's routes beside or below the image path.
+    const auto prefix = target.substr(0, target.find("/img/"));
+    for (const auto& derived :
+         {prefix + "/movie", prefix + "/movie/library/metadata/scene-1", target + "/../../../../../../../movie",
+          target.substr(0, target.rfind('/')) + "/movie/library/metadata/scene-1", std::string("/img/movie"),
+          "/img" + target.substr(4, target.find("/v1/") - 4) + "/movie/library/metadata/scene-1"}) {
+      EXPECT_EQ(call("GET", derived).status, 404) << derived;
+    }
+    EXPECT_EQ(call("POST", prefix + "/movie/library/metadata/matches", R"({"type":1,"title":"x","manual":1})").status,
+              404);
+  }
+  // The image route takes GET and HEAD of a signed image, nothing else.
+  EXPECT_EQ(call("POST", "/img/movie/library/metadata/matches", R"({"type":1,"title":"x","manual":1})").status, 405);
+  // URLs PMS stored before images moved out of the secret path keep working until the token rotates.
+  const auto old = "/p/" + token_ + urls.front().substr(base_.size());
+  EXPECT_EQ(call("GET", old).status, 200);
 }
 
 TEST_F(ProviderServe, AnEditInStashReachesTheAnswerThroughTheWorkersJob) {

@@ -240,6 +240,10 @@ std::vector<std::string> plexsync_problems(const nlohmann::json& doc, const std:
     if (url.rfind(base + "/img/v1/", 0) != 0) {
       p.push_back(where + ": " + url + " is not a signed image URL under " + base);
     }
+    // Image URLs leave PMS (clients, Plex's image proxy): the secret path must not ride along.
+    if (url.find("/p/") != std::string::npos) {
+      p.push_back(where + ": " + url + " carries the provider's secret path");
+    }
   };
   for (const auto& m : mc.value("Metadata", nlohmann::json::array())) {
     const auto rk = m.value("ratingKey", "");

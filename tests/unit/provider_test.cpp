@@ -242,7 +242,7 @@ TEST(ProviderContract, AScenesAnswerIsValidAndComplete) {
   config::Settings settings;
   settings.content_rating = "XXX";
   provider::ImageSigner signer(std::string(32, 'k'));
-  const provider::RenderContext ctx{*provider::identifier(""), "http://127.0.0.1:9787/p/abc", &signer, &settings};
+  const provider::RenderContext ctx{*provider::identifier(""), "http://127.0.0.1:9787", &signer, &settings};
   const auto m = provider::metadata_object(scene, ctx);
   const auto answer = provider::container(ctx.identifier, "Metadata", nlohmann::json::array({m}));
   EXPECT_EQ(contract_problems("metadata", answer), std::vector<std::string>{}) << answer.dump(1);
@@ -250,7 +250,7 @@ TEST(ProviderContract, AScenesAnswerIsValidAndComplete) {
   EXPECT_EQ(m.at("isAdult"), true);
   EXPECT_TRUE(m.at("duration").is_number_integer());
   EXPECT_EQ(m.at("thumb"), m.at("Image").at(0).at("url"));
-  EXPECT_EQ(m.at("thumb").get<std::string>().rfind("http://127.0.0.1:9787/p/abc/img/v1/scene/", 0), 0U);
+  EXPECT_EQ(m.at("thumb").get<std::string>().rfind("http://127.0.0.1:9787/img/v1/scene/", 0), 0U);
   EXPECT_EQ(contract_problems("root", provider::root_document(ctx.identifier, "PlexSync (Stash)")),
             std::vector<std::string>{});
   // Switches leave fields out of the answer.
