@@ -555,6 +555,43 @@ TEST_F(PullMode, AnItemPmsCouldNotMatchIsBoundByTheWorker) {
   EXPECT_EQ(title_of(5), scene_six.at("title"));
 }
 
+TEST_F(PullMode, FixMatchAsPlexWebSendsItResolvesToTheFilesScene) {
+  // Plex Web's Fix Match is GET .../matches?manual=1 with no title; PMS POSTs the provider's match
+  // feature with manual=1, the item's current title and the file's name (evidence O2, O3).
+  auto scene_six = *stash_.scene("6");
+  start_pull({}, true);
+  ASSERT_EQ(guid_of(5).rfind("local://", 0), 0U);
+  configure({{"provider_enabled", true},
+             {"provider_listen", "127.0.0.1:0"},
+             {"provider_public_url", base_},
+             {"skip_bind_unmatched", true}});
+  stash_.add_scene(scene_six);
+  enqueue({6});
+  drain(); // the catalog learns the file; the person, not the worker, binds it
+  wait_idle();
+  ASSERT_EQ(guid_of(5).rfind("local://", 0), 0U);
+  const auto calls_before = plex_.provider_calls().size();
+  const auto found = plex_call("GET", "/library/metadata/10005/matches?manual=1");
+  ASSERT_EQ(found.status, 200) << found.body;
+  const auto calls = plex_.provider_calls();
+  ASSERT_GT(calls.size(), calls_before);
+  const auto sent = nlohmann::json::parse(calls.at(calls_before).body);
+  EXPECT_EQ(sent.value("manual", 0), 1);
+  EXPECT_FALSE(sent.value("filename", "").empty()) << sent.dump();
+  EXPECT_EQ(sent.value("title", ""), title_of(5)) << "the item's current title";
+  const auto results = nlohmann::json::parse(found.body).at("MediaContainer").at("SearchResult");
+  ASSERT_FALSE(results.empty());
+  EXPECT_EQ(results.at(0).at("guid"), identifier_ + "://movie/scene-6");
+  // The person picks it: PMS binds and fetches the metadata.
+  ASSERT_EQ(plex_call("PUT", "/library/metadata/10005/match?guid=" +
+                                 util::percent_encode(results.at(0).at("guid").get<std::string>()) + "&name=x")
+                .status,
+            200);
+  wait_idle();
+  EXPECT_EQ(guid_of(5), identifier_ + "://movie/scene-6");
+  EXPECT_EQ(title_of(5), scene_six.at("title"));
+}
+
 } // namespace
 
 namespace {

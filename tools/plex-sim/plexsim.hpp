@@ -81,9 +81,10 @@ struct AgentOptions {
   // with the library folder's own name first, or the full path.
   enum class FilenameStyle { rel, rel_leading_slash, rel_with_root_name, absolute };
   FilenameStyle filename_style = FilenameStyle::rel;
-  // Whether a refresh matches again: always, never, or only items without a GUID.
+  // Whether a refresh matches again: always, never, or only items without a GUID. A 1.43.4 server
+  // was seen matching again on every refresh (evidence O8), so that is the default.
   enum class Rematch { always, never, unmatched_only };
-  Rematch rematch_on_refresh = Rematch::unmatched_only;
+  Rematch rematch_on_refresh = Rematch::always;
   int score_threshold = 0;                     // results scoring below it are dropped (a missing score is 0); 0 = off
   bool genre_first_only = false;               // the reported PMS bug: only the first Genre is kept
   bool probe_extras = true;                    // GET .../extras on refresh, as PMS 1.43.4 was seen to

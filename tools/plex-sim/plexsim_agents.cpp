@@ -77,14 +77,58 @@ std::optional<int64_t> id_param(const std::string& v) {
   return std::stoll(v);
 }
 
-// The scanner's title and year from a file name: "2024-01-15 Pool Party.mp4" -> ("2024-01-15 Pool Party", 2024).
+// The scanner's title and year from a file name, as a real PMS 1.43.0 made them (evidence O7):
+// bracketed groups dropped, punctuation flattened to spaces, and no year for a date-named file.
+// "Brasil Bimbos 2025-06-02 Eu Quero (Lunna Real) [139733].mkv" -> ("Brasil Bimbos 2025 06 02 Eu Quero Lunna Real", 0).
 std::pair<std::string, int> parse_name(const std::string& file) {
   auto name = file.substr(file.find_last_of('/') + 1);
   name = name.substr(0, name.rfind('.'));
-  static const std::regex k_year("(19|20)\\d\\d");
+  static const std::regex k_brackets("\\[[^\\]]*\\]");
+  static const std::regex k_date("(19|20)\\d\\d[-._ ](0[1-9]|1[0-2])[-._ ](0[1-9]|[12]\\d|3[01])");
+  static const std::regex k_year("(^|[^0-9])((19|20)\\d\\d)([^0-9]|$)");
+  name = std::regex_replace(name, k_brackets, " ");
   std::smatch m;
-  const int year = std::regex_search(name, m, k_year) ? std::stoi(m.str()) : 0;
-  return {name, year};
+  const bool dated = std::regex_search(name, k_date);
+  const int year = !dated && std::regex_search(name, m, k_year) ? std::stoi(m.str(2)) : 0;
+  std::string flat;
+  for (const char c : name) {
+    const bool punct = std::string_view("-_.,;:!()[]{}").find(c) != std::string_view::npos;
+    if (punct || c == ' ') {
+      if (!flat.empty() && flat.back() != ' ') {
+        flat.push_back(' ');
+      }
+    } else {
+      flat.push_back(c);
+    }
+  }
+  while (!flat.empty() && flat.back() == ' ') {
+    flat.pop_back();
+  }
+  return {flat, year};
+}
+
+// What `filename` PMS sends for a file, in the style the options choose.
+std::string match_filename(const std::string& file, const std::vector<std::string>& locations,
+                           AgentOptions::FilenameStyle style) {
+  std::string rel = file;
+  std::string root;
+  for (const auto& l : locations) {
+    if (file.rfind(l + "/", 0) == 0) {
+      rel = file.substr(l.size() + 1);
+      root = l;
+    }
+  }
+  switch (style) {
+  case AgentOptions::FilenameStyle::rel:
+    break;
+  case AgentOptions::FilenameStyle::rel_leading_slash:
+    return "/" + rel;
+  case AgentOptions::FilenameStyle::rel_with_root_name:
+    return root.substr(root.find_last_of('/') + 1) + "/" + rel;
+  case AgentOptions::FilenameStyle::absolute:
+    return file;
+  }
+  return rel;
 }
 
 int64_t now_ms_for_agents() {
@@ -274,30 +318,11 @@ void PlexSim::agent_refresh(const std::string& rating_key, bool force_match, con
   const bool match_now = bind_guid.empty() && (force_match || guid.empty());
   std::string rating;
   if (match_now) {
-    std::string rel = file;
-    std::string root;
-    for (const auto& l : locations) {
-      if (file.rfind(l + "/", 0) == 0) {
-        rel = file.substr(l.size() + 1);
-        root = l;
-      }
-    }
-    std::string filename = rel;
-    switch (options.filename_style) {
-    case AgentOptions::FilenameStyle::rel:
-      break;
-    case AgentOptions::FilenameStyle::rel_leading_slash:
-      filename = "/" + rel;
-      break;
-    case AgentOptions::FilenameStyle::rel_with_root_name:
-      filename = root.substr(root.find_last_of('/') + 1) + "/" + rel;
-      break;
-    case AgentOptions::FilenameStyle::absolute:
-      filename = file;
-      break;
-    }
     const auto [title, year] = parse_name(file);
-    nlohmann::json body = {{"type", 1}, {"title", title}, {"filename", filename}, {"manual", 0}};
+    nlohmann::json body = {{"type", 1},
+                           {"title", title},
+                           {"filename", match_filename(file, locations, options.filename_style)},
+                           {"manual", 0}};
     if (year != 0) {
       body["year"] = year;
     }
@@ -616,11 +641,17 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
     });
     return res;
   }
-  // /library/metadata/{id}/refresh | match | matches on a custom-agent item.
+  // /library/metadata/{id}/refresh | match (PUT) | matches (GET as Plex Web sends it, evidence O2;
+  // PUT as Plex's OpenAPI document lists it) on a custom-agent item.
   if (parts.size() == 5 && parts[1] == "library" && parts[2] == "metadata" &&
-      (parts[4] == "refresh" || parts[4] == "match" || parts[4] == "matches") && m == "PUT") {
+      (((parts[4] == "refresh" || parts[4] == "match") && m == "PUT") ||
+       (parts[4] == "matches" && (m == "GET" || m == "PUT")))) {
     std::string section;
     std::string guid;
+    std::string current_title;
+    std::string file;
+    std::vector<std::string> locations;
+    AgentOptions agent_options;
     {
       const std::lock_guard lock(mutex_);
       const auto* item = find_item(parts[3]);
@@ -629,6 +660,15 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
       }
       section = item->section_key;
       guid = item->guid;
+      const auto t = item->text.find("title");
+      current_title = t == item->text.end() ? "" : t->second;
+      file = item->parts.empty() ? "" : item->parts.front().file;
+      for (const auto& s : sections_) {
+        if (s.key == section) {
+          locations = s.locations;
+        }
+      }
+      agent_options = agent_options_;
     }
     const auto provider = provider_for_section(section);
     if (!provider) {
@@ -636,11 +676,7 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
     }
     const auto& rk = parts[3];
     if (parts[4] == "refresh") {
-      AgentOptions options;
-      {
-        const std::lock_guard lock(mutex_);
-        options = agent_options_;
-      }
+      const auto& options = agent_options;
       const bool rematch = options.rematch_on_refresh == AgentOptions::Rematch::always ||
                            (options.rematch_on_refresh == AgentOptions::Rematch::unmatched_only && guid.empty());
       if (options.rematch_on_refresh == AgentOptions::Rematch::never && guid.empty()) {
@@ -657,8 +693,15 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
       run_agent_job([this, rk, bind] { agent_refresh(rk, false, bind); });
       return net::ServerResponse{};
     }
-    // Fix Match: the provider's candidates with manual=1.
-    nlohmann::json body = {{"type", 1}, {"title", param("title")}, {"manual", 1}};
+    // Fix Match (evidence O2, O3): PMS POSTs the provider's match feature with manual=1, the title
+    // typed in the dialog or else the item's current one, and the file's name, no query string.
+    nlohmann::json body = {{"type", 1}, {"title", param("title").empty() ? current_title : param("title")}, {"manual", 1}};
+    if (!file.empty()) {
+      body["filename"] = match_filename(file, locations, agent_options.filename_style);
+    }
+    if (!param("year").empty() && util::all_digits(param("year"), 4)) {
+      body["year"] = std::stoi(param("year"));
+    }
     int status = 0;
     const auto answer = call_provider(*provider, "POST", feature_key(*provider, "match"), body.dump(), &status);
     auto results = nlohmann::json::array();
