@@ -92,7 +92,12 @@ service_env=(env PLEXSYNC_PROVIDER_ENABLED=true "PLEXSYNC_PROVIDER_LISTEN=127.0.
 "${service_env[@]}" "$plugin/plexsync" worker --forever --data-dir "$plugin/data" 2>>"$work/service.log" &
 pids+=($!)
 root_url=$("${service_env[@]}" "$plugin/plexsync" provider url --data-dir "$plugin/data" 2>/dev/null | head -n 1)
-for _ in $(seq 100); do curl -fsS "$root_url" >/dev/null 2>&1 && break; sleep 0.1; done
+# The root answers at once; match answers 200 once the catalog of Stash's files is built (503 before).
+for _ in $(seq 100); do
+  curl -fsS -X POST -H 'Content-Type: application/json' -d '{"type":1}' "$root_url/library/metadata/matches" \
+    >/dev/null 2>&1 && break
+  sleep 0.1
+done
 echo "demo: provider listening; plexsync provider url -> ${root_url%/p/*}/p/<secret>/movie"
 "${service_env[@]}" "$plugin/plexsync" provider register --library "Adult (pull)" --switch --data-dir "$plugin/data" |
   sed 's/^/  /'

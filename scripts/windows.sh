@@ -248,12 +248,15 @@ grep -q '"identifier":"tv.plex.agents.custom.plexsync.stash"' "$work/root.json" 
 scene_path=$(curl -fsS -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$stash_port/graphql" \
   -d '{"query":"{ findScene(id: \"1\") { files { path } } }"}' | sed -n 's/.*"path":"\([^"]*\)".*/\1/p')
 [[ -n $scene_path ]] || fail "stashsim did not give scene 1's path"
+# match answers 503 until the catalog of Stash's files is built; the root answers from the start.
+wait_for 30 curl -fs -X POST -H 'Content-Type: application/json' "$root/library/metadata/matches" -d '{"type":1}' \
+  -o /dev/null || fail "the provider's catalog was not built within 30 s"
 match=$(curl -fsS -X POST -H 'Content-Type: application/json' "$root/library/metadata/matches" \
   -d "{\"type\":1,\"title\":\"x\",\"filename\":\"$scene_path\"}") || fail "the match request failed"
 grep -q '"ratingKey":"scene-1"' <<<"$match" || fail "the provider did not match scene 1 by its path: $match"
 meta=$(curl -fsS "$root/library/metadata/scene-1") || fail "the metadata request failed"
 thumb=$(sed -n 's/.*"thumb":"\([^"]*\)".*/\1/p' <<<"$meta" | head -n1)
-[[ $thumb == "http://127.0.0.1:$pport/p/"*"/img/v1/"* ]] || fail "no signed cover URL in: $meta"
+[[ $thumb == "http://127.0.0.1:$pport/img/v1/"* ]] || fail "no signed cover URL outside the secret path in: $meta"
 type=$(curl -fsS -o /dev/null -w '%{content_type}' "$thumb") || fail "the cover did not come through the proxy"
 [[ $type == image/* ]] || fail "the cover came as '$type'"
 wine_run "$pexe" worker --stop --data-dir "$data_win" >/dev/null || fail "worker --stop failed"

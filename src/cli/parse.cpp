@@ -109,6 +109,9 @@ int run(int argc, char** argv) {
   bool register_switch = false;
   provider_register->add_option("--library", register_libraries, "A Plex library to move onto the PlexSync agent");
   provider_register->add_flag("--switch", register_switch, "Move the --library libraries now and refresh them");
+  bool register_no_local_media = false;
+  provider_register->add_flag("--no-local-media", register_no_local_media,
+                              "Leave Plex Local Media (local subtitles, trailers, artwork) out of the agent");
   auto* provider_rotate =
       provider_sub("rotate-token", "Replace the provider's secret path segment and print the new URL");
 
@@ -176,7 +179,7 @@ int run(int argc, char** argv) {
     return masked([&] { return cmd_provider_match(op, target, match_manual, match_title); });
   }
   if (*provider_register) {
-    return masked([&] { return cmd_provider_register(op, register_libraries, register_switch); });
+    return masked([&] { return cmd_provider_register(op, register_libraries, register_switch, !register_no_local_media); });
   }
   if (*provider_rotate) {
     return cmd_provider_rotate(op);

@@ -88,6 +88,49 @@ plex::Result<int> unlock_pushed_fields(store::Db& db, plex::PlexClient& plex, co
   return edited;
 }
 
+// A provider's or agent's id as PMS lists it: a JSON number or a numeric string (which type a real
+// PMS uses is unverified, so both are taken; `.dump()` would quote a string into the URL). "" for
+// anything else.
+constexpr const char* k_local_media = "tv.plex.agents.localmedia";
+
+std::string plex_id(const nlohmann::json& item) {
+  const auto it = item.find("id");
+  if (it == item.end()) {
+    return {};
+  }
+  if (it->is_number_integer() || it->is_number_unsigned()) {
+    return it->dump();
+  }
+  if (it->is_string() && util::all_digits(it->get_ref<const std::string&>(), 18)) {
+    return it->get<std::string>();
+  }
+  return {};
+}
+
+std::optional<bool> online_flag(const nlohmann::json& provider) {
+  // Which type PMS gives the flag is unverified: a JSON boolean, 0/1, or "0"/"1" (its XML form).
+  const auto it = provider.find("online");
+  if (it == provider.end()) {
+    return std::nullopt;
+  }
+  if (it->is_boolean()) {
+    return it->get<bool>();
+  }
+  if (it->is_number_integer() || it->is_number_unsigned()) {
+    return it->get<int64_t>() != 0;
+  }
+  if (it->is_string()) {
+    const auto& v = it->get_ref<const std::string&>();
+    if (v == "1" || v == "true") {
+      return true;
+    }
+    if (v == "0" || v == "false") {
+      return false;
+    }
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 int cmd_provider_url(const OperatorOptions& o) {
@@ -243,8 +286,6 @@ int cmd_provider_check(const OperatorOptions& o) {
         "nothing answers at " + base +
             ": start the worker in service mode (plexsync worker --forever) with "
             "the provider enabled, or fix provider_listen / provider_public_url");
-  } else if (answer.status == 503) {
-    add("listener", false, "the provider is still indexing Stash's files for the first time; run the check again soon");
   } else if (answer.status != 200) {
     add("listener", false,
         "HTTP " + std::to_string(answer.status) + " from " + base +
@@ -259,6 +300,15 @@ int cmd_provider_check(const OperatorOptions& o) {
             got == identifier ? "answers at " + base
                               : "the root document names '" + got + "', not '" + identifier +
                                     "': is provider_identifier_suffix the same for the worker and this command?");
+  }
+  if (listening) {
+    // The root answers from the start; match and metadata wait (503) for the first catalog build.
+    const auto probe = ask("POST", root + "/library/metadata/matches", R"({"type":1})");
+    add("catalog", probe.status == 200,
+        probe.status == 200 ? "Stash's files are indexed"
+        : probe.status == 503
+            ? "still indexing Stash's files for the first time (Plex's matches wait meanwhile); run the check again soon"
+            : "a match answered HTTP " + std::to_string(probe.status) + "; see plexsync.log");
   }
   if (listening && !s.provider_skip_token) {
     const auto bare = ask("GET", base + "/movie");
@@ -276,10 +326,12 @@ int cmd_provider_check(const OperatorOptions& o) {
   } else {
     std::string uri;
     bool found = false;
+    std::optional<bool> online;
     for (const auto& p : listed->value("MetadataAgentProvider", nlohmann::json::array())) {
       if (p.is_object() && p.value("identifier", "") == identifier) {
         found = true;
         uri = p.value("uri", "");
+        online = online_flag(p);
       }
     }
     if (!found) {
@@ -289,6 +341,17 @@ int cmd_provider_check(const OperatorOptions& o) {
           uri == root ? "registered with this URL"
                       : "registered with another URL (an old token or address): run plexsync provider register, "
                         "which updates it");
+      // PMS loads a provider's root when it starts or when the provider's URL is set; one that did
+      // not answer then stays offline, and PMS asks it nothing (evidence O1).
+      if (!online) {
+        add("Plex loaded the provider", true, "Plex does not say whether it loaded the provider (no online flag)");
+      } else {
+        add("Plex loaded the provider", *online,
+            *online ? "online"
+                    : "offline: Plex could not reach the provider when it last loaded it (PlexSync's worker was "
+                      "down, or the address was wrong then). Run plexsync provider register, which makes Plex load "
+                      "it again, or restart Plex Media Server while the worker runs");
+      }
     }
   }
   if (auto sections = plex->sections(); !sections) {
@@ -369,28 +432,8 @@ int cmd_provider_check(const OperatorOptions& o) {
   return all_ok ? k_exit_ok : k_exit_problems;
 }
 
-namespace {
-
-// A provider's or agent's id as PMS lists it: a JSON number or a numeric string (which type a real
-// PMS uses is unverified, so both are taken; `.dump()` would quote a string into the URL). "" for
-// anything else.
-std::string plex_id(const nlohmann::json& item) {
-  const auto it = item.find("id");
-  if (it == item.end()) {
-    return {};
-  }
-  if (it->is_number_integer() || it->is_number_unsigned()) {
-    return it->dump();
-  }
-  if (it->is_string() && util::all_digits(it->get_ref<const std::string&>(), 18)) {
-    return it->get<std::string>();
-  }
-  return {};
-}
-
-} // namespace
-
-int cmd_provider_register(const OperatorOptions& o, const std::vector<std::string>& libraries, bool switch_them) {
+int cmd_provider_register(const OperatorOptions& o, const std::vector<std::string>& libraries, bool switch_them,
+                          bool local_media) {
   int code = k_exit_ok;
   auto setup = open_setup(o.data_dir, code);
   if (!setup) {
@@ -411,10 +454,27 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
     return fail(listed.error());
   }
   bool registered = false;
+  std::string local_media_id;
   for (const auto& p : listed->value("MetadataAgentProvider", nlohmann::json::array())) {
+    if (p.value("identifier", "") == k_local_media) {
+      local_media_id = plex_id(p);
+    }
     if (p.value("identifier", "") == identifier) {
       registered = true;
       const auto provider_id = plex_id(p);
+      // Offline: PMS could not load the root when it last tried (evidence O1). Setting the URL
+      // again makes it load the provider now.
+      const bool offline = online_flag(p) == std::optional<bool>(false);
+      if (offline && !provider_id.empty() && p.value("uri", "") == uri) {
+        if (auto r =
+                plex->call("PUT", "/media/providers/metadata/" + provider_id + "?uri=" + util::percent_encode(uri));
+            !r) {
+          return fail(r.error());
+        }
+        std::cout << "Plex had the provider offline (it could not reach it when it last loaded providers); asked "
+                     "Plex to load it again\n";
+        ++changes;
+      }
       if (p.value("uri", "") != uri) {
         if (provider_id.empty()) {
           std::cerr << "plexsync: error: Plex lists the provider without an id PlexSync can use: change its URL to "
@@ -448,9 +508,11 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
     return fail(groups.error());
   }
   std::string group_id;
+  nlohmann::json group_providers = nlohmann::json::array();
   for (const auto& g : groups->value("MetadataAgentProviderGroup", nlohmann::json::array())) {
     if (const auto id = plex_id(g); g.value("primaryIdentifier", "") == identifier && !id.empty()) {
       group_id = id;
+      group_providers = g.value("MetadataAgentProvider", nlohmann::json::array());
     }
   }
   if (group_id.empty()) {
@@ -462,6 +524,7 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
     for (const auto& g : made->value("MetadataAgentProviderGroup", nlohmann::json::array())) {
       if (const auto id = plex_id(g); !id.empty()) {
         group_id = id;
+        group_providers = g.value("MetadataAgentProvider", nlohmann::json::array());
       }
     }
     if (group_id.empty()) {
@@ -472,6 +535,26 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
     }
     std::cout << "created the agent '" << s.provider_title << "' in Plex\n";
     ++changes;
+  }
+  // 2b. Plex Local Media after PlexSync in the agent: without it a library on a custom agent stops
+  // picking up local subtitles, trailers and artwork (what ShokoRelay's and the MAL provider's
+  // guides have users add by hand).
+  const bool has_local_media =
+      std::any_of(group_providers.begin(), group_providers.end(),
+                  [](const nlohmann::json& p) { return p.is_object() && p.value("identifier", "") == k_local_media; });
+  if (local_media && !has_local_media) {
+    if (local_media_id.empty()) {
+      std::cout << "Plex lists no Plex Local Media provider: add it to the agent '" << s.provider_title
+                << "' in Plex (Settings > Metadata Agents) if you keep subtitles, trailers or artwork beside your "
+                   "videos\n";
+    } else {
+      if (auto r = plex->call("PUT", "/media/providers/metadata/group/" + group_id + "/items/" + local_media_id); !r) {
+        return fail(r.error());
+      }
+      std::cout << "added Plex Local Media to the agent after PlexSync (local subtitles, trailers and artwork; "
+                   "--no-local-media leaves it out)\n";
+      ++changes;
+    }
   }
   // 3. Libraries moved onto it, each refreshed in full so PMS asks the provider for every item.
   auto sections = plex->sections();

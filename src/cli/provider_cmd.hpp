@@ -16,7 +16,9 @@ int cmd_provider_rotate(const OperatorOptions& o);
 // PMS asks, one image through the proxy; every failure with its cause and fix. 0 when all pass.
 int cmd_provider_check(const OperatorOptions& o);
 // Registers the provider and an agent in PMS through its API; with switch_them, moves the named
-// libraries onto the agent and refreshes them in full. A second run changes nothing.
-int cmd_provider_register(const OperatorOptions& o, const std::vector<std::string>& libraries, bool switch_them);
+// libraries onto the agent and refreshes them in full; with local_media, Plex Local Media joins the
+// agent after PlexSync. A second run changes nothing.
+int cmd_provider_register(const OperatorOptions& o, const std::vector<std::string>& libraries, bool switch_them,
+                          bool local_media = true);
 
 } // namespace cli

@@ -471,8 +471,12 @@ net::ServerResponse Provider::handle(const net::ServerRequest& request) {
   }
   const auto& base_url = base; // image URLs hang below it, outside the secret
   try {
-    if (!backend_.ready() && rest.rfind("/img/", 0) != 0) {
-      response = status_only(503); // the catalog is being built for the first time
+    // While the catalog is built for the first time only match and metadata wait (503): PMS loads
+    // a provider's root when it starts or registers it and counts one that fails as offline until
+    // its next load (evidence O1), so the root answers at all times, like the images.
+    const bool waits_for_catalog = rest.rfind("/movie/", 0) == 0 && rest != "/movie/";
+    if (!backend_.ready() && waits_for_catalog) {
+      response = status_only(503);
       response.headers.push_back(net::Header{"Retry-After", "5"});
     } else {
       response = route(request, rest, settings, id, base_url);

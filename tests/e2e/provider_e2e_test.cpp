@@ -54,6 +54,12 @@ protected:
     return res ? *res : net::Response{};
   }
 
+  // The catalog is built once match answers (503 until then; the root answers from the start).
+  bool catalog_ready(const std::string& root) {
+    return call("POST", root + "/library/metadata/matches", R"({"type":1})", {{"Content-Type", "application/json"}})
+               .status == 200;
+  }
+
   uint16_t port_ = 0;
   std::map<std::string, std::string> env_;
 };
@@ -68,8 +74,9 @@ TEST_F(ProviderE2E, ServiceWorkerServesPlexAndFollowsStash) {
   ASSERT_EQ(root.rfind("http://127.0.0.1:" + std::to_string(port_) + "/p/", 0), 0U) << root;
   ASSERT_EQ(root.substr(root.size() - 6), "/movie");
   const auto base = root.substr(0, root.size() - 6);
-  // Listening at once; 200 once Stash's files are indexed.
+  // The root answers at once; matches answer 200 once Stash's files are indexed (503 before).
   ASSERT_TRUE(wait_for([&] { return call("GET", root).status == 200; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(wait_for([&] { return catalog_ready(root); }, std::chrono::seconds(30)));
   const auto doc = nlohmann::json::parse(call("GET", root).body);
   EXPECT_EQ(testing_support::contract_problems("root", doc), std::vector<std::string>{});
   const std::string identifier = doc.at("MediaProvider").at("identifier");
@@ -195,7 +202,7 @@ TEST_P(ProviderE2EScan, RegisterScanEditAndBindThroughTheBinary) {
   const auto url = run_process({bin_, "provider", "url", "--data-dir", data_}, "", env_);
   ASSERT_EQ(url.exit_code, 0) << url.err;
   const auto root = url.out.substr(0, url.out.find('\n'));
-  ASSERT_TRUE(wait_for([&] { return call("GET", root).status == 200; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(wait_for([&] { return catalog_ready(root); }, std::chrono::seconds(30)));
   const std::string identifier = nlohmann::json::parse(call("GET", root).body)["MediaProvider"]["identifier"];
   // 1: register, switch the library; PMS scans it through the provider.
   const auto reg =

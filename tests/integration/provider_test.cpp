@@ -473,6 +473,11 @@ TEST_P(PullFirstScan, EveryItemIsBoundToItsSceneWithItsFieldsAndImages) {
     EXPECT_EQ(call.url.find("plexsim-token"), std::string::npos);
   }
   EXPECT_GE(images, 6);
+  // Plex Local Media follows PlexSync in the agent, so local subtitles and trailers still show.
+  const auto group = plex_.agent_groups().front();
+  ASSERT_EQ(group.providers.size(), 2U);
+  EXPECT_EQ(group.providers.at(0), plex_.providers().front().id);
+  EXPECT_EQ(group.providers.at(1), 3) << "plexsim's Plex Local Media";
   // A second register changes nothing.
   const int before = writes_to_plex();
   ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {"Adult"}, true), 0);
@@ -754,6 +759,57 @@ TEST_F(PullMode, ProviderCheckNamesWhatIsMissingThenPasses) {
   EXPECT_EQ(cli::cmd_provider_check(cli::OperatorOptions{dir_, false}), cli::k_exit_problems);
   out = testing::internal::GetCapturedStdout();
   EXPECT_NE(out.find("FAIL  listener: nothing answers"), std::string::npos) << out;
+}
+
+TEST_F(PullMode, LocalMediaJoinsTheAgentAfterPlexSyncUnlessLeftOut) {
+  start();
+  configure({{"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}, {"provider_public_url", base_}});
+  ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {}, false, false), 0);
+  ASSERT_EQ(plex_.agent_groups().size(), 1U);
+  EXPECT_EQ(plex_.agent_groups().front().providers.size(), 1U) << "--no-local-media";
+  testing::internal::CaptureStdout();
+  ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {}, false), 0);
+  const auto out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("added Plex Local Media to the agent after PlexSync"), std::string::npos) << out;
+  const auto providers = plex_.agent_groups().front().providers;
+  ASSERT_EQ(providers.size(), 2U);
+  EXPECT_EQ(providers.at(1), 3);
+  const int before = writes_to_plex();
+  ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {}, false), 0);
+  EXPECT_EQ(writes_to_plex(), before) << "already there: nothing to change";
+}
+
+TEST_F(PullMode, APmsRestartWhileTheProviderIsDownIsReportedWithItsFix) {
+  // PMS loads custom providers when it starts; one it could not reach then stays offline and is
+  // asked nothing (evidence O1), however healthy it is later.
+  start_pull();
+  const auto port = host_->port();
+  host_.reset();
+  plex_.restart_pms();
+  ASSERT_FALSE(plex_.providers().front().online);
+  configure({{"provider_enabled", true},
+             {"provider_listen", "127.0.0.1:" + std::to_string(port)},
+             {"provider_public_url", base_}});
+  auto host = worker::ProviderHost::start_if_enabled(dir_);
+  ASSERT_TRUE(host && *host) << "the provider did not start again on port " << port;
+  host_ = std::move(*host);
+  ASSERT_TRUE(wait_for([&] { return host_->ready(); }, std::chrono::seconds(30)));
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(cli::cmd_provider_check(cli::OperatorOptions{dir_, false}), cli::k_exit_problems);
+  auto out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("ok    listener"), std::string::npos) << out;
+  EXPECT_NE(out.find("FAIL  Plex loaded the provider: offline"), std::string::npos) << out;
+  EXPECT_NE(out.find("plexsync provider register"), std::string::npos) << out;
+  // The fix the check names: register makes PMS load the provider again.
+  testing::internal::CaptureStdout();
+  ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {}, false), 0);
+  out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("asked Plex to load it again"), std::string::npos) << out;
+  EXPECT_TRUE(plex_.providers().front().online);
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(cli::cmd_provider_check(cli::OperatorOptions{dir_, false}), cli::k_exit_ok);
+  out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("ok    Plex loaded the provider: online"), std::string::npos) << out;
 }
 
 TEST_F(PullMode, GenresPmsCutToTheFirstAreRepairedOnceAndCounted) {

@@ -306,3 +306,47 @@ TEST_F(ProviderSecrets, ConcurrentFirstUseAgreesAndRotationReplacesOnlyTheToken)
 }
 
 } // namespace
+
+namespace {
+
+// A host whose catalog is still being built: no Stash call may be made either.
+class BuildingBackend final : public provider::Backend {
+public:
+  config::Settings settings() override { return {}; }
+  bool ready() override { return false; }
+  util::Result<std::optional<stash::Scene>> fetch_scene(const std::string&) override { return util::fail("building"); }
+  util::Result<std::optional<stash::StashClient::Image>> fetch_image(const std::string&) override {
+    return util::fail("building");
+  }
+  util::Result<std::vector<stash::Scene>> search_scenes(const std::string&, int) override {
+    return util::fail("building");
+  }
+};
+
+class ProviderStartup : public testing_support::SandboxedTest {};
+
+TEST_F(ProviderStartup, TheRootAnswersWhileTheCatalogIsBuiltAndOnlyMatchAndMetadataWait) {
+  // PMS loads a provider's root when it starts and marks one that fails offline until it loads
+  // providers again (issue #26): the root must not wait for the catalog.
+  auto secrets = provider::load_or_create_secrets(dir_);
+  ASSERT_TRUE(secrets);
+  BuildingBackend backend;
+  provider::Provider p(dir_, *secrets, backend);
+  const auto ask = [&](const std::string& method, const std::string& path, const std::string& query = "") {
+    net::ServerRequest r;
+    r.method = method;
+    r.path = "/p/" + secrets->token + path;
+    r.query = query;
+    r.peer = "127.0.0.1";
+    r.body = method == "POST" ? R"({"type":1,"filename":"a.mp4"})" : "";
+    return p.handle(r).status;
+  };
+  EXPECT_EQ(ask("GET", "/movie"), 200);
+  EXPECT_EQ(ask("GET", "/movie", "includePreferences=1"), 200);
+  EXPECT_EQ(ask("GET", "/movie/"), 200);
+  EXPECT_EQ(ask("POST", "/movie/library/metadata/matches"), 503);
+  EXPECT_EQ(ask("GET", "/movie/library/metadata/scene-1"), 503);
+  EXPECT_EQ(ask("GET", "/movie/library/metadata/scene-1/images"), 503);
+}
+
+} // namespace

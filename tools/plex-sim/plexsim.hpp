@@ -101,6 +101,11 @@ struct MetadataProvider {
   std::string uri; // the root URL registered
   std::string title;
   nlohmann::json root; // the MediaProvider object it answered
+  // PMS fetches a custom provider's root (?includePreferences=1) when it starts and when the
+  // provider is registered or its URL changes (evidence O1); one that did not answer then is
+  // offline, and PMS asks it nothing until the next load.
+  bool online = true;
+  bool builtin = false; // Plex Movie, Plex Personal Media, Plex Local Media: listed, never called
 };
 struct AgentGroup {
   int64_t id = 0;
@@ -209,8 +214,10 @@ public:
   // Custom metadata providers (plexsim_agents.cpp).
   void set_agent_options(const AgentOptions& options);
   std::vector<ProviderCall> provider_calls();
-  std::vector<MetadataProvider> providers();
+  std::vector<MetadataProvider> providers(); // the custom ones
   std::vector<AgentGroup> agent_groups();
+  // PMS restarting: every custom provider's root fetched again, online only if it answered.
+  void restart_pms();
   // Scans and refreshes on custom agents run in the background, as in PMS: true when none runs.
   bool agent_idle() const { return agent_jobs_ == 0; }
   // A person's edit in Plex's UI: sets the field and locks it.
@@ -262,9 +269,12 @@ private:
   int64_t overloaded_ = 0;
   // Custom metadata providers: guarded by mutex_ (options, providers, groups) and calls_mutex_.
   AgentOptions agent_options_;
-  std::vector<MetadataProvider> providers_;
+  std::vector<MetadataProvider> providers_ = builtin_providers();
   std::vector<AgentGroup> groups_;
-  int64_t next_provider_id_ = 1;
+  int64_t next_provider_id_ = 10;
+  static std::vector<MetadataProvider> builtin_providers();
+  // GET {uri}?includePreferences=1 as PMS loads a provider: the root, or an error text.
+  std::string load_provider(MetadataProvider& p);
   std::mutex calls_mutex_;
   std::vector<ProviderCall> calls_;
   std::atomic<int> agent_jobs_{0};

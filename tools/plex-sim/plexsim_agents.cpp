@@ -66,7 +66,11 @@ nlohmann::json id_json(int64_t id, const AgentOptions& options) {
 }
 
 nlohmann::json provider_json(const MetadataProvider& p, const AgentOptions& options) {
-  return {{"id", id_json(p.id, options)}, {"identifier", p.identifier}, {"uri", p.uri}, {"title", p.title}};
+  return {{"id", id_json(p.id, options)},
+          {"identifier", p.identifier},
+          {"uri", p.uri},
+          {"title", p.title},
+          {"online", p.online}};
 }
 
 // An id parameter as PMS takes it: digits only (a quoted or empty id is a client's mistake).
@@ -163,7 +167,62 @@ std::vector<ProviderCall> PlexSim::provider_calls() {
 
 std::vector<MetadataProvider> PlexSim::providers() {
   const std::lock_guard lock(mutex_);
-  return providers_;
+  std::vector<MetadataProvider> out;
+  std::copy_if(providers_.begin(), providers_.end(), std::back_inserter(out),
+               [](const MetadataProvider& p) { return !p.builtin; });
+  return out;
+}
+
+// The built-in providers a PMS 1.43 database holds from its first start (a dump of that table is
+// public: Plex Movie, Plex Personal Media, and Plex Local Media, which reads local assets).
+std::vector<MetadataProvider> PlexSim::builtin_providers() {
+  std::vector<MetadataProvider> out;
+  int64_t id = 1;
+  for (const auto& [identifier, title] : std::vector<std::pair<std::string, std::string>>{
+           {"tv.plex.agents.movie", "Plex Movie"},
+           {"tv.plex.agents.none", "Plex Personal Media"},
+           {"tv.plex.agents.localmedia", "Plex Local Media"}}) {
+    MetadataProvider p;
+    p.id = id++;
+    p.identifier = identifier;
+    p.title = title;
+    p.builtin = true;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::string PlexSim::load_provider(MetadataProvider& p) {
+  int status = 0;
+  const auto root = call_provider(p, "GET", "?includePreferences=1", "", &status);
+  if (status != 200) {
+    p.online = false;
+    return "the provider did not answer";
+  }
+  if (const auto problem = root_problem(root); !problem.empty()) {
+    p.online = false;
+    return problem;
+  }
+  p.root = root.at("MediaProvider");
+  p.identifier = p.root.at("identifier");
+  p.title = p.root.at("title");
+  p.online = true;
+  return {};
+}
+
+void PlexSim::restart_pms() {
+  std::vector<MetadataProvider> custom = providers();
+  for (auto& p : custom) {
+    (void)load_provider(p); // no lock held while a provider is called
+  }
+  const std::lock_guard lock(mutex_);
+  for (auto& p : providers_) {
+    for (const auto& loaded : custom) {
+      if (loaded.id == p.id) {
+        p = loaded;
+      }
+    }
+  }
 }
 
 std::vector<AgentGroup> PlexSim::agent_groups() {
@@ -258,7 +317,7 @@ std::optional<MetadataProvider> PlexSim::provider_for_section(const std::string&
       continue;
     }
     for (const auto& p : providers_) {
-      if (p.identifier == s.agent) {
+      if (p.identifier == s.agent && !p.builtin && p.online) {
         return p;
       }
     }
@@ -279,8 +338,8 @@ std::vector<MetadataProvider> PlexSim::contributors_for_section(const std::strin
       }
       for (size_t i = 1; i < g.providers.size(); ++i) {
         for (const auto& p : providers_) {
-          if (p.id == g.providers[i]) {
-            out.push_back(p);
+          if (p.id == g.providers[i] && !p.builtin && p.online) {
+            out.push_back(p); // Local Media reads files beside the video: not modelled
           }
         }
       }
@@ -501,15 +560,11 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
         }
       }
     }
-    MetadataProvider p{0, "", uri, "", {}};
-    int status = 0;
-    const auto root = call_provider(p, "GET", "", "", &status);
-    if (status != 200 || !root_problem(root).empty()) {
-      return status_answer(400, status != 200 ? "the provider did not answer" : root_problem(root));
+    MetadataProvider p;
+    p.uri = uri;
+    if (const auto problem = load_provider(p); !problem.empty()) {
+      return status_answer(400, problem);
     }
-    p.root = root.at("MediaProvider");
-    p.identifier = p.root.at("identifier");
-    p.title = p.root.at("title");
     const std::lock_guard lock(mutex_);
     for (const auto& other : providers_) {
       if (other.identifier == p.identifier) {
@@ -523,14 +578,28 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
   }
   if (parts.size() == 5 && parts[1] == "media" && parts[2] == "providers" && parts[3] == "metadata" &&
       parts[4] != "group" && m == "PUT") {
-    const std::lock_guard lock(mutex_);
-    for (auto& p : providers_) {
-      if (std::to_string(p.id) == parts[4]) {
-        p.uri = param("uri").empty() ? p.uri : param("uri");
-        return net::ServerResponse{};
+    // A changed URL: PMS loads the provider again from it.
+    std::optional<MetadataProvider> found;
+    {
+      const std::lock_guard lock(mutex_);
+      for (const auto& p : providers_) {
+        if (std::to_string(p.id) == parts[4] && !p.builtin) {
+          found = p;
+        }
       }
     }
-    return status_answer(404);
+    if (!found) {
+      return status_answer(404);
+    }
+    found->uri = param("uri").empty() ? found->uri : param("uri");
+    (void)load_provider(*found);
+    const std::lock_guard lock(mutex_);
+    for (auto& p : providers_) {
+      if (p.id == found->id) {
+        p = *found;
+      }
+    }
+    return net::ServerResponse{};
   }
   if (req.path == "/media/providers/metadata/group") {
     const std::lock_guard lock(mutex_);
