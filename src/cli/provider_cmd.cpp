@@ -46,8 +46,10 @@ std::vector<std::string> bases(const config::Settings& s) {
 
 // Before a library moves to pull (spec 5.6): every item PlexSync synced there gives back the
 // locks on provider-owned fields it set itself, where the value is still PlexSync's. Returns how
-// many items were edited.
-plex::Result<int> unlock_pushed_fields(store::Db& db, plex::PlexClient& plex, const std::string& section_key) {
+// many items were edited. The poster PlexSync uploaded keeps its lock while the worker uploads
+// covers into pull libraries too (provider_skip_image_upload unchecked).
+plex::Result<int> unlock_pushed_fields(store::Db& db, plex::PlexClient& plex, const std::string& section_key,
+                                       bool keep_uploaded_poster) {
   auto stmt = db.prepare("SELECT rating_key, coalesce(written, '') FROM sync_records WHERE section_key = ?1");
   if (!stmt) {
     return tl::unexpected(plex::Error{plex::Failure::local, 0, std::nullopt, stmt.error().message});
@@ -72,7 +74,7 @@ plex::Result<int> unlock_pushed_fields(store::Db& db, plex::PlexClient& plex, co
       return tl::unexpected(item.error());
     }
     auto params = fieldsync::unlock_for_provider(*item, fieldsync::Written::from_json(written));
-    if (item->locked.count("thumb") != 0U) {
+    if (item->locked.count("thumb") != 0U && !keep_uploaded_poster) {
       auto poster = db.prepare("SELECT 1 FROM posters WHERE rating_key = ?1 AND sha1 != ''");
       if (poster && poster->bind(1, rating_key).step().value_or(false)) {
         params.emplace_back("thumb.locked", "0"); // the selected poster is PlexSync's upload
@@ -579,7 +581,7 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
       continue;
     }
     std::cout << "moving library '" << title << "' from " << it->agent << " to the PlexSync agent and refreshing it\n";
-    const auto unlocked = unlock_pushed_fields(setup->db, *plex, it->key);
+    const auto unlocked = unlock_pushed_fields(setup->db, *plex, it->key, !s.provider_skip_image_upload);
     if (!unlocked) {
       return fail(unlocked.error());
     }

@@ -176,6 +176,10 @@ const std::array k_table{
                 &S::skip_bind_unmatched, 0, 0, false, false,
                 "Checked: items Plex could not match in a PlexSync-agent library are not bound to their scene by "
                 "PlexSync's own path matching (they wait for Fix Match in Plex)"},
+    SettingSpec{"provider_skip_image_upload", "Pull: no poster uploads", SettingType::boolean,
+                &S::provider_skip_image_upload, 0, 0, false, false,
+                "Checked: in PlexSync-agent libraries the cover is not uploaded into Plex as poster and background; "
+                "only for a provider address Plex's image proxy can reach (a public provider_public_url)"},
 };
 
 const std::array k_retired{

@@ -79,6 +79,7 @@ struct Settings {
   bool provider_record_requests = false;
   bool skip_refresh_on_change = false; // pull libraries: no refresh when a scene changes
   bool skip_bind_unmatched = false;    // pull libraries: items PMS left unmatched are not bound
+  bool provider_skip_image_upload = false; // pull libraries: covers are not uploaded into PMS
 };
 
 enum class SettingType { string, number, boolean };

@@ -427,9 +427,10 @@ Result<void> PlexClient::edit_all(const std::string& section_key, const std::str
   return {};
 }
 
-Result<void> PlexClient::upload_poster(const std::string& rating_key, const std::string& bytes,
-                                       const std::string& content_type) {
-  auto res = send("POST", "/library/metadata/" + util::percent_encode(rating_key) + "/posters", bytes, content_type);
+Result<void> PlexClient::upload_image(const std::string& rating_key, ImageSlot slot, const std::string& bytes,
+                                      const std::string& content_type) {
+  const char* list = slot == ImageSlot::poster ? "/posters" : "/arts";
+  auto res = send("POST", "/library/metadata/" + util::percent_encode(rating_key) + list, bytes, content_type);
   if (!res) {
     return tl::unexpected(res.error());
   }

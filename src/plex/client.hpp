@@ -118,8 +118,10 @@ public:
   // Several edits to one item when a single request line would be too long for Plex.
   Result<void> edit_all(const std::string& section_key, const std::string& rating_key,
                         const std::vector<Params>& batches);
-  // Raw image bytes become the selected (and locked) poster.
-  Result<void> upload_poster(const std::string& rating_key, const std::string& bytes, const std::string& content_type);
+  // Raw image bytes become the selected (and locked) poster or background.
+  enum class ImageSlot { poster, background };
+  Result<void> upload_image(const std::string& rating_key, ImageSlot slot, const std::string& bytes,
+                            const std::string& content_type);
   // Partial scan of one folder (as PMS sees it) of a section.
   Result<void> scan(const std::string& section_key, const std::string& folder);
   // Pull libraries: PUT /library/metadata/{id}/refresh makes PMS fetch the item's metadata from

@@ -17,7 +17,7 @@ namespace store {
 namespace {
 
 // Ordered migrations; index + 1 is the user_version after applying it. Never edit a shipped one.
-const std::array<const char*, 8> k_migrations{R"sql(
+const std::array<const char*, 9> k_migrations{R"sql(
 CREATE TABLE jobs (
   id INTEGER PRIMARY KEY,
   scene_id TEXT NOT NULL UNIQUE,      -- one job per scene: newer events coalesce into it
@@ -159,6 +159,16 @@ CREATE TABLE provider_keys (
   plex_folds TEXT NOT NULL,   -- JSON list of stash_files.plex_fold
   served_updated_at TEXT NOT NULL,
   served_ms INTEGER NOT NULL
+);
+)sql",
+                                              R"sql(
+-- The background uploaded to a pull library's item, as posters holds its poster (issue #26):
+-- PMS may not fetch the provider's image URLs for remote clients, so the worker uploads both.
+CREATE TABLE backgrounds (
+  rating_key TEXT PRIMARY KEY,
+  stash_url TEXT NOT NULL,
+  sha1 TEXT NOT NULL,
+  uploaded_ms INTEGER NOT NULL
 );
 )sql"};
 

@@ -246,14 +246,17 @@ plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scen
                                         scan_note});
 }
 
-plex::Result<bool> Worker::sync_poster(const std::string& scene_id, const std::string& rating_key,
-                                       const std::string& url) {
+plex::Result<bool> Worker::sync_image(plex::PlexClient::ImageSlot slot, const std::string& scene_id,
+                                      const std::string& rating_key, const std::string& url) {
   if (url.empty()) {
     return false;
   }
+  const bool poster = slot == plex::PlexClient::ImageSlot::poster;
+  const std::string table = poster ? "posters" : "backgrounds";
+  const char* what = poster ? "poster" : "background";
   std::string last_url;
   std::string last_sha1;
-  if (auto stmt = db_.prepare("SELECT stash_url, sha1 FROM posters WHERE rating_key = ?1");
+  if (auto stmt = db_.prepare("SELECT stash_url, sha1 FROM " + table + " WHERE rating_key = ?1");
       stmt && stmt->bind(1, rating_key).step().value_or(false)) {
     last_url = stmt->text_at(0);
     last_sha1 = stmt->text_at(1);
@@ -263,23 +266,23 @@ plex::Result<bool> Worker::sync_poster(const std::string& scene_id, const std::s
   }
   auto image = stash_->fetch_image(url);
   if (!image) {
-    LOG_WARN("scene " << scene_id << ": cover not fetched from Stash (" << image.error().message
-                      << "); the poster is left as it is");
+    LOG_WARN("scene " << scene_id << ": cover not fetched from Stash (" << image.error().message << "); the " << what
+                      << " is left as it is");
     return false;
   }
   const auto sha1 = *image ? util::sha1_hex((*image)->bytes) : last_sha1; // placeholder: keep what Plex has
   bool uploaded = false;
   if (sha1 != last_sha1) {
-    if (auto done = plex_->upload_poster(rating_key, (*image)->bytes, (*image)->content_type); !done) {
+    if (auto done = plex_->upload_image(rating_key, slot, (*image)->bytes, (*image)->content_type); !done) {
       return tl::unexpected(done.error());
     }
     uploaded = true;
-    LOG_INFO("scene " << scene_id << " -> Plex item " << rating_key << ": new poster");
+    LOG_INFO("scene " << scene_id << " -> Plex item " << rating_key << ": new " << what);
   }
-  if (auto stmt = db_.prepare(R"sql(
-INSERT INTO posters(rating_key, stash_url, sha1, uploaded_ms) VALUES(?1, ?2, ?3, ?4)
-ON CONFLICT(rating_key) DO UPDATE SET stash_url = excluded.stash_url, sha1 = excluded.sha1,
-  uploaded_ms = CASE WHEN excluded.sha1 = posters.sha1 THEN posters.uploaded_ms ELSE excluded.uploaded_ms END)sql");
+  if (auto stmt = db_.prepare("INSERT INTO " + table + "(rating_key, stash_url, sha1, uploaded_ms) VALUES(?1, ?2, ?3, ?4) " +
+                              "ON CONFLICT(rating_key) DO UPDATE SET stash_url = excluded.stash_url, sha1 = " +
+                              "excluded.sha1, uploaded_ms = CASE WHEN excluded.sha1 = " + table + ".sha1 THEN " +
+                              table + ".uploaded_ms ELSE excluded.uploaded_ms END");
       stmt) {
     (void)stmt->bind(1, rating_key).bind(2, url).bind(3, sha1).bind(4, clock_.now_ms()).run();
   }
@@ -409,7 +412,8 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   if (!plan.kept.empty()) {
     LOG_DEBUG("scene " << scene.id << ": kept Plex's own " << util::join(plan.kept, ", ") << " (preserve_plex_edits)");
   }
-  auto poster = sync_poster(scene.id, chosen->rating_key, prepared.desired.poster_url);
+  auto poster = sync_image(plex::PlexClient::ImageSlot::poster, scene.id, chosen->rating_key,
+                           prepared.desired.poster_url);
   if (!poster) {
     return tl::unexpected(poster.error());
   }
@@ -523,7 +527,7 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   d.content_rating.reset();
   d.date.reset();
   d.actors.reset();
-  d.poster_url.clear();
+  const auto cover_url = std::exchange(d.poster_url, std::string());
   const auto plan =
       fieldsync::plan_edit(d, item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
   if (!plan.params.empty()) {
@@ -561,6 +565,16 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
     provider::count_refresh("asked");
     LOG_INFO("scene " << scene.id << " -> Plex item " << chosen.rating_key << ": refresh asked (pull library)"
                       << (plan.changed.empty() ? "" : "; pushed " + util::join(plan.changed, ", ")));
+  }
+  // The cover uploaded into PMS as push does (when its bytes change): PMS turns a provider's image
+  // URL into a fetch by Plex's cloud image proxy, which cannot reach a LAN address, and 1.43.5+
+  // fetches provider images only from public addresses (issue #26). An upload shows everywhere.
+  if (!settings_->provider_skip_image_upload) {
+    for (const auto slot : {plex::PlexClient::ImageSlot::poster, plex::PlexClient::ImageSlot::background}) {
+      if (auto r = sync_image(slot, scene.id, chosen.rating_key, cover_url); !r) {
+        return tl::unexpected(r.error());
+      }
+    }
   }
   forget_read_ahead(chosen.rating_key);
   if (record) {

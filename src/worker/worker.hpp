@@ -182,8 +182,9 @@ private:
   void forget_read_ahead(const std::string& rating_key);
   plex::Result<match::Decision> match_scene(const match::SceneFacts& facts, bool force_refresh);
   plex::Result<Outcome> scene_not_in_plex(const stash::Scene& scene);
-  // true when a new poster was uploaded.
-  plex::Result<bool> sync_poster(const std::string& scene_id, const std::string& rating_key, const std::string& url);
+  // true when a new image was uploaded (only when its bytes changed).
+  plex::Result<bool> sync_image(plex::PlexClient::ImageSlot slot, const std::string& scene_id,
+                                const std::string& rating_key, const std::string& url);
   void note_review(const std::string& scene_id, const match::Decision& decision);
   void clear_review(const std::string& scene_id);
   [[nodiscard]] match::SceneFacts facts_of(const stash::Scene& scene) const;

@@ -761,6 +761,64 @@ TEST_F(PullMode, ProviderCheckNamesWhatIsMissingThenPasses) {
   EXPECT_NE(out.find("FAIL  listener: nothing answers"), std::string::npos) << out;
 }
 
+TEST_F(PullMode, PullItemsGetTheirCoverUploadedOnceAndAgainOnlyWhenItChanges) {
+  // A provider's image URL on a LAN address may never show on a remote client (issue #26): in pull
+  // libraries the worker uploads the cover as push does, poster and background.
+  start_pull();
+  plex_.requests().clear();
+  enqueue({1, 2, 3});
+  drain();
+  wait_idle();
+  const auto uploads = [&](int scene, const char* list) {
+    return requests("POST", "/library/metadata/" + std::to_string(10000 + scene - 1) + list, true);
+  };
+  const auto selected = [&](int scene, const char* list) {
+    const auto res = plex_call("GET", "/library/metadata/" + std::to_string(10000 + scene - 1) + list);
+    for (const auto& p : nlohmann::json::parse(res.body).at("MediaContainer").value("Metadata", nlohmann::json::array())) {
+      if (p.value("selected", false)) {
+        return p.value("ratingKey", "");
+      }
+    }
+    return std::string();
+  };
+  for (int scene = 1; scene <= 3; ++scene) {
+    EXPECT_EQ(uploads(scene, "/posters"), 1) << scene;
+    EXPECT_EQ(uploads(scene, "/arts"), 1) << scene;
+    EXPECT_EQ(selected(scene, "/posters").rfind("upload://", 0), 0U) << scene;
+    EXPECT_EQ(selected(scene, "/arts").rfind("upload://", 0), 0U) << scene;
+  }
+  // Unchanged covers are not sent again, whatever else changed.
+  plex_.requests().clear();
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "Renamed in Stash"}}));
+  enqueue({1, 2});
+  drain();
+  wait_idle();
+  EXPECT_EQ(uploads(1, "/posters") + uploads(2, "/posters") + uploads(1, "/arts") + uploads(2, "/arts"), 0);
+  EXPECT_EQ(title_of(0), "Renamed in Stash") << "the refresh still brought the title";
+  // A new cover: uploaded once more, and the refresh does not take the selection back.
+  ASSERT_TRUE(stash_.update_scene("2", {{"cover_version", 1800000000}, {"cover", std::string("\x89PNG\r\n\x1a\nnew")}}));
+  const auto before = selected(2, "/posters");
+  enqueue({2});
+  drain();
+  wait_idle();
+  EXPECT_EQ(uploads(2, "/posters"), 1);
+  EXPECT_EQ(uploads(2, "/arts"), 1);
+  EXPECT_NE(selected(2, "/posters"), before);
+  EXPECT_EQ(selected(2, "/posters").rfind("upload://", 0), 0U);
+  // Turned off (a public provider address): no upload.
+  configure({{"provider_enabled", true},
+             {"provider_listen", "127.0.0.1:0"},
+             {"provider_public_url", base_},
+             {"provider_skip_image_upload", true}});
+  ASSERT_TRUE(stash_.update_scene("3", {{"cover_version", 1800000001}, {"cover", std::string("\x89PNG\r\n\x1a\nthird")}}));
+  clock_.advance(61'000); // past the worker's settings cache (issue #29 makes settings apply at once)
+  plex_.requests().clear();
+  enqueue({3});
+  drain();
+  wait_idle();
+  EXPECT_EQ(uploads(3, "/posters"), 0);
+}
+
 TEST_F(PullMode, LocalMediaJoinsTheAgentAfterPlexSyncUnlessLeftOut) {
   start();
   configure({{"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}, {"provider_public_url", base_}});
