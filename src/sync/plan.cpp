@@ -31,6 +31,17 @@ Written Written::from_json(const std::string& text) {
 
 namespace {
 
+// "genre[].tag.tag-=A,B": each name encoded, then the joined list again by the query builder, so
+// commas in names survive.
+std::pair<std::string, std::string> removal_param(const std::string& tag, const std::vector<std::string>& names) {
+  std::vector<std::string> encoded;
+  encoded.reserve(names.size());
+  for (const auto& r : names) {
+    encoded.push_back(util::percent_encode(r));
+  }
+  return {tag + "[].tag.tag-", util::join(encoded, ",")};
+}
+
 bool contains_name(const std::vector<std::string>& list, const std::string& name) {
   return std::any_of(list.begin(), list.end(), [&](const auto& n) { return util::iequals(n, name); });
 }
@@ -105,13 +116,7 @@ public:
       }
     }
     if (!removals.empty()) {
-      // Each name encoded, then the joined list again by the query builder: commas in names survive.
-      std::vector<std::string> encoded;
-      encoded.reserve(removals.size());
-      for (const auto& r : removals) {
-        encoded.push_back(util::percent_encode(r));
-      }
-      plan_.params.emplace_back(tag + "[].tag.tag-", util::join(encoded, ","));
+      plan_.params.push_back(removal_param(tag, removals));
     }
     plan_.params.emplace_back(tag + ".locked", "1");
     plan_.changed.push_back(tag);
@@ -205,6 +210,29 @@ EditPlan plan_edit(const Desired& d, const plex::Item& item, const PlanOptions& 
 } // namespace fieldsync
 
 namespace fieldsync {
+
+StaleTags stale_provider_tags(const std::string& tag, const std::vector<std::string>& in_plex,
+                              const std::vector<std::string>& served_now, const Written& last, Written& written) {
+  const auto key = "served:" + tag;
+  written.lists[key] = served_now;
+  StaleTags out;
+  const auto before = last.lists.find(key);
+  if (before == last.lists.end()) {
+    return out; // nothing known about what PMS was served: nothing is guessed
+  }
+  for (const auto& name : in_plex) {
+    if (contains_name(before->second, name) && !contains_name(served_now, name) &&
+        !contains_name(out.removed, name)) {
+      out.removed.push_back(name);
+    }
+  }
+  if (out.removed.empty()) {
+    return out;
+  }
+  out.params.push_back(removal_param(tag, out.removed));
+  out.params.emplace_back(tag + ".locked", "0");
+  return out;
+}
 
 plex::Params unlock_for_provider(const plex::Item& item, const Written& last) {
   plex::Params params;

@@ -33,6 +33,18 @@ struct EditPlan {
 
 EditPlan plan_edit(const Desired& desired, const plex::Item& item, const PlanOptions& options, const Written& last);
 
+// Pull libraries: PMS keeps tags a provider stops returning (PhoenixAdult's documentation), so a
+// tag removed in Stash would stay in Plex. Names the provider served last time (remembered in
+// last.lists["served:<tag>"]) that Plex still holds and the provider no longer serves are removed
+// by an edit that leaves the list unlocked, so later refreshes keep filling it. Names a person
+// added in Plex were never served, so they stay. Records what is served now in written.
+struct StaleTags {
+  plex::Params params;
+  std::vector<std::string> removed;
+};
+StaleTags stale_provider_tags(const std::string& tag, const std::vector<std::string>& in_plex,
+                              const std::vector<std::string>& served_now, const Written& last, Written& written);
+
 // An item moving to a pull library (specs/plex-metadata-provider.md 5.6): the unlocks for the
 // fields the provider owns from now on whose value is still the one PlexSync wrote; a person's
 // later edit keeps its lock. Collections and the rating stay PlexSync's and locked.

@@ -517,8 +517,19 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   auto prepared = fieldsync::prepare(scene, *settings_);
   auto& d = prepared.desired;
   const auto served = provider::served_version(db_, provider::rating_key(scene.id)).value_or("");
+  // What the provider answers for the scene now (render.cpp renders the same prepare()).
+  std::vector<std::pair<std::string, std::optional<std::vector<std::string>>>> provider_lists{{"genre", d.genres}};
+  if (d.actors) {
+    std::vector<std::string> names;
+    for (const auto& a : *d.actors) {
+      names.push_back(a.name);
+    }
+    provider_lists.emplace_back("actor", std::move(names));
+  }
   if (!pull_genres_pushed(chosen.section_key, scene, d.genres, item, served)) {
     d.genres.reset();
+  } else {
+    provider_lists.erase(provider_lists.begin()); // pushed whole by the plan below
   }
   d.title.reset();
   d.summary.reset();
@@ -528,8 +539,21 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   d.date.reset();
   d.actors.reset();
   const auto cover_url = std::exchange(d.poster_url, std::string());
-  const auto plan =
-      fieldsync::plan_edit(d, item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
+  auto plan = fieldsync::plan_edit(d, item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
+  for (const auto& [tag, served_now] : provider_lists) {
+    if (!served_now) {
+      continue; // skip_genres / skip_actors: the provider sends none, Plex's list is left alone
+    }
+    auto stale = fieldsync::stale_provider_tags(tag, tag == "genre" ? item.genres : item.actors, *served_now, last,
+                                                plan.written);
+    if (stale.removed.empty()) {
+      continue;
+    }
+    plan.params.insert(plan.params.end(), stale.params.begin(), stale.params.end());
+    plan.changed.push_back(tag + " (" + std::to_string(stale.removed.size()) + " gone from Stash)");
+    provider::count_repair("stale_" + tag);
+    note_stale_tags_once(chosen.section_key);
+  }
   if (!plan.params.empty()) {
     if (auto r = plex_->edit_all(chosen.section_key, chosen.rating_key,
                                  plex::split_edit(plan.params, plex::k_max_edit_query_bytes));
@@ -581,6 +605,17 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
     save_record(scene, chosen, true, plan.written);
   }
   return Outcome::synced;
+}
+
+void Worker::note_stale_tags_once(const std::string& section_key) {
+  const auto key = "pull_stale_tags:" + section_key;
+  if (auto noted = db_.get_kv(key); noted && *noted) {
+    return;
+  }
+  (void)db_.put_kv(key, std::to_string(clock_.now_ms()));
+  LOG_INFO("Plex library " << section_key << " keeps tags the provider no longer returns (as PMS does); PlexSync "
+                           << "removes those that were removed in Stash with an edit that leaves the list unlocked "
+                           << "(counted in /metrics as plexsync_provider_repairs_total)");
 }
 
 bool Worker::pull_genres_pushed(const std::string& section_key, const stash::Scene& scene,

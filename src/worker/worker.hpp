@@ -159,6 +159,8 @@ private:
   bool pull_genres_pushed(const std::string& section_key, const stash::Scene& scene,
                           const std::optional<std::vector<std::string>>& wanted, const plex::Item& item,
                           const std::string& served_version);
+  // The first removal of tags PMS kept after the provider stopped returning them, per library.
+  void note_stale_tags_once(const std::string& section_key);
   // The scene's item in a pull library: bind it to the provider or ask PMS to refresh it; push
   // only collections and the rating.
   plex::Result<Outcome> sync_pulled(const stash::Scene& scene, const match::Candidate& chosen, const plex::Item& item,

@@ -819,6 +819,50 @@ TEST_F(PullMode, PullItemsGetTheirCoverUploadedOnceAndAgainOnlyWhenItChanges) {
   EXPECT_EQ(uploads(3, "/posters"), 0);
 }
 
+TEST_F(PullMode, ATagRemovedInStashLeavesThePullItem) {
+  // PMS keeps genres and actors a provider stops returning (plexsim's default, as PhoenixAdult
+  // documents it): the worker removes those Stash dropped, and only those.
+  start_pull();
+  enqueue({2});
+  drain();
+  wait_idle();
+  const auto genres = [&] {
+    std::vector<std::string> names;
+    for (const auto& g : plex_.item_json("10001").value("Genre", nlohmann::json::array())) {
+      names.push_back(g.value("tag", ""));
+    }
+    return names;
+  };
+  auto tags = stash_.scene("2")->at("tags");
+  ASSERT_GE(tags.size(), 2U);
+  const std::string dropped = tags.at(0).at("name");
+  const std::string kept = tags.at(1).at("name");
+  ASSERT_NE(std::find(genres().begin(), genres().end(), dropped), genres().end());
+  // A person's own genre in Plex was never served by the provider: it stays.
+  ASSERT_EQ(plex_call("PUT", "/library/sections/1/all?type=1&id=10001&genre%5B0%5D.tag.tag=Watched%20on%20TV").status,
+            200);
+  tags.erase(0);
+  ASSERT_TRUE(stash_.update_scene("2", {{"tags", tags}}));
+  plex_.requests().clear();
+  enqueue({2});
+  drain();
+  wait_idle();
+  const auto now = genres();
+  EXPECT_EQ(std::find(now.begin(), now.end(), dropped), now.end()) << "still in Plex: " << util::join(now, ", ");
+  EXPECT_NE(std::find(now.begin(), now.end(), kept), now.end());
+  EXPECT_NE(std::find(now.begin(), now.end(), "Watched on TV"), now.end());
+  EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 1) << "one edit, with the refresh";
+  EXPECT_NE(provider::metrics_text().find("plexsync_provider_repairs_total{field=\"stale_genre\"}"),
+            std::string::npos);
+  // Nothing more to remove: the next sync sends no edit.
+  plex_.requests().clear();
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", "Only the title changed"}}));
+  enqueue({2});
+  drain();
+  wait_idle();
+  EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 0);
+}
+
 TEST_F(PullMode, LocalMediaJoinsTheAgentAfterPlexSyncUnlessLeftOut) {
   start();
   configure({{"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}, {"provider_public_url", base_}});

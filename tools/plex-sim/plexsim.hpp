@@ -90,6 +90,10 @@ struct AgentOptions {
   bool probe_extras = true;                    // GET .../extras on refresh, as PMS 1.43.4 was seen to
   bool probe_images = true;                    // GET .../images after the metadata
   bool list_fields_replace_on_refresh = false; // unlocked collections cleared when the provider sends none
+  // PMS keeps genres and actors a provider stops returning (PhoenixAdult's documentation): a
+  // refresh adds what the provider sends to the unlocked lists and removes nothing. On by default,
+  // the stricter behaviour; off: the lists are replaced.
+  bool keep_stale_tags = true;
   int provider_timeout_ms = 90000;
   // Provider and agent ids as JSON strings ("3"): which JSON type PMS gives them is unverified, so
   // a client must take both; an id that is not digits is refused (400) where PMS takes one.

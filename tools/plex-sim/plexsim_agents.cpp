@@ -483,12 +483,22 @@ void PlexSim::agent_refresh(const std::string& rating_key, bool force_match, con
         continue;
       }
       auto& list_tags = item->tags[type];
-      list_tags.clear();
+      if (!options.keep_stale_tags) {
+        list_tags.clear();
+      }
       for (const auto& t : m.value(element, nlohmann::json::array())) {
         if (!t.is_object() || !t.contains("tag") || !t.at("tag").is_string()) {
           continue;
         }
-        list_tags.push_back(Tag{tag_id(type, t.at("tag")), t.at("tag"), t.value("role", ""), t.value("thumb", "")});
+        const std::string name = t.at("tag");
+        const auto held = std::find_if(list_tags.begin(), list_tags.end(),
+                                       [&](const Tag& x) { return util::iequals(x.tag, name); });
+        if (held != list_tags.end()) {
+          held->role = t.value("role", "");
+          held->thumb = t.value("thumb", "");
+        } else {
+          list_tags.push_back(Tag{tag_id(type, name), name, t.value("role", ""), t.value("thumb", "")});
+        }
         if (t.contains("thumb") && t.at("thumb").is_string()) {
           images.push_back(t.at("thumb"));
         }
