@@ -397,6 +397,7 @@ Result<std::vector<Item>> PlexClient::items(const std::vector<std::string>& rati
     for (const auto& m : found->at("Metadata")) {
       if (m.is_object()) {
         out.push_back(item_of(m, *found));
+        out.back().batched = true;
       }
     }
   }

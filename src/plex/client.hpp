@@ -90,6 +90,9 @@ struct Item {
   std::vector<std::string> collections;
   std::set<std::string> locked;
   std::vector<PartRef> parts;
+  // Read with others in one request (items()): such answers may be partial, tag lists cut short
+  // and no locks listed, as python-plexapi assumes; worker::complete_enough decides.
+  bool batched = false;
 };
 
 using Params = std::vector<std::pair<std::string, std::string>>;

@@ -25,6 +25,36 @@ struct Record {
   fieldsync::Written written;
 };
 
+// An item read together with others (plex::Item::batched) may come back as a listing renders it,
+// tag lists cut short: planning from such a list would miss a tag to remove. It is used only when
+// its parts are there and each list is at least as long as what Plex holds from PlexSync's last
+// sync (what it wrote, or in a pull library what the provider served); a list PlexSync knows
+// nothing about must be empty; and the locks PlexSync set on the fields it wrote must be listed
+// (a listing carries no Field[], and planning without it would write every field again).
+// Anything else is read alone.
+bool complete_enough(const plex::Item& item, const fieldsync::Written& last) {
+  if (item.parts.empty()) {
+    return false;
+  }
+  for (const auto& [field, value] : last.scalars) {
+    if (item.locked.count(field) == 0U) {
+      return false;
+    }
+  }
+  for (const auto& [tag, held] : {std::pair<std::string, const std::vector<std::string>*>{"genre", &item.genres},
+                                  {"actor", &item.actors},
+                                  {"collection", &item.collections}}) {
+    auto known = last.lists.find(tag);
+    if (known == last.lists.end()) {
+      known = last.lists.find("served:" + tag);
+    }
+    if (known == last.lists.end() ? !held->empty() : held->size() < known->second.size()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<Record> load_record(store::Db& db, const std::string& scene_id) {
   auto stmt = db.prepare(
       "SELECT rating_key, section_key, match_score, coalesce(written, '') FROM sync_records WHERE scene_id = ?1");
@@ -303,6 +333,11 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   // The remembered item, re-checked against its own parts: one request, no index needed.
   if (record) {
     auto current = read_item(record->rating_key);
+    if (current && current->batched && !complete_enough(*current, record->written)) {
+      LOG_DEBUG("Plex item " << record->rating_key << ": the read shared with other items may be partial; reading it "
+                             << "alone");
+      current = plex_->item(record->rating_key);
+    }
     if (current) {
       const auto section = record->section_key.empty() ? current->section_id : record->section_key;
       auto ranked = match::rank(facts, parts_of(*current, section));

@@ -172,6 +172,38 @@ TEST_F(WorkerSync, TagRemovalsAndCollectionsReachPlex) {
             "Studio: " + stash_.scene("3")->at("studio").at("name").get<std::string>());
 }
 
+TEST_F(WorkerSync, APartialBatchedReadLeadsToASingleReadNotASkippedChange) {
+  // plexsim answers a read of several items as a listing does (tag lists cut at 3, no locks),
+  // which a real PMS may do too: a tag beyond the cut must still be removed, and nothing may be
+  // written from a cut list.
+  nlohmann::json five = nlohmann::json::array();
+  for (int t = 0; t < 5; ++t) {
+    five.push_back({{"id", std::to_string(50 + t)}, {"name", "Tag " + std::to_string(t)}});
+  }
+  ASSERT_TRUE(stash_.update_scene("3", {{"tags", five}}));
+  enqueue({1, 2, 3, 4});
+  drain();
+  ASSERT_EQ(genres(3).size(), 5U);
+  five.erase(4);
+  ASSERT_TRUE(stash_.update_scene("3", {{"tags", five}}));
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", "Scene two, renamed"}}));
+  plex_.requests().clear();
+  configure({{"plex_concurrency", 1}}); // one lane: the jobs run in order, deterministically
+  worker_.reset();
+  enqueue({2, 4, 3, 1}); // scene 2's read takes the items of 4, 3 and 1 along
+  drain();
+  EXPECT_EQ(genres(3), (std::vector<std::string>{"Tag 0", "Tag 1", "Tag 2", "Tag 3"}));
+  EXPECT_TRUE(synced(2));
+  bool read_along = false;
+  for (const auto& r : plex_.requests().snapshot()) {
+    read_along = read_along || (r.method == "GET" && r.path.rfind("/library/metadata/", 0) == 0 &&
+                                r.path.find(',') != std::string::npos && r.path.find("10002") != std::string::npos);
+  }
+  EXPECT_TRUE(read_along) << "scene 3's item was first read together with others";
+  EXPECT_EQ(requests("GET", "/library/metadata/10002", true), 1) << "then once more, alone";
+  EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 2) << "scene 2's title and scene 3's tags, nothing else";
+}
+
 TEST_F(WorkerSync, MappedPrefixesMatchExactly) {
   stash_.generate(6, "/data/stash"); // Stash sees the files under another mount point
   configure({{"path_map", "/data/stash=>/media/adult"}});

@@ -861,9 +861,21 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
       // request's (keys sorted as text), and keys it does not know are left out.
       auto keys = util::split(ids, ',');
       std::sort(keys.begin(), keys.end());
+      const bool partial = keys.size() > 1 && options_.partial_batched_reads;
       for (const auto& id : keys) {
         if (const auto* item = find_item(id); item != nullptr) {
           metadata.push_back(render_item(*item, true));
+          if (partial) {
+            for (const auto& [type, element] : tag_types()) {
+              auto& list = metadata.back()[element];
+              if (list.is_array() && list.size() > static_cast<size_t>(options_.listing_tag_limit)) {
+                list.erase(list.begin() + options_.listing_tag_limit, list.end());
+              }
+              if (list.is_null()) {
+                metadata.back().erase(element);
+              }
+            }
+          }
           section_key = item->section_key;
         }
       }

@@ -142,6 +142,10 @@ struct Options {
   // What listings say their total is: the truth, half of it, or nothing (servers and proxies
   // seen to do both; PlexSync must read to the end either way).
   enum class ListingTotal { exact, under, missing } listing_total = ListingTotal::exact;
+  // Whether GET /library/metadata/k1,k2,... answers complete items is unverified (python-plexapi
+  // treats such results as partial): by default each item's tag lists are cut at
+  // listing_tag_limit, as listings cut them. Off: as complete as a single read.
+  bool partial_batched_reads = true;
 };
 
 // A server that can be overloaded, to measure PlexSync's pacing against (issue #15): capacity
