@@ -15,6 +15,8 @@ find_package(tl-expected REQUIRED)
 find_package(CLI11 REQUIRED)
 find_path(SQLITE3_INCLUDE sqlite3.h REQUIRED)
 find_path(UTF8PROC_INCLUDE utf8proc.h REQUIRED)
+# libstb-dev: header-only use (image/stb_codec.cpp compiles the implementation for every target).
+find_path(STB_INCLUDE stb_image.h PATH_SUFFIXES stb REQUIRED)
 if(STATIC)
   find_library(SQLITE3_LIB NAMES libsqlite3.a REQUIRED)
   find_library(UTF8PROC_LIB NAMES libutf8proc.a REQUIRED)

@@ -5,7 +5,8 @@
 # with it glibc's headers, to a Windows build.
 set(PLEXSYNC_WIN64_DEPS ${CMAKE_SOURCE_DIR}/build/win64-deps CACHE PATH "scripts/windows-deps.sh output")
 set(deps ${PLEXSYNC_WIN64_DEPS})
-foreach(file lib/libssl.a lib/libcrypto.a lib/libsqlite3.a lib/libutf8proc.a include/openssl include/boost)
+foreach(file lib/libssl.a lib/libcrypto.a lib/libsqlite3.a lib/libutf8proc.a include/openssl include/boost
+    include/stb)
   if(NOT EXISTS ${deps}/${file})
     message(FATAL_ERROR "${deps}/${file} is missing: run scripts/windows-deps.sh (scripts/windows.sh does)")
   endif()
@@ -30,5 +31,6 @@ set_target_properties(Boost::headers PROPERTIES INTERFACE_LINK_LIBRARIES "ws2_32
 
 set(SQLITE3_INCLUDE ${deps}/include)
 set(UTF8PROC_INCLUDE ${deps}/include)
+set(STB_INCLUDE ${deps}/include/stb)
 set(SQLITE3_LIB ${deps}/lib/libsqlite3.a)
 set(UTF8PROC_LIB ${deps}/lib/libutf8proc.a)

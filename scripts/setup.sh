@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config file curl ca-certificates zip unzip
-  libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libutf8proc-dev libcli11-dev libexpected-dev
+  libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libutf8proc-dev libcli11-dev libexpected-dev libstb-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   clang-format clang-tidy
   clang-14 libclang-rt-14-dev ccache

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Windows build's C libraries, built for x86_64-w64-mingw32 from Debian's own source packages
 # (nothing vendored): OpenSSL (static, hardened), the SQLite amalgamation and utf8proc. Header-only
-# libraries (Boost, nlohmann/json, CLI11, tl::expected) are Debian's -dev headers, linked one by one
+# libraries (Boost, nlohmann/json, CLI11, tl::expected, stb) are Debian's -dev headers, linked one by one
 # into a staging include directory: never all of /usr/include, whose glibc headers would shadow
 # mingw's.
 #
@@ -106,7 +106,7 @@ ln -s "$prefix/lib" "$out/lib"
 for d in openssl sqlite3.h sqlite3ext.h utf8proc.h; do
   [[ -e $prefix/include/$d ]] && ln -s "$prefix/include/$d" "$out/include/$d"
 done
-for d in boost nlohmann CLI tl; do
+for d in boost nlohmann CLI tl stb; do
   [[ -e /usr/include/$d ]] || { echo "windows-deps: /usr/include/$d is missing (scripts/setup.sh installs it)" >&2; exit 1; }
   ln -s "/usr/include/$d" "$out/include/$d"
 done

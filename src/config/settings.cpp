@@ -94,6 +94,9 @@ const std::array k_table{
                 "Checked: log each step at info level so Stash shows it"},
     SettingSpec{"obfuscate_paths", "Obfuscate paths in logs", SettingType::boolean, &S::obfuscate_paths, 0, 0, false,
                 false, "Checked: show file paths in logs as stable stand-ins like <file:9c1e04aa.mp4>"},
+    SettingSpec{"poster_shape", "Poster shape", SettingType::string, &S::poster_shape, 0, 0, false, false,
+                "screenshot (empty): Stash's cover as it is; crop: its middle at 2:3, the portrait shape of Movies "
+                "libraries; letterbox: the whole cover at 2:3 over a blurred copy of itself"},
     SettingSpec{"delete_action", "When a scene is deleted", SettingType::string, &S::delete_action, 0, 0, false, false,
                 "none (empty): leave Plex alone; scan: ask Plex to rescan the deleted file's folder"},
     SettingSpec{"plex_skip_tls_verify", "Skip Plex certificate check", SettingType::boolean, &S::plex_skip_tls_verify,
@@ -457,6 +460,7 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
   one_of(result, "delete_action", s.delete_action, {"none", "scan"});
   one_of(result, "tagline_source", s.tagline_source, {"none", "code", "director", "url"});
   one_of(result, "tag_mode", s.tag_mode, {"replace", "merge"});
+  one_of(result, "poster_shape", s.poster_shape, {"screenshot", "crop", "letterbox"});
   if (s.content_rating.size() > 32) {
     result.problems.push_back({"content_rating",
                                "content_rating: \"" + s.content_rating + "\" is longer than 32 characters; not written",

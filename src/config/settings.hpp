@@ -52,6 +52,7 @@ struct Settings {
   bool debug_logging = false;
   bool obfuscate_paths = false;
   std::string delete_action = "none"; // what a scene deleted in Stash does in Plex: none | scan
+  std::string poster_shape = "screenshot"; // screenshot | crop | letterbox (image/poster.hpp)
   bool plex_skip_tls_verify = false;
   std::string plex_ca_file;
   std::string stash_api_key;

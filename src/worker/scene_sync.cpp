@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "image/poster.hpp"
 #include "match/fold.hpp"
 #include "provider/catalog.hpp"
 #include "provider/identity.hpp"
@@ -284,6 +285,10 @@ plex::Result<bool> Worker::sync_image(plex::PlexClient::ImageSlot slot, const st
   const bool poster = slot == plex::PlexClient::ImageSlot::poster;
   const std::string table = poster ? "posters" : "backgrounds";
   const char* what = poster ? "poster" : "background";
+  // A shaped poster is another image than the cover: the shape is part of what was uploaded.
+  const auto shape = poster ? image::poster_shape_of(settings_->poster_shape).value_or(image::PosterShape::as_is)
+                            : image::PosterShape::as_is;
+  const auto shape_tag = shape == image::PosterShape::as_is ? std::string() : "#" + settings_->poster_shape;
   std::string last_url;
   std::string last_sha1;
   if (auto stmt = db_.prepare("SELECT stash_url, sha1 FROM " + table + " WHERE rating_key = ?1");
@@ -291,7 +296,7 @@ plex::Result<bool> Worker::sync_image(plex::PlexClient::ImageSlot slot, const st
     last_url = stmt->text_at(0);
     last_sha1 = stmt->text_at(1);
   }
-  if (url == last_url) {
+  if (url + shape_tag == last_url) {
     return false; // Stash's screenshot URL carries a version: the same URL is the same image
   }
   auto image = stash_->fetch_image(url);
@@ -300,10 +305,17 @@ plex::Result<bool> Worker::sync_image(plex::PlexClient::ImageSlot slot, const st
                       << " is left as it is");
     return false;
   }
-  const auto sha1 = *image ? util::sha1_hex((*image)->bytes) : last_sha1; // placeholder: keep what Plex has
+  // A placeholder: keep what Plex has.
+  const auto sha1 = *image ? util::sha1_hex(shape_tag + (*image)->bytes) : last_sha1;
   bool uploaded = false;
   if (sha1 != last_sha1) {
-    if (auto done = plex_->upload_image(rating_key, slot, (*image)->bytes, (*image)->content_type); !done) {
+    auto bytes = std::move((*image)->bytes);
+    auto type = std::move((*image)->content_type);
+    if (auto shaped = image::shape_poster(bytes, shape)) {
+      bytes = std::move(shaped->bytes);
+      type = std::move(shaped->content_type);
+    }
+    if (auto done = plex_->upload_image(rating_key, slot, bytes, type); !done) {
       return tl::unexpected(done.error());
     }
     uploaded = true;
@@ -314,7 +326,7 @@ plex::Result<bool> Worker::sync_image(plex::PlexClient::ImageSlot slot, const st
                               "excluded.sha1, uploaded_ms = CASE WHEN excluded.sha1 = " + table + ".sha1 THEN " +
                               table + ".uploaded_ms ELSE excluded.uploaded_ms END");
       stmt) {
-    (void)stmt->bind(1, rating_key).bind(2, url).bind(3, sha1).bind(4, clock_.now_ms()).run();
+    (void)stmt->bind(1, rating_key).bind(2, url + shape_tag).bind(3, sha1).bind(4, clock_.now_ms()).run();
   }
   return uploaded;
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/operator.hpp"
+#include "image/codec.hpp"
 #include "support/worker_fixture.hpp"
 #include "util/log.hpp"
 
@@ -107,6 +108,37 @@ TEST_F(WorkerSync, PosterIsUploadedOnlyWhenTheCoverChanges) {
   enqueue({1});
   drain();
   EXPECT_EQ(requests("POST", "/library/metadata/10000/posters", true), 2);
+}
+
+TEST_F(WorkerSync, PortraitPostersForMoviesLibrariesAreCutOnceAndAgainWhenTheShapeChanges) {
+  // A 16:9 cover, as Stash's screenshots are.
+  image::Pixels wide;
+  wide.width = 320;
+  wide.height = 180;
+  wide.rgb.assign(static_cast<size_t>(320 * 180 * 3), 128);
+  ASSERT_TRUE(stash_.update_scene("1", {{"cover", image::encode_jpeg(wide, 90)}, {"cover_version", 1763700000}}));
+  configure({{"poster_shape", "crop"}});
+  enqueue({1});
+  drain();
+  auto poster = plex_.selected_image("10000", true);
+  ASSERT_TRUE(poster);
+  EXPECT_EQ(poster->width, 120);
+  EXPECT_EQ(poster->height, 180);
+  // Unchanged cover and shape: nothing sent again.
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "New title"}}));
+  enqueue({1});
+  drain();
+  EXPECT_EQ(requests("POST", "/library/metadata/10000/posters", true), 1);
+  // Another shape is another poster, sent once.
+  configure({{"poster_shape", "letterbox"}});
+  clock_.advance(61'000); // past the worker's settings cache
+  enqueue({1});
+  drain();
+  EXPECT_EQ(requests("POST", "/library/metadata/10000/posters", true), 2);
+  poster = plex_.selected_image("10000", true);
+  ASSERT_TRUE(poster);
+  EXPECT_EQ(poster->width, 320);
+  EXPECT_EQ(poster->height, 480);
 }
 
 // PMS's request-line limit is undocumented (fidelity findings row 6): a server that refuses

@@ -5,6 +5,7 @@
 #include <random>
 #include <thread>
 
+#include "image/codec.hpp"
 #include "sim/library.hpp"
 #include "util/digest.hpp"
 #include "util/strings.hpp"
@@ -915,7 +916,12 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
         }
         auto it = std::find_if(images.begin(), images.end(), [&](const Image& i) { return i.rating_key == key; });
         if (it == images.end()) {
-          images.push_back(Image{key, true});
+          Image added{key, true};
+          if (const auto pixels = image::decode(req.body)) {
+            added.width = pixels->width;
+            added.height = pixels->height;
+          }
+          images.push_back(added);
         } else {
           it->selected = true;
         }

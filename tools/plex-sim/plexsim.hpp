@@ -40,6 +40,8 @@ struct Part {
 struct Image {
   std::string rating_key; // upload://posters/<sha1>
   bool selected = false;
+  int width = 0; // of an upload PMS could decode (0: not a picture plexsim reads)
+  int height = 0;
 };
 
 struct Item {
@@ -228,6 +230,8 @@ public:
   void restart_pms();
   // Scans and refreshes on custom agents run in the background, as in PMS: true when none runs.
   bool agent_idle() const { return agent_jobs_ == 0; }
+  // The selected poster (posters) or background (arts) of an item; nullopt when none is.
+  std::optional<Image> selected_image(const std::string& rating_key, bool poster);
   // A person's edit in Plex's UI: sets the field and locks it.
   void edit_as_user(const std::string& rating_key, const std::string& field, const std::string& value);
 

@@ -230,6 +230,20 @@ std::vector<AgentGroup> PlexSim::agent_groups() {
   return groups_;
 }
 
+std::optional<Image> PlexSim::selected_image(const std::string& rating_key, bool poster) {
+  const std::lock_guard lock(mutex_);
+  const auto* item = find_item(rating_key);
+  if (item == nullptr) {
+    return std::nullopt;
+  }
+  for (const auto& img : poster ? item->posters : item->arts) {
+    if (img.selected) {
+      return img;
+    }
+  }
+  return std::nullopt;
+}
+
 void PlexSim::edit_as_user(const std::string& rating_key, const std::string& field, const std::string& value) {
   const std::lock_guard lock(mutex_);
   if (auto* item = find_item(rating_key); item != nullptr) {
