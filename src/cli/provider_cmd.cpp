@@ -95,6 +95,19 @@ plex::Result<int> unlock_pushed_fields(store::Db& db, plex::PlexClient& plex, co
 // anything else.
 constexpr const char* k_local_media = "tv.plex.agents.localmedia";
 
+// Why Plex has no provider API: a server older than 1.43.0 (named with its version), else Plex's
+// own error.
+std::string providers_unavailable(plex::PlexClient& plex, const plex::Error& e) {
+  if (e.status == 404) {
+    auto identity = plex.call("GET", "/identity");
+    const auto version = identity ? identity->value("version", std::string("(unknown)")) : std::string("(unknown)");
+    return "Plex Media Server " + version +
+           " has no custom metadata providers: they came with Plex Media Server 1.43.0 (pull mode was seen working "
+           "with 1.43.4 and later). Update Plex, or keep using push mode (provider_enabled unchecked)";
+  }
+  return "Plex did not answer (" + e.message + "); Plex 1.43 or newer is needed for custom providers";
+}
+
 std::string plex_id(const nlohmann::json& item) {
   const auto it = item.find("id");
   if (it == item.end()) {
@@ -323,8 +336,7 @@ int cmd_provider_check(const OperatorOptions& o) {
   auto plex = worker::make_plex_client(s, setup->db);
   std::vector<plex::Section> pull;
   if (auto listed = plex->call("GET", "/media/providers/metadata"); !listed) {
-    add("Plex lists the provider", false,
-        "Plex did not answer (" + listed.error().message + "); Plex 1.43 or newer is needed for custom providers");
+    add("Plex lists the provider", false, providers_unavailable(*plex, listed.error()));
   } else {
     std::string uri;
     bool found = false;
@@ -453,7 +465,8 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
   // 1. The provider: registered once, its URL kept current.
   auto listed = plex->call("GET", "/media/providers/metadata");
   if (!listed) {
-    return fail(listed.error());
+    std::cerr << "plexsync: error: " << providers_unavailable(*plex, listed.error()) << "\n";
+    return k_exit_problems;
   }
   bool registered = false;
   std::string local_media_id;

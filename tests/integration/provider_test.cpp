@@ -863,6 +863,22 @@ TEST_F(PullMode, ATagRemovedInStashLeavesThePullItem) {
   EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 0);
 }
 
+TEST_F(PullMode, APlexTooOldForProvidersIsNamedWithItsVersion) {
+  plex_.set_version("1.41.6.9685-d301f511a");
+  start();
+  configure({{"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}, {"provider_public_url", base_}});
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {"Adult"}, true), cli::k_exit_problems);
+  const auto err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("Plex Media Server 1.41.6.9685-d301f511a has no custom metadata providers"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("1.43.0"), std::string::npos) << err;
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(cli::cmd_provider_check(cli::OperatorOptions{dir_, false}), cli::k_exit_problems);
+  const auto out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("FAIL  Plex lists the provider: Plex Media Server 1.41.6"), std::string::npos) << out;
+}
+
 TEST_F(PullMode, LocalMediaJoinsTheAgentAfterPlexSyncUnlessLeftOut) {
   start();
   configure({{"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}, {"provider_public_url", base_}});

@@ -14,7 +14,6 @@ namespace plexsim {
 namespace {
 
 constexpr const char* k_machine_id = "5e1f0c9a7b3d42e8a6c4f19d08b2e7a3c6d5f401";
-constexpr const char* k_version = "1.41.6.9685-d301f511a";
 // Built on first use rather than before main(), where a throw could not be caught.
 const std::set<std::string>& text_fields() {
   static const std::set<std::string> fields = {"title",       "titleSort", "originalTitle", "summary",
@@ -654,13 +653,16 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
   const auto& m = req.method;
 
   if (req.path == "/identity" && m == "GET") {
-    return container({{"size", 0}, {"claimed", true}, {"machineIdentifier", k_machine_id}, {"version", k_version}},
-                     json);
+    return container(
+        {{"size", 0}, {"claimed", true}, {"machineIdentifier", k_machine_id}, {"version", options_.version}}, json);
   }
   if (req.path == "/" && m == "GET") {
-    // The server root as PMS 1.41 describes itself (clients such as python-plexapi parse it all).
-    static const auto root = nlohmann::json::parse(
+    // The server root as PMS 1.41 described itself (clients such as python-plexapi parse it all),
+    // with the simulated version.
+    static const auto captured = nlohmann::json::parse(
         R"json({"size":23,"allowCameraUpload":false,"allowChannelAccess":true,"allowMediaDeletion":true,"allowSharing":true,"allowSync":true,"allowTuners":true,"backgroundProcessing":true,"certificate":true,"companionProxy":true,"countryCode":"usa","diagnostics":"logs,databases,streaminglogs","eventStream":true,"friendlyName":"plexsim","hubSearch":true,"itemClusters":true,"livetv":7,"machineIdentifier":"5e1f0c9a7b3d42e8a6c4f19d08b2e7a3c6d5f401","mediaProviders":true,"multiuser":true,"musicAnalysis":2,"myPlex":true,"myPlexMappingState":"mapped","myPlexSigninState":"ok","myPlexSubscription":true,"myPlexUsername":"owner@plexsim.invalid","offlineTranscode":1,"ownerFeatures":"camera_upload,collections,content_filter,hardware_transcoding,home,pass,sync,webhooks","platform":"Linux","platformVersion":"6.1.0-18-amd64","pluginHost":true,"pushNotifications":false,"readOnlyLibraries":false,"streamingBrainABRVersion":3,"streamingBrainVersion":2,"sync":true,"transcoderActiveVideoSessions":0,"transcoderAudio":true,"transcoderLyrics":true,"transcoderPhoto":true,"transcoderSubtitles":true,"transcoderVideo":true,"transcoderVideoBitrates":"64,96,208,320,720,1500,2000,3000,4000,8000,10000,12000,20000","transcoderVideoQualities":"0,1,2,3,4,5,6,7,8,9,10,11,12","transcoderVideoResolutions":"128,128,160,240,320,480,768,720,720,1080,1080,1080,1080","updatedAt":1731000123,"updater":true,"version":"1.41.6.9685-d301f511a","voiceSearch":true,"Directory":[{"count":1,"key":"activities","title":"activities"},{"count":1,"key":"butler","title":"butler"},{"count":1,"key":"channels","title":"channels"},{"count":1,"key":"clients","title":"clients"},{"count":1,"key":"diagnostics","title":"diagnostics"},{"count":1,"key":"hubs","title":"hubs"},{"count":1,"key":"library","title":"library"},{"count":1,"key":"livetv","title":"livetv"},{"count":1,"key":"media","title":"media"},{"count":1,"key":"metadata","title":"metadata"},{"count":1,"key":"music","title":"music"},{"count":1,"key":"playQueues","title":"playQueues"},{"count":1,"key":"player","title":"player"},{"count":1,"key":"playlists","title":"playlists"},{"count":1,"key":"resources","title":"resources"},{"count":1,"key":"search","title":"search"},{"count":1,"key":"server","title":"server"},{"count":1,"key":"servers","title":"servers"},{"count":1,"key":"statistics","title":"statistics"},{"count":1,"key":"system","title":"system"},{"count":1,"key":"transcode","title":"transcode"},{"count":1,"key":"updater","title":"updater"},{"count":1,"key":"user","title":"user"}]})json");
+    auto root = captured;
+    root["version"] = options_.version;
     return container(root, json);
   }
   if (req.path == "/library" && m == "GET") {

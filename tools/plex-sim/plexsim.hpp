@@ -130,6 +130,9 @@ struct ProviderCall {
 
 struct Options {
   std::string token = "plexsim-token";
+  // What /identity and / report. Custom metadata providers came with 1.43.0: an older version
+  // answers 404 on /media/providers/metadata as an older PMS would.
+  std::string version = "1.43.4.10389-plexsim";
   bool allow_no_auth = false;     // the "networks without auth" PMS setting
   bool auto_lock_on_edit = false; // lock a field edited without .locked
   int scan_delay_ms = 200;        // how long a requested scan takes to surface pending items
@@ -191,6 +194,10 @@ public:
   void set_listing_total(Options::ListingTotal how) {
     std::lock_guard lock(mutex_);
     options_.listing_total = how;
+  }
+  void set_version(const std::string& version) {
+    std::lock_guard lock(mutex_);
+    options_.version = version;
   }
   void set_token(const std::string& token) {
     std::lock_guard lock(mutex_);

@@ -135,6 +135,17 @@ std::string match_filename(const std::string& file, const std::vector<std::strin
   return rel;
 }
 
+// 1.43.0 or later: "1.43.4.10389-..." -> true, "1.41.6.9685-..." -> false.
+bool custom_providers_supported(const std::string& version) {
+  const auto parts = util::split(version, '.');
+  if (parts.size() < 2 || !util::all_digits(parts[0], 4) || !util::all_digits(parts[1], 4)) {
+    return true; // unknown: the current behaviour
+  }
+  const int major = std::stoi(parts[0]);
+  const int minor = std::stoi(parts[1]);
+  return major > 1 || (major == 1 && minor >= 43);
+}
+
 int64_t now_ms_for_agents() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -566,6 +577,12 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
   };
   const auto parts = util::split(req.path, '/');
   const auto& m = req.method;
+  {
+    const std::lock_guard lock(mutex_);
+    if (req.path.rfind("/media/providers", 0) == 0 && !custom_providers_supported(options_.version)) {
+      return status_answer(404); // a PMS before 1.43 has no such route
+    }
+  }
   if (req.path == "/media/providers/metadata" && m == "GET") {
     const std::lock_guard lock(mutex_);
     auto list = nlohmann::json::array();
