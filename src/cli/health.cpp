@@ -3,6 +3,7 @@
 #include "config/settings.hpp"
 #include "match/index.hpp"
 #include "plex/client.hpp"
+#include "provider/access.hpp"
 #include "stash/client.hpp"
 #include "store/heal.hpp"
 #include "worker/worker.hpp"
@@ -30,10 +31,19 @@ void performer_photo_notes(const config::Settings& s, const std::string& stash_b
     return;
   }
   if (s.stash_url_for_plex.empty()) {
-    d["performer_photos"] = "not sent";
-    report.notes.emplace_back("performer photos are not sent to Plex: Plex fetches them from Stash itself and "
-                              "PlexSync does not know the address Plex reaches Stash on; set stash_url_for_plex (e.g. "
-                              "http://192.168.1.10:9999) to send them");
+    // Pull libraries get the provider's own photo URLs only where the internet reaches the
+    // provider (render.cpp actor_photo): Plex's apps fetch actor photos through Plex's proxy.
+    const bool via_provider =
+        s.provider_enabled && !s.provider_public_url.empty() && provider::reachable_from_internet(s.provider_public_url);
+    d["performer_photos"] = via_provider ? "pull libraries only (provider_public_url)" : "not sent";
+    std::string note = std::string("performer photos are not sent to Plex") + (via_provider ? " in push libraries" : "") +
+                       ": Plex fetches them from Stash itself and PlexSync does not know the address Plex reaches "
+                       "Stash on; set stash_url_for_plex (e.g. http://192.168.1.10:9999) to send them";
+    if (s.provider_enabled && !via_provider) {
+      note += ". In pull libraries the provider hands out photo URLs of its own only when provider_public_url is an "
+              "address the internet reaches (Plex's apps fetch photos through Plex's image proxy)";
+    }
+    report.notes.push_back(std::move(note));
     return;
   }
   d["performer_photos"] = s.stash_url_for_plex;

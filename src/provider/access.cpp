@@ -5,6 +5,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "net/http.hpp"
 #include "util/strings.hpp"
 
 namespace provider {
@@ -103,6 +104,31 @@ bool AllowList::allows(const std::string& peer) const {
     }
   }
   return false;
+}
+
+bool reachable_from_internet(const std::string& url) {
+  const auto parsed = net::Url::parse(url);
+  if (!parsed) {
+    return false;
+  }
+  auto host = util::to_lower(parsed->host);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  bool v4 = false;
+  if (to_bytes(host, v4)) {
+    static const auto k_lan = AllowList::parse("private 169.254.0.0/16 0.0.0.0/8");
+    return k_lan && !k_lan->allows(host);
+  }
+  if (host == "localhost" || host.find('.') == std::string::npos) {
+    return false;
+  }
+  for (const char* suffix : {".local", ".lan", ".home", ".internal", ".localdomain", ".home.arpa", ".localhost"}) {
+    if (host.ends_with(suffix)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 bool RateLimiter::admit(const std::string& peer, int64_t now_ms) {

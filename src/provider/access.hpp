@@ -30,6 +30,12 @@ private:
   std::vector<Range> ranges_;
 };
 
+// Whether Plex's cloud image proxy could fetch from this URL's host: not an IP literal in a
+// private, loopback, link-local or shared range, and not a name that only a LAN resolves
+// (localhost, a name without a dot, .local, .lan, .home, .internal, .localdomain, .home.arpa).
+// false for anything that is not an absolute http(s) URL.
+bool reachable_from_internet(const std::string& url);
+
 // A token bucket per source address (spec 6: 200 requests a second, bursts of 1000), so one
 // client cannot flood the worker; a PMS scan stays far below it.
 class RateLimiter {

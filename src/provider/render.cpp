@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/http.hpp"
+#include "provider/access.hpp"
 #include "provider/identity.hpp"
 #include "sync/metadata.hpp"
 #include "sync/sanitize.hpp"
@@ -17,6 +18,18 @@ std::string signed_url(const std::string& stash_url, const RenderContext& ctx) {
     return {};
   }
   return ctx.base_url + "/" + image_path(*ref, *ctx.signer);
+}
+
+// Actor photos are handed to Plex clients, which fetch them through Plex's image proxy (issue
+// #26): the provider's signed URL only where the internet reaches the provider
+// (provider_public_url); else the URL push mode sends, on stash_url_for_plex (photo_url); else
+// none, and Health check says why.
+std::string actor_photo(const fieldsync::Actor& actor, const RenderContext& ctx) {
+  const auto& s = *ctx.settings;
+  if (!s.provider_public_url.empty() && reachable_from_internet(s.provider_public_url)) {
+    return signed_url(actor.stash_image, ctx);
+  }
+  return actor.photo_url;
 }
 
 // The file name without its extension: the title of a scene that has none.
@@ -134,7 +147,7 @@ nlohmann::json metadata_object(const stash::Scene& scene, const RenderContext& c
     int order = 1;
     for (const auto& actor : *d.actors) {
       nlohmann::json role = {{"tag", actor.name}, {"order", order++}};
-      if (auto thumb = signed_url(actor.stash_image, ctx); !thumb.empty()) {
+      if (auto thumb = actor_photo(actor, ctx); !thumb.empty()) {
         role["thumb"] = thumb;
       }
       roles.push_back(std::move(role));

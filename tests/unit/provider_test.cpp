@@ -266,6 +266,42 @@ TEST(ProviderContract, AScenesAnswerIsValidAndComplete) {
       std::vector<std::string>{});
 }
 
+TEST(ProviderContract, ActorPhotosOnlyWhereTheInternetReachesThem) {
+  // Role.thumb goes to Plex's apps, which fetch it through Plex's image proxy (issue #26).
+  stash::Scene scene;
+  scene.id = "7";
+  scene.title = "T";
+  scene.files = {{"/media/a.mp4", "a.mp4", 1, 10.0}};
+  scene.performers = {{"3", "Léa", "http://stash:9999/performer/3/image?t=1700000000"}};
+  provider::ImageSigner signer(std::string(32, 'k'));
+  const auto role_thumb = [&](const config::Settings& s) {
+    const provider::RenderContext ctx{*provider::identifier(""), s.provider_public_url.empty() ? "http://10.0.0.2:9787"
+                                                                                                : s.provider_public_url,
+                                      &signer, &s};
+    return provider::metadata_object(scene, ctx).at("Role").at(0).value("thumb", "");
+  };
+  config::Settings s;
+  EXPECT_EQ(role_thumb(s), "") << "a LAN provider and no stash_url_for_plex: none";
+  s.provider_public_url = "http://192.168.1.10:9787";
+  EXPECT_EQ(role_thumb(s), "");
+  s.stash_url_for_plex = "http://192.168.1.10:9999";
+  EXPECT_EQ(role_thumb(s), "http://192.168.1.10:9999/performer/3/image?t=1700000000") << "as push mode sends it";
+  s.provider_public_url = "https://plexsync.example.net";
+  EXPECT_EQ(role_thumb(s).rfind("https://plexsync.example.net/img/v1/performer/3/", 0), 0U) << role_thumb(s);
+}
+
+TEST(ProviderAccess, ReachableFromTheInternet) {
+  for (const char* lan : {"http://127.0.0.1:9787", "http://192.168.1.10", "http://10.1.2.3", "http://172.20.0.5",
+                          "http://[::1]:9787", "http://[fe80::1]", "http://169.254.1.1", "http://localhost:9787",
+                          "http://stash:9787", "http://nas.local", "http://plex.lan", "http://box.home.arpa", "nonsense"}) {
+    EXPECT_FALSE(provider::reachable_from_internet(lan)) << lan;
+  }
+  for (const char* pub : {"https://plexsync.example.net", "http://203.0.113.7:9787", "http://[2001:db8::1]",
+                          "http://172.32.0.1"}) {
+    EXPECT_TRUE(provider::reachable_from_internet(pub)) << pub;
+  }
+}
+
 TEST(ProviderContract, StashBoxSchemes) {
   EXPECT_EQ(provider::stash_box_scheme("https://stashdb.org/graphql"), "stashdb");
   EXPECT_EQ(provider::stash_box_scheme("https://theporndb.net/graphql"), "tpdb");

@@ -237,6 +237,10 @@ public:
   void restart_pms();
   // Scans and refreshes on custom agents run in the background, as in PMS: true when none runs.
   bool agent_idle() const { return agent_jobs_ == 0; }
+  // What Plex's apps would be handed for an item that they cannot use or must not see: an image URL
+  // on a LAN-only host (Plex's cloud image proxy cannot reach it) or one carrying a secret (a
+  // provider's /p/<token> path, a token or API key in the query). Empty when the item is clean.
+  std::vector<std::string> client_view_problems(const std::string& rating_key);
   // The selected poster (posters) or background (arts) of an item; nullopt when none is.
   std::optional<Image> selected_image(const std::string& rating_key, bool poster);
   // A person's edit in Plex's UI: sets the field and locks it.

@@ -241,6 +241,74 @@ std::vector<AgentGroup> PlexSim::agent_groups() {
   return groups_;
 }
 
+namespace {
+
+// A host only a LAN reaches: loopback, the private ranges, link-local, "localhost" or a bare name.
+bool lan_only_host(std::string host) {
+  host = util::to_lower(host);
+  if (host == "localhost" || host.find_first_of(".:") == std::string::npos) {
+    return true;
+  }
+  for (const char* prefix : {"127.", "10.", "192.168.", "169.254.", "[::1]", "::1", "[fe80", "fe80"}) {
+    if (host.rfind(prefix, 0) == 0) {
+      return true;
+    }
+  }
+  if (host.rfind("172.", 0) == 0) {
+    const auto second = util::split(host, '.');
+    if (second.size() > 1 && util::all_digits(second[1], 3)) {
+      const int n = std::stoi(second[1]);
+      return n >= 16 && n <= 31;
+    }
+  }
+  return false;
+}
+
+std::string url_problem(const std::string& url) {
+  static const std::regex k_url("^https?://([^/:?#]+|\\[[^\\]]+\\])(:[0-9]+)?([^?#]*)(\\?[^#]*)?");
+  static const std::regex k_secret_path("/p/[0-9a-f]{32}(/|$)");
+  static const std::regex k_secret_query("[?&](x-plex-token|token|apikey|api_key)=", std::regex::icase);
+  std::smatch m;
+  if (!std::regex_search(url, m, k_url)) {
+    return {}; // PMS's own relative paths (/library/metadata/...) are served with the app's token
+  }
+  if (lan_only_host(m.str(1))) {
+    return url + ": a LAN-only host, which Plex's image proxy cannot reach";
+  }
+  if (std::regex_search(m.str(3), k_secret_path) || std::regex_search(m.str(4), k_secret_query)) {
+    return url + ": carries a secret";
+  }
+  return {};
+}
+
+} // namespace
+
+std::vector<std::string> PlexSim::client_view_problems(const std::string& rating_key) {
+  const std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  const auto* item = find_item(rating_key);
+  if (item == nullptr) {
+    return out;
+  }
+  const auto check = [&](const std::string& url) {
+    if (auto p = url_problem(url); !p.empty()) {
+      out.push_back(std::move(p));
+    }
+  };
+  for (const auto& [type, tags] : item->tags) {
+    for (const auto& t : tags) {
+      check(t.thumb);
+    }
+  }
+  for (const auto* images : {&item->posters, &item->arts}) {
+    for (const auto& img : *images) {
+      check(img.rating_key); // the alternates' URLs, as the poster picker hands them out
+    }
+  }
+  // The selected poster is not checked: PMS downloads it and serves it from its own path.
+  return out;
+}
+
 std::optional<Image> PlexSim::selected_image(const std::string& rating_key, bool poster) {
   const std::lock_guard lock(mutex_);
   const auto* item = find_item(rating_key);
