@@ -21,7 +21,8 @@ token="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 build/release/tools/plexsim --port 0 --port-file "$work/plex.port" --generate "$scenes" --pull-library --token "$token" \
   2>"$work/plexsim.log" &
 pids+=($!)
-build/release/tools/stashsim --port 0 --port-file "$work/stash.port" --generate "$scenes" 2>"$work/stashsim.log" &
+build/release/tools/stashsim --port 0 --port-file "$work/stash.port" --generate "$scenes" --wide-covers \
+  2>"$work/stashsim.log" &
 pids+=($!)
 for f in plex.port stash.port; do
   for _ in $(seq 100); do [[ -s $work/$f ]] && break; sleep 0.05; done
@@ -34,7 +35,7 @@ echo "demo: plexsim at $plex, stashsim at $stash, $scenes scenes"
 
 # What a user types under Settings > Plugins > PlexSync.
 curl -fsS -X POST -H 'Content-Type: application/json' "$stash/__sim/settings" \
-  -d "{\"settings\":{\"plex_url\":\"$plex\",\"plex_token\":\"$token\",\"plex_library\":\"Adult,Adult (pull)\",\"worker_idle_seconds\":3}}" >/dev/null
+  -d "{\"settings\":{\"plex_url\":\"$plex\",\"plex_token\":\"$token\",\"plex_library\":\"Adult,Adult (pull)\",\"worker_idle_seconds\":3,\"poster_shape\":\"letterbox\"}}" >/dev/null
 
 # Install the plugin the way a user does: copy the folder into Stash's plugins directory.
 plugins="$work/stash/plugins"
@@ -116,4 +117,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 show "Plex library 'Adult (pull)' after the edit (one refresh, no field written)" "$pull_keys"
-echo "demo: Plex requests made: $(curl -fsS "$plex/__sim/requests" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);const c={};for(const q of r){const k=q.method+" "+q.path.replace(/\/\d+(,\d+)*$/,"/{id}");c[k]=(c[k]||0)+1}console.log(Object.entries(c).map(([k,v])=>v+"x "+k).join(", "))})')"
+posters() { # $1 = keys: how many show a poster PlexSync uploaded, and the first one's size
+  for k in ${1//,/ }; do curl -fsS "$plex/__sim/posters/$k"; echo; done |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const p=s.trim().split("\n").map(l=>JSON.parse(l).poster).filter(x=>x&&x.key.startsWith("upload://"));console.log(p.length+(p.length?" ("+p[0].width+"x"+p[0].height+")":""))})'
+}
+for _ in $(seq 100); do [[ $(posters "$pull_keys") == "$((scenes / 2)) "* ]] && break; sleep 0.1; done
+echo "demo: posters PlexSync uploaded (poster_shape=letterbox: Stash's 320x180 covers at 2:3 for Movies libraries):"
+echo "  library 'Adult' (push): $(posters "$keys")"
+echo "  library 'Adult (pull)': $(posters "$pull_keys"), so they show on remote Plex apps too"
+echo "demo: Plex requests made: $(curl -fsS "$plex/__sim/requests" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);const c={};for(const q of r){const k=q.method+" "+q.path.replace(/\/\d+(,\d+)*(?=\/|$)/g,"/{id}");c[k]=(c[k]||0)+1}console.log(Object.entries(c).map(([k,v])=>v+"x "+k).join(", "))})')"

@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
                  "               [--tls-cert CHAIN.pem --tls-key KEY.pem]   (serve HTTPS)\n"
                  "               [--capacity N [--service-ms MS] [--max-queue Q]]   (load model: see plexsim.hpp)\n"
                  "Control at runtime: POST/DELETE /__sim/faults, POST /__sim/latency, GET/DELETE /__sim/requests,\n"
-                 "                    GET/POST/DELETE /__sim/load\n";
+                 "                    GET/POST/DELETE /__sim/load, GET /__sim/posters/{ratingKey}\n";
     return 0;
   }
   sim::block_termination_signals(); // before any thread starts, so wait_for_signal() sees them

@@ -542,6 +542,17 @@ net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
                                {"max_ms", r.max_ms},
                                {"max_in_flight", r.max_in_flight}});
   }
+  if (req.path.rfind("/__sim/posters/", 0) == 0 && req.method == "GET") {
+    // The selected poster and background of an item as PMS stored them (the demo shows them).
+    const auto rk = req.path.substr(std::string("/__sim/posters/").size());
+    nlohmann::json out = nlohmann::json::object();
+    for (const bool poster : {true, false}) {
+      if (const auto img = selected_image(rk, poster)) {
+        out[poster ? "poster" : "background"] = {{"key", img->rating_key}, {"width", img->width}, {"height", img->height}};
+      }
+    }
+    return sim::json_response(out);
+  }
   if (auto control = sim::handle_control(req, faults_, log_); control) {
     return *control;
   }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "graphql.hpp"
+#include "image/codec.hpp"
 #include "sim/library.hpp"
 #include "util/strings.hpp"
 
@@ -25,6 +26,23 @@ std::string performer_image(const std::string& base, const std::string& id, bool
 }
 
 // A real 1x1 PNG: Stash serves actual image bytes for covers.
+// A 16:9 JPEG as Stash's generated screenshots are: a left-to-right fade of one colour per scene.
+std::string wide_cover(int64_t scene) {
+  image::Pixels p;
+  p.width = 320;
+  p.height = 180;
+  p.rgb.resize(static_cast<size_t>(p.width) * static_cast<size_t>(p.height) * 3U);
+  const auto channel = static_cast<size_t>(scene % 3);
+  for (int y = 0; y < p.height; ++y) {
+    for (int x = 0; x < p.width; ++x) {
+      auto* px = &p.rgb[(static_cast<size_t>(y) * static_cast<size_t>(p.width) + static_cast<size_t>(x)) * 3U];
+      px[channel] = static_cast<unsigned char>(40 + x * 200 / p.width);
+      px[(channel + 1) % 3] = static_cast<unsigned char>(y * 120 / p.height);
+    }
+  }
+  return image::encode_jpeg(p, 85);
+}
+
 const unsigned char k_png[] = {0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
                                0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
                                0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78,
@@ -666,6 +684,8 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
       res = sim::text_response(404, "text/plain", "404 page not found\n");
     } else if (it->second.contains("cover")) {
       res = sim::text_response(200, "image/png", it->second.at("cover").get<std::string>()); // a test's own bytes
+    } else if (it->second.value("has_cover", true) && options_.wide_covers) {
+      res = sim::text_response(200, "image/jpeg", wide_cover(it->first));
     } else if (it->second.value("has_cover", true)) {
       res = sim::text_response(200, "image/png", std::string(reinterpret_cast<const char*>(k_png), sizeof k_png));
     } else {

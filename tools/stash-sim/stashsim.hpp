@@ -31,6 +31,9 @@ struct Options {
   // Stash's external_host: image URLs are built on it (it may carry a path prefix that only a
   // reverse proxy serves; this simulator serves its root only, like Stash itself).
   std::string external_host;
+  // Scene covers as Stash's screenshots are, 16:9 JPEGs (320 x 180, one colour per scene), instead
+  // of the 1 x 1 PNG the tests compare bytes with.
+  bool wide_covers = false;
 };
 
 // The schema folder the build knows (tests/data/stash-schema in the source tree), or
