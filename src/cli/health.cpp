@@ -33,10 +33,11 @@ void performer_photo_notes(const config::Settings& s, const std::string& stash_b
   if (s.stash_url_for_plex.empty()) {
     // Pull libraries get the provider's own photo URLs only where the internet reaches the
     // provider (render.cpp actor_photo): Plex's apps fetch actor photos through Plex's proxy.
-    const bool via_provider =
-        s.provider_enabled && !s.provider_public_url.empty() && provider::reachable_from_internet(s.provider_public_url);
+    const bool via_provider = s.provider_enabled && !s.provider_public_url.empty() &&
+                              provider::reachable_from_internet(s.provider_public_url);
     d["performer_photos"] = via_provider ? "pull libraries only (provider_public_url)" : "not sent";
-    std::string note = std::string("performer photos are not sent to Plex") + (via_provider ? " in push libraries" : "") +
+    std::string note = std::string("performer photos are not sent to Plex") +
+                       (via_provider ? " in push libraries" : "") +
                        ": Plex fetches them from Stash itself and PlexSync does not know the address Plex reaches "
                        "Stash on; set stash_url_for_plex (e.g. http://192.168.1.10:9999) to send them";
     if (s.provider_enabled && !via_provider) {

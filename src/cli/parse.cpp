@@ -179,7 +179,8 @@ int run(int argc, char** argv) {
     return masked([&] { return cmd_provider_match(op, target, match_manual, match_title); });
   }
   if (*provider_register) {
-    return masked([&] { return cmd_provider_register(op, register_libraries, register_switch, !register_no_local_media); });
+    return masked(
+        [&] { return cmd_provider_register(op, register_libraries, register_switch, !register_no_local_media); });
   }
   if (*provider_rotate) {
     return cmd_provider_rotate(op);

@@ -320,10 +320,10 @@ int cmd_provider_check(const OperatorOptions& o) {
     // The root answers from the start; match and metadata wait (503) for the first catalog build.
     const auto probe = ask("POST", root + "/library/metadata/matches", R"({"type":1})");
     add("catalog", probe.status == 200,
-        probe.status == 200 ? "Stash's files are indexed"
-        : probe.status == 503
-            ? "still indexing Stash's files for the first time (Plex's matches wait meanwhile); run the check again soon"
-            : "a match answered HTTP " + std::to_string(probe.status) + "; see plexsync.log");
+        probe.status == 200   ? "Stash's files are indexed"
+        : probe.status == 503 ? "still indexing Stash's files for the first time (Plex's matches wait meanwhile); run "
+                                "the check again soon"
+                              : "a match answered HTTP " + std::to_string(probe.status) + "; see plexsync.log");
   }
   if (listening && !s.provider_skip_token) {
     const auto bare = ask("GET", base + "/movie");
@@ -554,9 +554,9 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
   // 2b. Plex Local Media after PlexSync in the agent: without it a library on a custom agent stops
   // picking up local subtitles, trailers and artwork (what ShokoRelay's and the MAL provider's
   // guides have users add by hand).
-  const bool has_local_media =
-      std::any_of(group_providers.begin(), group_providers.end(),
-                  [](const nlohmann::json& p) { return p.is_object() && p.value("identifier", "") == k_local_media; });
+  const bool has_local_media = std::any_of(group_providers.begin(), group_providers.end(), [](const nlohmann::json& p) {
+    return p.is_object() && p.value("identifier", "") == k_local_media;
+  });
   if (local_media && !has_local_media) {
     if (local_media_id.empty()) {
       std::cout << "Plex lists no Plex Local Media provider: add it to the agent '" << s.provider_title

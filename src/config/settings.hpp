@@ -51,7 +51,7 @@ struct Settings {
   bool skip_not_found = false; // Plex library is a deliberate subset: skip quietly instead
   bool debug_logging = false;
   bool obfuscate_paths = false;
-  std::string delete_action = "none"; // what a scene deleted in Stash does in Plex: none | scan
+  std::string delete_action = "none";      // what a scene deleted in Stash does in Plex: none | scan
   std::string poster_shape = "screenshot"; // screenshot | crop | letterbox (image/poster.hpp)
   bool plex_skip_tls_verify = false;
   std::string plex_ca_file;
@@ -78,8 +78,8 @@ struct Settings {
   int provider_stash_timeout = 5;    // seconds per Stash call made while answering PMS
   int provider_image_cache_mb = 256; // -1 = no cache
   bool provider_record_requests = false;
-  bool skip_refresh_on_change = false; // pull libraries: no refresh when a scene changes
-  bool skip_bind_unmatched = false;    // pull libraries: items PMS left unmatched are not bound
+  bool skip_refresh_on_change = false;     // pull libraries: no refresh when a scene changes
+  bool skip_bind_unmatched = false;        // pull libraries: items PMS left unmatched are not bound
   bool provider_skip_image_upload = false; // pull libraries: covers are not uploaded into PMS
 };
 

@@ -49,8 +49,7 @@ Pixels letterboxed(const Pixels& in) {
   const int y0 = (height - fh) / 2;
   for (int y = 0; y < fh && y0 + y < height; ++y) {
     std::copy(front.rgb.begin() + static_cast<ptrdiff_t>(static_cast<size_t>(y) * static_cast<size_t>(width) * 3U),
-              front.rgb.begin() +
-                  static_cast<ptrdiff_t>(static_cast<size_t>(y + 1) * static_cast<size_t>(width) * 3U),
+              front.rgb.begin() + static_cast<ptrdiff_t>(static_cast<size_t>(y + 1) * static_cast<size_t>(width) * 3U),
               canvas.rgb.begin() +
                   static_cast<ptrdiff_t>(static_cast<size_t>(y0 + y) * static_cast<size_t>(width) * 3U));
   }
@@ -80,7 +79,8 @@ std::optional<Poster> shape_poster(std::string_view cover, PosterShape shape) {
   if (!decoded || int64_t{decoded->width} * 3 <= int64_t{decoded->height} * 2) {
     return std::nullopt; // already portrait (2:3 or narrower)
   }
-  const auto pixels = shape == PosterShape::crop ? at_most(middle_portrait(*decoded), k_max_width) : letterboxed(*decoded);
+  const auto pixels =
+      shape == PosterShape::crop ? at_most(middle_portrait(*decoded), k_max_width) : letterboxed(*decoded);
   auto bytes = encode_jpeg(pixels, k_quality);
   if (bytes.empty()) {
     return std::nullopt;

@@ -2,10 +2,10 @@
 // library's own static archive exists only for the build machine's architecture, so the code is
 // compiled here for every target). Built without sanitizers (src/CMakeLists.txt): stb is not
 // our code, and what it decodes is bounded by image::decode's checks.
-#include "image/codec.hpp"
-
 #include <cstdint>
 #include <limits>
+
+#include "image/codec.hpp"
 
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG

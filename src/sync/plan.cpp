@@ -221,8 +221,7 @@ StaleTags stale_provider_tags(const std::string& tag, const std::vector<std::str
     return out; // nothing known about what PMS was served: nothing is guessed
   }
   for (const auto& name : in_plex) {
-    if (contains_name(before->second, name) && !contains_name(served_now, name) &&
-        !contains_name(out.removed, name)) {
+    if (contains_name(before->second, name) && !contains_name(served_now, name) && !contains_name(out.removed, name)) {
       out.removed.push_back(name);
     }
   }

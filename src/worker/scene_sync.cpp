@@ -321,10 +321,11 @@ plex::Result<bool> Worker::sync_image(plex::PlexClient::ImageSlot slot, const st
     uploaded = true;
     LOG_INFO("scene " << scene_id << " -> Plex item " << rating_key << ": new " << what);
   }
-  if (auto stmt = db_.prepare("INSERT INTO " + table + "(rating_key, stash_url, sha1, uploaded_ms) VALUES(?1, ?2, ?3, ?4) " +
-                              "ON CONFLICT(rating_key) DO UPDATE SET stash_url = excluded.stash_url, sha1 = " +
-                              "excluded.sha1, uploaded_ms = CASE WHEN excluded.sha1 = " + table + ".sha1 THEN " +
-                              table + ".uploaded_ms ELSE excluded.uploaded_ms END");
+  if (auto stmt =
+          db_.prepare("INSERT INTO " + table + "(rating_key, stash_url, sha1, uploaded_ms) VALUES(?1, ?2, ?3, ?4) " +
+                      "ON CONFLICT(rating_key) DO UPDATE SET stash_url = excluded.stash_url, sha1 = " +
+                      "excluded.sha1, uploaded_ms = CASE WHEN excluded.sha1 = " + table + ".sha1 THEN " + table +
+                      ".uploaded_ms ELSE excluded.uploaded_ms END");
       stmt) {
     (void)stmt->bind(1, rating_key).bind(2, url + shape_tag).bind(3, sha1).bind(4, clock_.now_ms()).run();
   }
@@ -459,8 +460,8 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   if (!plan.kept.empty()) {
     LOG_DEBUG("scene " << scene.id << ": kept Plex's own " << util::join(plan.kept, ", ") << " (preserve_plex_edits)");
   }
-  auto poster = sync_image(plex::PlexClient::ImageSlot::poster, scene.id, chosen->rating_key,
-                           prepared.desired.poster_url);
+  auto poster =
+      sync_image(plex::PlexClient::ImageSlot::poster, scene.id, chosen->rating_key, prepared.desired.poster_url);
   if (!poster) {
     return tl::unexpected(poster.error());
   }

@@ -99,7 +99,8 @@ TEST_F(ProviderE2E, ServiceWorkerServesPlexAndFollowsStash) {
     EXPECT_EQ(key, "scene-" + std::to_string(scene));
     const auto meta = nlohmann::json::parse(call("GET", base + "/movie/library/metadata/" + key).body);
     EXPECT_EQ(testing_support::contract_problems("metadata", meta), std::vector<std::string>{});
-    EXPECT_EQ(testing_support::plexsync_problems(meta, identifier, "http://127.0.0.1:" + std::to_string(port_)), std::vector<std::string>{});
+    EXPECT_EQ(testing_support::plexsync_problems(meta, identifier, "http://127.0.0.1:" + std::to_string(port_)),
+              std::vector<std::string>{});
     const auto& m = meta.at("MediaContainer").at("Metadata").at(0);
     EXPECT_EQ(m.at("title"), stash_.scene(std::to_string(scene))->at("title"));
     const auto image = call("GET", m.at("thumb"));

@@ -776,7 +776,8 @@ TEST_F(PullMode, PullItemsGetTheirCoverUploadedOnceAndAgainOnlyWhenItChanges) {
   };
   const auto selected = [&](int scene, const char* list) {
     const auto res = plex_call("GET", "/library/metadata/" + std::to_string(10000 + scene - 1) + list);
-    for (const auto& p : nlohmann::json::parse(res.body).at("MediaContainer").value("Metadata", nlohmann::json::array())) {
+    for (const auto& p :
+         nlohmann::json::parse(res.body).at("MediaContainer").value("Metadata", nlohmann::json::array())) {
       if (p.value("selected", false)) {
         return p.value("ratingKey", "");
       }
@@ -798,7 +799,8 @@ TEST_F(PullMode, PullItemsGetTheirCoverUploadedOnceAndAgainOnlyWhenItChanges) {
   EXPECT_EQ(uploads(1, "/posters") + uploads(2, "/posters") + uploads(1, "/arts") + uploads(2, "/arts"), 0);
   EXPECT_EQ(title_of(0), "Renamed in Stash") << "the refresh still brought the title";
   // A new cover: uploaded once more, and the refresh does not take the selection back.
-  ASSERT_TRUE(stash_.update_scene("2", {{"cover_version", 1800000000}, {"cover", std::string("\x89PNG\r\n\x1a\nnew")}}));
+  ASSERT_TRUE(
+      stash_.update_scene("2", {{"cover_version", 1800000000}, {"cover", std::string("\x89PNG\r\n\x1a\nnew")}}));
   const auto before = selected(2, "/posters");
   enqueue({2});
   drain();
@@ -812,7 +814,8 @@ TEST_F(PullMode, PullItemsGetTheirCoverUploadedOnceAndAgainOnlyWhenItChanges) {
              {"provider_listen", "127.0.0.1:0"},
              {"provider_public_url", base_},
              {"provider_skip_image_upload", true}});
-  ASSERT_TRUE(stash_.update_scene("3", {{"cover_version", 1800000001}, {"cover", std::string("\x89PNG\r\n\x1a\nthird")}}));
+  ASSERT_TRUE(
+      stash_.update_scene("3", {{"cover_version", 1800000001}, {"cover", std::string("\x89PNG\r\n\x1a\nthird")}}));
   clock_.advance(61'000); // past the worker's settings cache (issue #29 makes settings apply at once)
   plex_.requests().clear();
   enqueue({3});
@@ -854,8 +857,7 @@ TEST_F(PullMode, ATagRemovedInStashLeavesThePullItem) {
   EXPECT_NE(std::find(now.begin(), now.end(), kept), now.end());
   EXPECT_NE(std::find(now.begin(), now.end(), "Watched on TV"), now.end());
   EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 1) << "one edit, with the refresh";
-  EXPECT_NE(provider::metrics_text().find("plexsync_provider_repairs_total{field=\"stale_genre\"}"),
-            std::string::npos);
+  EXPECT_NE(provider::metrics_text().find("plexsync_provider_repairs_total{field=\"stale_genre\"}"), std::string::npos);
   // Nothing more to remove: the next sync sends no edit.
   plex_.requests().clear();
   ASSERT_TRUE(stash_.update_scene("2", {{"title", "Only the title changed"}}));

@@ -275,8 +275,8 @@ TEST(ProviderContract, ActorPhotosOnlyWhereTheInternetReachesThem) {
   scene.performers = {{"3", "Léa", "http://stash:9999/performer/3/image?t=1700000000"}};
   provider::ImageSigner signer(std::string(32, 'k'));
   const auto role_thumb = [&](const config::Settings& s) {
-    const provider::RenderContext ctx{*provider::identifier(""), s.provider_public_url.empty() ? "http://10.0.0.2:9787"
-                                                                                                : s.provider_public_url,
+    const provider::RenderContext ctx{*provider::identifier(""),
+                                      s.provider_public_url.empty() ? "http://10.0.0.2:9787" : s.provider_public_url,
                                       &signer, &s};
     return provider::metadata_object(scene, ctx).at("Role").at(0).value("thumb", "");
   };
@@ -291,13 +291,14 @@ TEST(ProviderContract, ActorPhotosOnlyWhereTheInternetReachesThem) {
 }
 
 TEST(ProviderAccess, ReachableFromTheInternet) {
-  for (const char* lan : {"http://127.0.0.1:9787", "http://192.168.1.10", "http://10.1.2.3", "http://172.20.0.5",
-                          "http://[::1]:9787", "http://[fe80::1]", "http://169.254.1.1", "http://localhost:9787",
-                          "http://stash:9787", "http://nas.local", "http://plex.lan", "http://box.home.arpa", "nonsense"}) {
+  for (const char* lan :
+       {"http://127.0.0.1:9787", "http://192.168.1.10", "http://10.1.2.3", "http://172.20.0.5", "http://[::1]:9787",
+        "http://[fe80::1]", "http://169.254.1.1", "http://localhost:9787", "http://stash:9787", "http://nas.local",
+        "http://plex.lan", "http://box.home.arpa", "nonsense"}) {
     EXPECT_FALSE(provider::reachable_from_internet(lan)) << lan;
   }
-  for (const char* pub : {"https://plexsync.example.net", "http://203.0.113.7:9787", "http://[2001:db8::1]",
-                          "http://172.32.0.1"}) {
+  for (const char* pub :
+       {"https://plexsync.example.net", "http://203.0.113.7:9787", "http://[2001:db8::1]", "http://172.32.0.1"}) {
     EXPECT_TRUE(provider::reachable_from_internet(pub)) << pub;
   }
 }

@@ -548,7 +548,8 @@ net::ServerResponse PlexSim::handle(const net::ServerRequest& req) {
     nlohmann::json out = nlohmann::json::object();
     for (const bool poster : {true, false}) {
       if (const auto img = selected_image(rk, poster)) {
-        out[poster ? "poster" : "background"] = {{"key", img->rating_key}, {"width", img->width}, {"height", img->height}};
+        out[poster ? "poster" : "background"] = {
+            {"key", img->rating_key}, {"width", img->width}, {"height", img->height}};
       }
     }
     return sim::json_response(out);

@@ -189,10 +189,10 @@ std::vector<MetadataProvider> PlexSim::providers() {
 std::vector<MetadataProvider> PlexSim::builtin_providers() {
   std::vector<MetadataProvider> out;
   int64_t id = 1;
-  for (const auto& [identifier, title] : std::vector<std::pair<std::string, std::string>>{
-           {"tv.plex.agents.movie", "Plex Movie"},
-           {"tv.plex.agents.none", "Plex Personal Media"},
-           {"tv.plex.agents.localmedia", "Plex Local Media"}}) {
+  for (const auto& [identifier, title] :
+       std::vector<std::pair<std::string, std::string>>{{"tv.plex.agents.movie", "Plex Movie"},
+                                                        {"tv.plex.agents.none", "Plex Personal Media"},
+                                                        {"tv.plex.agents.localmedia", "Plex Local Media"}}) {
     MetadataProvider p;
     p.id = id++;
     p.identifier = identifier;
@@ -584,8 +584,8 @@ void PlexSim::agent_refresh(const std::string& rating_key, bool force_match, con
           continue;
         }
         const std::string name = t.at("tag");
-        const auto held = std::find_if(list_tags.begin(), list_tags.end(),
-                                       [&](const Tag& x) { return util::iequals(x.tag, name); });
+        const auto held =
+            std::find_if(list_tags.begin(), list_tags.end(), [&](const Tag& x) { return util::iequals(x.tag, name); });
         if (held != list_tags.end()) {
           held->role = t.value("role", "");
           held->thumb = t.value("thumb", "");
@@ -873,7 +873,8 @@ std::optional<net::ServerResponse> PlexSim::agent_route(const net::ServerRequest
     }
     // Fix Match (evidence O2, O3): PMS POSTs the provider's match feature with manual=1, the title
     // typed in the dialog or else the item's current one, and the file's name, no query string.
-    nlohmann::json body = {{"type", 1}, {"title", param("title").empty() ? current_title : param("title")}, {"manual", 1}};
+    nlohmann::json body = {
+        {"type", 1}, {"title", param("title").empty() ? current_title : param("title")}, {"manual", 1}};
     if (!file.empty()) {
       body["filename"] = match_filename(file, locations, agent_options.filename_style);
     }
