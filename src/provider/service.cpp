@@ -441,9 +441,7 @@ net::ServerResponse Provider::handle(const net::ServerRequest& request) {
   // and poster alternates go to Plex clients and Plex's image proxy), so each carries only its own
   // signature and the /img/ route serves nothing but the image it names.
   const bool public_image = request.path.rfind("/img/", 0) == 0;
-  if (public_image) {
-    rest = request.path;
-  } else if (!settings.provider_skip_token) {
+  if (!public_image && !settings.provider_skip_token) {
     // Constant-time check of the secret segment.
     const std::string want = "/p/" + secrets_.token;
     const auto got = request.path.substr(0, want.size());

@@ -210,7 +210,7 @@ std::string PlexSim::load_provider(MetadataProvider& p) {
     p.online = false;
     return "the provider did not answer";
   }
-  if (const auto problem = root_problem(root); !problem.empty()) {
+  if (auto problem = root_problem(root); !problem.empty()) {
     p.online = false;
     return problem;
   }
