@@ -53,6 +53,7 @@ struct Settings {
   bool obfuscate_paths = false;
   std::string delete_action = "none";      // what a scene deleted in Stash does in Plex: none | scan
   std::string poster_shape = "screenshot"; // screenshot | crop | letterbox (image/poster.hpp)
+  bool poster_from_group = false;          // a scene in a group: the group's front cover as poster
   bool plex_skip_tls_verify = false;
   std::string plex_ca_file;
   std::string stash_api_key;

@@ -41,7 +41,8 @@ std::string scene_fragment(GroupField groups) {
   // Appended, not `std::string(...) + "..."`: GCC 12 at -O3 reports a false -Warray-bounds on that
   // temporary when this file shares a unity build unit with others.
   std::string fragment(k_fragment_head);
-  fragment += groups == GroupField::groups ? "  groups { group { name } }\n}" : "  movies { movie { name } }\n}";
+  fragment += groups == GroupField::groups ? "  groups { group { name front_image_path } }\n}"
+                                            : "  movies { movie { name front_image_path } }\n}";
   return fragment;
 }
 std::string find_scene(GroupField groups) {
@@ -157,7 +158,7 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
       }
     }
   }
-  // groups { group { name } } from v0.27 on, movies { movie { name } } before.
+  // groups { group { name front_image_path } } from v0.27 on, movies { movie { ... } } before.
   for (const auto& [list, member] : {std::pair{"groups", "group"}, std::pair{"movies", "movie"}}) {
     if (!j.contains(list) || !j.at(list).is_array()) {
       continue;
@@ -166,6 +167,10 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
       if (g.is_object() && g.contains(member)) {
         if (auto name = str(g.at(member), "name"); !name.empty()) {
           s.groups.push_back(std::move(name));
+        }
+        const auto front = str(g.at(member), "front_image_path");
+        if (s.group_front.empty() && !front.empty() && front.find("default=true") == std::string::npos) {
+          s.group_front = front;
         }
       }
     }

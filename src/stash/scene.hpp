@@ -46,6 +46,9 @@ struct Scene {
   std::vector<Performer> performers;
   std::vector<std::string> tags;
   std::vector<std::string> groups;
+  // The first group's front cover as Stash serves it; "" when none has one (Stash's placeholder,
+  // default=true, counts as none).
+  std::string group_front;
   std::string screenshot;
   std::vector<StashId> stash_ids;
   std::string source; // the scene object exactly as Stash answered (the provider's snapshot)

@@ -277,6 +277,13 @@ plex::Result<Worker::Outcome> Worker::scene_not_in_plex(const stash::Scene& scen
                                         scan_note});
 }
 
+std::string Worker::poster_source(const stash::Scene& scene, const std::string& cover_url) const {
+  if (cover_url.empty()) {
+    return {}; // posters are not synced (skip_poster) or Stash has no cover
+  }
+  return settings_->poster_from_group && !scene.group_front.empty() ? scene.group_front : cover_url;
+}
+
 plex::Result<bool> Worker::sync_image(plex::PlexClient::ImageSlot slot, const std::string& scene_id,
                                       const std::string& rating_key, const std::string& url) {
   if (url.empty()) {
@@ -460,8 +467,8 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   if (!plan.kept.empty()) {
     LOG_DEBUG("scene " << scene.id << ": kept Plex's own " << util::join(plan.kept, ", ") << " (preserve_plex_edits)");
   }
-  auto poster =
-      sync_image(plex::PlexClient::ImageSlot::poster, scene.id, chosen->rating_key, prepared.desired.poster_url);
+  auto poster = sync_image(plex::PlexClient::ImageSlot::poster, scene.id, chosen->rating_key,
+                           poster_source(scene, prepared.desired.poster_url));
   if (!poster) {
     return tl::unexpected(poster.error());
   }
@@ -643,7 +650,8 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   // fetches provider images only from public addresses (issue #26). An upload shows everywhere.
   if (!settings_->provider_skip_image_upload) {
     for (const auto slot : {plex::PlexClient::ImageSlot::poster, plex::PlexClient::ImageSlot::background}) {
-      if (auto r = sync_image(slot, scene.id, chosen.rating_key, cover_url); !r) {
+      const auto url = slot == plex::PlexClient::ImageSlot::poster ? poster_source(scene, cover_url) : cover_url;
+      if (auto r = sync_image(slot, scene.id, chosen.rating_key, url); !r) {
         return tl::unexpected(r.error());
       }
     }

@@ -184,6 +184,9 @@ private:
   void forget_read_ahead(const std::string& rating_key);
   plex::Result<match::Decision> match_scene(const match::SceneFacts& facts, bool force_refresh);
   plex::Result<Outcome> scene_not_in_plex(const stash::Scene& scene);
+  // The picture a scene's poster comes from: the group's front cover with poster_from_group, else
+  // the cover ("" when posters are not synced).
+  [[nodiscard]] std::string poster_source(const stash::Scene& scene, const std::string& cover_url) const;
   // true when a new image was uploaded (only when its bytes changed).
   plex::Result<bool> sync_image(plex::PlexClient::ImageSlot slot, const std::string& scene_id,
                                 const std::string& rating_key, const std::string& url);

@@ -7,6 +7,7 @@
 
 #include "cli/operator.hpp"
 #include "image/codec.hpp"
+#include "util/digest.hpp"
 #include "support/worker_fixture.hpp"
 #include "util/log.hpp"
 
@@ -139,6 +140,27 @@ TEST_F(WorkerSync, PortraitPostersForMoviesLibrariesAreCutOnceAndAgainWhenTheSha
   ASSERT_TRUE(poster);
   EXPECT_EQ(poster->width, 320);
   EXPECT_EQ(poster->height, 480);
+}
+
+TEST_F(WorkerSync, AGroupsFrontCoverBecomesThePosterWhenChosen) {
+  ASSERT_TRUE(stash_.update_scene("1", {{"cover", std::string("\x89PNG\r\n\x1a\nscene one's cover")},
+                                        {"groups", {{{"id", "5"}, {"name", "Series A"}, {"scene_index", 1}}}}}));
+  ASSERT_TRUE(stash_.update_scene("2", {{"cover", std::string("\x89PNG\r\n\x1a\nscene two's cover")},
+                                        {"groups", {{{"id", "6"}, {"name", "No cover"}, {"has_front", false}}}}}));
+  configure({{"poster_from_group", true}});
+  enqueue({1, 2});
+  drain();
+  net::ClientOptions opts;
+  opts.base = *net::Url::parse(stash_url());
+  const auto front = net::make_http_client(opts)->send(net::Request{"GET", "/group/5/frontimage?t=1", {}, ""});
+  ASSERT_TRUE(front && front->status == 200);
+  const auto poster_of = [&](const char* rk) {
+    const auto p = plex_.selected_image(rk, true);
+    return p ? p->rating_key : std::string();
+  };
+  EXPECT_EQ(poster_of("10000"), "upload://posters/" + util::sha1_hex(front->body)) << "the group's front cover";
+  EXPECT_EQ(poster_of("10001"), "upload://posters/" + util::sha1_hex("\x89PNG\r\n\x1a\nscene two's cover"))
+      << "a group without a cover of its own: the scene's";
 }
 
 // PMS's request-line limit is undocumented (fidelity findings row 6): a server that refuses

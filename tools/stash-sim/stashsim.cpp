@@ -43,6 +43,15 @@ std::string wide_cover(int64_t scene) {
   return image::encode_jpeg(p, 85);
 }
 
+// A 2:3 front cover, as groups' covers are.
+std::string portrait_cover() {
+  image::Pixels p;
+  p.width = 200;
+  p.height = 300;
+  p.rgb.assign(static_cast<size_t>(p.width) * static_cast<size_t>(p.height) * 3U, 90);
+  return image::encode_jpeg(p, 85);
+}
+
 const unsigned char k_png[] = {0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
                                0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
                                0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78,
@@ -335,7 +344,9 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
                       {"group",
                        {{"id", g.value("id", "1")},
                         {"name", g.value("name", "")},
-                        {"front_image_path", base + "/group/" + g.value("id", "1") + "/frontimage?t=1"}}}});
+                        // Stash appends default=true when the group has no front cover of its own.
+                        {"front_image_path", base + "/group/" + g.value("id", "1") + "/frontimage?t=1" +
+                                                 (g.value("has_front", true) ? "" : "&default=true")}}}});
   }
   out["groups"] = groups;
   // Before v0.27 the same list is Scene.movies (served, deprecated, after it).
@@ -691,7 +702,10 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
     } else {
       res = sim::text_response(200, "image/svg+xml", k_placeholder_svg);
     }
-  } else if (req.method == "GET" && (req.path.rfind("/performer/", 0) == 0 || req.path.rfind("/studio/", 0) == 0)) {
+  } else if (req.method == "GET" && req.path.rfind("/group/", 0) == 0 && options_.wide_covers) {
+    res = sim::text_response(200, "image/jpeg", portrait_cover()); // a DVD-like front cover
+  } else if (req.method == "GET" && (req.path.rfind("/performer/", 0) == 0 || req.path.rfind("/studio/", 0) == 0 ||
+                                     req.path.rfind("/group/", 0) == 0)) {
     const bool placeholder =
         std::any_of(rec.query.begin(), rec.query.end(), [](const auto& kv) { return kv.first == "default"; });
     res = placeholder
