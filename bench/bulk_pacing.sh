@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-"200:5 200:20 10000:5 10000:20 2000:0:4:4 10000:0:4:4"}
-bin=$PWD/dist/PlexSync/plexsync
+bin=${BIN:-$PWD/dist/PlexSync/plexsync} # BIN: another build to compare with the same simulators
 [[ -x $bin ]] || scripts/build.sh >/dev/null
 work=$(mktemp -d /tmp/plexsync-pacing-XXXXXX)
 pids=()
