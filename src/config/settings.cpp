@@ -97,8 +97,8 @@ const std::array k_table{
     SettingSpec{"poster_shape", "Poster shape", SettingType::string, &S::poster_shape, 0, 0, false, false,
                 "screenshot (empty): Stash's cover as it is; crop: its middle at 2:3, the portrait shape of Movies "
                 "libraries; letterbox: the whole cover at 2:3 over a blurred copy of itself"},
-    SettingSpec{"poster_from_group", "Poster from the group's cover", SettingType::boolean, &S::poster_from_group, 0,
-                0, false, false,
+    SettingSpec{"poster_from_group", "Poster from the group's cover", SettingType::boolean, &S::poster_from_group, 0, 0,
+                false, false,
                 "Checked: a scene in a Stash group gets the group's front cover (already portrait) as its Plex "
                 "poster; scenes without one keep their own cover, shaped by poster_shape"},
     SettingSpec{"delete_action", "When a scene is deleted", SettingType::string, &S::delete_action, 0, 0, false, false,

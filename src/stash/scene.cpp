@@ -42,7 +42,7 @@ std::string scene_fragment(GroupField groups) {
   // temporary when this file shares a unity build unit with others.
   std::string fragment(k_fragment_head);
   fragment += groups == GroupField::groups ? "  groups { group { name front_image_path } }\n}"
-                                            : "  movies { movie { name front_image_path } }\n}";
+                                           : "  movies { movie { name front_image_path } }\n}";
   return fragment;
 }
 std::string find_scene(GroupField groups) {

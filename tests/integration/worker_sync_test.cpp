@@ -7,8 +7,8 @@
 
 #include "cli/operator.hpp"
 #include "image/codec.hpp"
-#include "util/digest.hpp"
 #include "support/worker_fixture.hpp"
+#include "util/digest.hpp"
 #include "util/log.hpp"
 
 namespace {

@@ -152,8 +152,10 @@ TEST(StashQueries, TheSceneDocumentSelectsOnlyWhatPlexSyncUses) {
     // asked for stash_ids.updated_at, which releases before v0.28 refuse).
     EXPECT_NE(doc.find("stash_ids { endpoint stash_id }"), std::string::npos);
   }
-  EXPECT_NE(stash::queries::find_scene(stash::GroupField::movies).find("movies { movie { name front_image_path } }"), std::string::npos);
-  EXPECT_NE(stash::queries::find_scene(stash::GroupField::groups).find("groups { group { name front_image_path } }"), std::string::npos);
+  EXPECT_NE(stash::queries::find_scene(stash::GroupField::movies).find("movies { movie { name front_image_path } }"),
+            std::string::npos);
+  EXPECT_NE(stash::queries::find_scene(stash::GroupField::groups).find("groups { group { name front_image_path } }"),
+            std::string::npos);
 }
 
 TEST(StashQueries, TheGroupFieldFollowsStashsVersion) {
