@@ -116,6 +116,18 @@ WHERE waiting_for = ?1 AND state = 'pending' AND next_attempt_ms > ?2)sql"));
 util::Result<void> Queue::dead_letter(const Job& job, const std::string& error_class, const std::string& message,
                                       int http_status, int64_t now_ms) {
   TRY_ASSIGN(auto txn, store::Txn::begin(db_));
+  // One dead letter per scene (issue #29): hooks, polls and tasks may each have queued the scene
+  // again since its last letter; the newest failure replaces it, keeping when the scene first failed.
+  int64_t first_ms = job.first_enqueued_ms;
+  {
+    TRY_ASSIGN(auto earlier, db_.prepare("SELECT min(first_failure_ms) FROM dead_letters WHERE scene_id = ?1"));
+    TRY_ASSIGN(const bool row, earlier.bind(1, job.scene_id).step());
+    if (row && !earlier.is_null(0)) {
+      first_ms = std::min(first_ms, earlier.int_at(0));
+    }
+  }
+  TRY_ASSIGN(auto replace, db_.prepare("DELETE FROM dead_letters WHERE scene_id = ?1"));
+  TRY(replace.bind(1, job.scene_id).run());
   TRY_ASSIGN(auto ins, db_.prepare(R"sql(
 INSERT INTO dead_letters(scene_id, event, error_class, message, http_status, attempts, first_failure_ms,
                          last_failure_ms)
@@ -126,7 +138,7 @@ VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql"));
   } else {
     ins.bind_null(5);
   }
-  TRY(ins.bind(6, job.attempts + 1).bind(7, job.first_enqueued_ms).bind(8, now_ms).run());
+  TRY(ins.bind(6, job.attempts + 1).bind(7, first_ms).bind(8, now_ms).run());
   // A change that arrived while this job ran gets its own chance.
   TRY_ASSIGN(auto requeue, db_.prepare(R"sql(
 UPDATE jobs SET state = 'pending', dirty = 0, attempts = 0, next_attempt_ms = ?2, last_error = NULL

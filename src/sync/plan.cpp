@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "match/fold.hpp"
 #include "util/strings.hpp"
 
 namespace fieldsync {
@@ -42,12 +43,27 @@ std::pair<std::string, std::string> removal_param(const std::string& tag, const 
   return {tag + "[].tag.tag-", util::join(encoded, ",")};
 }
 
+// Tag names compare as Plex matches them: case and Unicode normal form folded.
 bool contains_name(const std::vector<std::string>& list, const std::string& name) {
-  return std::any_of(list.begin(), list.end(), [&](const auto& n) { return util::iequals(n, name); });
+  const auto folded = match::fold_text(name);
+  return std::any_of(list.begin(), list.end(), [&](const auto& n) { return match::fold_text(n) == folded; });
 }
 
+// As sets: a Plex that keeps a list in another order than it was sent (both simulators append new
+// tags after the old ones; a real PMS is unverified, issue #29) holds the same list.
 bool same_names(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), util::iequals);
+  if (a.size() != b.size()) {
+    return false;
+  }
+  std::vector<std::string> fa;
+  std::vector<std::string> fb;
+  fa.reserve(a.size());
+  fb.reserve(b.size());
+  std::transform(a.begin(), a.end(), std::back_inserter(fa), match::fold_text);
+  std::transform(b.begin(), b.end(), std::back_inserter(fb), match::fold_text);
+  std::sort(fa.begin(), fa.end());
+  std::sort(fb.begin(), fb.end());
+  return fa == fb;
 }
 
 class Planner {

@@ -10,6 +10,7 @@
 #include "support/worker_fixture.hpp"
 #include "util/digest.hpp"
 #include "util/log.hpp"
+#include "util/strings.hpp"
 
 namespace {
 
@@ -256,6 +257,49 @@ TEST_F(WorkerSync, APartialBatchedReadLeadsToASingleReadNotASkippedChange) {
   EXPECT_TRUE(read_along) << "scene 3's item was first read together with others";
   EXPECT_EQ(requests("GET", "/library/metadata/10002", true), 1) << "then once more, alone";
   EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 2) << "scene 2's title and scene 3's tags, nothing else";
+}
+
+TEST_F(WorkerSync, APlexKeepingTagsInItsOwnOrderGetsNoResendAndNewTagsStillArrive) {
+  // plexsim, like the other simulator, appends a new tag after the old ones whatever order Stash
+  // has; a real PMS's order is unverified (issue #29). Lists compare as sets.
+  const auto tags = [](std::initializer_list<const char*> names) {
+    nlohmann::json out = nlohmann::json::array();
+    int id = 60;
+    for (const char* n : names) {
+      out.push_back({{"id", std::to_string(id++)}, {"name", n}});
+    }
+    return out;
+  };
+  ASSERT_TRUE(stash_.update_scene("3", {{"tags", tags({"Alpha", "Beta"})}}));
+  enqueue({3});
+  drain();
+  ASSERT_TRUE(stash_.update_scene("3", {{"tags", tags({"Gamma", "Alpha", "Beta"})}}));
+  enqueue({3});
+  drain();
+  ASSERT_EQ(genres(3), (std::vector<std::string>{"Alpha", "Beta", "Gamma"})) << "Plex's own order";
+  const auto genre_params = [&] {
+    int n = 0;
+    for (const auto& r : plex_.requests().snapshot()) {
+      for (const auto& [k, v] : r.query) {
+        n += r.method == "PUT" && k.rfind("genre", 0) == 0 ? 1 : 0;
+      }
+    }
+    return n;
+  };
+  plex_.requests().clear();
+  ASSERT_TRUE(stash_.update_scene("3", {{"title", "Only the title changed"}}));
+  enqueue({3});
+  drain();
+  EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 1);
+  EXPECT_EQ(genre_params(), 0) << "the same genres in another order are not sent again";
+  // With preserve_plex_edits, Plex's own order is not a person's edit: a new Stash tag arrives.
+  configure({{"preserve_plex_edits", true}});
+  clock_.advance(61'000); // past the worker's settings cache
+  ASSERT_TRUE(stash_.update_scene("3", {{"tags", tags({"Delta", "Gamma", "Alpha", "Beta"})}}));
+  enqueue({3});
+  drain();
+  const auto now = genres(3);
+  EXPECT_NE(std::find(now.begin(), now.end(), "Delta"), now.end()) << util::join(now, ", ");
 }
 
 TEST_F(WorkerSync, MappedPrefixesMatchExactly) {

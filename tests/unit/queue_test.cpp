@@ -88,6 +88,26 @@ TEST_F(QueueTest, DeadLettersKeepTheStory) {
   EXPECT_EQ(counts(3000).due, 1);
 }
 
+TEST_F(QueueTest, AFailingSceneHasOneDeadLetterHoweverOftenItWasQueued) {
+  // Hooks of a bulk edit, the late-update poll and tasks each queue the scene again (issue #29).
+  for (int round = 0; round < 4; ++round) {
+    ASSERT_TRUE(q_->enqueue("9", round % 2 == 0 ? "Scene.Update.Post" : "poll", 100 + round * 1000));
+    auto job = **q_->claim(200 + round * 1000, 60000);
+    ASSERT_TRUE(
+        q_->dead_letter(job, "rejected", "Plex answered HTTP 400 #" + std::to_string(round), 400, 500 + round * 1000));
+  }
+  ASSERT_TRUE(q_->enqueue("10", "Scene.Update.Post", 100));
+  auto other = **q_->claim(5000, 60000);
+  ASSERT_TRUE(q_->dead_letter(other, "rejected", "another scene", 400, 5000));
+  const auto letters = *q_->dead_letters();
+  ASSERT_EQ(letters.size(), 2U);
+  EXPECT_EQ(counts(6000).dead, 2);
+  EXPECT_EQ(letters[0].scene_id, "9");
+  EXPECT_EQ(letters[0].message, "Plex answered HTTP 400 #3") << "the newest failure";
+  EXPECT_EQ(letters[0].first_failure_ms, 100) << "when the scene first failed";
+  EXPECT_EQ(letters[0].last_failure_ms, 3500);
+}
+
 TEST_F(QueueTest, PurgeDropsOnlyOldDeadLetters) {
   for (const char* id : {"1", "2"}) {
     ASSERT_TRUE(q_->enqueue(id, "Scene.Update.Post", 100));
