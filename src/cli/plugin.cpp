@@ -149,10 +149,11 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db, const std::strin
     }
     return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "scene deleted"}}, std::nullopt};
   }
-  if (auto enabled = db.get_kv("enabled"); enabled && *enabled && **enabled == "0") {
-    return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "syncing is paused (pause_syncing)"}},
-                  std::nullopt};
-  }
+  // While paused the event is still stored (issue #29): nothing edited meanwhile is lost, and the
+  // worker this hook wakes or starts reads the settings again, so the first hook after unpausing
+  // syncs everything at once. A paused worker sleeps until a hook wakes it or it has been idle.
+  const auto paused_note = db.get_kv("enabled");
+  const bool paused = paused_note && *paused_note && **paused_note == "0";
   if (hook.type == "Scene.Update.Post" && hook.has_input_fields &&
       std::all_of(hook.input_fields.begin(), hook.input_fields.end(), irrelevant_field)) {
     return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "no synced field changed"}},
@@ -169,7 +170,11 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db, const std::strin
     return spool_hook(hook, data_dir, now, queued.error().message);
   }
   util::wake_worker(data_dir); // committed first: a running worker starts on it now
-  return Answer{{{"queued", true}, {"scene_id", hook.scene_id}}, std::nullopt};
+  nlohmann::json out = {{"queued", true}, {"scene_id", hook.scene_id}};
+  if (paused) {
+    out["reason"] = "kept while syncing is paused (pause_syncing); synced once it is unpaused";
+  }
+  return Answer{std::move(out), std::nullopt};
 }
 
 Answer process_queue(store::Db& db, const std::string& data_dir) {
@@ -663,7 +668,9 @@ int run_worker_loop(const std::string& data_dir, bool forever, util::Result<stor
     // re-checking after the release closes that window.
     lock.release();
     auto counts = queue::Queue(*db).counts(clock.now_ms());
-    if (forever || !counts || (counts->due == 0 && queue::spooled_count(data_dir) == 0) || !lock.try_acquire()) {
+    // A worker that went idle while paused leaves the queue to the first hook after unpausing.
+    if (forever || stats.paused || !counts || (counts->due == 0 && queue::spooled_count(data_dir) == 0) ||
+        !lock.try_acquire()) {
       break;
     }
   }

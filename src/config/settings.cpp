@@ -30,7 +30,8 @@ const std::array k_table{
     SettingSpec{"plex_library", "Plex libraries", SettingType::string, &S::plex_library, 0, 0, false, false,
                 "Comma-separated Plex library titles to sync into; empty = every movie library"},
     SettingSpec{"pause_syncing", "Pause syncing", SettingType::boolean, &S::pause_syncing, 0, 0, false, false,
-                "Checked: hooks queue nothing and tasks do nothing, without uninstalling"},
+                "Checked: nothing reaches Plex and tasks do nothing; edits made meanwhile stay queued and are "
+                "synced by the first hook after unchecking it"},
     SettingSpec{"connect_timeout", "Connect timeout (s)", SettingType::number, &S::connect_timeout, 1, 300, false,
                 false, "Seconds to wait for a connection to Plex"},
     SettingSpec{"read_timeout", "Read timeout (s)", SettingType::number, &S::read_timeout, 1, 600, false, false,

@@ -22,6 +22,7 @@ constexpr int64_t k_lease_ms = 5LL * 60 * 1000;
 constexpr int64_t k_settings_ttl_ms = 60LL * 1000;
 constexpr int64_t k_auth_recheck_ms = 30LL * 1000;
 constexpr int64_t k_max_idle_sleep_ms = 500;
+constexpr int64_t k_paused_sleep_ms = 1000; // no work at all while paused: the clock is looked at once a second
 constexpr int64_t k_storage_recheck_ms = 5LL * 1000;
 // A run that cannot reach its own queue this many times in a row (each after SQLite's busy
 // timeout) ends and leaves the jobs for the next run; only the service worker keeps trying.
@@ -773,6 +774,7 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
   }();
   int64_t idle_since = clock_.now_ms();
   int queue_failures = 0;
+  bool pause_noted = false;
   const auto wait_a_little = [&](int64_t until_ms) {
     const auto ms = std::clamp<int64_t>(until_ms - clock_.now_ms(), 1, k_max_idle_sleep_ms);
     if (wake_ != nullptr && own_shared_ && wake_->ready()) {
@@ -805,14 +807,39 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
       continue;
     }
     if (settings_ && settings_->pause_syncing) {
-      // Turned off in Stash's settings: jobs stay queued for when it is turned on again.
-      if (mode != RunMode::forever) {
-        LOG_INFO("PlexSync is disabled in its settings (enabled=false); the queue is kept as it is");
+      // Paused in Stash's settings (issue #29): the jobs stay queued and the worker sleeps, with no
+      // request and no log line, until a hook wakes it (the settings are then read again: the first
+      // hook after unpausing syncs everything at once) or it has been idle for worker_idle_seconds.
+      // A service worker also reads them once a minute; a task's drain returns at once.
+      stats_.paused = true;
+      if (mode == RunMode::drain) {
+        LOG_INFO("syncing is paused (pause_syncing in Settings > Plugins > PlexSync); the queue is kept as it is");
         break;
       }
-      wait_a_little(now + k_max_idle_sleep_ms);
-      (void)refresh_context();
+      if (!pause_noted) {
+        pause_noted = true;
+        LOG_INFO("syncing is paused (pause_syncing): events are kept in the queue and synced once it is "
+                 "unpaused; the worker sleeps meanwhile");
+      }
+      if (mode == RunMode::until_idle && now - idle_since >= idle_limit_ms) {
+        break;
+      }
+      bool woken = false;
+      if (wake_ != nullptr && own_shared_ && wake_->ready()) {
+        woken = wake_->wait(k_paused_sleep_ms);
+      } else {
+        clock_.sleep_ms(k_paused_sleep_ms);
+      }
+      if (woken || (mode == RunMode::forever && clock_.now_ms() - settings_loaded_ms_ > k_settings_ttl_ms)) {
+        (void)refresh_context(true);
+      }
       continue;
+    }
+    if (pause_noted) {
+      pause_noted = false;
+      stats_.paused = false;
+      idle_since = now;
+      LOG_INFO("syncing resumed (pause_syncing unchecked): the queue is synced now");
     }
     const auto gate = breaker_gate(now);
     if (gate != Gate::admit) {

@@ -58,6 +58,7 @@ struct Stats {
   int64_t skipped = 0; // scene gone from Stash, or not in Plex with skip_not_found
   int64_t review = 0;  // uncertain match: nothing written, waiting for a refresh or a person
   int64_t plex_requests = 0;
+  bool paused = false; // the run ended while syncing was paused (pause_syncing): nothing to restart for
   // Set when the run stopped because SQLite found the database damaged: the caller closes it,
   // heals it (store/heal.hpp) and runs again.
   std::string damage;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -280,17 +281,38 @@ TEST_F(PluginE2E, RunningWorkerPollsForLateUpdates) {
                                         std::chrono::seconds(20)));
 }
 
-TEST_F(PluginE2E, DisabledMakesHooksAndTasksNoOpsThatSaySo) {
-  stash_.set_plugin_settings("PlexSync", settings({{"pause_syncing", true}}));
+TEST_F(PluginE2E, WhilePausedHooksKeepTheirEventsAndTheWorkerSleepsUntilUnpaused) {
+  // Issue #29: a paused worker used to spin (hundreds of Stash requests and log lines a second)
+  // and hooks dropped what was edited meanwhile.
+  stash_.set_plugin_settings("PlexSync", settings({{"pause_syncing", true}, {"worker_idle_seconds", 60}}));
   auto r = run(R"({"mode":"process_queue"})");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(result_of(r).at("output").at("disabled"), true);
+  ASSERT_TRUE(stash_.update_scene("11", {{"title", "Edited while paused"}}));
   r = hook(11);
-  EXPECT_EQ(result_of(r).at("output").at("queued"), false);
-  EXPECT_EQ(result_of(r).at("output").at("reason"), "syncing is paused (pause_syncing)");
+  EXPECT_EQ(result_of(r).at("output").at("queued"), true) << r.out;
+  EXPECT_NE(result_of(r).at("output").value("reason", "").find("paused"), std::string::npos) << r.out;
+  // The worker the hook started reads the settings once, then sleeps: 10 s with (almost) nothing.
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto stash_before = stash_.requests().count();
+  const auto plex_before = plex_.requests().count();
+  const auto log_before = testing_support::read_file(data_ + "/plexsync.log").size();
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  EXPECT_LE(stash_.requests().count() - stash_before, 1U) << "a paused worker asks Stash nothing";
+  EXPECT_EQ(plex_.requests().count() - plex_before, 0U);
+  EXPECT_LT(testing_support::read_file(data_ + "/plexsync.log").size() - log_before, 200U) << "no log lines";
+  EXPECT_TRUE(util::DataDirLock::held_by_someone(data_)) << "it sleeps until its idle time is over";
+  EXPECT_FALSE(item_has_title(11, "Edited while paused"));
+  // Unpaused: the next hook wakes the worker, which reads the settings and syncs both edits at once.
   stash_.set_plugin_settings("PlexSync", settings({{"pause_syncing", "false"}, {"worker_idle_seconds", 1}}));
-  ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // settings are read again by any task
-  EXPECT_EQ(result_of(hook(11)).at("output").at("queued"), true);
+  ASSERT_TRUE(stash_.update_scene("12", {{"title", "Edited after unpausing"}}));
+  EXPECT_EQ(result_of(hook(12)).at("output").at("queued"), true);
+  EXPECT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(11, "Edited while paused"); }, std::chrono::seconds(10)));
+  EXPECT_TRUE(testing_support::wait_for([&] { return item_has_title(12, "Edited after unpausing"); },
+                                        std::chrono::seconds(10)));
 }
 
 TEST_F(PluginE2E, InvalidSettingsAreReportedAndHooksStillQueue) {
