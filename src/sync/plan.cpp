@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -43,27 +44,24 @@ std::pair<std::string, std::string> removal_param(const std::string& tag, const 
   return {tag + "[].tag.tag-", util::join(encoded, ",")};
 }
 
-// Tag names compare as Plex matches them: case and Unicode normal form folded.
-bool contains_name(const std::vector<std::string>& list, const std::string& name) {
-  const auto folded = match::fold_text(name);
-  return std::any_of(list.begin(), list.end(), [&](const auto& n) { return match::fold_text(n) == folded; });
+// Tag names compare as Plex matches them: case and Unicode normal form folded. Each list is
+// folded once (lists may hold up to max_tags names), then looked up.
+std::multiset<std::string> folded(const std::vector<std::string>& names) {
+  std::multiset<std::string> out;
+  for (const auto& n : names) {
+    out.insert(match::fold_text(n));
+  }
+  return out;
+}
+
+bool contains_name(const std::multiset<std::string>& folded_list, const std::string& name) {
+  return folded_list.count(match::fold_text(name)) != 0U;
 }
 
 // As sets: a Plex that keeps a list in another order than it was sent (both simulators append new
 // tags after the old ones; a real PMS is unverified, issue #29) holds the same list.
 bool same_names(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  std::vector<std::string> fa;
-  std::vector<std::string> fb;
-  fa.reserve(a.size());
-  fb.reserve(b.size());
-  std::transform(a.begin(), a.end(), std::back_inserter(fa), match::fold_text);
-  std::transform(b.begin(), b.end(), std::back_inserter(fb), match::fold_text);
-  std::sort(fa.begin(), fa.end());
-  std::sort(fb.begin(), fb.end());
-  return fa == fb;
+  return a.size() == b.size() && folded(a) == folded(b);
 }
 
 class Planner {
@@ -103,14 +101,16 @@ public:
       return;
     }
     auto wanted = *wanted_opt;
+    auto wanted_folded = folded(wanted);
+    const auto ours_folded = last == last_.lists.end() ? std::multiset<std::string>{} : folded(last->second);
     std::vector<std::string> removals;
     for (const auto& c : current) {
-      if (contains_name(wanted, c)) {
+      if (contains_name(wanted_folded, c)) {
         continue;
       }
-      const bool ours = last != last_.lists.end() && contains_name(last->second, c);
-      if (options_.merge_tags || (only_remove_ours && !ours)) {
+      if (options_.merge_tags || (only_remove_ours && !contains_name(ours_folded, c))) {
         wanted.push_back(c); // not ours to remove: keep it in the complete list
+        wanted_folded.insert(match::fold_text(c));
       } else {
         removals.push_back(c);
       }
@@ -236,9 +236,12 @@ StaleTags stale_provider_tags(const std::string& tag, const std::vector<std::str
   if (before == last.lists.end()) {
     return out; // nothing known about what PMS was served: nothing is guessed
   }
+  const auto served_before = folded(before->second);
+  auto keep = folded(served_now); // also what is already removed, so each name goes once
   for (const auto& name : in_plex) {
-    if (contains_name(before->second, name) && !contains_name(served_now, name) && !contains_name(out.removed, name)) {
+    if (contains_name(served_before, name) && !contains_name(keep, name)) {
       out.removed.push_back(name);
+      keep.insert(match::fold_text(name));
     }
   }
   if (out.removed.empty()) {

@@ -2,6 +2,8 @@
 // library index; metadata prepared and validated; one diffed edit; the poster only when changed.
 #include <algorithm>
 #include <cctype>
+#include <tuple>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -572,19 +574,18 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   auto prepared = fieldsync::prepare(scene, *settings_);
   auto& d = prepared.desired;
   const auto served = provider::served_version(db_, provider::rating_key(scene.id)).value_or("");
-  // What the provider answers for the scene now (render.cpp renders the same prepare()).
-  std::vector<std::pair<std::string, std::optional<std::vector<std::string>>>> provider_lists{{"genre", d.genres}};
+  // What the provider answers for the scene now (render.cpp renders the same prepare()); unset:
+  // the provider sends none (skip_genres, skip_actors) or PlexSync pushes the list itself.
+  std::optional<std::vector<std::string>> served_actors;
   if (d.actors) {
-    std::vector<std::string> names;
+    served_actors.emplace();
     for (const auto& a : *d.actors) {
-      names.push_back(a.name);
+      served_actors->push_back(a.name);
     }
-    provider_lists.emplace_back("actor", std::move(names));
   }
+  std::optional<std::vector<std::string>> served_genres;
   if (!pull_genres_pushed(chosen.section_key, scene, d.genres, item, served)) {
-    d.genres.reset();
-  } else {
-    provider_lists.erase(provider_lists.begin()); // pushed whole by the plan below
+    served_genres = std::exchange(d.genres, std::nullopt);
   }
   d.title.reset();
   d.summary.reset();
@@ -595,18 +596,18 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   d.actors.reset();
   const auto cover_url = std::exchange(d.poster_url, std::string());
   auto plan = fieldsync::plan_edit(d, item, {settings_->preserve_plex_edits, settings_->tag_mode == "merge"}, last);
-  for (const auto& [tag, served_now] : provider_lists) {
-    if (!served_now) {
-      continue; // skip_genres / skip_actors: the provider sends none, Plex's list is left alone
+  for (const auto& [tag, served_now, in_plex] :
+       {std::tuple{"genre", &served_genres, &item.genres}, std::tuple{"actor", &served_actors, &item.actors}}) {
+    if (!*served_now) {
+      continue;
     }
-    auto stale = fieldsync::stale_provider_tags(tag, tag == "genre" ? item.genres : item.actors, *served_now, last,
-                                                plan.written);
+    auto stale = fieldsync::stale_provider_tags(tag, *in_plex, **served_now, last, plan.written);
     if (stale.removed.empty()) {
       continue;
     }
     plan.params.insert(plan.params.end(), stale.params.begin(), stale.params.end());
-    plan.changed.push_back(tag + " (" + std::to_string(stale.removed.size()) + " gone from Stash)");
-    provider::count_repair("stale_" + tag);
+    plan.changed.push_back(std::string(tag) + " (" + std::to_string(stale.removed.size()) + " gone from Stash)");
+    provider::count_repair(std::string("stale_") + tag);
     note_stale_tags_once(chosen.section_key);
   }
   if (!plan.params.empty()) {
