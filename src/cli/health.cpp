@@ -3,7 +3,7 @@
 #include "config/settings.hpp"
 #include "match/index.hpp"
 #include "plex/client.hpp"
-#include "provider/access.hpp"
+#include "provider/render.hpp"
 #include "stash/client.hpp"
 #include "store/heal.hpp"
 #include "worker/worker.hpp"
@@ -31,10 +31,8 @@ void performer_photo_notes(const config::Settings& s, const std::string& stash_b
     return;
   }
   if (s.stash_url_for_plex.empty()) {
-    // Pull libraries get the provider's own photo URLs only where the internet reaches the
-    // provider (render.cpp actor_photo): Plex's apps fetch actor photos through Plex's proxy.
-    const bool via_provider = s.provider_enabled && !s.provider_public_url.empty() &&
-                              provider::reachable_from_internet(s.provider_public_url);
+    // Pull libraries get the provider's own photo URLs only where the internet reaches it.
+    const bool via_provider = s.provider_enabled && provider::serves_own_photos(s);
     d["performer_photos"] = via_provider ? "pull libraries only (provider_public_url)" : "not sent";
     std::string note = std::string("performer photos are not sent to Plex") +
                        (via_provider ? " in push libraries" : "") +

@@ -90,9 +90,6 @@ plex::Result<int> unlock_pushed_fields(store::Db& db, plex::PlexClient& plex, co
   return edited;
 }
 
-// A provider's or agent's id as PMS lists it: a JSON number or a numeric string (which type a real
-// PMS uses is unverified, so both are taken; `.dump()` would quote a string into the URL). "" for
-// anything else.
 constexpr const char* k_local_media = "tv.plex.agents.localmedia";
 
 // Why Plex has no provider API: a server older than 1.43.0 (named with its version), else Plex's
@@ -108,6 +105,9 @@ std::string providers_unavailable(plex::PlexClient& plex, const plex::Error& e) 
   return "Plex did not answer (" + e.message + "); Plex 1.43 or newer is needed for custom providers";
 }
 
+// A provider's or agent's id as PMS lists it: a JSON number or a numeric string (which type a real
+// PMS uses is unverified, so both are taken; `.dump()` would quote a string into the URL). "" for
+// anything else.
 std::string plex_id(const nlohmann::json& item) {
   const auto it = item.find("id");
   if (it == item.end()) {

@@ -25,11 +25,7 @@ std::string signed_url(const std::string& stash_url, const RenderContext& ctx) {
 // (provider_public_url); else the URL push mode sends, on stash_url_for_plex (photo_url); else
 // none, and Health check says why.
 std::string actor_photo(const fieldsync::Actor& actor, const RenderContext& ctx) {
-  const auto& s = *ctx.settings;
-  if (!s.provider_public_url.empty() && reachable_from_internet(s.provider_public_url)) {
-    return signed_url(actor.stash_image, ctx);
-  }
-  return actor.photo_url;
+  return serves_own_photos(*ctx.settings) ? signed_url(actor.stash_image, ctx) : actor.photo_url;
 }
 
 // The file name without its extension: the title of a scene that has none.
@@ -66,6 +62,10 @@ nlohmann::json tags_of(const std::vector<std::string>& names) {
 }
 
 } // namespace
+
+bool serves_own_photos(const config::Settings& s) {
+  return !s.provider_public_url.empty() && reachable_from_internet(s.provider_public_url);
+}
 
 nlohmann::json root_document(const std::string& identifier, const std::string& title) {
   return {{"MediaProvider",

@@ -21,6 +21,11 @@ struct RenderContext {
   const config::Settings* settings = nullptr;
 };
 
+// Whether actor photos in provider answers are the provider's own signed URLs: only when
+// provider_public_url is an address the internet reaches (Plex's apps fetch them through Plex's
+// image proxy); else they are push mode's stash_url_for_plex URLs, or none.
+bool serves_own_photos(const config::Settings& s);
+
 // {"MediaProvider": ...}: one movie type, the metadata and match features.
 nlohmann::json root_document(const std::string& identifier, const std::string& title);
 // One Metadata object for a scene.
