@@ -5,11 +5,13 @@
 
 #include "cli/cli.hpp"
 #include "util/fatal.hpp"
+#include "util/file.hpp"
 #include "util/log.hpp"
 #include "util/process.hpp"
 
 int main(int argc, char** argv) {
   try {
+    util::restrict_new_files(); // the database, log and spool hold secrets: this user's only
     // UTF-8 arguments on every OS (Windows gives them back as UTF-16 whatever the code page).
     auto args = util::utf8_arguments(argc, argv);
     std::vector<char*> pointers;

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <thread>
 #include <unordered_map>
 
 #include "cli/health.hpp"
@@ -130,40 +132,69 @@ Answer spool_hook(const stash::HookContext& hook, const std::string& data_dir, i
   return Answer{{{"queued", true}, {"scene_id", hook.scene_id}, {"spooled", true}}, std::nullopt};
 }
 
+namespace {
+
+// At most max bytes of text a hook sent, cut at a character boundary, for a message.
+std::string clipped(const std::string& text, size_t max) {
+  if (text.size() <= max) {
+    return text;
+  }
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U) {
+    --end;
+  }
+  return text.substr(0, end) + "...";
+}
+
+// Why a hook cannot be queued, or nullopt. Ids are Stash's: positive whole numbers that fit in 63
+// bits, written without a leading zero (so "7" and "007" are not two jobs for one scene).
+std::optional<std::string> hook_problem(const stash::HookContext& hook) {
+  if (hook.scene_id.empty()) {
+    return "hook " + hook.type + " carried no scene id; nothing queued";
+  }
+  const bool digits = util::all_digits(hook.scene_id, 19) && hook.scene_id.front() != '0';
+  if (!digits || (hook.scene_id.size() == 19 && hook.scene_id > "9223372036854775807")) {
+    return "hook " + hook.type + " carried '" + clipped(hook.scene_id, 40) +
+           "' as its scene id, which is no Stash scene id (a positive whole number); nothing queued";
+  }
+  return std::nullopt;
+}
+
+bool scene_hook(const std::string& type) {
+  return type == "Scene.Create.Post" || type == "Scene.Update.Post" || type == "Scene.Destroy.Post";
+}
+
+} // namespace
+
 Answer handle_hook(const stash::PluginInput& in, store::Db& db, const std::string& data_dir) {
   const auto& hook = *in.hook;
-  if (hook.scene_id.empty()) {
-    return fail("hook " + hook.type + " carried no scene id; nothing queued");
+  if (!scene_hook(hook.type)) {
+    // PlexSync.yml asks only for scene hooks; another kind (a hand-edited manifest) is no scene.
+    LOG_INFO("ignored hook " << clipped(hook.type, 60) << ": PlexSync syncs scenes only");
+    return Answer{{{"queued", false}, {"reason", "not a scene hook"}}, std::nullopt};
+  }
+  if (auto problem = hook_problem(hook)) {
+    return fail(*problem);
   }
   queue::Queue q(db);
   const int64_t now = util::SystemClock().now_ms();
-  if (hook.type == "Scene.Destroy.Post") {
-    const auto rescan = q.record_destroy(hook.scene_id, now, deleted_path(hook));
-    if (!rescan) {
-      return spool_hook(hook, data_dir, now, rescan.error().message);
-    }
-    if (*rescan) {
-      (void)worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
-      return Answer{{{"queued", true}, {"scene_id", hook.scene_id}, {"reason", "scene deleted: Plex will rescan"}},
-                    std::nullopt};
-    }
-    return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "scene deleted"}}, std::nullopt};
-  }
-  // While paused the event is still stored (issue #29): nothing edited meanwhile is lost, and the
-  // worker this hook wakes or starts reads the settings again, so the first hook after unpausing
-  // syncs everything at once. A paused worker sleeps until a hook wakes it or it has been idle.
-  const auto paused_note = db.get_kv("enabled");
-  const bool paused = paused_note && *paused_note && **paused_note == "0";
+  // Hooks read no settings (issue #29: a stored copy written by whichever process last loaded
+  // them made a hook act minutes late): every event is stored, and the worker it wakes or starts
+  // decides under the settings it reads then (pause_syncing, delete_action).
   if (hook.type == "Scene.Update.Post" && hook.has_input_fields &&
       std::all_of(hook.input_fields.begin(), hook.input_fields.end(), irrelevant_field)) {
     return Answer{{{"queued", false}, {"scene_id", hook.scene_id}, {"reason", "no synced field changed"}},
                   std::nullopt};
   }
   // Enqueue and remember how to reach Stash in one short transaction.
+  const bool destroyed = hook.type == "Scene.Destroy.Post";
   const auto queued = [&]() -> util::Result<void> {
     TRY_ASSIGN(auto txn, store::Txn::begin(db));
-    TRY(q.enqueue(hook.scene_id, hook.type, now));
-    TRY(worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value}));
+    TRY(destroyed ? q.record_destroy(hook.scene_id, now, deleted_path(hook))
+                  : q.enqueue(hook.scene_id, hook.type, now));
+    if (in.server.usable()) {
+      TRY(worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value}));
+    }
     return txn.commit();
   }();
   if (!queued) {
@@ -171,8 +202,8 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db, const std::strin
   }
   util::wake_worker(data_dir); // committed first: a running worker starts on it now
   nlohmann::json out = {{"queued", true}, {"scene_id", hook.scene_id}};
-  if (paused) {
-    out["reason"] = "kept while syncing is paused (pause_syncing); synced once it is unpaused";
+  if (destroyed) {
+    out["reason"] = "scene deleted";
   }
   return Answer{std::move(out), std::nullopt};
 }
@@ -378,7 +409,9 @@ Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::stri
 
 Answer run_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir,
                 std::optional<config::LoadResult>& settings) {
-  if (auto saved = worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value});
+  if (auto saved = in.server.usable() ? worker::save_connection(
+                                            db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value})
+                                      : util::Result<void>{};
       !saved) {
     return fail(saved.error().message);
   }
@@ -397,13 +430,14 @@ Answer run_task(const stash::PluginInput& in, store::Db& db, const std::string& 
   if (auto old = facts ? stash_release_problem(facts->version) : std::string(); !old.empty()) {
     LOG_WARN(old);
   }
+  if (facts) {
+    worker::remember_api_key(db, *facts); // read with a fresh cookie: the worker needs it once that expires
+  }
   if (auto raw = stash->plugin_settings(); raw) {
     settings = config::load_effective_settings(*raw);
     const auto& loaded = *settings;
     util::log::set_debug_visible(loaded.settings.debug_logging);
     util::log::set_obfuscate_paths(loaded.settings.obfuscate_paths);
-    (void)db.put_kv("delete_action", loaded.settings.delete_action);
-    (void)db.put_kv("enabled", loaded.settings.pause_syncing ? "0" : "1");
     for (const auto& p : loaded.problems) {
       LOG_WARN(p.message);
     }
@@ -475,11 +509,8 @@ Answer run_task(const stash::PluginInput& in, store::Db& db, const std::string& 
     const auto days_text = arg_string(in.args, "days");
     int64_t days = 30;
     if (!days_text.empty()) {
-      try {
-        days = std::stoll(days_text);
-      } catch (...) {
-        days = -1;
-      }
+      // Digits only: "1e3" and "1.5" are refused, not read as 1 (issue #31).
+      days = util::all_digits(days_text, 5) ? std::stoll(days_text) : -1;
       if (days < 0 || days > 36500) {
         return fail("purge_dlq: days must be a whole number of days (0-36500), got '" + days_text + "'");
       }
@@ -767,6 +798,15 @@ int stop_worker(const std::string& data_dir) {
 
 namespace {
 
+// Stash closes a plugin's stderr once the process exits and drops what its reader had not read
+// yet (about one line in 70 in a real v0.30.1: real-world-evidence.md). The line that matters is
+// followed by a trace line and a short pause, so that what may be lost is that trace line.
+void let_stash_read_the_log() {
+  util::log::write(util::log::Level::trace, "end of output");
+  (void)std::fflush(stderr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
 // After a hook queued something: a background worker, unless one runs or autostart is off.
 void start_worker_if_idle(const std::string& data_dir) {
   if (autostart_enabled() && !util::DataDirLock::held_by_someone(data_dir) && !spawn_worker(data_dir)) {
@@ -812,7 +852,7 @@ int run_plugin() {
   const auto data_dir = resolve_data_dir(input->server.plugin_dir);
   const int busy_ms = input->hook ? k_hook_busy_ms : store::Db::k_default_busy_ms;
   auto db = open_for_plugin(data_dir, busy_ms);
-  if (!db && input->hook && !input->hook->scene_id.empty()) {
+  if (!db && input->hook && scene_hook(input->hook->type) && !hook_problem(*input->hook)) {
     const auto answer = spool_hook(*input->hook, data_dir, util::SystemClock().now_ms(), db.error().message);
     if (answer.error) {
       LOG_ERROR(*answer.error);
@@ -845,8 +885,20 @@ int run_plugin() {
     answer = fail(std::string("an answer PlexSync did not expect stopped this task (") + e.what() +
                   "); the queue is kept: try again later, and report it if it repeats");
   }
+  if (answer.error && !input->hook) {
+    // Stash ends a plugin task's job FINISHED whatever the plugin answers (runPluginTask, seen in
+    // a real v0.30.1): its "Plugin returned error: ..." line and this one are all a person sees,
+    // so they say what stays queued too.
+    if (auto c = queue::Queue(*db).counts(util::SystemClock().now_ms()); c) {
+      *answer.error += " (the queue keeps " + std::to_string(c->pending + c->in_flight) + " jobs and " +
+                       std::to_string(c->dead) + " dead letters; nothing was dropped)";
+    }
+  }
   if (answer.error) {
     LOG_ERROR(*answer.error);
+  }
+  if (answer.error || !input->hook) {
+    let_stash_read_the_log();
   }
   stash::write_result(answer.output, answer.error);
   return answer.error ? 1 : 0;

@@ -11,6 +11,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <openssl/x509v3.h>
 
 #include "net/http.hpp"
@@ -22,6 +24,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -48,7 +51,99 @@ public:
     return result;
   }
 
+  tl::expected<void, TransportError> listen(const Request& upgrade, size_t max_message,
+                                            const std::function<void()>& on_open,
+                                            const std::function<void(const std::string&)>& on_message,
+                                            const std::function<bool()>& keep_going) override {
+    close(); // a connection of its own, upgraded for good
+    const auto deadline = Clock::now() + std::chrono::milliseconds(options_.total_timeout_ms);
+    if (auto c = connect(deadline); !c) {
+      close();
+      return tl::unexpected(c.error());
+    }
+    auto ended = tls_ ? listen_on(*tls_, upgrade, max_message, on_open, on_message, keep_going)
+                      : listen_on(*tcp_, upgrade, max_message, on_open, on_message, keep_going);
+    close();
+    return ended;
+  }
+
 private:
+  template <typename Stream>
+  tl::expected<void, TransportError>
+  listen_on(Stream& stream, const Request& upgrade, size_t max_message, const std::function<void()>& on_open,
+            const std::function<void(const std::string&)>& on_message, const std::function<bool()>& keep_going) {
+    websocket::stream<Stream&> ws(stream);
+    ws.read_message_max(max_message);
+    ws.set_option(websocket::stream_base::decorator([&upgrade](websocket::request_type& req) {
+      for (const auto& h : upgrade.headers) {
+        req.set(h.name, h.value);
+      }
+    }));
+    const auto& base = options_.base;
+    const bool default_port = base.port == (base.scheme == "https" ? 443 : 80);
+    const std::string host = base.host + (default_port ? "" : ":" + std::to_string(base.port));
+    websocket::response_type answer;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(options_.read_timeout_ms);
+    const auto hec = run(remaining(deadline, options_.read_timeout_ms),
+                         [&](auto handler) { ws.async_handshake(answer, host, upgrade.target, handler); });
+    if (hec) {
+      if (answer.result_int() != 0 && answer.result_int() != 101) {
+        return tl::unexpected(
+            TransportError{TransportFailure::protocol,
+                           "the server answered the WebSocket upgrade with HTTP " + std::to_string(answer.result_int()),
+                           static_cast<int>(answer.result_int())});
+      }
+      return tl::unexpected(classify_io(hec, deadline, "opening the WebSocket"));
+    }
+    // From here the WebSocket's own timers: pings after a quiet half of the idle time, and an end
+    // when the server answers none of them.
+    lowest().expires_never();
+    websocket::stream_base::timeout idle{};
+    idle.handshake_timeout = std::chrono::seconds(10);
+    idle.idle_timeout = std::chrono::seconds(120);
+    idle.keep_alive_pings = true;
+    ws.set_option(idle);
+    on_open();
+    beast::flat_buffer buffer;
+    beast::error_code rec;
+    bool done = false;
+    std::function<void()> read_next = [&] {
+      ws.async_read(buffer, [&](beast::error_code e, size_t /*bytes*/) {
+        if (e) {
+          rec = e;
+          done = true;
+          return;
+        }
+        if (ws.got_text()) {
+          on_message(beast::buffers_to_string(buffer.data()));
+        }
+        buffer.consume(buffer.size());
+        read_next();
+      });
+    };
+    read_next();
+    ioc_.restart();
+    while (!done) {
+      ioc_.run_for(std::chrono::milliseconds(200));
+      if (!done && !keep_going()) {
+        beast::error_code ignored;
+        lowest().socket().close(ignored); // ends the pending read; the ping timer may stay queued
+        ioc_.restart();
+        for (int i = 0; i < 10 && !done; ++i) {
+          ioc_.run_one_for(std::chrono::milliseconds(100));
+        }
+        return {};
+      }
+      if (ioc_.stopped()) {
+        ioc_.restart();
+      }
+    }
+    if (rec == websocket::error::closed) {
+      return {};
+    }
+    return tl::unexpected(classify_io(rec, Clock::time_point::max(), "reading the WebSocket"));
+  }
+
   [[nodiscard]] bool connected() const { return tcp_ != nullptr || tls_ != nullptr; }
 
   void close() {

@@ -13,6 +13,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include "net/accept_wake.hpp"
 #include "net/server.hpp"
@@ -25,6 +27,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 class BeastServer final : public HttpServer {
@@ -251,10 +254,46 @@ private:
         response.status = 500;
         response.body = std::string("handler error: ") + e.what();
       }
+      if (response.websocket && websocket::is_upgrade(msg)) {
+        serve_websocket(stream, msg, response.websocket);
+        break;
+      }
+      if (request.method == "HEAD" && !response.body.empty()) {
+        // A HEAD answer is the head alone (RFC 9110 9.3.2), with the length a GET would have: a
+        // body here would be read as the start of the next answer on a kept-alive connection.
+        bool has_length = false;
+        for (const auto& h : response.headers) {
+          has_length = has_length || util::iequals(h.name, "Content-Length");
+        }
+        if (!has_length) {
+          response.headers.push_back(Header{"Content-Length", std::to_string(response.body.size())});
+        }
+        response.body.clear();
+      }
       if (!write_response(stream, raw, response) || !msg.keep_alive()) {
         break;
       }
     }
+  }
+
+  template <typename Stream>
+  void serve_websocket(Stream& stream, const http::request<http::string_body>& upgrade,
+                       const ServerResponse::WebSocketSession& session) {
+    websocket::stream<Stream&> ws(stream);
+    beast::error_code ec;
+    ws.accept(upgrade, ec);
+    if (ec) {
+      return;
+    }
+    ws.text(true);
+    session(
+        [&ws](const std::string& text) {
+          beast::error_code wec;
+          ws.write(asio::buffer(text), wec);
+          return !wec;
+        },
+        [this] { return stopped_.load(); });
+    ws.close(websocket::close_code::going_away, ec);
   }
 
   bool sleep_unless_stopped(int ms) {

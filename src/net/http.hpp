@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,7 @@ const char* to_string(TransportFailure failure);
 struct TransportError {
   TransportFailure kind;
   std::string message; // never contains credentials
+  int http_status = 0; // a WebSocket upgrade the server answered with a plain HTTP status
 };
 
 struct ClientOptions {
@@ -82,6 +84,19 @@ class HttpClient {
 public:
   virtual ~HttpClient() = default;
   virtual tl::expected<Response, TransportError> send(const Request& request) = 0;
+  // Upgrades a new connection to a WebSocket on upgrade.target, with upgrade.headers (a token
+  // goes in a header, never in the URL), after the same connection and TLS checks as send(). Then
+  // on_open runs, and each text message (at most max_message bytes) goes to on_message until the
+  // server closes the feed (an empty success), the connection fails, or keep_going() answers false
+  // (asked about five times a second; then it returns at once). A server that answers the upgrade
+  // with an HTTP status fails with that status in http_status.
+  virtual tl::expected<void, TransportError> listen(const Request& upgrade, size_t max_message,
+                                                    const std::function<void()>& on_open,
+                                                    const std::function<void(const std::string&)>& on_message,
+                                                    const std::function<bool()>& keep_going) {
+    (void)upgrade, (void)max_message, (void)on_open, (void)on_message, (void)keep_going;
+    return tl::unexpected(TransportError{TransportFailure::protocol, "this client has no WebSocket support", 0});
+  }
 };
 
 std::unique_ptr<HttpClient> make_http_client(const ClientOptions& options);

@@ -37,6 +37,13 @@ struct ServerResponse {
   // every endless_interval_ms (a trickle that never trips a read timeout).
   bool endless_body = false;
   int endless_interval_ms = 0;
+  // Set on the answer to a WebSocket upgrade request (PMS's notification feed in plexsim): the
+  // server accepts the upgrade and runs this on the connection's thread, which sends text
+  // messages with send() (false once the peer is gone) until it returns; stopping() turns true
+  // when the server stops. The status and body above are ignored then.
+  using WebSocketSession =
+      std::function<void(const std::function<bool(const std::string&)>& send, const std::function<bool()>& stopping)>;
+  WebSocketSession websocket;
 };
 
 using Handler = std::function<ServerResponse(const ServerRequest&)>;

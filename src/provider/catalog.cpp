@@ -271,6 +271,16 @@ const char* to_string(FileMatch::Kind kind) {
   return "none";
 }
 
+util::Result<void> remember_library_folders(store::Db& db, const std::vector<plex::Section>& sections) {
+  auto folders = nlohmann::json::array();
+  for (const auto& section : sections) {
+    for (const auto& location : section.locations) {
+      folders.push_back(location);
+    }
+  }
+  return db.put_kv(k_plex_locations_kv, folders.dump());
+}
+
 util::Result<FileMatch> match_file(store::Db& db, const std::string& filename,
                                    const std::vector<std::string>& locations) {
   FileMatch result;
@@ -288,13 +298,20 @@ util::Result<FileMatch> match_file(store::Db& db, const std::string& filename,
   // The forms the relative path may take: as sent; without a library folder it starts with (PMS
   // sent the full path); without its first segment when that is a library folder's own name.
   std::vector<std::string> relatives{*name};
+  // The full paths the name can stand for: a library folder + the name as sent, the name itself
+  // (PMS sent the full path), or the folder whose own name the name starts with + the rest. A form
+  // found by taking a folder off is joined to that folder only (two folders may hold the same
+  // relative path: only one of them is the file PMS means).
+  std::set<std::string> full_paths{*name};
   for (const auto& root : roots) {
+    full_paths.insert(root + "/" + *name);
     if (name->size() > root.size() + 1 && name->compare(0, root.size(), root) == 0 && (*name)[root.size()] == '/') {
       relatives.push_back(name->substr(root.size() + 1));
     }
     const auto root_name = root.substr(root.rfind('/') == std::string::npos ? 0 : root.rfind('/') + 1);
     if (parts.size() > 1 && parts.front() == root_name) {
       relatives.push_back(join_from(parts, 1));
+      full_paths.insert(root + "/" + join_from(parts, 1));
     }
   }
   if (roots.empty() && parts.size() > 1) {
@@ -313,15 +330,8 @@ util::Result<FileMatch> match_file(store::Db& db, const std::string& filename,
     const auto scene = stmt.text_at(0);
     const auto stash_rel = relative_form(stmt.text_at(1));
     const auto plex_rel = relative_form(stmt.text_at(2));
-    for (const auto& root : roots) {
-      for (const auto& rel : relatives) {
-        std::string full = root;
-        full += '/';
-        full += rel;
-        if (plex_rel == full || stash_rel == full) {
-          exact.insert(scene);
-        }
-      }
+    if (!roots.empty() && (full_paths.count(plex_rel) != 0U || full_paths.count(stash_rel) != 0U)) {
+      exact.insert(scene);
     }
     for (const auto& rel : relatives) {
       for (const auto* path : {&plex_rel, &stash_rel}) {

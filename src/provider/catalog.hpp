@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "match/path_map.hpp"
+#include "plex/client.hpp"
 #include "stash/client.hpp"
 #include "stash/scene.hpp"
 #include "store/db.hpp"
@@ -42,6 +43,10 @@ util::Result<int64_t> remap_files(store::Db& db, const match::PathMap& map);
 inline constexpr const char* k_catalog_built_kv = "provider_catalog_built_ms";
 // kv key: the Plex library folders (JSON list), written by the worker whenever it reads sections.
 inline constexpr const char* k_plex_locations_kv = "plex_section_locations";
+// Keeps every library folder PMS has, for match_file: written by whoever reads Plex's sections
+// (the worker, and the provider host's catch-up after each catalog build, so that a fresh
+// pull-only install knows them before PMS asks anything).
+util::Result<void> remember_library_folders(store::Db& db, const std::vector<plex::Section>& sections);
 
 // provider_keys (spec 4.2): what PMS read under a ratingKey. Written on each metadata answer
 // (at most once a minute for an unchanged scene, so a scan is not a write per request).

@@ -168,13 +168,17 @@ bool synced_before(store::Db& db, const std::string& scene_id) {
 }
 
 // PMS asked for a file name several Stash scenes fit (the same relative path under two Stash
-// folders): nothing is guessed. Each scene goes on the review list and gets a job, whose scored
-// match by the item's full path binds the right one (spec 5.5) and clears the entry.
-void follow_up_ambiguous(store::Db& db, const std::vector<std::string>& scenes, const std::string& filename) {
+// folders), or one scene's file only by the end of its path: nothing is guessed. Each scene goes
+// on the review list and gets a job, whose scored match by the item's full path binds the right
+// one (spec 5.5) and clears the entry.
+void follow_up_uncertain(store::Db& db, const std::vector<std::string>& scenes, const std::string& filename) {
   const auto now = now_ms();
-  const auto why = "Plex's metadata scan asked for the file name '" + util::log::display_path(filename) +
-                   "', which fits " + std::to_string(scenes.size()) +
-                   " Stash scenes; PlexSync binds the right one by its full path";
+  const auto why =
+      "Plex's metadata scan asked for the file name '" + util::log::display_path(filename) + "', which " +
+      (scenes.size() == 1 ? std::string("matches this scene only by the end of its path (no library folder and "
+                                        "path_map give its full path)")
+                          : "fits " + std::to_string(scenes.size()) + " Stash scenes") +
+      "; PlexSync binds an item to a scene by its full path only";
   queue::Queue q(db);
   auto note = db.prepare(R"sql(
 INSERT INTO match_reviews(scene_id, reason, candidates, first_ms, last_ms) VALUES(?1, ?2, '[]', ?3, ?3)
@@ -648,7 +652,11 @@ nlohmann::json Provider::match(const nlohmann::json& body, const std::string& ba
       }
     }
   }
-  const bool certain = !chosen.empty() && how != "ambiguous";
+  // Only an exact path (a library folder + the name, after path_map), a bound guid, a stash-box id
+  // or a scene id is certain. A file matched by the end of its path alone (its base name, or a
+  // suffix while the library folders are unknown) is uncertain (issue #31: it bound items to
+  // unrelated scenes whose file merely had the same name in another folder).
+  const bool certain = !chosen.empty() && how != "ambiguous" && how != "suffix";
   if (manual) {
     // Fix Match: direct forms first, then Stash's own title search.
     const auto title = str_field("title");
@@ -676,9 +684,9 @@ nlohmann::json Provider::match(const nlohmann::json& body, const std::string& ba
       }
       how = chosen.empty() ? how : (certain ? how : "title");
     }
-  } else if (how == "ambiguous") {
+  } else if (how == "ambiguous" || how == "suffix") {
     if (follow_up == FollowUp::queue) {
-      follow_up_ambiguous(db, ambiguous, str_field("filename"));
+      follow_up_uncertain(db, how == "suffix" ? chosen : ambiguous, str_field("filename"));
     }
     chosen.clear();
   } else if (certain && follow_up == FollowUp::queue && !synced_before(db, chosen.front())) {
@@ -691,7 +699,7 @@ nlohmann::json Provider::match(const nlohmann::json& body, const std::string& ba
     }
   }
   count(&Counters::matches, chosen.empty() && how != "ambiguous" ? "none" : how);
-  int score = 100;
+  int score = certain ? 100 : 90; // an uncertain candidate never scores 100
   for (size_t i = 0; i < chosen.size() && static_cast<int>(i) < k_title_candidates + 5; ++i) {
     auto s = scene(db, chosen[i]);
     if (!s || !*s) {

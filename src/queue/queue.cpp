@@ -41,14 +41,11 @@ util::Result<bool> Queue::drop(const std::string& scene_id) {
   return db_.changes() > 0;
 }
 
-util::Result<bool> Queue::record_destroy(const std::string& scene_id, int64_t now_ms, const std::string& path) {
-  TRY_ASSIGN(const auto action, db_.get_kv("delete_action"));
-  if (action && *action == "scan" && !path.empty()) {
-    TRY(enqueue(scene_id, "Scene.Destroy.Post", now_ms, path));
-    return true;
-  }
-  TRY(drop(scene_id));
-  return false;
+util::Result<void> Queue::record_destroy(const std::string& scene_id, int64_t now_ms, const std::string& path) {
+  // Always a job, whatever delete_action says: the worker reads the settings when it runs it
+  // (issue #29: a hook acting on a stored copy missed a just-chosen delete_action=scan), and it
+  // forgets the scene's sync record and the metadata provider's copy either way (issue #31).
+  return enqueue(scene_id, "Scene.Destroy.Post", now_ms, path);
 }
 
 util::Result<std::optional<Job>> Queue::claim(int64_t now_ms, int64_t lease_ms) {
@@ -93,6 +90,27 @@ WHERE id = ?1)sql"));
       .bind(4, error)
       .bind(5, waiting_for)
       .run();
+}
+
+util::Result<bool> Queue::any_waiting_for_plex() {
+  TRY_ASSIGN(auto stmt, db_.prepare("SELECT 1 FROM jobs WHERE waiting_for IS NOT NULL AND state = 'pending' LIMIT 1"));
+  return stmt.step();
+}
+
+util::Result<int64_t> Queue::wake_all_waiting(int64_t now_ms) {
+  TRY_ASSIGN(auto stmt, db_.prepare(R"sql(
+UPDATE jobs SET next_attempt_ms = ?1
+WHERE waiting_for IS NOT NULL AND state = 'pending' AND next_attempt_ms > ?1)sql"));
+  TRY(stmt.bind(1, now_ms).run());
+  return db_.changes();
+}
+
+util::Result<int64_t> Queue::wake_retrying(int64_t now_ms) {
+  TRY_ASSIGN(auto stmt, db_.prepare(R"sql(
+UPDATE jobs SET next_attempt_ms = ?1
+WHERE state = 'pending' AND attempts > 0 AND waiting_for IS NULL AND next_attempt_ms > ?1)sql"));
+  TRY(stmt.bind(1, now_ms).run());
+  return db_.changes();
 }
 
 util::Result<int64_t> Queue::wake_waiting_for(const std::set<std::string>& folders, int64_t now_ms) {

@@ -55,10 +55,9 @@ public:
                                    int64_t due_ms);
   // Drops the scene's job (the scene was destroyed). Returns whether one existed.
   util::Result<bool> drop(const std::string& scene_id);
-  // Scene.Destroy.Post: nothing is left to sync, so the scene's job goes; with delete_action=scan
-  // (cached in kv by the worker) and the file's path known, a rescan job takes its place.
-  // Returns whether a rescan job was queued.
-  util::Result<bool> record_destroy(const std::string& scene_id, int64_t now_ms, const std::string& path);
+  // Scene.Destroy.Post: the scene's job becomes a deletion job carrying the deleted file's path;
+  // the worker decides under its current settings what that means (a rescan, the provider's copy).
+  util::Result<void> record_destroy(const std::string& scene_id, int64_t now_ms, const std::string& path);
   // Leases the next due job (or one whose lease expired: its worker died).
   util::Result<std::optional<Job>> claim(int64_t now_ms, int64_t lease_ms);
   // Done: removes the job, or makes it due again when an event arrived meanwhile.
@@ -69,6 +68,13 @@ public:
                                  const std::string& waiting_for = "");
   // Jobs waiting for any of these folders are due now (an index refresh saw files there).
   util::Result<int64_t> wake_waiting_for(const std::set<std::string>& folders, int64_t now_ms);
+  // Whether any job waits for Plex to list its file, and making all of them due now (Plex
+  // reported a library change on its notification feed).
+  util::Result<bool> any_waiting_for_plex();
+  util::Result<int64_t> wake_all_waiting(int64_t now_ms);
+  // Jobs retrying after a failure (not those waiting for Plex to list a file) are due now: a
+  // probe found Plex answering again, so a Retry-After or a long backoff no longer holds.
+  util::Result<int64_t> wake_retrying(int64_t now_ms);
   // Permanent failure: moves the job to dead letters.
   util::Result<void> dead_letter(const Job& job, const std::string& error_class, const std::string& message,
                                  int http_status, int64_t now_ms);

@@ -102,11 +102,8 @@ util::Result<IngestReport> ingest_spool(const std::string& data_dir, store::Db& 
       ++report.bad;
       continue;
     }
-    if (e->event == "Scene.Destroy.Post") {
-      TRY(q.record_destroy(e->scene_id, e->at_ms, e->path));
-    } else {
-      TRY(q.enqueue(e->scene_id, e->event, e->at_ms));
-    }
+    TRY(e->event == "Scene.Destroy.Post" ? q.record_destroy(e->scene_id, e->at_ms, e->path)
+                                         : q.enqueue(e->scene_id, e->event, e->at_ms));
     // Deleted only once the queue has it: a crash in between queues it twice, which coalesces.
     fs::remove(file, ec); // path: already a std::filesystem::path
     ++report.queued;

@@ -101,7 +101,12 @@ tl::expected<net::Response, net::TransportError> StashClient::send(net::Request&
       return with_cookie;
     }
   }
-  // The session cookie expired (an idle worker outlives it): the API key read through it earlier.
+  // The session cookie expired (an idle worker outlives it): the API key read through it earlier,
+  // by this client or (remembered) by another.
+  if (res && refused_auth(*res) && auth_.api_key.empty() && facts_.api_key.empty() && key_source_) {
+    facts_.api_key = key_source_();
+    util::log::add_secret(facts_.api_key);
+  }
   if (res && refused_auth(*res) && auth_.api_key.empty() && !facts_.api_key.empty()) {
     req.headers = headers;
     auth_.api_key = facts_.api_key;
@@ -134,6 +139,7 @@ util::Result<StashFacts> StashClient::facts() {
   TRY_ASSIGN(auto data, query(queries::k_version, nlohmann::json::object()));
   StashFacts learned;
   learned.known = true;
+  learned.api_key = facts_.api_key; // remembered: the cookie may already be too old to read it
   const auto version = nlohmann::json::json_pointer("/version/version");
   if (data.contains(version) && data.at(version).is_string()) {
     learned.version = data.at(version).get<std::string>();

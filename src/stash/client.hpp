@@ -2,6 +2,7 @@
 // (plus the API key when one is configured).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,8 +23,9 @@ struct StashAuth {
 
 // What a client learns from Stash once and a worker carries over to the clients it makes next
 // (each hook brings a new session cookie, so a worker makes many): Stash's release, and Stash's
-// API key read through the session cookie. The key stays in memory only; it lets the worker go
-// on once the cookie expires (Stash's max_session_age, an hour by default).
+// API key read through the session cookie. The key is also kept in PlexSync's database (a 0600
+// file: remember_api_key in worker/worker.hpp), so any later process goes on with it the moment Stash refuses an
+// expired cookie (Stash's max_session_age, an hour by default, counted from the cookie's making).
 struct StashFacts {
   bool known = false;
   std::string version; // as Stash reports it; may be empty
@@ -34,9 +36,13 @@ class StashClient {
 public:
   StashClient(std::unique_ptr<net::HttpClient> http, StashAuth auth);
 
-  // Reads the facts once (one small query) unless given by adopt(); later calls reuse them.
+  // Reads the facts once (one small query) unless given by adopt(); later calls reuse them. An API
+  // key adopted earlier (remembered from another process) is kept when it cannot be read now.
   util::Result<StashFacts> facts();
   void adopt(const StashFacts& facts);
+  // Where a key Stash's API key can be had from when Stash refuses the cookie and this client has
+  // learnt none itself (another lane or process read it while its cookie worked): asked then only.
+  void set_key_source(std::function<std::string()> source) { key_source_ = std::move(source); }
   [[nodiscard]] const StashFacts& known_facts() const { return facts_; } // no request
 
   // data member of the reply; GraphQL errors and HTTP failures become one readable error.
@@ -62,6 +68,7 @@ private:
   std::unique_ptr<net::HttpClient> http_;
   StashAuth auth_;
   StashFacts facts_;
+  std::function<std::string()> key_source_;
 };
 
 // Stash's answer to a request its authentication refused: 401, or (for pages and images of a

@@ -65,6 +65,7 @@ util::Result<PluginInput> parse_plugin_input(const std::string& text) {
       input.server.cookie_name = string_or(sc.at("SessionCookie"), "Name", "session");
       input.server.cookie_value = string_or(sc.at("SessionCookie"), "Value", "");
     }
+    input.server.given = sc.contains("Host") && sc.contains("Port") && sc.at("Port").is_number_integer();
     input.server.dir = string_or(sc, "Dir", "");
     input.server.plugin_dir = string_or(sc, "PluginDir", "");
   }
@@ -83,7 +84,9 @@ util::Result<PluginInput> parse_plugin_input(const std::string& text) {
     hook.type = string_or(hc, "type", "");
     if (hc.contains("id")) {
       const auto& id = hc.at("id");
-      if (id.is_number_integer()) {
+      if (id.is_number_unsigned()) {
+        hook.scene_id = std::to_string(id.get<uint64_t>()); // 2^63 and above stay what they are
+      } else if (id.is_number_integer()) {
         hook.scene_id = std::to_string(id.get<int64_t>());
       } else if (id.is_string()) {
         hook.scene_id = id.get<std::string>();

@@ -20,13 +20,17 @@ struct ServerConnection {
   std::string cookie_value; // empty when Stash sent a null SessionCookie
   std::string dir;
   std::string plugin_dir;
+  bool given = false; // server_connection was there with a Host and a Port
+  // Worth keeping for the worker: given, with a session cookie (a real Stash always sends one).
+  // A hook without one must not replace the connection the worker uses (issue #31).
+  [[nodiscard]] bool usable() const { return given && !cookie_value.empty(); }
   // http://host:port with IPv6 bracketed.
   [[nodiscard]] std::string base_url() const;
 };
 
 struct HookContext {
   std::string type;     // "Scene.Update.Post", ...
-  std::string scene_id; // empty when absent
+  std::string scene_id; // as given (digits for an integer id); empty when absent
   std::vector<std::string> input_fields;
   bool has_input_fields = false;
   nlohmann::json input; // may be null

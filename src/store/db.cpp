@@ -234,6 +234,10 @@ util::Result<Db> Db::open_impl(const std::string& data_dir, int busy_ms, bool re
     return util::fail("cannot open " + path + ": it " + (present ? "is empty (0 bytes)" : "is missing") +
                       ", although PlexSync created it before: the database was lost");
   }
+  // The database holds the Stash session cookie and API key: this user's only (issue #29).
+  for (const char* name : {"plexsync.db", "plexsync.db-wal", "plexsync.db-shm", "plexsync.log"}) {
+    util::keep_private(data_dir + "/" + name);
+  }
   sqlite3* handle = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);

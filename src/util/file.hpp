@@ -21,6 +21,14 @@ std::FILE* open_file(const std::string& path, const char* mode);
 // file open makes a rename fail for a moment: it is retried briefly there.
 bool rename_file(const std::string& from, const std::string& to);
 
+// Files that hold secrets (the database keeps the Stash session cookie and API key, the log may
+// name paths): readable by this user only. restrict_new_files() makes every file the process
+// creates from then on 0600 (directories 0700) on POSIX; keep_private() narrows a file made
+// earlier (by an older release). On Windows both do nothing: the plugin folder sits in the
+// user's profile, whose inherited ACL already admits only that user and administrators.
+void restrict_new_files();
+void keep_private(const std::string& path);
+
 // True when this user can create files in dir (checked by creating and removing one).
 bool can_create_files_in(const std::string& dir);
 

@@ -1,6 +1,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/file.hpp"
@@ -71,6 +72,17 @@ bool can_create_files_in(const std::string& dir) {
   }
   ::close(fd);
   return ::unlink(probe.c_str()) == 0;
+}
+
+void restrict_new_files() {
+  (void)::umask(077);
+}
+
+void keep_private(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+    (void)::chmod(path.c_str(), st.st_mode & 0700);
+  }
 }
 
 } // namespace util

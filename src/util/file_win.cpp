@@ -71,4 +71,8 @@ bool can_create_files_in(const std::string& dir) {
   return true;
 }
 
+void restrict_new_files() {}
+
+void keep_private(const std::string& /*path*/) {}
+
 } // namespace util

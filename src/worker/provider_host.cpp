@@ -31,6 +31,7 @@ config::LoadResult load_settings_for(const std::string& data_dir, bool* stash_an
       auto client = stash::connect((*conn)->base_url,
                                    {(*conn)->cookie_name, (*conn)->cookie_value, read_local_stash().api_key}, 5);
       if (client) {
+        use_remembered_key(data_dir, **client);
         if (auto raw = (*client)->plugin_settings()) {
           if (stash_answered != nullptr) {
             *stash_answered = true;
@@ -127,6 +128,7 @@ util::Result<stash::StashClient*> ProviderHost::stash() {
     const auto key = !local.api_key.empty() ? local.api_key : s.stash_api_key;
     TRY_ASSIGN(stash_,
                stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, key}, s.provider_stash_timeout));
+    use_remembered_key(data_dir_, *stash_);
     stash_cookie_ = conn->cookie_value;
   }
   return stash_.get();

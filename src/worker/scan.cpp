@@ -210,11 +210,13 @@ util::Result<CatchUp> catch_up_pull_items(store::Db& db, const config::Settings&
   for (const auto& section : *all) {
     locations.insert(locations.end(), section.locations.begin(), section.locations.end());
   }
-  // The scene whose file an item holds, or "" (none, or several).
+  (void)provider::remember_library_folders(db, *all);
+  // The scene whose file an item holds by its full path, or "" (none, several, or only the end of
+  // the path matched: issue #31, an item bound to a scene whose file merely shared its name).
   const auto owner_of = [&](const plex::ItemSummary& item) -> util::Result<std::string> {
     for (const auto& part : item.parts) {
       TRY_ASSIGN(const auto found, provider::match_file(db, part.file, locations));
-      if (found.kind == provider::FileMatch::Kind::exact || found.kind == provider::FileMatch::Kind::suffix) {
+      if (found.kind == provider::FileMatch::Kind::exact) {
         return found.scenes.front();
       }
     }

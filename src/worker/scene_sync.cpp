@@ -125,14 +125,7 @@ plex::Result<std::vector<plex::Section>> Worker::library_sections() {
     shared_->sections = *chosen;
     shared_->sections_for = wanted;
     shared_->index_refreshed_ms = 0;
-    // The metadata provider resolves PMS's library-relative file names against these folders.
-    auto folders = nlohmann::json::array();
-    for (const auto& section : *chosen) {
-      for (const auto& location : section.locations) {
-        folders.push_back(location);
-      }
-    }
-    (void)db_.put_kv(provider::k_plex_locations_kv, folders.dump());
+    (void)provider::remember_library_folders(db_, *all);
   }
   return shared_->sections;
 }

@@ -19,7 +19,13 @@ namespace worker {
 namespace {
 
 constexpr int64_t k_lease_ms = 5LL * 60 * 1000;
-constexpr int64_t k_settings_ttl_ms = 60LL * 1000;
+// Settings are read where they are used (issue #29): before a job when the last read is older than
+// this, and at every wake-up a hook sends (at most once a second: a bulk edit wakes the worker
+// per scene, and each read is a line in Stash's log). One query, compared before anything is rebuilt.
+constexpr int64_t k_settings_ttl_ms = 5LL * 1000;
+constexpr int64_t k_settings_wake_floor_ms = 1000;
+// A paused service worker (no hook wakes it) looks whether it was unpaused once a minute.
+constexpr int64_t k_paused_settings_check_ms = 60LL * 1000;
 constexpr int64_t k_auth_recheck_ms = 30LL * 1000;
 constexpr int64_t k_max_idle_sleep_ms = 500;
 constexpr int64_t k_paused_sleep_ms = 1000; // no work at all while paused: the clock is looked at once a second
@@ -74,6 +80,28 @@ util::Result<std::optional<StashConnection>> load_connection(store::Db& db) {
   }
 }
 
+std::string remembered_api_key(store::Db& db) {
+  auto key = db.get_kv("stash_api_key_learned");
+  if (!key || !*key) {
+    return {};
+  }
+  util::log::add_secret(**key);
+  return **key;
+}
+
+void remember_api_key(store::Db& db, const stash::StashFacts& facts) {
+  if (!facts.api_key.empty() && facts.api_key != remembered_api_key(db)) {
+    (void)db.put_kv("stash_api_key_learned", facts.api_key);
+  }
+}
+
+void use_remembered_key(const std::string& data_dir, stash::StashClient& client) {
+  client.set_key_source([data_dir] {
+    auto db = store::Db::open(data_dir);
+    return db ? remembered_api_key(*db) : std::string();
+  });
+}
+
 LocalStash read_local_stash() {
   nlohmann::json local;
   (void)config::overlay_local(nlohmann::json::object(), local);
@@ -102,8 +130,7 @@ util::Result<std::optional<StashConnection>> effective_connection(store::Db& db,
   return effective_connection(db, local);
 }
 
-std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& settings, store::Db& db, util::Clock* clock,
-                                                   net::Pacer* pacer, net::AdaptiveLimit* limit) {
+net::ClientOptions plex_client_options(const config::Settings& settings) {
   net::ClientOptions opts;
   opts.base = *net::Url::parse(settings.plex_url); // load_settings rejected unusable URLs
   opts.connect_timeout_ms = settings.connect_timeout * 1000;
@@ -111,7 +138,12 @@ std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& setti
   opts.total_timeout_ms = std::max(opts.read_timeout_ms * 4, 60000);
   opts.verify_tls = !settings.plex_skip_tls_verify;
   opts.ca_file = settings.plex_ca_file;
-  std::unique_ptr<net::HttpClient> http = net::make_http_client(opts);
+  return opts;
+}
+
+std::unique_ptr<plex::PlexClient> make_plex_client(const config::Settings& settings, store::Db& db, util::Clock* clock,
+                                                   net::Pacer* pacer, net::AdaptiveLimit* limit) {
+  std::unique_ptr<net::HttpClient> http = net::make_http_client(plex_client_options(settings));
   if (clock != nullptr && pacer != nullptr) {
     http = std::make_unique<net::PacedClient>(std::move(http), *clock, *pacer, limit);
   }
@@ -180,13 +212,17 @@ BackoffPolicy Worker::retry_policy() const {
   if (!settings_) {
     return {};
   }
+  // A Retry-After counts for at most 5 minutes: a day, or an HTTP-date far ahead, parked scenes
+  // long after Plex was back (issue #31).
   return BackoffPolicy{int64_t{settings_->retry_base_seconds} * 1000, int64_t{settings_->retry_cap_seconds} * 1000,
-                       60LL * 60 * 1000};
+                       5LL * 60 * 1000};
 }
 
 util::Result<void> Worker::refresh_context(bool force_settings) {
   const int64_t now = clock_.now_ms();
-  const bool settings_due = force_settings || !settings_ || now - settings_loaded_ms_ > k_settings_ttl_ms;
+  const int64_t epoch = shared_->settings_epoch.load();
+  const bool settings_due =
+      force_settings || !settings_ || now - settings_loaded_ms_ > k_settings_ttl_ms || epoch != settings_epoch_seen_;
   if (settings_due || !local_) {
     local_ = read_local_stash();
   }
@@ -210,6 +246,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
       if (stash_facts_.known && (!conn_ || conn_->base_url == conn->base_url)) {
         stash_->adopt(stash_facts_);
       }
+      use_remembered_key(util::parent_dir(db_.path()), *stash_);
       conn_ = conn;
       stash_key_ = wanted_key();
     }
@@ -220,6 +257,12 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
     return {};
   }
   TRY_ASSIGN(auto raw, stash_->plugin_settings());
+  auto raw_text = raw.dump();
+  if (settings_ && raw_text == settings_raw_) {
+    settings_loaded_ms_ = now; // unchanged: nothing to rebuild
+    settings_epoch_seen_ = epoch;
+    return {};
+  }
   auto loaded = config::load_effective_settings(raw);
   for (const auto& p : loaded.problems) {
     if (p.fatal) {
@@ -238,14 +281,16 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
       settings_->plex_library != n.plex_library || settings_->plex_skip_tls_verify != n.plex_skip_tls_verify ||
       settings_->plex_ca_file != n.plex_ca_file || settings_->plex_requests_per_second != n.plex_requests_per_second;
   settings_ = n;
+  // A change this lane found first is announced to the others; one they announced is now seen.
+  settings_epoch_seen_ = had_settings && settings_raw_ != raw_text && epoch == settings_epoch_seen_
+                             ? shared_->settings_epoch.fetch_add(1) + 1
+                             : epoch;
+  settings_raw_ = std::move(raw_text);
   settings_loaded_ms_ = now;
   path_map_ = map;
   TRY(connect_stash());
   util::log::set_debug_visible(settings_->debug_logging);
   util::log::set_obfuscate_paths(settings_->obfuscate_paths);
-  (void)db_.put_kv("delete_action", settings_->delete_action);
-  // Hooks read this (they make no network call) to answer "disabled" without queueing.
-  (void)db_.put_kv("enabled", settings_->pause_syncing ? "0" : "1");
   {
     const std::lock_guard lock(shared_->mutex);
     shared_->breaker.set_threshold(settings_->breaker_threshold);
@@ -254,6 +299,8 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
   }
   if (plex_changed) {
     plex_ = make_plex_client(*settings_, db_, &clock_, &shared_->pacer, &shared_->limit);
+    notifications_.reset(); // the feed follows the Plex settings
+    notifications_refused_ = false;
     const std::lock_guard lock(shared_->mutex);
     if (shared_->auth.problem && had_settings) {
       // New Plex settings: check the token again right away (not on a lane's first load: with
@@ -296,6 +343,34 @@ void Worker::forget_for_provider(const std::string& scene_id) {
   // Plex items bound to it are moved to the scene that has their file now (a merge), or left
   // to delete_action: the provider host's catch-up does it (worker/scan.hpp).
   (void)db_.put_kv(k_pull_catch_up_kv, std::to_string(clock_.now_ms()));
+}
+
+void Worker::follow_plex_notifications(int64_t now) {
+  const auto waiting = queue_.any_waiting_for_plex();
+  if (!settings_ || !plex_ || !waiting || !*waiting) {
+    notifications_.reset(); // nothing waits on Plex: no connection held
+    return;
+  }
+  if (!notifications_ && !notifications_refused_) {
+    notifications_ = std::make_unique<plex::NotificationListener>(
+        plex_client_options(*settings_), settings_->plex_token, client_identifier(db_),
+        [count = plex_changes_](const std::vector<std::string>& /*sections*/) { ++*count; });
+  }
+  if (notifications_ && notifications_->state() == plex::NotificationListener::State::refused) {
+    notifications_refused_ = true; // the retry schedule alone, until the Plex settings change
+    notifications_.reset();
+    return;
+  }
+  if (const int64_t seen = plex_changes_->load(); seen != plex_changes_seen_) {
+    plex_changes_seen_ = seen;
+    if (auto woken = queue_.wake_all_waiting(now); woken && *woken > 0) {
+      {
+        const std::lock_guard lock(shared_->mutex);
+        shared_->index_refreshed_ms = 0; // the next match lists what Plex added
+      }
+      LOG_DEBUG("Plex reported a library change: " << *woken << " scene(s) waiting for Plex are due now");
+    }
+  }
 }
 
 void Worker::reconcile_everything(int64_t now) {
@@ -415,6 +490,9 @@ void Worker::probe_plex() {
   shared_->breaker.on_probe(ok, clock_.now_ms(), rng_.next_unit());
   if (ok) {
     LOG_INFO("Plex answers again; trying one job before resuming");
+    // Jobs parked by a long Retry-After or backoff while Plex was away are due again (issue #31:
+    // scenes waited up to an hour after Plex was back).
+    (void)queue_.wake_retrying(clock_.now_ms());
   } else {
     LOG_DEBUG("probe of Plex failed: " << error);
     if (auto stmt = db_.prepare("UPDATE outages SET last_error = ?1 WHERE ended_ms IS NULL"); stmt) {
@@ -538,6 +616,10 @@ void Worker::check_integrity_on_request() {
 void Worker::process_guarded(const queue::Job& job) {
   try {
     process(job);
+    if (stash_ && !stash_->known_facts().api_key.empty() && stash_->known_facts().api_key != key_kept_) {
+      key_kept_ = stash_->known_facts().api_key;
+      remember_api_key(db_, stash_->known_facts());
+    }
   } catch (const std::exception& e) {
     // An answer whose shape no parser expected: a broken answer with its retries, not a crash
     // that the next hook would repeat.
@@ -621,6 +703,14 @@ void Worker::process(const queue::Job& job) {
   if (auto ctx = refresh_context(); !ctx) {
     // Settings or Stash unusable: keep the job, burn no retries.
     retry(std::nullopt, ctx.error().message, false, BackoffPolicy{30000, 5LL * 60 * 1000, 60LL * 60 * 1000});
+    return;
+  }
+  if (settings_->pause_syncing) {
+    // Paused since this lane claimed the job (the settings were just read again): it goes back
+    // as it was, due at once, and the lane sleeps at the top of its loop.
+    if (!queue_.retry_later(job, clock_.now_ms(), "kept while syncing is paused", false)) {
+      strand(job);
+    }
     return;
   }
   plex::Result<Outcome> outcome = Outcome::skipped;
@@ -768,19 +858,22 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
 }
 
 Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>& progress) {
-  const int64_t idle_limit_ms = [&] {
-    (void)refresh_context();
-    return int64_t{settings_ ? settings_->worker_idle_seconds : 30} * 1000;
-  }();
+  (void)refresh_context();
+  // Read at every use: worker_idle_seconds changed in Stash applies to a running worker.
+  const auto idle_limit_ms = [&] { return int64_t{settings_ ? settings_->worker_idle_seconds : 30} * 1000; };
   int64_t idle_since = clock_.now_ms();
   int queue_failures = 0;
   bool pause_noted = false;
   const auto wait_a_little = [&](int64_t until_ms) {
     const auto ms = std::clamp<int64_t>(until_ms - clock_.now_ms(), 1, k_max_idle_sleep_ms);
+    bool woken = false;
     if (wake_ != nullptr && own_shared_ && wake_->ready()) {
-      (void)wake_->wait(ms); // a hook's wake-up ends the wait early
+      woken = wake_->wait(ms); // a hook's wake-up ends the wait early
     } else {
       clock_.sleep_ms(ms);
+    }
+    if (woken && clock_.now_ms() - settings_loaded_ms_ >= k_settings_wake_floor_ms) {
+      (void)refresh_context(true); // settings a person just changed apply to the job that woke us
     }
   };
   while (!stopping()) {
@@ -821,7 +914,7 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
         LOG_INFO("syncing is paused (pause_syncing): events are kept in the queue and synced once it is "
                  "unpaused; the worker sleeps meanwhile");
       }
-      if (mode == RunMode::until_idle && now - idle_since >= idle_limit_ms) {
+      if (mode == RunMode::until_idle && now - idle_since >= idle_limit_ms()) {
         break;
       }
       bool woken = false;
@@ -830,7 +923,9 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
       } else {
         clock_.sleep_ms(k_paused_sleep_ms);
       }
-      if (woken || (mode == RunMode::forever && clock_.now_ms() - settings_loaded_ms_ > k_settings_ttl_ms)) {
+      const int64_t since_read = clock_.now_ms() - settings_loaded_ms_;
+      if ((woken && since_read >= k_settings_wake_floor_ms) ||
+          (mode == RunMode::forever && since_read > k_paused_settings_check_ms)) {
         (void)refresh_context(true);
       }
       continue;
@@ -859,6 +954,7 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
       last_spool_check_ms_ = now;
       ingest_spool();
       check_integrity_on_request();
+      guarded("following Plex's notifications", [&] { follow_plex_notifications(now); });
     }
     if (own_shared_ && stash_ && !recovery_checked_) {
       guarded("the re-sync after a recovery", [&] { resync_after_recovery(now); });
@@ -913,7 +1009,7 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
     // Nothing due. Jobs waiting on backoff keep a hook-started worker alive until they are done.
     auto counts = queue_.counts(now);
     const bool waiting = counts && counts->pending + counts->in_flight > 0;
-    if (mode == RunMode::until_idle && !waiting && now - idle_since >= idle_limit_ms) {
+    if (mode == RunMode::until_idle && !waiting && now - idle_since >= idle_limit_ms()) {
       break;
     }
     // With a wake-up a hook's job needs no poll; without one the queue is looked at every 100 ms.

@@ -18,6 +18,7 @@
 #include "match/path_map.hpp"
 #include "net/paced_client.hpp"
 #include "plex/client.hpp"
+#include "plex/notifications.hpp"
 #include "queue/queue.hpp"
 #include "stash/client.hpp"
 #include "store/db.hpp"
@@ -72,6 +73,15 @@ struct StashConnection {
 };
 util::Result<void> save_connection(store::Db& db, const StashConnection& conn);
 util::Result<std::optional<StashConnection>> load_connection(store::Db& db);
+// Stash's API key as read through a session cookie that worked, kept so that every later process
+// (worker, task, provider) goes on with it once Stash refuses an expired cookie (issue #29: with a
+// short max_session_age a worker started after the expiry could not learn it any more).
+std::string remembered_api_key(store::Db& db);
+// Keeps the key a client learnt, if any and new (one read, and a write only when it changed).
+void remember_api_key(store::Db& db, const stash::StashFacts& facts);
+// Lets a client fall back on the key remembered in data_dir's database (read only when Stash
+// refuses the cookie and the client has learnt no key itself).
+void use_remembered_key(const std::string& data_dir, stash::StashClient& client);
 // stash_url (and stash_api_key) from the settings file or environment when given (service mode,
 // CLI), else the connection the latest plugin run saved. api_key: the local stash_api_key, if any.
 util::Result<std::optional<StashConnection>> effective_connection(store::Db& db, std::string* api_key = nullptr);
@@ -99,6 +109,9 @@ struct SharedState {
   Pause auth;    // 401/403 or TLS: Plex refuses the token or the connection
   Pause storage; // the data directory cannot be written (disk full, read-only): a small write resumes
   std::optional<std::string> damage; // every lane stops; see Stats::damage
+  // Bumped by the lane that finds the settings changed: every other lane reads them again before
+  // its next job (the owning lane reads them at a hook's wake-up; issue #29).
+  std::atomic<int64_t> settings_epoch{0};
   bool orphans_released = false;
   std::string sections_for; // plex_url + library the sections were resolved for
   std::vector<plex::Section> sections;
@@ -175,6 +188,8 @@ private:
   plex::Result<Outcome> rescan_deleted(const queue::Job& job);
   // reconcile_interval_hours: what the Reconcile all task does, from the running worker.
   void reconcile_everything(int64_t now);
+  // Holds PMS's notification feed while jobs wait for Plex, and makes them due when it speaks.
+  void follow_plex_notifications(int64_t now);
   // After a damaged database was replaced (store/heal.hpp): queue every scene again, once.
   void resync_after_recovery(int64_t now);
   // scene_sync.cpp: match, validate, diff, write, poster, record.
@@ -242,6 +257,15 @@ private:
   stash::StashFacts stash_facts_;   // read once per worker, handed to each new client (memory only)
   std::optional<LocalStash> local_; // from the settings file and environment, re-read with settings_
   std::optional<config::Settings> settings_;
+  // Plex's notification feed, held while scenes wait for Plex to list their files; the count of
+  // changes it reported outlives the listener's thread.
+  std::shared_ptr<std::atomic<int64_t>> plex_changes_ = std::make_shared<std::atomic<int64_t>>(0);
+  int64_t plex_changes_seen_ = 0;
+  std::unique_ptr<plex::NotificationListener> notifications_;
+  bool notifications_refused_ = false;
+  std::string key_kept_; // the API key last remembered in the database
+  int64_t settings_epoch_seen_ = 0;
+  std::string settings_raw_; // the plugin settings as Stash answered them, to skip rebuilding
   int64_t settings_loaded_ms_ = 0;
   std::unique_ptr<plex::PlexClient> plex_;
   match::PathMap path_map_;

@@ -81,4 +81,44 @@ TEST_F(HostileE2E, ATokenPastedIntoPlexUrlAppearsNowhere) {
   EXPECT_TRUE(sweep.leaks().empty()) << ::testing::PrintToString(sweep.leaks());
 }
 
+// Issue #31: hook input was taken as it came. Ids that are no Stash scene id are refused with a
+// reason and queue nothing; hooks of other kinds are ignored with a line; a hook without a usable
+// server_connection leaves the worker's saved Stash connection alone.
+TEST_F(HostileE2E, HookInputThatIsNoSceneIsRefusedAndQueuesNothing) {
+  plex_.generate(3);
+  stash_.generate(3);
+  const auto hook_with_id = [&](const std::string& id_json, const std::string& type = "Scene.Update.Post") {
+    return run(R"({"hookContext":{"id":)" + id_json + R"(,"type":")" + type +
+                   R"(","input":null,"inputFields":["title"]},"mode":"hook"})",
+               {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+  };
+  for (const std::string id : {R"("abc")", R"("../../etc")", "-3", "0", R"("007")", "9223372036854775808",
+                               "18446744073709551615", R"("9223372036854775808")", "1.5"}) {
+    const auto r = hook_with_id(id);
+    EXPECT_NE(r.exit_code, 0) << id << ": " << r.out;
+    EXPECT_FALSE(result_of(r).at("error").is_null()) << id;
+  }
+  const auto huge = hook_with_id(nlohmann::json(std::string(10U * 1024U * 1024U, '7')).dump());
+  EXPECT_NE(huge.exit_code, 0);
+  EXPECT_LT(huge.out.size() + huge.err.size(), 4096U) << "the answer does not echo 10 MB back";
+  const auto performer = hook_with_id("2", "Performer.Update.Post");
+  EXPECT_EQ(performer.exit_code, 0) << performer.out << performer.err;
+  EXPECT_EQ(result_of(performer).at("output").at("queued"), false);
+  const auto status = result_of(run(R"({"mode":"queue_status"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}}));
+  EXPECT_EQ(status.at("output").at("pending"), 0) << status.dump();
+  EXPECT_EQ(status.at("output").at("dead"), 0);
+
+  // A valid id, but no server_connection: queued, and the worker it starts uses the connection the
+  // task above saved (Stash's address and cookie), not an empty one.
+  stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 1}}));
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", "Synced with the kept connection"}}));
+  const auto bare =
+      run_process(stash_exec_command(std::getenv("PATH") != nullptr ? std::getenv("PATH") : ""),
+                  R"({"args":{"hookContext":{"id":2,"type":"Scene.Update.Post","input":null},"mode":"hook"}})",
+                  {{"PLEXSYNC_DATA_DIR", ""}}, std::chrono::seconds(30));
+  EXPECT_EQ(bare.exit_code, 0) << bare.out << bare.err;
+  EXPECT_TRUE(wait_for([&] { return plex_title_is(2, "Synced with the kept connection"); }, std::chrono::seconds(30)))
+      << log();
+}
+
 } // namespace

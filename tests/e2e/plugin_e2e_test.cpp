@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <set>
 #include <thread>
@@ -291,7 +292,6 @@ TEST_F(PluginE2E, WhilePausedHooksKeepTheirEventsAndTheWorkerSleepsUntilUnpaused
   ASSERT_TRUE(stash_.update_scene("11", {{"title", "Edited while paused"}}));
   r = hook(11);
   EXPECT_EQ(result_of(r).at("output").at("queued"), true) << r.out;
-  EXPECT_NE(result_of(r).at("output").value("reason", "").find("paused"), std::string::npos) << r.out;
   // The worker the hook started reads the settings once, then sleeps: 10 s with (almost) nothing.
   ASSERT_TRUE(
       testing_support::wait_for([&] { return util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(10)));
@@ -313,6 +313,124 @@ TEST_F(PluginE2E, WhilePausedHooksKeepTheirEventsAndTheWorkerSleepsUntilUnpaused
       testing_support::wait_for([&] { return item_has_title(11, "Edited while paused"); }, std::chrono::seconds(10)));
   EXPECT_TRUE(testing_support::wait_for([&] { return item_has_title(12, "Edited after unpausing"); },
                                         std::chrono::seconds(10)));
+}
+
+// Issue #29: a running worker kept its settings for up to a minute, so edits made 5 s after
+// pausing still reached Plex. Now the wake-up a hook sends reads them again.
+TEST_F(PluginE2E, PausingAndUnpausingApplyToTheNextHooksOfARunningWorker) {
+  stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 60}}));
+  ASSERT_EQ(hook(1).exit_code, 0);
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(1, "Stash Title 1 — Été"); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(util::DataDirLock::held_by_someone(data_)) << "the worker stays for the next hooks";
+  stash_.set_plugin_settings("PlexSync", settings({{"pause_syncing", true}, {"worker_idle_seconds", 60}}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  for (int id = 2; id <= 6; ++id) {
+    ASSERT_TRUE(stash_.update_scene(std::to_string(id), {{"title", "Edited after pausing " + std::to_string(id)}}));
+    ASSERT_EQ(result_of(hook(id)).at("output").at("queued"), true);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  for (int id = 2; id <= 6; ++id) {
+    EXPECT_FALSE(item_has_title(id, "Edited after pausing " + std::to_string(id)))
+        << "paused, yet synced: " << id << testing_support::read_file(data_ + "/plexsync.log");
+  }
+  stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 1}}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  ASSERT_TRUE(stash_.update_scene("7", {{"title", "Edited after unpausing"}}));
+  ASSERT_EQ(hook(7).exit_code, 0);
+  EXPECT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(7, "Edited after unpausing"); }, std::chrono::seconds(10)));
+  for (int id = 2; id <= 6; ++id) {
+    EXPECT_TRUE(testing_support::wait_for(
+        [&] { return item_has_title(id, "Edited after pausing " + std::to_string(id)); }, std::chrono::seconds(10)));
+  }
+}
+
+// Issue #29: with a Stash password and a short max_session_age, the plugin's cookie stops working
+// while Stash's API key goes on. The key, read while the cookie worked, takes over at once: in the
+// running worker, and in a worker started later with nothing but the expired cookie.
+TEST_F(PluginE2E, AnExpiredStashSessionIsReplacedByTheApiKeyReadWhileItWorked) {
+  stash_.set_auth(testing_support::k_e2e_stash_key, true);
+  stash_.set_session_max_age_ms(3000);
+  cookie_ = stash_.new_session();
+  auto s = settings({{"worker_idle_seconds", 8}});
+  s.erase("stash_api_key"); // the user set none: PlexSync reads Stash's own
+  stash_.set_plugin_settings("PlexSync", s);
+  ASSERT_EQ(hook(1).exit_code, 0);
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return item_has_title(1, "Stash Title 1 — Été"); }, std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500)); // the cookie has expired now
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", "Edited after the session expired"}}));
+  ASSERT_EQ(hook(2).exit_code, 0);
+  EXPECT_TRUE(testing_support::wait_for([&] { return item_has_title(2, "Edited after the session expired"); },
+                                        std::chrono::seconds(15)))
+      << testing_support::read_file(data_ + "/plexsync.log");
+  // A new worker, started by a hook that brings only the expired cookie.
+  ASSERT_TRUE(
+      testing_support::wait_for([&] { return !util::DataDirLock::held_by_someone(data_); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(stash_.update_scene("3", {{"title", "Edited by a worker started later"}}));
+  ASSERT_EQ(hook(3).exit_code, 0);
+  EXPECT_TRUE(testing_support::wait_for([&] { return item_has_title(3, "Edited by a worker started later"); },
+                                        std::chrono::seconds(15)));
+  size_t by_key = 0;
+  for (const auto& rec : stash_.requests().snapshot()) {
+    by_key += rec.token_via == "apikey" ? 1U : 0U;
+  }
+  EXPECT_GT(by_key, 0U);
+  const auto log = testing_support::read_file(data_ + "/plexsync.log");
+  EXPECT_EQ(log.find("set stash_api_key"), std::string::npos) << "no user action was needed:\n" << log;
+}
+
+// Issue #29: a file Stash scanned before Plex had it synced minutes after Plex listed it (the
+// not-found retry had grown to 5 min). PMS's notification feed makes it seconds; without the
+// feed the retry schedule still does it.
+class NewFileE2E : public PluginE2E {
+protected:
+  // Scene 40 now points at a file Plex does not list yet; the worker finds it missing and waits.
+  std::string move_scene_40_to_a_new_file() {
+    auto files = stash_.scene("40")->at("files");
+    files[0]["path"] = "/media/adult/new/Fresh Arrival.mp4";
+    files[0]["basename"] = "Fresh Arrival.mp4";
+    files[0]["size"] = 777777;
+    files[0]["duration"] = 61.0;
+    EXPECT_TRUE(stash_.update_scene("40", {{"files", files}, {"title", "Fresh Arrival"}}));
+    stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 60}, {"skip_plex_scan", true}}));
+    EXPECT_EQ(hook(40).exit_code, 0);
+    EXPECT_TRUE(testing_support::wait_for(
+        [&] {
+          const auto status = result_of(run(R"({"mode":"queue_status"})")).at("output");
+          return status.at("pending") == 1 && status.at("in_flight") == 0 && status.at("due") == 0;
+        },
+        std::chrono::seconds(20)))
+        << "the scene waits for Plex";
+    return files[0]["path"];
+  }
+};
+
+TEST_F(NewFileE2E, AFilePlexAnnouncesIsSyncedWithinSeconds) {
+  const auto path = move_scene_40_to_a_new_file();
+  ASSERT_TRUE(testing_support::wait_for([&] { return plex_.notification_listeners() == 1; }, std::chrono::seconds(10)))
+      << "a worker with scenes waiting on Plex holds the feed";
+  const auto published = std::chrono::steady_clock::now();
+  const auto key = plex_.publish_file("1", path, 777777, 61000);
+  ASSERT_TRUE(testing_support::wait_for([&] { return plex_.item_json(key).value("title", "") == "Fresh Arrival"; },
+                                        std::chrono::seconds(10)));
+  std::cout
+      << "[ figures ] synced "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - published).count()
+      << " ms after Plex announced the file\n";
+}
+
+TEST_F(NewFileE2E, WithoutTheFeedTheRetryScheduleStillSyncsIt) {
+  plex_.set_notifications(false);
+  const auto path = move_scene_40_to_a_new_file();
+  const auto key = plex_.publish_file("1", path, 777777, 61000);
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  EXPECT_NE(plex_.item_json(key).value("title", ""), "Fresh Arrival") << "nothing announced it: it waits";
+  EXPECT_EQ(plex_.notification_listeners(), 0);
+  // The scheduled retry (the first a minute after the miss, with jitter) finds it.
+  EXPECT_TRUE(testing_support::wait_for([&] { return plex_.item_json(key).value("title", "") == "Fresh Arrival"; },
+                                        std::chrono::seconds(75)));
 }
 
 TEST_F(PluginE2E, InvalidSettingsAreReportedAndHooksStillQueue) {
@@ -407,7 +525,7 @@ TEST_F(PluginE2E, BulkEditOfTwoHundredScenesAllReachPlex) {
   EXPECT_TRUE(status.at("stats").contains("average_job_ms"));
 }
 
-TEST_F(PluginE2E, DestroyDropsTheJobAndOptionallyRescansInPlex) {
+TEST_F(PluginE2E, DestroyBecomesADeletionJobThatRescansInPlexUnderTheSettingsOfWhenItRuns) {
   const auto destroy = [&](int id) {
     const auto path = stash_.scene(std::to_string(id))->at("files")[0].at("path").get<std::string>();
     return run(R"({"hookContext":{"id":)" + std::to_string(id) + R"(,"type":"Scene.Destroy.Post","input":{"id":")" +
@@ -416,18 +534,20 @@ TEST_F(PluginE2E, DestroyDropsTheJobAndOptionallyRescansInPlex) {
                    nlohmann::json(path).dump() + "}},\"mode\":\"hook\"}",
                {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
   };
-  // Default (none): the pending job of a deleted scene is dropped and Plex is left alone.
+  // Default (none): the deleted scene's pending job becomes a deletion, which leaves Plex alone.
   ASSERT_EQ(run(R"({"hookContext":{"id":20,"type":"Scene.Update.Post","input":null},"mode":"hook"})",
                 {{"PLEXSYNC_WORKER_AUTOSTART", "0"}})
                 .exit_code,
             0);
   auto r = destroy(20);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(result_of(r).at("output").at("queued"), false);
+  EXPECT_EQ(result_of(r).at("output").at("queued"), true);
+  ASSERT_EQ(run(R"({"mode":"process_queue"})").exit_code, 0);
   EXPECT_EQ(result_of(run(R"({"mode":"queue_status"})")).at("output").at("pending"), 0);
-  // delete_action=scan: Plex is asked to rescan the deleted file's folder.
+  EXPECT_TRUE(plex_.scanned_paths().empty());
+  // delete_action=scan chosen just before the deletion, with no task run in between (issue #29:
+  // the hook acted on a stored copy of the setting and no rescan happened): the worker reads it.
   stash_.set_plugin_settings("PlexSync", settings({{"delete_action", "scan"}, {"worker_idle_seconds", 1}}));
-  ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // settings read; the hook learns the action
   r = destroy(21);
   EXPECT_EQ(result_of(r).at("output").at("queued"), true);
   ASSERT_EQ(run(R"({"mode":"process_queue"})").exit_code, 0);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/http.hpp"
+#include "plex/notifications.hpp"
 #include "support/process.hpp"
 #include "support/sandbox.hpp"
 
@@ -284,6 +285,47 @@ TEST_F(PlexSimTest, GeneratedLibraryOfOneHundredThousandStaysResponsive) {
   EXPECT_EQ(page.at("totalSize"), 100000);
   EXPECT_EQ(page.at("size"), 100);
   // How fast is measured in bench/; here only that a deep page answers correctly.
+}
+
+// PMS's notification feed as PlexSync holds it: the token in a header, a file PMS found by itself
+// announced at once, and a PMS (or proxy) without the feed refused for good, not retried.
+TEST_F(PlexSimTest, TheNotificationFeedAnnouncesNewFilesAndARefusalIsFinal) {
+  net::ClientOptions o;
+  o.base = *net::Url::parse(plex_url());
+  std::mutex mutex;
+  std::vector<std::string> changed;
+  plex::NotificationListener listener(o, "plexsim-token", "test-client", [&](const std::vector<std::string>& s) {
+    const std::lock_guard lock(mutex);
+    changed.insert(changed.end(), s.begin(), s.end());
+  });
+  ASSERT_TRUE(testing_support::wait_for(
+      [&] { return listener.state() == plex::NotificationListener::State::listening; }, std::chrono::seconds(10)));
+  EXPECT_EQ(plex_.notification_listeners(), 1);
+  (void)plex_.publish_file("2", "/media/home videos/found by plex.mp4", 10, 1000);
+  ASSERT_TRUE(testing_support::wait_for(
+      [&] {
+        const std::lock_guard lock(mutex);
+        return !changed.empty();
+      },
+      std::chrono::seconds(10)));
+  {
+    const std::lock_guard lock(mutex);
+    EXPECT_EQ(changed.front(), "2");
+  }
+  bool token_in_url = false;
+  for (const auto& r : plex_.requests().snapshot()) {
+    token_in_url = token_in_url || r.token_via == "query";
+  }
+  EXPECT_FALSE(token_in_url);
+
+  plex_.set_notifications(false);
+  plex::NotificationListener refused(o, "plexsim-token", "test-client", [](const std::vector<std::string>&) {});
+  EXPECT_TRUE(testing_support::wait_for([&] { return refused.state() == plex::NotificationListener::State::refused; },
+                                        std::chrono::seconds(10)));
+  EXPECT_EQ(refused.connections(), 0);
+  plex::NotificationListener wrong_token(o, "not-the-token", "test-client", [](const std::vector<std::string>&) {});
+  EXPECT_TRUE(testing_support::wait_for(
+      [&] { return wrong_token.state() == plex::NotificationListener::State::refused; }, std::chrono::seconds(10)));
 }
 
 } // namespace

@@ -116,7 +116,9 @@ TEST_F(ProviderServe, EveryFilenameStyleMatchesAndEveryAnswerValidates) {
   for (int scene = 1; scene <= 6; ++scene) {
     const auto rel = relative(scene);
     const auto full = stash_.scene(std::to_string(scene))->at("files").at(0).at("path").get<std::string>();
-    for (const auto& filename : {rel, "/" + rel, "Adult/" + rel, full}) {
+    // The library folder's own name first: that of the folder holding this file.
+    const std::string folder_name = full.rfind("/media/adult/", 0) == 0 ? "adult" : "Adult Archive";
+    for (const auto& filename : {rel, "/" + rel, folder_name + "/" + rel, full}) {
       const auto answer = match({{"type", 1}, {"title", "whatever the scanner parsed"}, {"filename", filename}});
       const auto& items = answer.at("MediaContainer").at("Metadata");
       ASSERT_EQ(items.size(), 1U) << filename;
@@ -279,6 +281,30 @@ TEST_F(ProviderServe, DuplicateRelativePathsAreNotGuessed) {
   const auto full = match({{"type", 1}, {"filename", "/mnt/nas2/Adult Archive/" + rel}});
   ASSERT_EQ(full.at("MediaContainer").at("Metadata").size(), 1U);
   EXPECT_EQ(full.at("MediaContainer").at("Metadata").at(0).at("ratingKey"), "scene-7");
+}
+
+// Issue #31: a file matched only by its base name (or the end of its path) was answered with
+// score 100, so PMS bound it to a scene whose file merely had the same name elsewhere. Now it is
+// uncertain: no automatic answer, the scene goes on the review list, Fix Match shows it below 100.
+TEST_F(ProviderServe, AMatchByTheEndOfThePathAloneIsNeverCertain) {
+  start();
+  const auto rel = relative(2);
+  const auto base = rel.substr(rel.rfind('/') + 1);
+  EXPECT_TRUE(match({{"type", 1}, {"filename", base}}).at("MediaContainer").at("Metadata").empty());
+  EXPECT_TRUE(
+      match({{"type", 1}, {"filename", "/elsewhere/entirely/" + base}}).at("MediaContainer").at("Metadata").empty());
+  auto review = db_->prepare("SELECT reason FROM match_reviews WHERE scene_id = '2'");
+  ASSERT_TRUE(review);
+  ASSERT_TRUE(*review->step()) << "the scene waits for a person or its full path";
+  EXPECT_NE(review->text_at(0).find("only by the end of its path"), std::string::npos) << review->text_at(0);
+  const auto manual = match({{"type", 1}, {"filename", base}, {"manual", 1}}).at("MediaContainer").at("Metadata");
+  ASSERT_EQ(manual.size(), 1U);
+  EXPECT_EQ(manual.at(0).at("ratingKey"), "scene-2");
+  EXPECT_LT(manual.at(0).at("score").get<int>(), 100);
+  // The exact path is certain.
+  const auto exact = match({{"type", 1}, {"filename", rel}}).at("MediaContainer").at("Metadata");
+  ASSERT_EQ(exact.size(), 1U);
+  EXPECT_EQ(exact.at(0).at("score"), 100);
 }
 
 TEST_F(ProviderServe, FixMatchFindsByTitleIdUrlAndStashDbId) {
@@ -821,7 +847,7 @@ TEST_F(PullMode, PullItemsGetTheirCoverUploadedOnceAndAgainOnlyWhenItChanges) {
              {"provider_skip_image_upload", true}});
   ASSERT_TRUE(
       stash_.update_scene("3", {{"cover_version", 1800000001}, {"cover", std::string("\x89PNG\r\n\x1a\nthird")}}));
-  clock_.advance(61'000); // past the worker's settings cache (issue #29 makes settings apply at once)
+  clock_.advance(5'001); // past the worker's settings read interval
   plex_.requests().clear();
   enqueue({3});
   drain();

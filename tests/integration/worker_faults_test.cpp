@@ -66,6 +66,20 @@ TEST_F(WorkerFaults, TooManyRequestsHonoursRetryAfter) {
   EXPECT_EQ(requests("PUT", "/library/sections/1/all"), 2);
 }
 
+// Issue #31: a Retry-After of a day (or an HTTP-date far ahead) parked scenes for an hour.
+TEST_F(WorkerFaults, ARetryAfterOfADayCountsForFiveMinutesAtMost) {
+  auto rule = put_fault(503, 1);
+  rule.retry_after = "86400";
+  plex_.faults().add(rule);
+  enqueue({1});
+  worker().run(worker::RunMode::drain);
+  EXPECT_EQ(job(1).attempts, 1);
+  EXPECT_EQ(job(1).next_attempt_ms - clock_.now_ms(), 5 * 60 * 1000);
+  clock_.advance(5 * 60 * 1000);
+  worker().run(worker::RunMode::drain);
+  EXPECT_TRUE(synced(1));
+}
+
 TEST_F(WorkerFaults, StallPastTheReadTimeoutIsRetried) {
   sim::FaultRule rule;
   rule.method = "GET";

@@ -133,7 +133,7 @@ TEST_F(WorkerSync, PortraitPostersForMoviesLibrariesAreCutOnceAndAgainWhenTheSha
   EXPECT_EQ(requests("POST", "/library/metadata/10000/posters", true), 1);
   // Another shape is another poster, sent once.
   configure({{"poster_shape", "letterbox"}});
-  clock_.advance(61'000); // past the worker's settings cache
+  clock_.advance(5'001); // past the worker's settings read interval (5 s)
   enqueue({1});
   drain();
   EXPECT_EQ(requests("POST", "/library/metadata/10000/posters", true), 2);
@@ -294,7 +294,7 @@ TEST_F(WorkerSync, APlexKeepingTagsInItsOwnOrderGetsNoResendAndNewTagsStillArriv
   EXPECT_EQ(genre_params(), 0) << "the same genres in another order are not sent again";
   // With preserve_plex_edits, Plex's own order is not a person's edit: a new Stash tag arrives.
   configure({{"preserve_plex_edits", true}});
-  clock_.advance(61'000); // past the worker's settings cache
+  clock_.advance(5'001); // past the worker's settings read interval (5 s)
   ASSERT_TRUE(stash_.update_scene("3", {{"tags", tags({"Delta", "Gamma", "Alpha", "Beta"})}}));
   enqueue({3});
   drain();
@@ -330,7 +330,7 @@ TEST_F(WorkerSync, UncertainMatchGoesToReviewUnlessStrictMatchingIsOff) {
   }
 
   configure({{"accept_uncertain_matches", true}});
-  clock_.advance(61'000); // the worker reads settings at most once a minute
+  clock_.advance(5'001); // a busy worker reads settings every 5 s
   drain();
   EXPECT_TRUE(synced(1));
   EXPECT_EQ(reviews(), 0) << "resolved entries leave the review list";

@@ -49,21 +49,16 @@ TEST_F(SpoolTest, SpooledEventsReachTheQueueOldestFirstAndLeaveTheSpool) {
   EXPECT_EQ(first->first_enqueued_ms, 1000) << "queued at the time of the hook, not of the ingest";
 }
 
-TEST_F(SpoolTest, ADestroyDropsTheSceneJobUnlessARescanIsWanted) {
+TEST_F(SpoolTest, ADestroyReplacesTheSceneJobWithADeletionCarryingTheFile) {
   queue::Queue q(*db_);
   ASSERT_TRUE(q.enqueue("5", "Scene.Update.Post", 100));
-  ASSERT_TRUE(q.enqueue("6", "Scene.Update.Post", 100));
   ASSERT_TRUE(queue::spool_event(dir_, {"5", "Scene.Destroy.Post", 200, "/media/adult/a.mp4"}));
   ASSERT_TRUE(queue::ingest_spool(dir_, *db_));
-  EXPECT_EQ(q.counts(1000)->pending, 1) << "delete_action is none: the job is dropped";
-
-  ASSERT_TRUE(db_->put_kv("delete_action", "scan"));
-  ASSERT_TRUE(queue::spool_event(dir_, {"6", "Scene.Destroy.Post", 300, "/media/adult/b.mp4"}));
-  ASSERT_TRUE(queue::ingest_spool(dir_, *db_));
+  EXPECT_EQ(q.counts(1000)->pending, 1) << "one job per scene";
   const auto job = *q.claim(1000, 60000);
   ASSERT_TRUE(job);
-  EXPECT_EQ(job->event, "Scene.Destroy.Post");
-  EXPECT_EQ(job->payload, "/media/adult/b.mp4") << "a rescan job carrying the deleted file";
+  EXPECT_EQ(job->event, "Scene.Destroy.Post") << "whatever delete_action says: the worker decides when it runs it";
+  EXPECT_EQ(job->payload, "/media/adult/a.mp4") << "the deleted file, for a rescan";
 }
 
 TEST_F(SpoolTest, AFileThatIsNotAnEventIsSetAsideAndTheRestIsQueued) {

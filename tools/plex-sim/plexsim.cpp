@@ -357,6 +357,83 @@ std::string PlexSim::add_file(const std::string& section_key, const std::string&
   return key;
 }
 
+std::string PlexSim::publish_file(const std::string& section_key, const std::string& file, int64_t size,
+                                  int64_t duration_ms) {
+  const auto key = add_file(section_key, file, size, duration_ms);
+  std::lock_guard lock(mutex_);
+  auto& item = *items_.at(key);
+  item.pending = false;
+  item.added_at = next_epoch();
+  item.updated_at = item.added_at;
+  notify_item(item, 0, "created");
+  notify_item(item, 5, "processed");
+  return key;
+}
+
+void PlexSim::set_notifications(bool offered) {
+  std::lock_guard lock(mutex_);
+  options_.notifications = offered;
+}
+
+int PlexSim::notification_listeners() {
+  std::lock_guard lock(listeners_mutex_);
+  return static_cast<int>(listeners_.size());
+}
+
+void PlexSim::notify(const nlohmann::json& container) {
+  const auto text = nlohmann::json{{"NotificationContainer", container}}.dump();
+  std::lock_guard lock(listeners_mutex_);
+  for (const auto& l : listeners_) {
+    {
+      std::lock_guard one(l->mutex);
+      l->messages.push_back(text);
+    }
+    l->ready.notify_one();
+  }
+}
+
+void PlexSim::notify_item(const Item& item, int state, const char* metadata_state) {
+  // The shape python-plexapi's AlertListener documents for library items; ids as strings.
+  notify({{"type", "timeline"},
+          {"size", 1},
+          {"TimelineEntry",
+           {{{"identifier", "com.plexapp.plugins.library"},
+             {"sectionID", item.section_key},
+             {"itemID", item.rating_key},
+             {"type", 1},
+             {"title", item.text.count("title") != 0U ? item.text.at("title") : ""},
+             {"state", state},
+             {"metadataState", metadata_state},
+             {"updatedAt", item.updated_at}}}}});
+}
+
+net::ServerResponse PlexSim::notification_feed() {
+  net::ServerResponse res;
+  res.status = 400; // a plain GET without the upgrade
+  res.websocket = [this](const std::function<bool(const std::string&)>& send, const std::function<bool()>& stopping) {
+    auto me = std::make_shared<Listener>();
+    {
+      std::lock_guard lock(listeners_mutex_);
+      listeners_.push_back(me);
+    }
+    bool open = true;
+    while (open && !stopping()) {
+      std::deque<std::string> batch;
+      {
+        std::unique_lock lock(me->mutex);
+        me->ready.wait_for(lock, std::chrono::milliseconds(100), [&] { return !me->messages.empty(); });
+        batch.swap(me->messages);
+      }
+      for (const auto& m : batch) {
+        open = open && send(m);
+      }
+    }
+    std::lock_guard lock(listeners_mutex_);
+    listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), me), listeners_.end());
+  };
+  return res;
+}
+
 size_t PlexSim::item_count() {
   std::lock_guard lock(mutex_);
   return items_.size();
@@ -470,17 +547,36 @@ void PlexSim::surface_scanned_items(int64_t now) {
       ++it;
       continue;
     }
+    std::set<std::string> sections;
     for (auto& [rk, item] : items_) {
       if (!item->pending) {
         continue;
       }
       for (const auto& p : item->parts) {
-        if (p.file.rfind(it->first, 0) == 0) {
+        if (p.file.rfind(it->first, 0) == 0 && item->pending) {
           item->pending = false;
           item->added_at = next_epoch();
           item->updated_at = item->added_at;
+          notify_item(*item, 0, "created");
+          sections.insert(item->section_key);
         }
       }
+    }
+    for (const auto& section : sections) {
+      // The scan's end, as PMS reports an activity (python-plexapi's Activity objects).
+      notify({{"type", "activity"},
+              {"size", 1},
+              {"ActivityNotification",
+               {{{"event", "ended"},
+                 {"uuid", "scan-" + section},
+                 {"Activity",
+                  {{"uuid", "scan-" + section},
+                   {"type", "library.update.section"},
+                   {"cancellable", false},
+                   {"userID", 1},
+                   {"title", "Scanning"},
+                   {"progress", 100},
+                   {"Context", {{"accessible", true}, {"exists", true}, {"librarySectionID", section}}}}}}}}});
     }
     it = scans_.erase(it);
   }
@@ -664,6 +760,9 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
   const auto parts = util::split(req.path, '/'); // "", "library", ...
   const auto& m = req.method;
 
+  if (req.path == "/:/websockets/notifications" && m == "GET") {
+    return options_.notifications ? notification_feed() : html_error(404);
+  }
   if (req.path == "/identity" && m == "GET") {
     return container(
         {{"size", 0}, {"claimed", true}, {"machineIdentifier", k_machine_id}, {"version", options_.version}}, json);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -151,6 +152,9 @@ struct Options {
   // treats such results as partial): by default each item's tag lists are cut at
   // listing_tag_limit, as listings cut them. Off: as complete as a single read.
   bool partial_batched_reads = true;
+  // PMS's notification feed (GET /:/websockets/notifications upgraded to a WebSocket, the token
+  // checked like any request). Off: answered 404 as by a PMS or a proxy that offers none.
+  bool notifications = true;
 };
 
 // A server that can be overloaded, to measure PlexSync's pacing against (issue #15): capacity
@@ -208,6 +212,11 @@ public:
   std::string rekey(const std::string& rating_key);
   // A file put into a library folder: an item invisible until a scan of its folder. Returns its key.
   std::string add_file(const std::string& section_key, const std::string& file, int64_t size, int64_t duration_ms);
+  // A file PMS found by itself (its own scanner, a folder watch): listed at once, and announced
+  // on the notification feed as PMS does (timeline entries "created" then "processed").
+  std::string publish_file(const std::string& section_key, const std::string& file, int64_t size, int64_t duration_ms);
+  void set_notifications(bool offered);
+  int notification_listeners(); // WebSockets open now
   sim::FaultTable& faults() { return faults_; }
   void set_load_model(const LoadModel& model);
   LoadReport load_report();
@@ -268,6 +277,18 @@ private:
   Item* find_item(const std::string& rk);
   int64_t next_epoch();
   std::string current_token();
+  // Queues a NotificationContainer for every open feed (call with or without mutex_).
+  void notify(const nlohmann::json& container);
+  void notify_item(const Item& item, int state, const char* metadata_state);
+  net::ServerResponse notification_feed();
+
+  struct Listener {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<std::string> messages;
+  };
+  std::mutex listeners_mutex_;
+  std::vector<std::shared_ptr<Listener>> listeners_;
 
   Options options_;
   std::mutex mutex_;

@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
         << "usage: stashsim [--host 127.0.0.1] [--port 9999] [--port-file F] [--scenes FILE.json | --generate N]\n"
            "                [--settings JSON] [--api-key K] [--credentials] [--latency-ms MS] [--fault SPEC] ...\n"
            "                [--stash-release vX.Y.Z] [--schema-dir DIR] [--external-host URL] [--wide-covers]\n"
+           "                [--max-session-age S]\n"
            "--stash-release: answer as that Stash release (its schema from DIR/versions/<tag>; default develop)\n"
+           "--max-session-age S: with --credentials, session cookies stop working S seconds after they were made\n"
            "--wide-covers: scene covers as 320x180 JPEGs, as Stash's screenshots are (default: a 1x1 PNG)\n"
            "Control at runtime: POST /__sim/session (new cookie), POST /__sim/scenes/<id> (edit),\n"
            "POST /__sim/settings, POST/DELETE /__sim/faults, GET/DELETE /__sim/requests\n";
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
   options.schema_dir = args.get("--schema-dir");
   options.external_host = args.get("--external-host");
   options.wide_covers = args.flag("--wide-covers");
+  options.session_max_age_ms = std::stoll(args.get("--max-session-age", "0")) * 1000;
   std::optional<stashsim::StashSim> made;
   try {
     made.emplace(options);

@@ -13,6 +13,11 @@
 namespace stashsim {
 namespace {
 
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // Stash's performer image URL; without an image Stash serves a default one.
 std::string performer_image(const std::string& base, const std::string& id, bool has_image) {
   std::string url = base;
@@ -625,9 +630,16 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
   const auto cookie = cookie_value(req, "session");
   bool authed = !options_.credentials;
   bool valid_cookie = false;
+  int64_t cookie_left_s = 3600;
   {
     std::lock_guard lock(mutex_);
-    valid_cookie = sessions_.count(cookie) != 0U;
+    if (const auto it = sessions_.find(cookie); it != sessions_.end()) {
+      const int64_t age = steady_ms() - it->second;
+      valid_cookie = options_.session_max_age_ms <= 0 || age < options_.session_max_age_ms;
+      if (options_.session_max_age_ms > 0) {
+        cookie_left_s = std::max<int64_t>(0, (options_.session_max_age_ms - age) / 1000);
+      }
+    }
   }
   if (!key.empty()) {
     if (options_.api_key.empty() || key != options_.api_key) {
@@ -684,7 +696,8 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
       }
     }
     if (valid_cookie) {
-      res.headers.push_back({"Set-Cookie", "session=" + cookie + "; Path=/; Max-Age=3600; HttpOnly"});
+      res.headers.push_back(
+          {"Set-Cookie", "session=" + cookie + "; Path=/; Max-Age=" + std::to_string(cookie_left_s) + "; HttpOnly"});
     }
   } else if (req.method == "GET" && req.path.rfind("/scene/", 0) == 0 &&
              req.path.find("/screenshot") != std::string::npos) {
@@ -722,13 +735,18 @@ std::string StashSim::new_session() {
   static std::mt19937_64 rng(std::random_device{}());
   std::string value = "MTc2" + std::to_string(rng()) + "simsession" + std::to_string(rng());
   std::lock_guard lock(mutex_);
-  sessions_.insert(value);
+  sessions_[value] = steady_ms();
   return value;
 }
 
 void StashSim::end_sessions() {
   std::lock_guard lock(mutex_);
   sessions_.clear();
+}
+
+void StashSim::set_session_max_age_ms(int64_t ms) {
+  std::lock_guard lock(mutex_);
+  options_.session_max_age_ms = ms;
 }
 
 void StashSim::set_auth(const std::string& api_key, bool credentials) {

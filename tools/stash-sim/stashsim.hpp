@@ -34,6 +34,11 @@ struct Options {
   // Scene covers as Stash's screenshots are, 16:9 JPEGs (320 x 180, one colour per scene), instead
   // of the 1 x 1 PNG the tests compare bytes with.
   bool wide_covers = false;
+  // Stash's max_session_age with a password (0 = sessions never expire). As a real Stash v0.30.1
+  // was seen doing, a cookie stops working this long after it was made, however often it is used:
+  // the Set-Cookie that refreshes it carries the same value and the same end (stricter than
+  // Stash's source, whose refresh re-encodes the timestamp; nobody saw a refresh extend it).
+  int64_t session_max_age_ms = 0;
 };
 
 // The schema folder the build knows (tests/data/stash-schema in the source tree), or
@@ -61,6 +66,7 @@ public:
   void end_sessions();
   // Stash's authentication: its API key and whether a username/password is set. Call before serving.
   void set_auth(const std::string& api_key, bool credentials);
+  void set_session_max_age_ms(int64_t ms);
   // Edits a scene the way the UI would: merges fields and bumps updated_at.
   bool update_scene(const std::string& id, const nlohmann::json& patch);
   void add_scene(const nlohmann::json& scene);
@@ -93,7 +99,7 @@ private:
   std::map<int64_t, nlohmann::json> scenes_; // by numeric id
   nlohmann::json plugins_ = nlohmann::json::object();
   nlohmann::json job_queue_;
-  std::set<std::string> sessions_;
+  std::map<std::string, int64_t> sessions_; // cookie value -> made at (steady ms)
   std::vector<std::string> queries_;
   std::atomic<bool> numeric_ids_{false};
   int64_t clock_s_ = 1763600000; // advances one second per edit, like real saves
