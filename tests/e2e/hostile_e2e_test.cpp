@@ -112,10 +112,10 @@ TEST_F(HostileE2E, HookInputThatIsNoSceneIsRefusedAndQueuesNothing) {
   // task above saved (Stash's address and cookie), not an empty one.
   stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 1}}));
   ASSERT_TRUE(stash_.update_scene("2", {{"title", "Synced with the kept connection"}}));
-  const auto bare =
-      run_process(stash_exec_command(std::getenv("PATH") != nullptr ? std::getenv("PATH") : ""),
-                  R"({"args":{"hookContext":{"id":2,"type":"Scene.Update.Post","input":null},"mode":"hook"}})",
-                  {{"PLEXSYNC_DATA_DIR", ""}}, std::chrono::seconds(30));
+  const auto bare = testing_support::run_process(
+      stash_exec_command(std::getenv("PATH") != nullptr ? std::getenv("PATH") : ""),
+      R"({"args":{"hookContext":{"id":2,"type":"Scene.Update.Post","input":null},"mode":"hook"}})",
+      {{"PLEXSYNC_DATA_DIR", ""}}, std::chrono::seconds(30));
   EXPECT_EQ(bare.exit_code, 0) << bare.out << bare.err;
   EXPECT_TRUE(wait_for([&] { return plex_title_is(2, "Synced with the kept connection"); }, std::chrono::seconds(30)))
       << log();

@@ -30,8 +30,8 @@ protected:
   }
   static std::vector<std::string> captures() {
     std::vector<std::string> names;
-    for (const auto& [raw, name] :
-         nlohmann::json::parse(testing_support::data_file("fixtures/stash/real-v0.30.1/index.json")).items()) {
+    const auto index = nlohmann::json::parse(testing_support::data_file("fixtures/stash/real-v0.30.1/index.json"));
+    for (const auto& [raw, name] : index.items()) {
       names.push_back(name.get<std::string>());
     }
     return names;
