@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <iostream>
 
-#include <boost/asio/ip/host_name.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cli/operator.hpp"
@@ -25,23 +24,7 @@ namespace {
 // Where PMS can reach the provider, most likely first: the public URL when set; else the listen
 // address (loopback for an all-interfaces listener, which this machine reaches), then this host's name.
 std::vector<std::string> bases(const config::Settings& s) {
-  std::vector<std::string> out;
-  if (!s.provider_public_url.empty()) {
-    out.push_back(s.provider_public_url);
-  }
-  const auto listen = config::parse_listen(s.provider_listen).value_or(config::Listen{"127.0.0.1", 9787});
-  const auto port = std::to_string(listen.port);
-  if (listen.host == "0.0.0.0" || listen.host == "::") {
-    out.push_back("http://127.0.0.1:" + port);
-    boost::system::error_code ec;
-    if (const auto name = boost::asio::ip::host_name(ec); !ec && !name.empty()) {
-      out.push_back("http://" + name + ":" + port);
-    }
-  } else {
-    out.push_back("http://" + (listen.host.find(':') != std::string::npos ? "[" + listen.host + "]" : listen.host) +
-                  ":" + port);
-  }
-  return out;
+  return provider::base_urls(s);
 }
 
 // Before a library moves to pull (spec 5.6): every item PlexSync synced there gives back the
@@ -517,6 +500,8 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
     std::cout << "registered the provider in Plex\n";
     ++changes;
   }
+  // Image URLs hang below the address Plex was given (a request's Host header chooses nothing).
+  (void)setup->db.put_kv(provider::k_registered_base_kv, bases(s).front());
   // 2. An agent with it as the primary provider.
   auto groups = plex->call("GET", "/media/providers/metadata/group");
   if (!groups) {

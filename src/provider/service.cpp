@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/asio/ip/host_name.hpp>
 #include <nlohmann/json.hpp>
 
 #include "match/fold.hpp"
@@ -26,6 +27,10 @@ namespace provider {
 namespace {
 
 constexpr size_t k_body_limit = size_t{64} * 1024U;
+// provider_record_requests: what a bug report needs, never a disk's worth.
+constexpr size_t k_record_body_bytes = size_t{4} * 1024U;
+constexpr int k_record_lines_per_second = 20;
+constexpr uintmax_t k_record_file_bytes = uintmax_t{8} * 1024U * 1024U;
 constexpr size_t k_header_limit = size_t{8} * 1024U;
 constexpr int k_receive_ms = 10'000;
 constexpr int k_max_connections = 64;
@@ -119,13 +124,6 @@ std::string unhex(const std::string& h) {
     out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
   }
   return out;
-}
-
-// A Host header fit to build URLs from: host name or address and an optional port.
-bool sane_host(const std::string& host) {
-  return !host.empty() && host.size() < 256 &&
-         host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
-             std::string::npos;
 }
 
 // Fix Match's direct forms: "stash 1234", "scene-1234", a Stash scene URL; nullopt otherwise.
@@ -254,6 +252,26 @@ util::Result<Secrets> rotate_token(const std::string& data_dir) {
   TRY(write_secrets(data_dir, s));
   util::log::add_secret(s.token);
   return s;
+}
+
+std::vector<std::string> base_urls(const config::Settings& s, uint16_t bound_port) {
+  std::vector<std::string> out;
+  if (!s.provider_public_url.empty()) {
+    out.push_back(s.provider_public_url);
+  }
+  const auto listen = config::parse_listen(s.provider_listen).value_or(config::Listen{"127.0.0.1", 9787});
+  const auto port = std::to_string(bound_port != 0 ? bound_port : listen.port);
+  if (listen.host == "0.0.0.0" || listen.host == "::") {
+    out.push_back("http://127.0.0.1:" + port);
+    boost::system::error_code ec;
+    if (const auto name = boost::asio::ip::host_name(ec); !ec && !name.empty()) {
+      out.push_back("http://" + name + ":" + port);
+    }
+  } else {
+    out.push_back("http://" + (listen.host.find(':') != std::string::npos ? "[" + listen.host + "]" : listen.host) +
+                  ":" + port);
+  }
+  return out;
 }
 
 std::string root_url(const std::string& base, const Secrets& secrets, bool with_token) {
@@ -453,23 +471,22 @@ net::ServerResponse Provider::handle(const net::ServerRequest& request) {
                     (request.path.size() == want.size() || request.path[want.size()] == '/');
     if (!ok) {
       count(&Counters::rejected, "token");
-      response = status_only(404);
-      record(request, response);
-      return response;
+      return status_only(404); // never recorded: anyone can send these, as fast as they like
     }
     rest = request.path.substr(want.size());
   } else {
     rest = request.path;
   }
   std::string base;
-  if (!settings.provider_public_url.empty()) {
-    base = settings.provider_public_url;
-    while (!base.empty() && base.back() == '/') {
-      base.pop_back();
-    }
+  if (settings.provider_public_url.empty()) {
+    auto lease = db();
+    const auto registered = lease.db->get_kv(k_registered_base_kv);
+    base = registered && *registered ? **registered : base_urls(settings, bound_port_.load()).front();
   } else {
-    const auto* host = request.header("Host");
-    base = "http://" + (host != nullptr && sane_host(*host) ? *host : settings.provider_listen);
+    base = settings.provider_public_url;
+  }
+  while (!base.empty() && base.back() == '/') {
+    base.pop_back();
   }
   const auto& base_url = base; // image URLs hang below it, outside the secret
   try {
@@ -859,15 +876,36 @@ void Provider::record(const net::ServerRequest& request, const net::ServerRespon
     }
     headers[h.name] = util::log::redact(h.value);
   }
-  const nlohmann::json line = {{"at_ms", now_ms()},
-                               {"method", request.method},
-                               {"path", util::log::redact(request.path)},
-                               {"query", util::log::redact(request.query)},
-                               {"headers", headers},
-                               {"body", util::log::redact(request.body.substr(0, k_body_limit))},
-                               {"status", response.status}};
+  const int64_t now = now_ms();
+  nlohmann::json line = {{"at_ms", now},
+                         {"method", request.method},
+                         {"path", util::log::redact(request.path)},
+                         {"query", util::log::redact(request.query)},
+                         {"headers", headers},
+                         {"body", util::log::redact(request.body.substr(0, k_record_body_bytes))},
+                         {"status", response.status}};
   const std::lock_guard lock(record_mutex_);
-  if (auto* f = util::open_file(data_dir_ + "/provider-requests.jsonl", "ab")) {
+  // Bounded (issue #31: 58 MiB in 1.4 s): at most k_record_lines_per_second lines a second (the
+  // next line written says how many were left out), and a file past k_record_file_bytes becomes
+  // provider-requests.1.jsonl (the one before is dropped), so two files are all it ever takes.
+  if (now / 1000 != record_second_) {
+    record_second_ = now / 1000;
+    record_lines_this_second_ = 0;
+  }
+  if (++record_lines_this_second_ > k_record_lines_per_second) {
+    ++record_skipped_;
+    return;
+  }
+  if (record_skipped_ > 0) {
+    line["skipped_before"] = record_skipped_;
+    record_skipped_ = 0;
+  }
+  const auto file = data_dir_ + "/provider-requests.jsonl";
+  std::error_code ec;
+  if (const auto size = std::filesystem::file_size(util::fs_path(file), ec); !ec && size > k_record_file_bytes) {
+    (void)util::rename_file(file, data_dir_ + "/provider-requests.1.jsonl");
+  }
+  if (auto* f = util::open_file(file, "ab")) {
     const auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     (void)std::fwrite(text.data(), 1, text.size(), f);
     (void)std::fclose(f);

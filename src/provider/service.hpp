@@ -52,6 +52,13 @@ util::Result<Secrets> rotate_token(const std::string& data_dir);
 
 // The root URL to register in Plex for a base address ("http://127.0.0.1:9787").
 std::string root_url(const std::string& base, const Secrets& secrets, bool with_token);
+// The addresses Plex may reach the provider on, best first: provider_public_url, then the listen
+// address (for a wildcard listen: 127.0.0.1 and this machine's host name).
+// bound_port: the port actually listened on, when provider_listen asked for any (port 0).
+std::vector<std::string> base_urls(const config::Settings& s, uint16_t bound_port = 0);
+// The base `plexsync provider register` registered (kv), which image URLs hang below when there
+// is no provider_public_url: never a request's Host header, which any client chooses (issue #31).
+inline constexpr const char* k_registered_base_kv = "provider_registered_base";
 
 // Counters for /metrics, process-wide (spec 4.7).
 std::string metrics_text();
@@ -74,6 +81,8 @@ public:
   enum class FollowUp { queue, none };
   nlohmann::json match(const nlohmann::json& body, const std::string& base_url, FollowUp follow_up = FollowUp::queue);
   RateLimiter& rate_limit() { return rate_; }
+  // The port the listener got (provider_listen may ask for port 0): image URLs name it.
+  void set_bound_port(uint16_t port) { bound_port_ = port; }
 
 private:
   struct Lease; // a database connection from the pool
@@ -95,8 +104,12 @@ private:
   int64_t pool_generation_ = 0; // store::heal_generation() the pooled connections belong to
   std::mutex flight_mutex_;
   std::map<std::string, std::shared_ptr<std::mutex>> flights_; // one Stash fetch per image at a time
-  std::mutex record_mutex_;
+  std::mutex record_mutex_;                                    // guards the recording's file and the three below
+  int64_t record_second_ = 0;
+  int record_lines_this_second_ = 0;
+  int64_t record_skipped_ = 0;
   RateLimiter rate_;
+  std::atomic<uint16_t> bound_port_{0};
 };
 
 // The provider's listener with the limits of spec section 6 (64 KiB bodies, 8 KiB headers, 10 s

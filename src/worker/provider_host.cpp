@@ -71,6 +71,7 @@ util::Result<std::unique_ptr<ProviderHost>> ProviderHost::start_if_enabled(const
     return util::fail(std::string("the metadata provider cannot listen: ") + e.what() +
                       " (set provider_listen to a free address and port)");
   }
+  host->provider_->set_bound_port(host->port());
   provider::note_listening(true);
   host->thread_ = std::thread([h = host.get()] { h->background(); });
   LOG_INFO("metadata provider listening on " << listen->host << ":" << host->port()

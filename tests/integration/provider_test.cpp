@@ -413,6 +413,30 @@ TEST_F(ProviderServe, RecordedRequestsCarryNoSecret) {
   EXPECT_EQ(log.find(token_), std::string::npos);
 }
 
+// Issue #31: with recording on, requests with a wrong secret were recorded with their bodies
+// (58 MiB in 1.4 s), and a client's Host header chose the host of the image URLs it was answered.
+TEST_F(ProviderServe, RecordingIsBoundedAndAClientsHostChoosesNoImageUrl) {
+  start({{"provider_record_requests", true}});
+  const std::string junk(60 * 1024, 'x');
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(call("POST", "/p/" + std::string(32, 'b') + "/movie/library/metadata/matches", junk).status, 404);
+  }
+  for (int i = 0; i < 100; ++i) {
+    (void)call("GET", "/p/" + token_ + "/movie");
+  }
+  const auto path = dir_ + "/provider-requests.jsonl";
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  EXPECT_LT(size, 64U * 1024U) << "wrong-secret requests are never recorded; the rest at 20 lines a second";
+  EXPECT_EQ(testing_support::read_file(path).find(std::string(100, 'x')), std::string::npos);
+
+  const auto answer =
+      call("GET", "/p/" + token_ + "/movie/library/metadata/scene-1", "", {{"Host", "attacker.example:80"}});
+  ASSERT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body.find("attacker.example"), std::string::npos) << answer.body;
+  EXPECT_NE(answer.body.find("http://127.0.0.1:"), std::string::npos) << "the listen address, as no URL is set";
+}
+
 } // namespace
 
 namespace {
