@@ -121,6 +121,12 @@ tl::expected<net::Response, net::TransportError> StashClient::send(net::Request&
   return res;
 }
 
+bool is_outage(const util::Error& error) {
+  const auto& m = error.message;
+  return m.rfind("Stash unreachable", 0) == 0 || m.rfind("Stash answered HTTP 5", 0) == 0 ||
+         m.rfind("Stash sent a reply that is not JSON", 0) == 0;
+}
+
 bool refused_auth(const net::Response& res) {
   if (res.status == 401) {
     return true;

@@ -71,6 +71,11 @@ private:
   std::function<std::string()> key_source_;
 };
 
+// Whether a failure of a Stash call is Stash being away as a whole (unreachable, a 5xx, a page
+// that is not JSON from a proxy in front of it), as opposed to one request's own problem (a
+// GraphQL error about one scene, a refusal): the worker pauses the queue for the first kind.
+bool is_outage(const util::Error& error);
+
 // Stash's answer to a request its authentication refused: 401, or (for pages and images of a
 // Stash with credentials) 302 to /login.
 bool refused_auth(const net::Response& res);

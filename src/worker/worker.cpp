@@ -28,6 +28,8 @@ constexpr int64_t k_settings_wake_floor_ms = 1000;
 constexpr int64_t k_paused_settings_check_ms = 60LL * 1000;
 constexpr int64_t k_auth_recheck_ms = 30LL * 1000;
 constexpr int64_t k_max_idle_sleep_ms = 500;
+constexpr int64_t k_stash_first_recheck_ms = 2000;
+constexpr int64_t k_stash_last_recheck_ms = 60LL * 1000;
 constexpr int64_t k_paused_sleep_ms = 1000; // no work at all while paused: the clock is looked at once a second
 constexpr int64_t k_storage_recheck_ms = 5LL * 1000;
 // A run that cannot reach its own queue this many times in a row (each after SQLite's busy
@@ -549,6 +551,44 @@ void Worker::note_storage_faults() {
   shared_->storage.next_check_ms = clock_.now_ms() + k_storage_recheck_ms;
 }
 
+bool Worker::stash_paused() {
+  const std::lock_guard lock(shared_->mutex);
+  return shared_->stash.problem.has_value();
+}
+
+void Worker::pause_for_stash(const std::string& message) {
+  const std::lock_guard lock(shared_->mutex);
+  if (!shared_->stash.problem) {
+    shared_->stash_recheck_ms = k_stash_first_recheck_ms;
+    LOG_WARN("Stash does not answer (" << message
+                                       << "); the queue waits and asks Stash again, one request at a time, every few "
+                                          "seconds at first, then every minute. Nothing is lost");
+  } else {
+    shared_->stash_recheck_ms = std::min(shared_->stash_recheck_ms * 2, k_stash_last_recheck_ms);
+  }
+  shared_->stash.problem = message;
+  shared_->stash.next_check_ms = clock_.now_ms() + shared_->stash_recheck_ms;
+}
+
+bool Worker::try_resume_after_stash() {
+  std::string why;
+  if (auto ctx = refresh_context(true); !ctx) {
+    why = ctx.error().message;
+  } else if (auto facts = stash_->facts(); !facts) {
+    why = facts.error().message;
+  }
+  if (!why.empty()) {
+    if (stash::is_outage(util::Error{why})) {
+      pause_for_stash(why); // still away: the next probe comes later
+      return false;
+    }
+  }
+  const std::lock_guard lock(shared_->mutex);
+  LOG_INFO("Stash answers again; resuming the queue");
+  shared_->stash.problem.reset();
+  return true;
+}
+
 bool Worker::try_resume_after_storage() {
   // A small real write: the same path a job's bookkeeping takes.
   if (auto wrote = db_.put_kv("storage_checked_ms", std::to_string(clock_.now_ms())); !wrote) {
@@ -701,7 +741,12 @@ void Worker::process(const queue::Job& job) {
     retry(std::nullopt, message, true, k_not_found_policy, waiting_folder_);
   };
   if (auto ctx = refresh_context(); !ctx) {
-    // Settings or Stash unusable: keep the job, burn no retries.
+    if (stash::is_outage(ctx.error())) {
+      pause_for_stash(ctx.error().message); // the whole queue waits, the job as it was
+      (void)queue_.retry_later(job, clock_.now_ms(), ctx.error().message, false);
+      return;
+    }
+    // Settings unusable: keep the job, burn no retries.
     retry(std::nullopt, ctx.error().message, false, BackoffPolicy{30000, 5LL * 60 * 1000, 60LL * 60 * 1000});
     return;
   }
@@ -723,7 +768,21 @@ void Worker::process(const queue::Job& job) {
   } else {
     auto scene = stash_->find_scene(job.scene_id);
     if (!scene) {
-      retry(std::nullopt, scene.error().message, false, BackoffPolicy{5000, 5LL * 60 * 1000, 60LL * 60 * 1000});
+      // Counted either way (issue #31: a Stash failure never counted, so nothing ever ended). Stash
+      // away as a whole also pauses the queue; one scene's own error backs off alone and ends as a
+      // dead letter after max_retries.
+      if (stash::is_outage(scene.error())) {
+        pause_for_stash(scene.error().message);
+      }
+      const int64_t max_tries = settings_->max_retries;
+      if (job.attempts >= max_tries) {
+        ++stats_.dead;
+        LOG_ERROR("scene " << job.scene_id << ": Stash could not give the scene: " << scene.error().message
+                           << "; giving up after " << job.attempts + 1 << " attempts (see dead letters)");
+        (void)queue_.dead_letter(job, "stash_error", scene.error().message, 0, now);
+        return;
+      }
+      retry(std::nullopt, scene.error().message, true, BackoffPolicy{5000, 5LL * 60 * 1000, 60LL * 60 * 1000});
       return;
     }
     if (settings_->provider_enabled && !*scene) {
@@ -807,8 +866,15 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
       }
     }
   }
-  (void)refresh_context();
-  const int lanes = own_shared_ && settings_ ? lane_count(*settings_) : 1;
+  // While Stash is known to be away only the probe asks it anything: no extra lanes start.
+  bool stash_away = stash_paused();
+  if (!stash_away) {
+    if (auto ctx = refresh_context(); !ctx && stash::is_outage(ctx.error())) {
+      pause_for_stash(ctx.error().message);
+      stash_away = true;
+    }
+  }
+  const int lanes = own_shared_ && settings_ && !stash_away ? lane_count(*settings_) : 1;
   if (lanes <= 1) {
     auto stats = run_lane(mode, progress);
     if (const std::lock_guard lock(shared_->mutex); shared_->damage) {
@@ -858,7 +924,9 @@ Stats Worker::run(RunMode mode, const std::function<void(int64_t, int64_t)>& pro
 }
 
 Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>& progress) {
-  (void)refresh_context();
+  if (!stash_paused()) {
+    (void)refresh_context();
+  }
   // Read at every use: worker_idle_seconds changed in Stash applies to a running worker.
   const auto idle_limit_ms = [&] { return int64_t{settings_ ? settings_->worker_idle_seconds : 30} * 1000; };
   int64_t idle_since = clock_.now_ms();
@@ -889,6 +957,14 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
         restore_stranded();
       }
       paused = pause_step(&SharedState::auth, k_auth_recheck_ms, &Worker::try_resume_after_auth, now);
+    }
+    if (paused == PauseStep::none) {
+      int64_t interval = 0;
+      {
+        const std::lock_guard lock(shared_->mutex);
+        interval = shared_->stash_recheck_ms;
+      }
+      paused = pause_step(&SharedState::stash, interval, &Worker::try_resume_after_stash, now);
     }
     if (paused != PauseStep::none) {
       if (paused == PauseStep::waiting) {

@@ -108,6 +108,10 @@ struct SharedState {
   };
   Pause auth;    // 401/403 or TLS: Plex refuses the token or the connection
   Pause storage; // the data directory cannot be written (disk full, read-only): a small write resumes
+  // Stash unreachable or failing as a whole: no job is claimed, one lane at a time asks Stash
+  // again, at growing intervals (2 s doubling to 60 s; issue #31: 176 requests a second before).
+  Pause stash;
+  int64_t stash_recheck_ms = 0;
   std::optional<std::string> damage; // every lane stops; see Stats::damage
   // Bumped by the lane that finds the settings changed: every other lane reads them again before
   // its next job (the owning lane reads them at a hook's wake-up; issue #29).
@@ -220,6 +224,9 @@ private:
   // 401/403: the whole queue waits for a working token; no retries are burned meanwhile.
   void pause_for_auth(const std::string& message);
   bool try_resume_after_auth();
+  bool try_resume_after_stash();
+  void pause_for_stash(const std::string& message);
+  bool stash_paused();
   // Acts on what statements met (store::take_storage_fault): damage stops every lane, a disk that
   // cannot be written pauses the queue.
   void note_storage_faults();

@@ -1,5 +1,7 @@
 // The worker in-process against plexsim/stashsim over loopback, with virtual time for backoff:
 // one test per fault, asserting the outcome and the number of attempts.
+#include <iostream>
+
 #include <gtest/gtest.h>
 
 #include "support/worker_fixture.hpp"
@@ -78,6 +80,43 @@ TEST_F(WorkerFaults, ARetryAfterOfADayCountsForFiveMinutesAtMost) {
   clock_.advance(5 * 60 * 1000);
   worker().run(worker::RunMode::drain);
   EXPECT_TRUE(synced(1));
+}
+
+// Issue #31: with Stash answering 502 the worker sent 176 findScene requests a second, counted no
+// attempt and never ended. Now Stash away as a whole pauses the queue: one probe at a time, at
+// growing intervals, and the queue resumes by itself once Stash answers.
+TEST_F(WorkerFaults, StashDownPausesTheQueueWithOneProbeAtATime) {
+  enqueue({1, 2, 3, 4, 5, 6});
+  drain(); // the settings are read while Stash works
+  ASSERT_TRUE(synced(1));
+  for (int id = 1; id <= 6; ++id) {
+    ASSERT_TRUE(stash_.update_scene(std::to_string(id), {{"title", "Edited before Stash went away"}}));
+  }
+  enqueue({1, 2, 3, 4, 5, 6});
+  stash_.faults().add(sim::fault_from_spec("path=/graphql,status=502"));
+  const auto stash_requests = [&] { return stash_.requests().snapshot().size(); };
+  const auto before = stash_requests();
+  clock_.advance(6000); // past the settings read interval: the next job asks Stash
+  worker().run(worker::RunMode::drain);
+  EXPECT_LE(stash_requests() - before, 3U) << "one job found Stash away; the rest wait unclaimed";
+  // Ten minutes of virtual time, the worker looking every half second: probes only, 2 s doubling to 60 s.
+  const auto paused_from = stash_requests();
+  for (int step = 0; step < 1200; ++step) {
+    clock_.advance(500);
+    worker().run(worker::RunMode::drain);
+  }
+  const auto probes = stash_requests() - paused_from;
+  std::cout << "[ figures ] Stash down for 10 min: " << probes << " requests to Stash (one probe at a time)\n";
+  EXPECT_GE(probes, 8U);
+  EXPECT_LE(probes, 30U) << "at most one probe in flight, at growing intervals";
+  EXPECT_EQ(counts().pending, 6) << "nothing lost, nothing dead";
+  EXPECT_EQ(counts().dead, 0);
+  stash_.faults().clear();
+  clock_.advance(61'000);
+  drain();
+  for (int id = 1; id <= 6; ++id) {
+    EXPECT_EQ(plex_.item_json(std::to_string(10000 + id - 1)).at("title"), "Edited before Stash went away") << id;
+  }
 }
 
 TEST_F(WorkerFaults, StallPastTheReadTimeoutIsRetried) {
