@@ -7,6 +7,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -254,9 +255,13 @@ private:
         response.status = 500;
         response.body = std::string("handler error: ") + e.what();
       }
-      if (response.websocket && websocket::is_upgrade(msg)) {
-        serve_websocket(stream, msg, response.websocket);
-        break;
+      // WebSockets over plain HTTP only: the simulators serve them, and one stream type keeps the
+      // binary small (Beast's WebSocket code is instantiated per stream).
+      if constexpr (std::is_same_v<Stream, tcp::socket>) {
+        if (response.websocket && websocket::is_upgrade(msg)) {
+          serve_websocket(stream, msg, response.websocket);
+          break;
+        }
       }
       if (request.method == "HEAD" && !response.body.empty()) {
         // A HEAD answer is the head alone (RFC 9110 9.3.2), with the length a GET would have: a
