@@ -32,6 +32,7 @@
 #include "util/file.hpp"
 #include "util/log.hpp"
 #include "util/path.hpp"
+#include "util/strings.hpp"
 #include "util/process.hpp"
 #include "util/utc_time.hpp"
 #include "util/wake.hpp"

@@ -359,7 +359,7 @@ std::string PlexSim::add_file(const std::string& section_key, const std::string&
 
 std::string PlexSim::publish_file(const std::string& section_key, const std::string& file, int64_t size,
                                   int64_t duration_ms) {
-  const auto key = add_file(section_key, file, size, duration_ms);
+  auto key = add_file(section_key, file, size, duration_ms);
   std::lock_guard lock(mutex_);
   auto& item = *items_.at(key);
   item.pending = false;
