@@ -2,6 +2,7 @@
 
 #include "config/settings.hpp"
 #include "match/index.hpp"
+#include "match/path_map.hpp"
 #include "plex/client.hpp"
 #include "provider/render.hpp"
 #include "stash/client.hpp"
@@ -87,7 +88,8 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db, 
       report.problems.push_back(old);
     }
   }
-  const auto loaded = config::load_effective_settings(*raw);
+  auto loaded = config::load_effective_settings(*raw);
+  match::check_path_map(loaded);
   nlohmann::json problems = nlohmann::json::array();
   for (const auto& p : loaded.problems) {
     problems.push_back({{"key", p.key}, {"message", p.message}, {"fatal", p.fatal}});

@@ -11,6 +11,7 @@
 #include "cli/health.hpp"
 #include "cli/plugin.hpp"
 #include "config/settings.hpp"
+#include "match/path_map.hpp"
 #include "net/http.hpp"
 #include "net/trust_store.hpp"
 #include "queue/queue.hpp"
@@ -78,6 +79,7 @@ Effective effective_settings(store::Db& db) {
     e.stash_error = "no Stash connection known: run any PlexSync task in Stash once, or set stash_url";
   }
   e.loaded = config::load_effective_settings(stash_map, &e.source);
+  match::check_path_map(e.loaded);
   return e;
 }
 

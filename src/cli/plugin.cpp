@@ -18,6 +18,7 @@
 #include "config/manifest.hpp"
 #include "config/settings.hpp"
 #include "match/index.hpp"
+#include "match/path_map.hpp"
 #include "provider/service.hpp"
 #include "queue/queue.hpp"
 #include "queue/spool.hpp"
@@ -32,8 +33,8 @@
 #include "util/file.hpp"
 #include "util/log.hpp"
 #include "util/path.hpp"
-#include "util/strings.hpp"
 #include "util/process.hpp"
+#include "util/strings.hpp"
 #include "util/utc_time.hpp"
 #include "util/wake.hpp"
 #include "worker/provider_host.hpp"
@@ -436,6 +437,7 @@ Answer run_task(const stash::PluginInput& in, store::Db& db, const std::string& 
   }
   if (auto raw = stash->plugin_settings(); raw) {
     settings = config::load_effective_settings(*raw);
+    match::check_path_map(*settings);
     const auto& loaded = *settings;
     util::log::set_debug_visible(loaded.settings.debug_logging);
     util::log::set_obfuscate_paths(loaded.settings.obfuscate_paths);

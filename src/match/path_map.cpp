@@ -60,4 +60,14 @@ std::string PathMap::apply(const std::string& stash_path) const {
   return stash_path;
 }
 
+void check_path_map(config::LoadResult& loaded) {
+  if (auto parsed = PathMap::parse(loaded.settings.path_map); !parsed) {
+    loaded.problems.push_back(config::Problem{"path_map",
+                                              parsed.error().message +
+                                                  " (Settings > Plugins > PlexSync): nothing syncs until it is fixed; "
+                                                  "hooks still queue every change",
+                                              true});
+  }
+}
+
 } // namespace match

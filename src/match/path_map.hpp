@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "config/settings.hpp"
 #include "util/expected.hpp"
 
 namespace match {
@@ -23,5 +24,10 @@ public:
 private:
   std::vector<PathRule> rules_;
 };
+
+// Adds a fatal settings problem when path_map does not parse, so every task, Health check and the
+// worker report it with the other settings (issue #31: an invalid path_map was reported nowhere
+// and its jobs retried forever).
+void check_path_map(config::LoadResult& loaded);
 
 } // namespace match

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "match/path_map.hpp"
 #include "net/paced_client.hpp"
 #include "provider/catalog.hpp"
 #include "queue/spool.hpp"
@@ -266,6 +267,7 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
     return {};
   }
   auto loaded = config::load_effective_settings(raw);
+  match::check_path_map(loaded);
   for (const auto& p : loaded.problems) {
     if (p.fatal) {
       return util::fail(p.message);
@@ -840,9 +842,36 @@ void Worker::process(const queue::Job& job) {
     pause_for_auth(err.message);
     retry(std::nullopt, err.message, false, BackoffPolicy{k_auth_recheck_ms, k_auth_recheck_ms, k_auth_recheck_ms});
     return;
-  case plex::Failure::not_found:
+  case plex::Failure::not_found: {
+    if (err.status != 404) {
+      wait_for_library("not_found", err.message, err.status); // a file Plex does not list yet
+      return;
+    }
+    // Plex answered 404: a library deleted and re-created has a new key (issue #31: a running
+    // worker kept asking the old one). Read the sections again, and when they changed, try the
+    // scene again at once against the new ones instead of waiting on the not-found schedule.
+    std::set<std::string> before;
+    {
+      const std::lock_guard lock(shared_->mutex);
+      for (const auto& section : shared_->sections) {
+        before.insert(section.key);
+      }
+      shared_->sections_for.clear();
+    }
+    if (auto fresh = library_sections(); fresh) {
+      std::set<std::string> after;
+      for (const auto& section : *fresh) {
+        after.insert(section.key);
+      }
+      if (after != before) {
+        LOG_INFO("Plex's libraries changed (a library re-created?); matching scene " << job.scene_id << " again");
+        retry(std::nullopt, err.message, false, BackoffPolicy{1000, 5000, 5000});
+        return;
+      }
+    }
     wait_for_library("not_found", err.message, err.status);
     return;
+  }
   case plex::Failure::local:
     // Our own database was busy or full: neither Plex's fault nor the scene's; keep every try.
     retry(std::nullopt, err.message, false, BackoffPolicy{5000, 5LL * 60 * 1000, 60LL * 60 * 1000});

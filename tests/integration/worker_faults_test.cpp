@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sim/library.hpp"
 #include "support/worker_fixture.hpp"
 #include "util/log.hpp"
 #include "worker/scan.hpp"
@@ -117,6 +118,38 @@ TEST_F(WorkerFaults, StashDownPausesTheQueueWithOneProbeAtATime) {
   for (int id = 1; id <= 6; ++id) {
     EXPECT_EQ(plex_.item_json(std::to_string(10000 + id - 1)).at("title"), "Edited before Stash went away") << id;
   }
+}
+
+// Issue #31: a Plex library deleted and re-created under a new key stopped a running worker for
+// good (0 of 60 edits synced). The sections are read again on a 404.
+TEST_F(WorkerFaults, ALibraryReCreatedUnderANewKeyIsFoundAgain) {
+  enqueue({1, 2});
+  drain();
+  ASSERT_TRUE(synced(1));
+  nlohmann::json lib = {
+      {"sections", {{{"key", "7"}, {"title", "Adult"}, {"locations", {"/media/adult", "/mnt/nas2/Adult Archive"}}}}},
+      {"items", nlohmann::json::array()}};
+  for (int i = 0; i < 6; ++i) {
+    const auto f = sim::generated_file(i);
+    lib["items"].push_back({{"ratingKey", std::to_string(30000 + i)},
+                            {"section", "7"},
+                            {"title", "Scene " + std::to_string(f.name_no)},
+                            {"addedAt", 1800000000 + i},
+                            {"parts", {{{"file", f.path}, {"size", f.size}, {"duration", f.duration_ms}}}}});
+  }
+  plex_.load(lib); // the old library and its keys are gone
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "Edited after the library was re-created"}}));
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", "Also edited after it"}}));
+  enqueue({1, 2});
+  const auto started = clock_.now_ms();
+  for (int round = 0; round < 10 && counts().pending + counts().in_flight > 0; ++round) {
+    worker().run(worker::RunMode::drain);
+    clock_.advance(5000);
+  }
+  EXPECT_EQ(plex_.item_json("30000").at("title"), "Edited after the library was re-created");
+  EXPECT_EQ(plex_.item_json("30001").at("title"), "Also edited after it");
+  EXPECT_LE(clock_.now_ms() - started, 15'000) << "seconds, not the not-found schedule";
+  EXPECT_EQ(counts().dead, 0);
 }
 
 TEST_F(WorkerFaults, StallPastTheReadTimeoutIsRetried) {

@@ -2,8 +2,10 @@
 // names, macOS NFD paths, case, Windows servers, moved files, multi-part items, bare titles).
 #include <gtest/gtest.h>
 
+#include "config/settings.hpp"
 #include "match/fold.hpp"
 #include "match/matcher.hpp"
+#include "match/path_map.hpp"
 #include "support/sandbox.hpp"
 
 namespace {
@@ -129,6 +131,29 @@ TEST(Fold, PathsAndTitles) {
   EXPECT_DOUBLE_EQ(match::title_similarity("Hello World", "hello - world"), 1.0);
   EXPECT_LT(match::title_similarity("Hello World", "Goodbye Moon"), 0.5);
   EXPECT_EQ(match::title_similarity("", "x"), 0);
+}
+
+} // namespace
+
+namespace {
+
+// Issue #31: an invalid path_map was reported nowhere and its jobs retried forever. It is a fatal
+// settings problem now, named with the rule and the fix, wherever settings are loaded.
+TEST(PathMapSetting, AnInvalidRuleIsAFatalSettingsProblem) {
+  for (const std::string bad : {"/data", "=>", "=> /media", "/data=>/media;/other"}) {
+    auto loaded = config::load_effective_settings(
+        {{"plex_url", "http://127.0.0.1:32400"}, {"plex_token", "abcd"}, {"path_map", bad}});
+    match::check_path_map(loaded);
+    ASSERT_FALSE(loaded.problems.empty()) << bad;
+    EXPECT_EQ(loaded.problems.back().key, "path_map") << bad;
+    EXPECT_TRUE(loaded.problems.back().fatal) << bad;
+    EXPECT_NE(loaded.problems.back().message.find("=>"), std::string::npos) << loaded.problems.back().message;
+    EXPECT_FALSE(loaded.usable()) << bad;
+  }
+  auto fine = config::load_effective_settings(
+      {{"plex_url", "http://127.0.0.1:32400"}, {"plex_token", "abcd"}, {"path_map", "/data=>/media"}});
+  match::check_path_map(fine);
+  EXPECT_TRUE(fine.usable());
 }
 
 } // namespace
