@@ -850,20 +850,20 @@ void Worker::process(const queue::Job& job) {
     // Plex answered 404: a library deleted and re-created has a new key (issue #31: a running
     // worker kept asking the old one). Read the sections again, and when they changed, try the
     // scene again at once against the new ones instead of waiting on the not-found schedule.
-    std::set<std::string> before;
+    std::set<std::string> keys_before;
     {
       const std::lock_guard lock(shared_->mutex);
       for (const auto& section : shared_->sections) {
-        before.insert(section.key);
+        keys_before.insert(section.key);
       }
       shared_->sections_for.clear();
     }
     if (auto fresh = library_sections(); fresh) {
-      std::set<std::string> after;
+      std::set<std::string> keys_after;
       for (const auto& section : *fresh) {
-        after.insert(section.key);
+        keys_after.insert(section.key);
       }
-      if (after != before) {
+      if (keys_after != keys_before) {
         LOG_INFO("Plex's libraries changed (a library re-created?); matching scene " << job.scene_id << " again");
         retry(std::nullopt, err.message, false, BackoffPolicy{1000, 5000, 5000});
         return;

@@ -433,6 +433,44 @@ TEST_F(NewFileE2E, WithoutTheFeedTheRetryScheduleStillSyncsIt) {
                                         std::chrono::seconds(75)));
 }
 
+// Issue #29: one scene whose item Plex refuses showed as 2, then 8 dead letters after a bulk edit
+// and four tasks (the late-update poll queued it again while its hooks were still arriving). Real
+// Stash runs a bulk edit's hooks one after another, about 35 ms apart, each with the bulk input.
+TEST_F(PluginE2E, OneFailingSceneOfABulkEditHasOneDeadLetterAfterFourTasks) {
+  stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 2}, {"poll_interval_seconds", 1}}));
+  plex_.faults().add(sim::fault_from_spec("method=GET,path=/library/metadata/10002,status=400"));
+  ASSERT_EQ(run(R"({"mode":"queue_status"})").exit_code, 0); // the poll's starting point
+  const auto bulk = nlohmann::json::parse(
+      testing_support::data_file("fixtures/stash/real-v0.30.1/hook_scene_update_post_bulkSceneUpdate_id1.stdin.json"));
+  for (int id = 1; id <= 5; ++id) {
+    ASSERT_TRUE(stash_.update_scene(std::to_string(id), {{"title", "Bulk edited " + std::to_string(id)}}));
+  }
+  for (int id = 1; id <= 5; ++id) {
+    auto args = bulk.at("args");
+    args["hookContext"]["id"] = id;
+    args["hookContext"]["input"]["ids"] = {"1", "2", "3", "4", "5"};
+    ASSERT_EQ(run(args.dump()).exit_code, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(35));
+  }
+  for (const char* task :
+       {R"({"mode":"recent"})", R"({"mode":"process_queue"})", R"({"mode":"recent"})", R"({"mode":"process_queue"})"}) {
+    ASSERT_EQ(run(task).exit_code, 0);
+  }
+  EXPECT_TRUE(testing_support::wait_for([&] { return item_has_title(5, "Bulk edited 5"); }, std::chrono::seconds(20)));
+  nlohmann::json status;
+  ASSERT_TRUE(testing_support::wait_for(
+      [&] {
+        status = result_of(run(R"({"mode":"queue_status"})")).at("output");
+        return status.at("pending") == 0 && status.at("in_flight") == 0;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_EQ(status.at("dead"), 1) << status.dump();
+  EXPECT_FALSE(item_has_title(3, "Bulk edited 3"));
+  for (int id : {1, 2, 4, 5}) {
+    EXPECT_TRUE(item_has_title(id, "Bulk edited " + std::to_string(id))) << id;
+  }
+}
+
 TEST_F(PluginE2E, InvalidSettingsAreReportedAndHooksStillQueue) {
   stash_.set_plugin_settings("PlexSync", {{"plex_token", k_token},
                                           {"stash_api_key", testing_support::k_e2e_stash_key},
