@@ -162,6 +162,24 @@ std::optional<std::string> hook_problem(const stash::HookContext& hook) {
   return std::nullopt;
 }
 
+// Keeps the Stash connection a plugin run brought, for the worker. Not when the run brought none
+// (issue #31: a hook without server_connection replaced the worker's with an empty one), and an
+// empty cookie never replaces a saved cookie for the same Stash (a Stash without a password may
+// send none; one with a password always sends one).
+util::Result<void> remember_connection(store::Db& db, const stash::ServerConnection& server) {
+  if (!server.given) {
+    return {};
+  }
+  const worker::StashConnection conn{server.base_url(), server.cookie_name, server.cookie_value};
+  if (conn.cookie_value.empty()) {
+    TRY_ASSIGN(const auto saved, worker::load_connection(db));
+    if (saved && saved->base_url == conn.base_url && !saved->cookie_value.empty()) {
+      return {};
+    }
+  }
+  return worker::save_connection(db, conn);
+}
+
 bool scene_hook(const std::string& type) {
   return type == "Scene.Create.Post" || type == "Scene.Update.Post" || type == "Scene.Destroy.Post";
 }
@@ -194,9 +212,7 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db, const std::strin
     TRY_ASSIGN(auto txn, store::Txn::begin(db));
     TRY(destroyed ? q.record_destroy(hook.scene_id, now, deleted_path(hook))
                   : q.enqueue(hook.scene_id, hook.type, now));
-    if (in.server.usable()) {
-      TRY(worker::save_connection(db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value}));
-    }
+    TRY(remember_connection(db, in.server));
     return txn.commit();
   }();
   if (!queued) {
@@ -411,10 +427,7 @@ Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::stri
 
 Answer run_task(const stash::PluginInput& in, store::Db& db, const std::string& data_dir,
                 std::optional<config::LoadResult>& settings) {
-  if (auto saved = in.server.usable() ? worker::save_connection(
-                                            db, {in.server.base_url(), in.server.cookie_name, in.server.cookie_value})
-                                      : util::Result<void>{};
-      !saved) {
+  if (auto saved = remember_connection(db, in.server); !saved) {
     return fail(saved.error().message);
   }
   queue::Queue q(db);

@@ -299,10 +299,14 @@ util::Result<FileMatch> match_file(store::Db& db, const std::string& filename,
   // sent the full path); without its first segment when that is a library folder's own name.
   std::vector<std::string> relatives{*name};
   // The full paths the name can stand for: a library folder + the name as sent, the name itself
-  // (PMS sent the full path), or the folder whose own name the name starts with + the rest. A form
-  // found by taking a folder off is joined to that folder only (two folders may hold the same
-  // relative path: only one of them is the file PMS means).
-  std::set<std::string> full_paths{*name};
+  // (PMS sent the full path, with its leading '/'), or the folder whose own name the name starts with + the rest. A
+  // form found by taking a folder off is joined to that folder only (two folders may hold the same relative path: only
+  // one of them is the file PMS means).
+  std::set<std::string> full_paths;
+  // An absolute name (PMS's full-path form) is a full path in itself, folders known or not.
+  if (filename.front() == '/' || (filename.size() > 2 && filename[1] == ':')) {
+    full_paths.insert(*name);
+  }
   for (const auto& root : roots) {
     full_paths.insert(root + "/" + *name);
     if (name->size() > root.size() + 1 && name->compare(0, root.size(), root) == 0 && (*name)[root.size()] == '/') {
@@ -330,7 +334,7 @@ util::Result<FileMatch> match_file(store::Db& db, const std::string& filename,
     const auto scene = stmt.text_at(0);
     const auto stash_rel = relative_form(stmt.text_at(1));
     const auto plex_rel = relative_form(stmt.text_at(2));
-    if (!roots.empty() && (full_paths.count(plex_rel) != 0U || full_paths.count(stash_rel) != 0U)) {
+    if (full_paths.count(plex_rel) != 0U || full_paths.count(stash_rel) != 0U) {
       exact.insert(scene);
     }
     for (const auto& rel : relatives) {

@@ -21,9 +21,6 @@ struct ServerConnection {
   std::string dir;
   std::string plugin_dir;
   bool given = false; // server_connection was there with a Host and a Port
-  // Worth keeping for the worker: given, with a session cookie (a real Stash always sends one).
-  // A hook without one must not replace the connection the worker uses (issue #31).
-  [[nodiscard]] bool usable() const { return given && !cookie_value.empty(); }
   // http://host:port with IPv6 bracketed.
   [[nodiscard]] std::string base_url() const;
 };
