@@ -863,7 +863,16 @@ void Worker::process(const queue::Job& job) {
       for (const auto& section : *fresh) {
         keys_after.insert(section.key);
       }
-      if (keys_after != keys_before) {
+      bool changed_lately = false;
+      {
+        // Another lane may have re-read them a moment ago, after this job's request went out.
+        const std::lock_guard lock(shared_->mutex);
+        if (keys_after != keys_before) {
+          shared_->sections_changed_ms = clock_.now_ms();
+        }
+        changed_lately = shared_->sections_changed_ms != 0 && clock_.now_ms() - shared_->sections_changed_ms < 10'000;
+      }
+      if (changed_lately) {
         LOG_INFO("Plex's libraries changed (a library re-created?); matching scene " << job.scene_id << " again");
         retry(std::nullopt, err.message, false, BackoffPolicy{1000, 5000, 5000});
         return;

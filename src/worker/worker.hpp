@@ -119,8 +119,9 @@ struct SharedState {
   bool orphans_released = false;
   std::string sections_for; // plex_url + library the sections were resolved for
   std::vector<plex::Section> sections;
-  int64_t index_refreshed_ms = 0; // 0: refresh on the next miss
-  int64_t forced_refresh_ms = 0;  // the last refresh forced by a remembered item found gone
+  int64_t index_refreshed_ms = 0;  // 0: refresh on the next miss
+  int64_t sections_changed_ms = 0; // when a 404 led to sections with other keys (a re-created library)
+  int64_t forced_refresh_ms = 0;   // the last refresh forced by a remembered item found gone
   net::Pacer pacer;
   net::AdaptiveLimit limit; // requests in flight towards Plex, learned (net/adaptive_limit.hpp)
   // Items of synced scenes read ahead for the jobs due next, in one multi-item request for up to
