@@ -21,12 +21,6 @@
 namespace cli {
 namespace {
 
-// Where PMS can reach the provider, most likely first: the public URL when set; else the listen
-// address (loopback for an all-interfaces listener, which this machine reaches), then this host's name.
-std::vector<std::string> bases(const config::Settings& s) {
-  return provider::base_urls(s);
-}
-
 // Before a library moves to pull (spec 5.6): every item PlexSync synced there gives back the
 // locks on provider-owned fields it set itself, where the value is still PlexSync's. Returns how
 // many items were edited. The poster PlexSync uploaded keeps its lock while the worker uploads
@@ -140,7 +134,7 @@ int cmd_provider_url(const OperatorOptions& o) {
   }
   const auto& s = loaded.settings;
   std::vector<std::string> urls;
-  for (const auto& b : bases(s)) {
+  for (const auto& b : provider::base_urls(s)) {
     urls.push_back(provider::root_url(b, *secrets, !s.provider_skip_token));
   }
   if (o.json) {
@@ -170,7 +164,8 @@ int cmd_provider_match(const OperatorOptions& o, const std::string& filename, bo
     body["title"] = title;
   }
   const auto s = (*host)->settings();
-  const auto answer = (*host)->provider().match(body, bases(s).front(), provider::Provider::FollowUp::none);
+  const auto answer =
+      (*host)->provider().match(body, provider::base_urls(s).front(), provider::Provider::FollowUp::none);
   const auto& items = answer.at("MediaContainer").at("Metadata");
   if (o.json) {
     std::cout << answer.dump(2) << "\n";
@@ -269,7 +264,7 @@ int cmd_provider_check(const OperatorOptions& o) {
     checks.push_back(Check{std::move(what), ok, std::move(detail)});
     return ok;
   };
-  const auto base = bases(s).front();
+  const auto base = provider::base_urls(s).front();
   const auto root = provider::root_url(base, setup->secrets, !s.provider_skip_token);
   const auto prefix = root.substr(0, root.size() - std::string("/movie").size());
   add("provider_enabled", s.provider_enabled,
@@ -438,7 +433,7 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
   }
   const auto& s = setup->settings;
   const auto& identifier = setup->identifier;
-  const auto uri = provider::root_url(bases(s).front(), setup->secrets, !s.provider_skip_token);
+  const auto uri = provider::root_url(provider::base_urls(s).front(), setup->secrets, !s.provider_skip_token);
   auto plex = worker::make_plex_client(s, setup->db);
   const auto fail = [](const plex::Error& e) {
     std::cerr << "plexsync: error: Plex: " << e.message << "\n";
@@ -493,7 +488,7 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
     auto added = plex->call("POST", "/media/providers/metadata?uri=" + util::percent_encode(uri));
     if (!added) {
       std::cerr << "plexsync: error: Plex did not accept the provider (" << added.error().message
-                << "): check that Plex reaches " << bases(s).front()
+                << "): check that Plex reaches " << provider::base_urls(s).front()
                 << " (provider_listen, provider_public_url) and that the worker runs with provider_enabled\n";
       return k_exit_problems;
     }
@@ -501,7 +496,7 @@ int cmd_provider_register(const OperatorOptions& o, const std::vector<std::strin
     ++changes;
   }
   // Image URLs hang below the address Plex was given (a request's Host header chooses nothing).
-  (void)setup->db.put_kv(provider::k_registered_base_kv, bases(s).front());
+  (void)setup->db.put_kv(provider::k_registered_base_kv, provider::base_urls(s).front());
   // 2. An agent with it as the primary provider.
   auto groups = plex->call("GET", "/media/providers/metadata/group");
   if (!groups) {
@@ -608,7 +603,7 @@ int cmd_provider_rotate(const OperatorOptions& o) {
     return k_exit_problems;
   }
   const auto loaded = worker::load_settings_for(o.data_dir);
-  std::cout << provider::root_url(bases(loaded.settings).front(), *secrets, true) << "\n";
+  std::cout << provider::root_url(provider::base_urls(loaded.settings).front(), *secrets, true) << "\n";
   std::cerr << "The old provider URL no longer works once the worker restarts (plexsync worker --stop, then start "
                "it): change the provider's URL in Plex to the one above.\n";
   return k_exit_ok;

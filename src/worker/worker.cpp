@@ -286,9 +286,9 @@ util::Result<void> Worker::refresh_context(bool force_settings) {
       settings_->plex_ca_file != n.plex_ca_file || settings_->plex_requests_per_second != n.plex_requests_per_second;
   settings_ = n;
   // A change this lane found first is announced to the others; one they announced is now seen.
-  settings_epoch_seen_ = had_settings && settings_raw_ != raw_text && epoch == settings_epoch_seen_
-                             ? shared_->settings_epoch.fetch_add(1) + 1
-                             : epoch;
+  // (Unchanged settings returned above, so reaching here means they changed.)
+  settings_epoch_seen_ =
+      had_settings && epoch == settings_epoch_seen_ ? shared_->settings_epoch.fetch_add(1) + 1 : epoch;
   settings_raw_ = std::move(raw_text);
   settings_loaded_ms_ = now;
   path_map_ = map;
