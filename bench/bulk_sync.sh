@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scenes=${SCENES:-200}
 latency=${LATENCY_MS:-5}
-bin=$PWD/dist/PlexSync/plexsync
+bin=${PLEXSYNC_BIN:-$PWD/dist/PlexSync/plexsync} # another build to compare with
 [[ -x $bin ]] || scripts/build.sh >/dev/null
 work=$(mktemp -d /tmp/plexsync-bulk-XXXXXX)
 pids=()
@@ -53,8 +53,12 @@ for lanes in ${LANES:-1 2 4}; do
     puts=$( (grep -o '"method":"PUT"' <<<"$log" || true) | wc -l)
     posts=$( (grep -o '"method":"POST"' <<<"$log" || true) | wc -l)
     processed=$(sed -E 's/.*"processed":([0-9]+).*/\1/' <<<"$out")
+    # Collections (issue #28): plexsim keys them from 900001; type=18 lists a library's collections.
+    coll_posters=$( (grep -o '"path":"/library/metadata/9[0-9]*/posters"' <<<"$log" || true) | wc -l)
+    coll_lists=$( (grep -o '\["type","18"\]' <<<"$log" || true) | wc -l)
     echo "plex_concurrency=$lanes, $pass: $processed scenes in $ms ms = $(( processed * 1000 / (ms > 0 ? ms : 1) )) scenes/s;" \
-      "$requests Plex requests ($(awk "BEGIN {printf \"%.2f\", $requests / $processed}") per scene incl. the index), $puts edits, $posts posters"
+      "$requests Plex requests ($(awk "BEGIN {printf \"%.2f\", $requests / $processed}") per scene incl. the index), $puts edits, $posts posters" \
+      "($coll_posters of collections; $coll_lists collection listings)"
   done
   kill "$plex_pid"
 done

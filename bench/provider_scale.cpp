@@ -132,7 +132,9 @@ int main(int argc, char** argv) {
   for (int k = 0; k < samples; ++k) {
     const int i = 1 + static_cast<int>((static_cast<int64_t>(k) * 7919) % n);
     const auto s = scene_number(i);
-    const auto rel = s.files.front().path.substr(6); // "Studio N/d/Scene i.mp4", as PMS sends it
+    // The whole path, as PMS sends it: a name alone is never a certain match (issue #31), and this
+    // catalog knows no library folders to complete one.
+    const auto rel = s.files.front().path;
     auto t = Clock::now();
     auto r = http->send({"POST",
                          base + "/matches",

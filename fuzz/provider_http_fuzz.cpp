@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fuzz_check.hpp"
 #include "match/path_map.hpp"
 #include "provider/catalog.hpp"
 #include "provider/service.hpp"
@@ -15,11 +16,7 @@
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    __builtin_trap();
-  }
-}
+using fuzz::check;
 
 // Stash is never reached: what the catalog holds is all there is.
 class OfflineBackend final : public provider::Backend {

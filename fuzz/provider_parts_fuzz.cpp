@@ -5,20 +5,13 @@
 #include <cstdint>
 #include <string>
 
+#include "fuzz_check.hpp"
 #include "provider/access.hpp"
 #include "provider/catalog.hpp"
 #include "provider/images.hpp"
 #include "util/strings.hpp"
 
-namespace {
-
-void check(bool ok) {
-  if (!ok) {
-    __builtin_trap();
-  }
-}
-
-} // namespace
+using fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

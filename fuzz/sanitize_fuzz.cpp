@@ -4,18 +4,11 @@
 #include <cstdint>
 #include <string>
 
+#include "fuzz_check.hpp"
 #include "sync/metadata.hpp"
 #include "sync/sanitize.hpp"
 
-namespace {
-
-void check(bool ok) {
-  if (!ok) {
-    __builtin_trap();
-  }
-}
-
-} // namespace
+using fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

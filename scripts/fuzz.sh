@@ -14,7 +14,7 @@ if ! cmake --build --preset fuzz >build/fuzz/build.log 2>&1; then
   exit 1
 fi
 targets=(plugin_input_fuzz stash_response_fuzz plex_response_fuzz sanitize_fuzz settings_fuzz provider_parts_fuzz
-  provider_http_fuzz)
+  provider_http_fuzz plex_webhook_fuzz title_template_fuzz shelf_rules_fuzz)
 seeds_for() { # the fixtures each parser meets in real life
   case $1 in
   plugin_input_fuzz) ls "$data"/fixtures/stash/*.stdin.json "$data"/fixtures/stash/real-v0.30.1/*.stdin.json ;;

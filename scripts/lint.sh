@@ -6,7 +6,7 @@ mapfile -t files < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src tools 
 command -v clang-format >/dev/null || { echo "lint: clang-format is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 clang-format --dry-run --Werror "${files[@]}"
 # A module includes only modules listed above it (docs/ARCHITECTURE.md).
-order=(util net config stash plex store queue match sync image provider worker cli)
+order=(util net config stash plex store queue match sync image provider activity worker cli)
 status=0
 for ((i = 0; i < ${#order[@]}; i++)); do
   module=${order[$i]}

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "stash/activity.hpp"
 #include "stash/scene.hpp"
 
 int main(int argc, char** argv) {
@@ -21,6 +22,11 @@ int main(int argc, char** argv) {
       {{"name", "sceneVersions"}, {"query", k_scene_versions}},
       {{"name", "version"}, {"query", k_version}},
       {{"name", "apiKey"}, {"query", k_api_key}},
+      // Plex -> Stash (issue #27): the same documents for every release.
+      {{"name", "sceneActivity"}, {"query", k_scene_activity}},
+      {{"name", "addPlay"}, {"query", k_add_play}},
+      {{"name", "saveActivity"}, {"query", k_save_activity}},
+      {{"name", "setRating"}, {"query", k_set_rating}},
   };
   std::cout << out.dump(2) << "\n";
   return 0;

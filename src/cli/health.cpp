@@ -1,12 +1,17 @@
 #include "cli/health.hpp"
 
+#include "activity/importer.hpp"
 #include "config/settings.hpp"
+#include "match/fold.hpp"
 #include "match/index.hpp"
 #include "match/path_map.hpp"
 #include "plex/client.hpp"
 #include "provider/render.hpp"
 #include "stash/client.hpp"
 #include "store/heal.hpp"
+#include "util/clock.hpp"
+#include "util/strings.hpp"
+#include "util/utc_time.hpp"
 #include "worker/worker.hpp"
 
 namespace cli {
@@ -69,6 +74,92 @@ void performer_photo_notes(const config::Settings& s, const std::string& stash_b
   }
 }
 
+// Issue #31: Health check said ok while nothing synced. Jobs that have been due for a while with
+// no sync since are a problem, with whatever explains them.
+void nothing_syncing(const config::Settings& s, store::Db& db, HealthReport& report) {
+  constexpr int64_t k_stuck_ms = 10LL * 60 * 1000;
+  const auto now = util::SystemClock().now_ms();
+  auto due = db.prepare("SELECT count(*), coalesce(min(next_attempt_ms), 0) FROM jobs WHERE state = 'pending' AND "
+                        "next_attempt_ms <= ?1");
+  auto last = db.prepare("SELECT coalesce(max(synced_ms), 0) FROM sync_records");
+  if (!due || !last || !due->bind(1, now).step().value_or(false) || !last->step().value_or(false)) {
+    return;
+  }
+  const auto waiting = due->int_at(0);
+  const auto oldest = due->int_at(1);
+  const auto synced = last->int_at(0);
+  report.details["queue"] = {{"due", waiting}, {"oldest_due_ms", oldest}, {"last_sync_ms", synced}};
+  if (s.pause_syncing) {
+    report.problems.push_back("syncing is paused (pause_syncing is checked in Settings > Plugins > PlexSync): " +
+                              std::to_string(waiting) + " job(s) wait; uncheck it to sync them");
+    return;
+  }
+  if (waiting == 0 || now - oldest < k_stuck_ms || now - synced < k_stuck_ms) {
+    return;
+  }
+  const auto minutes = std::to_string((now - oldest) / 60000);
+  report.problems.push_back(
+      std::to_string(waiting) + " job(s) have been due for " + minutes + " minutes and nothing has synced since " +
+      (synced == 0 ? std::string("PlexSync was installed") : util::format_utc(synced / 1000, "%Y-%m-%d %H:%M UTC")) +
+      ": run the 'Process queue' task and read its log line, or `plexsync status` and "
+      "plexsync.log in the plugin's data folder");
+}
+
+// Issue #27: what comes back from Plex, from which accounts, and names Plex does not know.
+void plex_to_stash_report(const config::Settings& s, plex::PlexClient& plex, store::Db& db, HealthReport& report) {
+  const auto summary = activity::import_summary(db);
+  nlohmann::json d = {{"enabled", s.plex_to_stash},
+                      {"poll_seconds", s.plex_history_poll_seconds},
+                      {"plays", summary.plays},
+                      {"resume_points", summary.resume_points},
+                      {"ratings", summary.ratings},
+                      {"webhook_events_waiting", summary.inbox},
+                      {"last_import_ms", summary.last_import_ms}};
+  if (!s.plex_to_stash) {
+    report.details["plex_to_stash"] = d;
+    return;
+  }
+  std::vector<std::string> counted;
+  auto accounts = plex.get("/accounts");
+  if (!accounts) {
+    report.problems.push_back("Plex -> Stash cannot read Plex's accounts: " + accounts.error().message);
+  } else if (auto names = activity::accounts_from_json(*accounts); names) {
+    std::set<std::string> known;
+    for (const auto& [id, name] : *names) {
+      known.insert(match::fold_text(name));
+      if (id == 1) {
+        counted.push_back(name + " (owner)");
+      }
+    }
+    for (const auto& wanted : activity::counted_accounts(s.plex_to_stash_accounts)) {
+      if (known.count(wanted) == 0U) {
+        std::string list;
+        for (const auto& [id, name] : *names) {
+          list += list.empty() ? "" : ", ";
+          list += name;
+        }
+        std::string problem = "plex_to_stash_accounts lists \"" + wanted;
+        problem += "\", an account this Plex server does not have (it has: ";
+        problem += list;
+        problem += "); correct the name in Settings > Plugins > PlexSync";
+        report.problems.push_back(std::move(problem));
+      } else {
+        counted.push_back(wanted);
+      }
+    }
+  }
+  d["accounts"] = counted;
+  report.details["plex_to_stash"] = d;
+  report.notes.push_back(
+      "Plex -> Stash is on: plays, resume points and ratings of " + util::join(counted, ", ") +
+      " come back to Stash (" +
+      (s.plex_history_poll_seconds < 0 ? std::string("webhooks only")
+                                       : "polled every " + std::to_string(s.plex_history_poll_seconds) + " s") +
+      "); " + std::to_string(summary.plays) + " play(s), " + std::to_string(summary.resume_points) +
+      " resume point(s) and " + std::to_string(summary.ratings) + " rating(s) so far" +
+      (summary.inbox > 0 ? "; " + std::to_string(summary.inbox) + " webhook event(s) waiting for Stash" : ""));
+}
+
 } // namespace
 
 HealthReport health_check(const stash::ServerConnection& server, store::Db& db, const std::string& api_key) {
@@ -112,7 +203,9 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db, 
   }
   if (auto paused = db.get_kv("auth_paused"); paused && *paused) {
     d["paused_for_auth"] = **paused;
+    report.problems.push_back("the queue is paused because Plex refused PlexSync: " + **paused);
   }
+  nothing_syncing(loaded.settings, db, report);
   if (!loaded.usable()) {
     return report;
   }
@@ -148,6 +241,7 @@ HealthReport health_check(const stash::ServerConnection& server, store::Db& db, 
     report.problems.push_back(chosen.error().message);
   }
   d["libraries"] = libs;
+  plex_to_stash_report(s, plex, db, report);
   return report;
 }
 

@@ -56,6 +56,14 @@ std::string render_metrics(store::Db& db, const std::string& data_dir, int64_t n
   for (const char* result : {"synced", "unchanged", "skipped", "retried", "failed", "review"}) {
     out << "plexsync_jobs_total{result=\"" << result << "\"} " << stats.value(result, int64_t{0}) << "\n";
   }
+  const auto imported = s.value("plex_to_stash", nlohmann::json::object());
+  out << "# HELP plexsync_plex_to_stash_total What came back from Plex to Stash, by kind\n"
+         "# TYPE plexsync_plex_to_stash_total counter\n";
+  for (const char* kind : {"plays", "resume_points", "ratings", "rating_conflicts", "echo_jobs"}) {
+    out << "plexsync_plex_to_stash_total{kind=\"" << kind << "\"} " << imported.value(kind, int64_t{0}) << "\n";
+  }
+  metric(out, "plexsync_plex_webhook_events_waiting", "gauge", "Plex webhook events not yet applied to Stash",
+         imported.value("webhook_events_waiting", 0));
   out << provider::metrics_text();
   return out.str();
 }

@@ -149,6 +149,13 @@ int cmd_status(const OperatorOptions& o, bool acknowledge_recovery) {
     std::cout << "needs review: " << s.value("needs_review", 0)
               << " uncertain match(es), nothing written; see `plexsync match <scene id>`\n";
   }
+  if (const auto p2s = s.value("plex_to_stash", nlohmann::json::object());
+      p2s.value("last_import_ms", int64_t{0}) > 0) {
+    std::cout << "from Plex to Stash: " << p2s.value("plays", 0) << " play(s), " << p2s.value("resume_points", 0)
+              << " resume point(s), " << p2s.value("ratings", 0) << " rating(s) (" << p2s.value("rating_conflicts", 0)
+              << " changed on both sides); last import " << when(p2s.value("last_import_ms", int64_t{0})) << " by "
+              << p2s.value("last_import_source", "") << "\n";
+  }
   return trouble ? k_exit_problems : k_exit_ok;
 }
 
@@ -311,14 +318,21 @@ int cmd_doctor(const OperatorOptions& o) {
   };
   auto db = writable ? open_data(o) : util::Result<store::Db>(util::fail("skipped"));
   if (!db) {
-    if (writable) {
+    const bool damaged = writable && store::is_damage(db.error());
+    if (damaged && util::DataDirLock::held_by_someone(o.data_dir)) {
+      store::request_integrity_check(o.data_dir); // the running worker replaces it now
       check("database", false,
-            db.error().message + (store::is_damage(db.error())
-                                      ? ": the damaged file is moved aside and replaced the next time the "
-                                        "worker starts (run the 'Process queue' task); nothing is lost"
-                                      : ""));
+            db.error().message + ": the running worker is replacing the damaged file now (it is kept aside); "
+                                 "nothing queued in Stash is lost, every scene is re-synced");
+    } else if (writable) {
+      check("database", false,
+            db.error().message + (damaged ? ": the damaged file is moved aside and replaced the next time the "
+                                            "worker starts (run the 'Process queue' task); nothing is lost"
+                                          : ""));
     }
-    return finish(k_exit_unavailable);
+    // A damaged database is a problem found, like any failed check (issue #31: exit 3 read as
+    // "doctor could not run"); 3 stays for a data directory that cannot be used at all.
+    return finish(damaged ? k_exit_problems : k_exit_unavailable);
   }
   const auto integrity = store::check_integrity(*db);
   check("database", static_cast<bool>(integrity),
@@ -603,6 +617,33 @@ int cmd_review_pick(const OperatorOptions& o, const std::string& scene_id, const
         o, "Plex item " + rating_key + " is not a candidate for scene " + scene_id + " (plexsync review lists them)",
         k_exit_usage);
   }
+  // Issue #31: a choice of an item that has left Plex, or for a scene deleted since, was recorded
+  // and announced as syncing. Ask both sides now: the scene must still exist and the item still be
+  // among the Plex items holding its file.
+  {
+    util::SystemClock clock;
+    util::SystemRng rng;
+    worker::Worker w(*db, clock, rng);
+    auto holds = w.item_still_holds(scene_id, rating_key, picked->value("file", std::string()));
+    if (!holds) {
+      const bool gone = holds.error().message.rfind("Stash has no scene", 0) == 0;
+      return say_error(o,
+                       gone ? "scene " + scene_id +
+                                  " no longer exists in Stash; nothing was recorded (its review entry goes at the "
+                                  "next sync)"
+                            : "cannot check the choice against Stash and Plex: " + holds.error().message +
+                                  "; nothing was recorded, try again once both answer",
+                       k_exit_problems);
+    }
+    if (!*holds) {
+      return say_error(
+          o,
+          "Plex item " + rating_key + " no longer holds scene " + scene_id +
+              "'s candidate file (it left Plex or was scanned again); nothing was recorded. `plexsync match " +
+              scene_id + "` shows the items that hold it now",
+          k_exit_problems);
+    }
+  }
   // The person's choice becomes the remembered match, at the score it had: the next sync keeps it
   // as long as the item still holds that file.
   auto txn = store::Txn::begin(*db);
@@ -612,6 +653,10 @@ VALUES(?1, ?2, ?3, ?4, '', ?5, 0, 0)
 ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_key = excluded.section_key,
   match_score = excluded.match_score, stash_updated_at = '', written = NULL)sql");
   auto clear = db->prepare("DELETE FROM match_reviews WHERE scene_id = ?1");
+  // The item is this scene's now: another scene that had it (a stacked item) goes to review.
+  auto release = db->prepare("DELETE FROM sync_records WHERE rating_key = ?1 AND scene_id != ?2");
+  // A scene left uncertain past its retries became a dead letter; the choice settles it.
+  auto settled = db->prepare("DELETE FROM dead_letters WHERE scene_id = ?1 AND error_class = 'uncertain_match'");
   if (!txn || !pin || !clear ||
       !pin->bind(1, scene_id)
            .bind(2, rating_key)
@@ -619,7 +664,8 @@ ON CONFLICT(scene_id) DO UPDATE SET rating_key = excluded.rating_key, section_ke
            .bind(4, static_cast<int64_t>(std::max(1, picked->value("score", 1))))
            .bind(5, util::SystemClock().now_ms())
            .run() ||
-      !clear->bind(1, scene_id).run() || !txn->commit()) {
+      !clear->bind(1, scene_id).run() || !release || !release->bind(1, rating_key).bind(2, scene_id).run() ||
+      !settled || !settled->bind(1, scene_id).run() || !txn->commit()) {
     return say_error(o, "could not record the choice: " + db->error_message(), k_exit_problems);
   }
   if (!o.json) {

@@ -79,6 +79,10 @@ int run(int argc, char** argv) {
   auto* sync = operator_command("sync", "Sync one scene now; --dry-run prints the exact edit instead");
   sync->add_option("scene", target, "Stash scene id")->required();
   sync->add_flag("--dry-run", dry_run, "Send nothing: print the match and the edit a sync would send");
+  auto* preview_cmd = operator_command(
+      "preview", "What a sync of a scene would write under the current settings (titles from templates "
+                 "included), without writing: the same as sync --dry-run");
+  preview_cmd->add_option("scene", target, "Stash scene id")->required();
 
   auto* review =
       operator_command("review", "Uncertain matches with their candidates; 'review pick SCENE ITEM' chooses");
@@ -114,6 +118,13 @@ int run(int argc, char** argv) {
                               "Leave Plex Local Media (local subtitles, trailers, artwork) out of the agent");
   auto* provider_rotate =
       provider_sub("rotate-token", "Replace the provider's secret path segment and print the new URL");
+
+  auto* webhook_cmd = app.add_subcommand("webhook", "Plex's webhooks (Plex -> Stash, Plex Pass): url");
+  webhook_cmd->require_subcommand(1, 1);
+  auto* webhook_url = webhook_cmd->add_subcommand("url", "Print the URL to paste into Plex's Settings > Webhooks");
+  webhook_url->add_option("--data-dir", op.data_dir,
+                          "Data directory (default: $PLEXSYNC_DATA_DIR, else data/ beside the binary)");
+  webhook_url->add_flag("--json", op.json, "Print one JSON document instead of text");
 
   try {
     app.parse(argc, argv);
@@ -159,6 +170,9 @@ int run(int argc, char** argv) {
   if (*sync) {
     return masked([&] { return cmd_sync(op, target, dry_run); });
   }
+  if (*preview_cmd) {
+    return masked([&] { return cmd_sync(op, target, true); });
+  }
   if (*review) {
     if (review_args.empty()) {
       return masked([&] { return cmd_review(op); });
@@ -184,6 +198,9 @@ int run(int argc, char** argv) {
   }
   if (*provider_rotate) {
     return cmd_provider_rotate(op);
+  }
+  if (*webhook_url) {
+    return cmd_webhook_url(op); // not masked: printing the secret URL is its job
   }
   if (*plugin) {
     return run_plugin();

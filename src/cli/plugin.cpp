@@ -13,6 +13,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "activity/importer.hpp"
+#include "activity/webhook.hpp"
 #include "cli/health.hpp"
 #include "cli/metrics.hpp"
 #include "config/manifest.hpp"
@@ -108,8 +110,9 @@ nlohmann::json counts_json(const queue::Counts& c) {
 }
 
 // How long a hook waits for another process's database lock before it spools the event: Stash
-// holds the user's save until the hook answers.
-constexpr int k_hook_busy_ms = 1500;
+// holds the user's save until the hook answers (issue #31: 1.5 s each made 20 hooks hold a save
+// 30 s). The worker's own writes take milliseconds; the spool is as durable as the queue.
+constexpr int k_hook_busy_ms = 100;
 
 // Scene.Destroy.Post carries the deleted file's path (for delete_action=scan).
 std::string deleted_path(const stash::HookContext& hook) {
@@ -129,8 +132,14 @@ Answer spool_hook(const stash::HookContext& hook, const std::string& data_dir, i
                 "). Once the data directory is writable, the late-update poll (poll_interval_seconds) or the "
                 "'Sync recent' task picks the change up");
   }
-  LOG_WARN("scene " << hook.scene_id << ": the queue did not answer in time (" << why
-                    << "); the change is kept in the spool and the worker queues it");
+  if (store::is_busy(util::Error{why}) && util::DataDirLock::held_by_someone(data_dir)) {
+    // PlexSync's own worker was writing: routine, and it reads the spool within a second.
+    LOG_INFO("scene " << hook.scene_id << ": the worker was writing; the change waits in the spool and is queued "
+                      << "within a second");
+  } else {
+    LOG_WARN("scene " << hook.scene_id << ": the queue did not answer in time (" << why
+                      << "); the change is kept in the spool and the worker queues it");
+  }
   return Answer{{{"queued", true}, {"scene_id", hook.scene_id}, {"spooled", true}}, std::nullopt};
 }
 
@@ -216,7 +225,9 @@ Answer handle_hook(const stash::PluginInput& in, store::Db& db, const std::strin
     return txn.commit();
   }();
   if (!queued) {
-    return spool_hook(hook, data_dir, now, queued.error().message);
+    auto spooled = spool_hook(hook, data_dir, now, queued.error().message);
+    util::wake_worker(data_dir); // it reads the spool within a second
+    return spooled;
   }
   util::wake_worker(data_dir); // committed first: a running worker starts on it now
   nlohmann::json out = {{"queued", true}, {"scene_id", hook.scene_id}};
@@ -260,7 +271,8 @@ Answer process_queue(store::Db& db, const std::string& data_dir) {
     if (!c) {
       return fail(c.error().message);
     }
-    if (c->due + c->in_flight == 0) {
+    // Events a hook spooled while the worker was writing count too: it queues them within a second.
+    if (c->due + c->in_flight == 0 && queue::spooled_count(data_dir) == 0) {
       util::log::progress(1.0);
       return Answer{{{"queue", counts_json(*c)}, {"drained_by", "background worker"}}, std::nullopt};
     }
@@ -361,6 +373,16 @@ util::Result<nlohmann::json> queue_status(store::Db& db, const std::string& data
   }
   stats["match_confidence"] = confidence;
   out["stats"] = stats;
+  // Plex -> Stash (issue #27): what came back from Plex, counted since the database was made.
+  const auto imported = activity::import_summary(db);
+  out["plex_to_stash"] = {{"plays", imported.plays},
+                          {"resume_points", imported.resume_points},
+                          {"ratings", imported.ratings},
+                          {"rating_conflicts", imported.conflicts},
+                          {"echo_jobs", imported.echo_jobs},
+                          {"webhook_events_waiting", imported.inbox},
+                          {"last_import_ms", imported.last_import_ms},
+                          {"last_import_source", imported.last_source}};
   return out;
 }
 
@@ -383,12 +405,27 @@ Answer enqueue_task(const stash::PluginInput& in, store::Db& db, const std::stri
     const auto day = util::format_utc(now / 1000 - int64_t{2} * 24 * 3600, "%Y-%m-%d");
     filter = {{"updated_at", {{"value", day}, {"modifier", "GREATER_THAN"}}}};
   }
+  // "Sync all scenes" after a change of what is written (a title template, collections, a skip_*
+  // switch) queues every scene, not only those changed in Stash (issue #28).
+  std::string shaping;
+  bool reshaped = false;
+  if (in.mode == "all" && settings && settings->usable()) {
+    shaping = config::shaping_fingerprint(settings->settings);
+    const auto last = db.get_kv("shaping_fingerprint");
+    reshaped = !last || !*last || **last != shaping;
+  }
   auto stash = stash_client_for(in.server);
-  auto result = worker::enqueue_changed(*stash, db, filter, "task:" + in.mode, now, [](int64_t done, int64_t total) {
-    util::log::progress(total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0);
-  });
+  auto result = worker::enqueue_changed(
+      *stash, db, filter, "task:" + in.mode, now,
+      [](int64_t done, int64_t total) {
+        util::log::progress(total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0);
+      },
+      {}, reshaped);
   if (!result) {
     return fail("cannot list scenes in Stash: " + result.error().message);
+  }
+  if (reshaped) {
+    (void)db.put_kv("shaping_fingerprint", shaping);
   }
   nlohmann::json output = {{"scenes", result->seen}, {"queued", result->queued}, {"up_to_date", result->up_to_date}};
   if (in.mode.rfind("reconcile", 0) == 0) {
@@ -762,12 +799,41 @@ int run_worker(const std::string& data_dir, bool forever, uint16_t metrics_port)
   }
   // The metadata provider (pull mode) lives as long as this worker; with it on, a worker started
   // by a hook stays up too, since PMS may scan or browse at any time (spec 4.10).
-  auto provider = worker::ProviderHost::start_if_enabled(data_dir);
+  // Plex -> Stash (issue #27) keeps the worker up too: it polls Plex and takes its webhooks, on
+  // the provider's listener when there is one, else on a listener of its own.
+  std::unique_ptr<activity::WebhookReceiver> webhooks;
+  std::unique_ptr<net::HttpServer> webhook_server;
+  // Read once here for both the provider and the webhooks (one Stash request at start).
+  const auto loaded = worker::load_settings_for(data_dir);
+  const auto& settings = loaded.settings;
+  if (settings.plex_to_stash) {
+    forever = true;
+    if (auto receiver = activity::WebhookReceiver::open(data_dir); receiver) {
+      webhooks = std::move(*receiver);
+    } else {
+      LOG_ERROR("Plex webhooks cannot be taken: " << receiver.error().message << "; polling still works");
+    }
+  }
+  provider::OtherRoutes webhook_routes;
+  if (webhooks) {
+    webhook_routes = [w = webhooks.get()](const net::ServerRequest& r) { return w->handle(r); };
+  }
+  auto provider =
+      worker::ProviderHost::start_if_enabled(data_dir, loaded, webhook_routes, activity::k_webhook_body_limit);
   if (!provider) {
     LOG_ERROR(provider.error().message);
     provider::note_listening(false); // /healthz says so
   } else if (*provider) {
     forever = true;
+  }
+  if (webhooks && (!provider || !*provider)) {
+    if (auto server = activity::serve_webhooks(*webhooks, settings); server) {
+      webhook_server = std::move(*server);
+      LOG_INFO("taking Plex's webhooks on " << settings.provider_listen
+                                            << " ('plexsync webhook url' prints the URL to paste into Plex)");
+    } else {
+      LOG_ERROR(server.error().message << "; Plex -> Stash goes on by polling");
+    }
   }
   LOG_INFO("worker started (pid " << util::current_pid() << (forever ? ", service mode)" : ")"));
   try {
@@ -880,8 +946,16 @@ int run_plugin() {
   }
   if (!db) {
     // Nothing may be lost silently: say so loudly in Stash's log and the result.
-    LOG_ERROR("PlexSync cannot open its queue: " << db.error().message);
-    stash::write_result(nullptr, "PlexSync cannot open its queue: " + db.error().message);
+    std::string message = "PlexSync cannot open its queue: " + db.error().message;
+    if (store::is_damage(db.error())) {
+      // A worker holds the files (else it was healed above): it replaces the database now rather
+      // than at its next start (issue #31).
+      store::request_integrity_check(data_dir);
+      message += "; the running worker is replacing the damaged database now: run this again in a minute";
+    }
+    LOG_ERROR(message);
+    let_stash_read_the_log();
+    stash::write_result(nullptr, message);
     return 1;
   }
   Answer answer;
@@ -909,6 +983,9 @@ int run_plugin() {
       *answer.error += " (the queue keeps " + std::to_string(c->pending + c->in_flight) + " jobs and " +
                        std::to_string(c->dead) + " dead letters; nothing was dropped)";
     }
+  }
+  if (answer.error && store::is_damage(util::Error{*answer.error})) {
+    store::request_integrity_check(data_dir); // a running worker heals it within a second
   }
   if (answer.error) {
     LOG_ERROR(*answer.error);

@@ -1,4 +1,4 @@
-// `plexsync provider url | check | match | register | rotate-token` (spec 4.9).
+// `plexsync provider url | check | match | register | rotate-token` (spec 4.9) and `plexsync webhook url`.
 #include "cli/provider_cmd.hpp"
 
 #include <algorithm>
@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "activity/webhook.hpp"
 #include "cli/operator.hpp"
 #include "config/settings.hpp"
 #include "net/http.hpp"
@@ -150,6 +151,30 @@ int cmd_provider_url(const OperatorOptions& o) {
   }
   std::cerr << "Register the first address in Plex: Settings > Metadata Agents > Add Provider; then an agent with "
                "it as the primary provider, and choose that agent for a Movies library.\n";
+  return k_exit_ok;
+}
+
+int cmd_webhook_url(const OperatorOptions& o) {
+  const auto loaded = worker::load_settings_for(o.data_dir);
+  const auto& s = loaded.settings;
+  auto urls = activity::webhook_urls(o.data_dir, s);
+  if (!urls) {
+    std::cerr << "plexsync: error: " << urls.error().message << "\n";
+    return k_exit_problems;
+  }
+  if (o.json) {
+    std::cout << nlohmann::json{{"urls", *urls}, {"enabled", s.plex_to_stash}}.dump(2) << "\n";
+    return k_exit_ok;
+  }
+  for (const auto& u : *urls) {
+    std::cout << u << "\n";
+  }
+  if (!s.plex_to_stash) {
+    std::cerr << "note: plex_to_stash is off: the worker takes no webhooks until it is checked\n";
+  }
+  std::cerr << "Paste the first address into Plex: Settings > Webhooks > Add Webhook (Plex Pass). Plex must reach "
+               "this address: set provider_listen (e.g. 0.0.0.0:9787) and provider_public_url when Plex runs "
+               "elsewhere. Without Plex Pass, PlexSync polls Plex every plex_history_poll_seconds instead.\n";
   return k_exit_ok;
 }
 

@@ -10,6 +10,8 @@
 namespace cli {
 
 int cmd_provider_url(const OperatorOptions& o);
+// The Plex webhook URL (issue #27), for Plex's Settings > Webhooks.
+int cmd_webhook_url(const OperatorOptions& o);
 int cmd_provider_match(const OperatorOptions& o, const std::string& filename, bool manual, const std::string& title);
 int cmd_provider_rotate(const OperatorOptions& o);
 // Listener, path secret, PMS's registration, each movie library's agent, a few items matched as

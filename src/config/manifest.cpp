@@ -2,8 +2,11 @@
 
 #include <array>
 #include <sstream>
+#include <tuple>
 
 #include "config/settings.hpp"
+#include "config/shelf_rules.hpp"
+#include "util/strings.hpp"
 
 namespace config {
 namespace {
@@ -125,6 +128,57 @@ std::string render_settings_doc() {
     d << "| `" << s.key << "` | " << yaml_type(s.type) << (s.required ? " (required)" : "") << " | " << def << " | "
       << range << " | " << described(s) << " |\n";
   }
+  // Issue #28's example tables: | wish | `setting` | `value` | result |, each row checked by a unit test.
+  using Example = std::tuple<const char*, const char*, const char*, const char*>;
+  const auto examples = [&d](const char* header, std::initializer_list<Example> rows) {
+    d << header;
+    for (const auto& [wish, key, text, result] : rows) {
+      d << "| " << wish << " | `" << key << "` | `" << text << "` | " << result << " |\n";
+    }
+  };
+  // Checked by TitleTemplateDocs against this sample scene.
+  d << "\n## Examples: titles from templates\n\n"
+       "For a scene titled \"Sunset Walk\" (code AB-123, 2024-06-01, studio Studio North under North Group, "
+       "performers Léa Dubois and Mika Tanaka, number 3 in the group Summer Series, file "
+       "Sunset.Walk.1080p.mp4). A field that is empty takes the text between it and its neighbour with it, so "
+       "`{code} - {title}` on a scene without a code is just the title; `{title|filename}` uses the file name "
+       "when the scene has no title. Write `{{` and `}}` for braces.\n\n";
+  examples(
+      "| wish | setting | template | result |\n|---|---|---|---|\n",
+      {Example{"date-first titles", "title_template", "{date} {title}", "2024-06-01 Sunset Walk"},
+       Example{"studio before the title", "title_template", "{studio} - {title|filename}",
+               "Studio North - Sunset Walk"},
+       Example{"series in order", "title_template", "{group} {group_index} - {title}", "Summer Series 3 - Sunset Walk"},
+       Example{"who is in it", "title_template", "{title} ({performers})", "Sunset Walk (Léa Dubois, Mika Tanaka)"},
+       Example{"network, studio, code", "title_template", "[{parent_studio} / {studio}] {code}",
+               "[North Group / Studio North] AB-123"},
+       Example{"sorted by studio, then date", "sort_title_template", "{studio} {date}", "Studio North 2024-06-01"},
+       Example{"sorted by year, then title", "sort_title_template", "{year} {title}", "2024 Sunset Walk"}});
+  d << "\n## Examples: shelves from rules\n\n"
+       "For the same scene, marked organized, with the tags Outdoor (under the parent tag Setting), "
+       "Series/Coastline, 4K (under Technical) and 60fps, Léa Dubois a favourite performer. `collections` holds "
+       "rules separated by `;`, each `SOURCE`, `SOURCE:ARG` or either followed by `=> NAME`, where `{name}` in NAME "
+       "is what the source gave (a studio, group, tag or performer name); `collection_prefix` goes in front of "
+       "every name. Sources: "
+    << util::join(collection_sources(), ", ")
+    << ". `tag:` takes a glob (`*` any run, `?` one character, case ignored); `tag_parent:` the tags directly "
+       "under a parent tag. Empty `collections` keeps the boxes above it (studio, parent studio, groups). A scene "
+       "that stops matching a rule leaves that collection; a collection PlexSync's own edit created is deleted from "
+       "Plex once empty and gets the studio, group, performer or tag image as its poster, once; collections that "
+       "were in Plex before are never given a poster or deleted. `genre_include` and `genre_exclude` take globs "
+       "or `parent:NAME` (that tag and the tags directly under it), separated by `;`; exclude wins, an empty "
+       "include lets every tag through.\n\n";
+  examples(
+      "| wish | setting | value | result |\n|---|---|---|---|\n",
+      {Example{"studio shelves", "collections", "studio => Studio: {name}", "Studio: Studio North"},
+       Example{"studio and network", "collections", "studio; parent_studio", "Studio North, North Group"},
+       Example{"series from a tag family", "collections", "tag:Series/*", "Series/Coastline"},
+       Example{"the tags under a parent tag", "collections", "tag_parent:Setting", "Outdoor"},
+       Example{"favourite performers", "collections", "performer:favorite => ★ {name}", "★ Léa Dubois"},
+       Example{"groups as series", "collections", "group => {name} (series)", "Summer Series (series)"},
+       Example{"one shelf of organized scenes", "collections", "organized:Organized", "Organized"},
+       Example{"genres without technical tags", "genre_exclude", "parent:Technical; *fps", "Outdoor, Series/Coastline"},
+       Example{"only setting tags as genres", "genre_include", "parent:Setting", "Outdoor"}});
   return d.str();
 }
 

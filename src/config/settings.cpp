@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/shelf_rules.hpp"
+#include "config/title_template.hpp"
 #include "net/http.hpp"
 #include "util/log.hpp"
 #include "util/path.hpp"
@@ -74,8 +76,28 @@ const std::array k_table{
                 "Checked: also add a collection for the parent studio"},
     SettingSpec{"collection_groups", "Groups as collections", SettingType::boolean, &S::collection_groups, 0, 0, false,
                 false, "Checked: also add a collection for each Stash group (movie) the scene belongs to"},
+    SettingSpec{"title_template", "Title template", SettingType::string, &S::title_template, 0, 0, false, false,
+                "Plex title built from scene fields, e.g. '{date} {studio} - {title|filename}': {title} {code} "
+                "{date} {year} {studio} {parent_studio} {performers} {group} {group_index} {filename}, '|' for a "
+                "fallback; empty = the scene title"},
+    SettingSpec{"sort_title_template", "Sort title template", SettingType::string, &S::sort_title_template, 0, 0, false,
+                false, "Plex sort title from the same fields, e.g. '{studio} {date}'; empty = Plex's own"},
     SettingSpec{"collection_prefix", "Collection prefix", SettingType::string, &S::collection_prefix, 0, 0, false,
                 false, "Text put before every collection name PlexSync writes, e.g. 'Studio: '"},
+    SettingSpec{"collections", "Collection rules", SettingType::string, &S::collections, 0, 0, false, false,
+                "Which Plex collections a scene joins, rules separated by ';', e.g. 'studio => Studio: {name}; "
+                "tag:Series/*; performer:favorite => ★ {name}'. Sources: studio, parent_studio, group, tag:GLOB, "
+                "tag_parent:NAME, performer:all, performer:favorite, organized:NAME; empty = the boxes above"},
+    SettingSpec{"skip_collection_posters", "Skip collection posters", SettingType::boolean, &S::skip_collection_posters,
+                0, 0, false, false,
+                "Checked: collections PlexSync creates get no poster (else the studio, group, performer or tag image "
+                "from Stash, uploaded once)"},
+    SettingSpec{"genre_include", "Tags as genres", SettingType::string, &S::genre_include, 0, 0, false, false,
+                "Only these Stash tags become Plex genres: names or globs separated by ';' (e.g. 'Series/*; "
+                "parent:Positions' for a tag and the tags under it); empty = every tag"},
+    SettingSpec{"genre_exclude", "Tags never genres", SettingType::string, &S::genre_exclude, 0, 0, false, false,
+                "Stash tags that never become Plex genres, in the same form (e.g. 'parent:Technical; *fps'); wins "
+                "over the include list"},
     SettingSpec{"tagline_source", "Tagline from", SettingType::string, &S::tagline_source, 0, 0, false, false,
                 "none, code (studio code), director or url (first scene URL); empty = none"},
     SettingSpec{"content_rating", "Content rating", SettingType::string, &S::content_rating, 0, 0, false, false,
@@ -188,6 +210,17 @@ const std::array k_table{
                 &S::provider_skip_image_upload, 0, 0, false, false,
                 "Checked: in PlexSync-agent libraries the cover is not uploaded into Plex as poster and background; "
                 "only for a provider address Plex's image proxy can reach (a public provider_public_url)"},
+    SettingSpec{"plex_to_stash", "Plex -> Stash: plays, resume, ratings", SettingType::boolean, &S::plex_to_stash, 0, 0,
+                false, false,
+                "Checked: what you watch and rate in Plex comes back to Stash (play history, resume point, rating); "
+                "the running worker polls Plex and takes Plex's webhooks ('plexsync webhook url')"},
+    SettingSpec{"plex_to_stash_accounts", "Plex -> Stash: other accounts", SettingType::string,
+                &S::plex_to_stash_accounts, 0, 0, false, false,
+                "Plex account names (home users) whose plays and ratings also count, separated by commas; empty = "
+                "the server owner only"},
+    SettingSpec{"plex_history_poll_seconds", "Plex -> Stash: poll every (s)", SettingType::number,
+                &S::plex_history_poll_seconds, -1, 86400, false, false,
+                "How often the worker asks Plex for new plays and ratings; -1 = never (webhooks only)"},
 };
 
 const std::array k_retired{
@@ -343,7 +376,50 @@ void check_provider(LoadResult& result) {
   }
 }
 
+// Issue #28: a rule or filter that does not parse is reported and holds its list as Plex has it:
+// neither half applied nor replaced by what the booleans alone would write.
+void check_shelf_rules(LoadResult& result) {
+  auto& s = result.settings;
+  if (util::trim(s.collections).empty()) {
+    s.collections.clear();
+  } else if (auto rules = parse_collection_rules(s.collections); !rules) {
+    result.problems.push_back({"collections",
+                               "collections: " + rules.error().message +
+                                   "; until it is fixed PlexSync leaves every item's collections as they are",
+                               false});
+    s.hold_collections = true;
+  }
+  for (auto [key, text] :
+       {std::pair{"genre_include", &s.genre_include}, std::pair{"genre_exclude", &s.genre_exclude}}) {
+    if (util::trim(*text).empty()) {
+      text->clear();
+    } else if (auto patterns = parse_tag_filter(*text); !patterns) {
+      result.problems.push_back({key,
+                                 std::string(key) + ": " + patterns.error().message +
+                                     "; until it is fixed PlexSync leaves every item's genres as they are",
+                                 false});
+      s.hold_genres = true;
+    }
+  }
+}
+
 } // namespace
+
+std::string shaping_fingerprint(const Settings& s) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& spec : settings_table()) {
+    const std::string_view key = spec.key;
+    const bool shapes = key.rfind("skip_", 0) == 0 || key.rfind("collection", 0) == 0 || key == "title_template" ||
+                        key == "sort_title_template" || key == "tagline_source" || key == "content_rating" ||
+                        key == "tag_mode" || key == "max_tags" || key == "poster_shape" || key == "poster_from_group" ||
+                        key == "stash_url_for_plex" || key.rfind("genre_", 0) == 0;
+    if (!shapes) {
+      continue;
+    }
+    std::visit([&](auto member) { j[spec.key] = s.*member; }, spec.member);
+  }
+  return j.dump();
+}
 
 std::optional<Listen> parse_listen(const std::string& text) {
   const auto colon = text.rfind(':');
@@ -473,6 +549,21 @@ LoadResult load_settings(const nlohmann::json& plugin_map) {
     s.content_rating.clear();
   }
   check_provider(result);
+  // Issue #28: a template that does not parse is reported and not applied (never half of it).
+  for (auto [key, text] :
+       {std::pair{"title_template", &s.title_template}, std::pair{"sort_title_template", &s.sort_title_template}}) {
+    if (util::trim(*text).empty()) {
+      text->clear();
+    } else if (auto parsed = parse_title_template(*text); !parsed) {
+      result.problems.push_back({key,
+                                 std::string(key) + ": " + parsed.error().message + "; until it is fixed " +
+                                     (std::string_view(key) == "title_template" ? "the scene title is used as it is"
+                                                                                : "Plex keeps its own sort title"),
+                                 false});
+      text->clear();
+    }
+  }
+  check_shelf_rules(result);
   if (s.plex_url.empty()) {
     result.problems.push_back({"plex_url",
                                "plex_url is not set: enter your Plex address (e.g. http://192.168.1.20:32400) under "

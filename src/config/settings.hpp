@@ -42,9 +42,15 @@ struct Settings {
   bool collection_parent_studio = false;
   bool collection_groups = false;
   std::string collection_prefix;
-  std::string tagline_source = "none"; // none | code | director | url
-  std::string content_rating;          // e.g. XXX; empty = leave Plex's
-  std::string tag_mode = "replace";    // replace | merge
+  std::string collections;              // collection rules (config/shelf_rules.hpp); empty = from the booleans above
+  std::string genre_include;            // tag globs or parent:NAME, ';'-separated; empty = every tag
+  std::string genre_exclude;            // the same; wins over genre_include
+  bool skip_collection_posters = false; // else: collections PlexSync creates get their source's image
+  std::string title_template;           // e.g. "{date} {title|filename}"; empty = the scene title as it is
+  std::string sort_title_template;      // Plex's sort title; empty = Plex's own
+  std::string tagline_source = "none";  // none | code | director | url
+  std::string content_rating;           // e.g. XXX; empty = leave Plex's
+  std::string tag_mode = "replace";     // replace | merge
   int max_tags = 50;
   int match_min_score = 75;    // percent; weaker matches are uncertain
   bool skip_plex_scan = false; // else: ask Plex to scan a scene's folder when it has no item for it
@@ -82,6 +88,14 @@ struct Settings {
   bool skip_refresh_on_change = false;     // pull libraries: no refresh when a scene changes
   bool skip_bind_unmatched = false;        // pull libraries: items PMS left unmatched are not bound
   bool provider_skip_image_upload = false; // pull libraries: covers are not uploaded into PMS
+  // Plex -> Stash (issue #27): plays, resume points and ratings made in Plex reach Stash.
+  bool plex_to_stash = false;
+  std::string plex_to_stash_accounts;  // other Plex accounts (home users) by name; the owner always counts
+  int plex_history_poll_seconds = 300; // -1 = no polling (webhooks only)
+  // Not settings: set by validation when `collections` or a genre filter does not parse. Until it
+  // is fixed that list is left as Plex has it, neither written from the booleans nor emptied.
+  bool hold_collections = false;
+  bool hold_genres = false;
 };
 
 enum class SettingType { string, number, boolean };
@@ -119,6 +133,11 @@ struct Listen {
   uint16_t port = 0;
 };
 std::optional<Listen> parse_listen(const std::string& text);
+
+// The settings that decide what is written to Plex (titles and their templates, which fields,
+// collections, posters), as one text: when it differs from the one the last "Sync all scenes"
+// recorded, that task queues every scene again, not only those changed in Stash (issue #28).
+std::string shaping_fingerprint(const Settings& s);
 
 struct Problem {
   std::string key;

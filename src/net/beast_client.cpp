@@ -257,9 +257,27 @@ private:
     beast::error_code result = asio::error::would_block;
     lowest().expires_after(timeout);
     start([&result](beast::error_code ec, auto&&...) { result = ec; });
-    ioc_.restart();
-    ioc_.run();
+    drive([this] { lowest().cancel(); });
     return result;
+  }
+
+  [[nodiscard]] bool aborted() const { return options_.abort != nullptr && options_.abort->load(); }
+
+  // Runs the pending operation to its end; when the owner aborts, cancel() ends it early.
+  template <typename Cancel> void drive(Cancel&& cancel) {
+    ioc_.restart();
+    if (options_.abort == nullptr) {
+      ioc_.run();
+      return;
+    }
+    bool cancelled = false;
+    while (!ioc_.stopped()) {
+      ioc_.run_for(std::chrono::milliseconds(100));
+      if (!cancelled && aborted()) {
+        cancel();
+        cancelled = true;
+      }
+    }
   }
 
   std::chrono::milliseconds remaining(Clock::time_point deadline, int phase_ms) const {
@@ -281,8 +299,10 @@ private:
     beast::error_code cec = asio::error::would_block;
     stream->expires_after(remaining(deadline, options_.connect_timeout_ms));
     stream->async_connect(endpoints, [&cec](beast::error_code e, const tcp::endpoint&) { cec = e; });
-    ioc_.restart();
-    ioc_.run();
+    drive([&stream] { stream->cancel(); });
+    if (aborted()) {
+      return tl::unexpected(error(TransportFailure::aborted, "stopped: PlexSync is shutting down"));
+    }
     if (cec == beast::error::timeout) {
       return tl::unexpected(error(TransportFailure::connect_timeout, "no connection to " + base.display() + " within " +
                                                                          std::to_string(options_.connect_timeout_ms) +
@@ -391,6 +411,9 @@ private:
   }
 
   TransportError classify_io(const beast::error_code& ec, Clock::time_point deadline, const char* phase) {
+    if (aborted()) {
+      return error(TransportFailure::aborted, std::string("stopped while ") + phase + ": PlexSync is shutting down");
+    }
     if (ec == beast::error::timeout) {
       if (Clock::now() >= deadline) {
         return error(TransportFailure::deadline, std::string("overall deadline exceeded while ") + phase);

@@ -18,6 +18,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "net/accept_wake.hpp"
+#include "net/beast_request.hpp"
 #include "net/server.hpp"
 #include "util/fatal.hpp"
 #include "util/strings.hpp"
@@ -52,24 +53,7 @@ public:
   ~BeastServer() override { stop(); }
 
   void listen(const std::string& host, uint16_t port) {
-    beast::error_code ec;
-    const auto address = asio::ip::make_address(host, ec);
-    if (ec) {
-      throw util::Fatal("cannot listen on '" + host + "': not an IP address");
-    }
-    const tcp::endpoint endpoint(address, port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) {
-      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-      acceptor_.bind(endpoint, ec);
-    }
-    if (!ec) {
-      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    }
-    if (ec) {
-      throw util::Fatal("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
-    }
-    port_ = acceptor_.local_endpoint().port();
+    port_ = open_acceptor(acceptor_, host, port);
     accept_thread_ = std::thread([this] { accept_loop(); });
     if (limits_.receive_ms > 0) {
       watchdog_thread_ = std::thread([this] { watchdog(); });
@@ -149,23 +133,10 @@ private:
     }
   }
 
-  static std::string peer_of(const tcp::socket& socket) {
-    beast::error_code ec;
-    const auto endpoint = socket.remote_endpoint(ec);
-    if (ec) {
-      return {};
-    }
-    auto address = endpoint.address();
-    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-      address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-    }
-    return address.to_string();
-  }
-
   void serve(std::unique_ptr<tcp::socket> socket) {
     beast::error_code ec;
     socket->set_option(tcp::no_delay(true), ec);
-    const auto peer = peer_of(*socket);
+    const auto peer = peer_address(*socket);
     if (limits_.admit && !limits_.admit(peer)) {
       // Refused before anything is read: a short answer, then the connection closes.
       const std::string refused = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -236,17 +207,7 @@ private:
         break;
       }
       auto msg = parser.release();
-      ServerRequest request;
-      request.peer = peer;
-      request.method = std::string(msg.method_string());
-      request.target = std::string(msg.target());
-      const auto q = request.target.find('?');
-      request.path = util::percent_decode(request.target.substr(0, q), false);
-      request.query = q == std::string::npos ? "" : request.target.substr(q + 1);
-      for (const auto& field : msg) {
-        request.headers.push_back(Header{std::string(field.name_string()), std::string(field.value())});
-      }
-      request.body = std::move(msg.body());
+      auto request = to_server_request(msg, peer);
       ServerResponse response;
       try {
         response = handler_(request);
@@ -263,18 +224,7 @@ private:
           break;
         }
       }
-      if (request.method == "HEAD" && !response.body.empty()) {
-        // A HEAD answer is the head alone (RFC 9110 9.3.2), with the length a GET would have: a
-        // body here would be read as the start of the next answer on a kept-alive connection.
-        bool has_length = false;
-        for (const auto& h : response.headers) {
-          has_length = has_length || util::iequals(h.name, "Content-Length");
-        }
-        if (!has_length) {
-          response.headers.push_back(Header{"Content-Length", std::to_string(response.body.size())});
-        }
-        response.body.clear();
-      }
+      drop_body_for_head(request, response);
       if (!write_response(stream, raw, response) || !msg.keep_alive()) {
         break;
       }
@@ -403,6 +353,20 @@ std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port,
   }
   server->listen(host, port);
   return server;
+}
+
+void drop_body_for_head(const ServerRequest& request, ServerResponse& response) {
+  if (request.method != "HEAD" || response.body.empty()) {
+    return;
+  }
+  bool has_length = false;
+  for (const auto& h : response.headers) {
+    has_length = has_length || util::iequals(h.name, "Content-Length");
+  }
+  if (!has_length) {
+    response.headers.push_back(Header{"Content-Length", std::to_string(response.body.size())});
+  }
+  response.body.clear();
 }
 
 const char* status_reason(int status) {

@@ -116,6 +116,8 @@ const char* to_string(TransportFailure failure) {
     return "response too large";
   case TransportFailure::protocol:
     return "protocol error";
+  case TransportFailure::aborted:
+    return "stopped";
   }
   return "unknown";
 }

@@ -2,6 +2,7 @@
 // implementation live in their own .cpp files behind these types.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,6 +62,7 @@ enum class TransportFailure {
   tls,             // handshake or certificate verification failed
   too_large,       // the response exceeded the size limit
   protocol,        // not parseable as HTTP
+  aborted,         // ClientOptions::abort was set while the call was in flight
 };
 const char* to_string(TransportFailure failure);
 
@@ -78,6 +80,9 @@ struct ClientOptions {
   size_t max_response_bytes = size_t{64} * 1024U * 1024U;
   bool verify_tls = true;
   std::string ca_file; // empty: SSL_CERT_FILE, then the usual Debian/Alpine bundle paths
+  // Set to true by its owner (shutting down): a call in flight ends within a tenth of a second
+  // with TransportFailure::aborted, whatever the server does. Must outlive the client.
+  const std::atomic<bool>* abort = nullptr;
 };
 
 class HttpClient {

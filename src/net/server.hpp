@@ -79,6 +79,34 @@ struct ServerTls {
 std::unique_ptr<HttpServer> start_server(const std::string& host, uint16_t port, Handler handler,
                                          const ServerTls& tls = {}, ServerLimits limits = {});
 
+// A listener open to more than a test (the metadata provider, issue #31): plain HTTP, one I/O
+// thread for every connection and a fixed pool of handler threads, so no client can make it grow.
+struct PooledLimits {
+  size_t body_bytes = size_t{64} * 1024U;  // larger: 413 and the connection closes
+  size_t header_bytes = size_t{8} * 1024U; // larger: 431 and the connection closes
+  int receive_ms = 10'000;                 // a request, once its first byte came, must arrive within this
+  int idle_ms = 5'000;                     // a connection waiting this long for a request closes
+  int send_ms = 10'000;                    // an answer the client does not take within this: closed
+  int max_connections = 256;               // at the cap, the longest-waiting idle or slow connection goes
+  int max_per_source = 16;                 // connections one address holds at once; more: 503, closed
+  int workers = 8;                         // handler threads
+  int max_queued = 64;                     // requests waiting for a handler; more: 503 at once
+  // Checked on the TCP peer address before anything is read; false: 403, closed, nothing read.
+  std::function<bool(const std::string& peer)> admit;
+  // Told of each connection or request turned away ("source", "per_source", "overload",
+  // "evicted", "idle", "unread", "too_large"), for the caller's counters.
+  std::function<void(const char* reason)> on_refused;
+};
+
+// Throws util::Fatal when it cannot bind. Handler answers carry no fault directives here (they
+// are ignored) and no WebSocket upgrades.
+std::unique_ptr<HttpServer> start_pooled_server(const std::string& host, uint16_t port, Handler handler,
+                                                PooledLimits limits);
+
+// A HEAD answer is the head alone (RFC 9110 9.3.2) with the length a GET would have: a body would
+// be read as the start of the next answer on a kept-alive connection.
+void drop_body_for_head(const ServerRequest& request, ServerResponse& response);
+
 const char* status_reason(int status);
 
 } // namespace net

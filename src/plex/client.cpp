@@ -253,6 +253,15 @@ bool looks_like_xml(const std::string& body) {
   return first != std::string::npos && body[first] == '<';
 }
 
+// A web page rather than Plex's XML (issue #31: a login portal's page was called XML).
+bool looks_like_html(const net::Response& res) {
+  if (const auto* type = res.header("Content-Type"); type != nullptr && util::to_lower(*type).find("text/html") == 0) {
+    return true;
+  }
+  const auto head = util::to_lower(res.body.substr(0, 512));
+  return head.find("<!doctype html") != std::string::npos || head.find("<html") != std::string::npos;
+}
+
 } // namespace
 
 Result<nlohmann::json> PlexClient::read(const std::string& target) {
@@ -266,11 +275,20 @@ Result<nlohmann::json> PlexClient::read(const std::string& target) {
     if (!looks_like_xml(res->body)) {
       return container(*res);
     }
+    if (looks_like_html(*res)) {
+      return tl::unexpected(bad("a web page (HTML) instead of Plex's answer (HTTP " + std::to_string(res->status) +
+                                "): plex_url reaches something other than Plex, such as a login page or a proxy's "
+                                "page; point plex_url at Plex itself (http://<host>:32400)"));
+    }
     if (attempt == 1) {
       return tl::unexpected(bad("XML instead of the JSON asked for (Accept: application/json), twice: a proxy in front "
                                 "of Plex may drop the Accept header; point plex_url at Plex itself"));
     }
   }
+}
+
+Result<nlohmann::json> PlexClient::get(const std::string& target) {
+  return read(target);
 }
 
 Result<std::string> PlexClient::identity() {
@@ -332,6 +350,7 @@ Item item_of(const nlohmann::json& m, const nlohmann::json& mc) {
   }
   item.guid = as_string(m, "guid");
   item.title = as_string(m, "title");
+  item.title_sort = as_string(m, "titleSort");
   item.summary = as_string(m, "summary");
   item.studio = as_string(m, "studio");
   item.originally_available_at = as_string(m, "originallyAvailableAt");
@@ -341,6 +360,7 @@ Item item_of(const nlohmann::json& m, const nlohmann::json& mc) {
   if (m.contains("userRating") && m.at("userRating").is_number()) {
     item.user_rating = m.at("userRating").get<double>();
   }
+  item.last_rated_at = as_int(m, "lastRatedAt");
   item.genres = tag_names(m, "Genre");
   item.collections = tag_names(m, "Collection");
   if (m.contains("Role") && m.at("Role").is_array()) {
@@ -512,6 +532,47 @@ std::vector<Params> split_edit(const Params& params, size_t max_query_bytes) {
     out.push_back(std::move(current));
   }
   return out;
+}
+
+Result<std::vector<CollectionSummary>> PlexClient::collections(const std::string& section_key) {
+  // python-plexapi's LibrarySection.collections(): a search of type 18 (collection), paged.
+  std::vector<CollectionSummary> out;
+  constexpr int64_t k_page = 200;
+  constexpr int64_t k_max_pages = 100; // 20,000 collections: a bound against a PMS that pages forever
+  int64_t seen = 0;
+  for (int64_t start = 0; start < k_page * k_max_pages; start += k_page) {
+    TRY_ASSIGN(const auto mc, read("/library/sections/" + util::percent_encode(section_key) +
+                                   "/all?type=18&X-Plex-Container-Start=" + std::to_string(start) +
+                                   "&X-Plex-Container-Size=" + std::to_string(k_page)));
+    // JSON answers carry collections as Metadata; python-plexapi reads the XML's Directory
+    // elements. Either is taken.
+    size_t got = 0;
+    for (const char* element : {"Metadata", "Directory"}) {
+      if (!mc.contains(element) || !mc.at(element).is_array()) {
+        continue;
+      }
+      for (const auto& m : mc.at(element)) {
+        if (auto rk = as_string(m, "ratingKey"); !rk.empty()) {
+          out.push_back({std::move(rk), as_string(m, "title"), as_int(m, "childCount"), as_int(m, "smart") != 0});
+        }
+        ++got;
+      }
+    }
+    seen += static_cast<int64_t>(got);
+    const auto total = mc.contains("totalSize") ? as_int(mc, "totalSize") : seen;
+    if (got == 0 || seen >= total) {
+      break;
+    }
+  }
+  return out;
+}
+
+Result<void> PlexClient::delete_collection(const std::string& rating_key) {
+  auto res = send("DELETE", "/library/collections/" + util::percent_encode(rating_key));
+  if (!res) {
+    return tl::unexpected(res.error());
+  }
+  return {};
 }
 
 Result<void> PlexClient::scan(const std::string& section_key, const std::string& folder) {

@@ -77,6 +77,7 @@ struct Item {
   std::string section_id;
   std::string guid; // the identity its agent gave it (local://... while unmatched)
   std::string title;
+  std::string title_sort; // titleSort
   std::string summary;
   std::string studio;
   std::string originally_available_at;
@@ -84,6 +85,7 @@ struct Item {
   std::string content_rating;
   int64_t year = 0;
   std::optional<double> user_rating;
+  int64_t last_rated_at = 0; // when the token's account rated it (0: never or not told)
   std::vector<std::string> genres;
   std::vector<std::string> actors;
   std::vector<std::string> actor_photos; // Role.thumb, parallel to actors
@@ -93,6 +95,14 @@ struct Item {
   // Read with others in one request (items()): such answers may be partial, tag lists cut short
   // and no locks listed, as python-plexapi assumes; worker::complete_enough decides.
   bool batched = false;
+};
+
+// A collection as a library lists it (type 18).
+struct CollectionSummary {
+  std::string rating_key;
+  std::string title;
+  int64_t child_count = 0;
+  bool smart = false;
 };
 
 using Params = std::vector<std::pair<std::string, std::string>>;
@@ -125,6 +135,10 @@ public:
   enum class ImageSlot { poster, background };
   Result<void> upload_image(const std::string& rating_key, ImageSlot slot, const std::string& bytes,
                             const std::string& content_type);
+  // Every collection of a section (GET .../all?type=18, paged), and one deleted
+  // (DELETE /library/collections/{ratingKey}), as python-plexapi lists and deletes them.
+  Result<std::vector<CollectionSummary>> collections(const std::string& section_key);
+  Result<void> delete_collection(const std::string& rating_key);
   // Partial scan of one folder (as PMS sees it) of a section.
   Result<void> scan(const std::string& section_key, const std::string& folder);
   // Pull libraries: PUT /library/metadata/{id}/refresh makes PMS fetch the item's metadata from
@@ -135,6 +149,8 @@ public:
   // The provider and agent API of PMS 1.43+ (spec 2.10), for `plexsync provider register`: any
   // method and target; the answer's MediaContainer (an empty object for an empty answer).
   Result<nlohmann::json> call(const std::string& method, const std::string& target);
+  // GET target's MediaContainer (read-only listings such as the play history and /accounts).
+  Result<nlohmann::json> get(const std::string& target);
   [[nodiscard]] int64_t requests_sent() const { return requests_; }
 
 private:

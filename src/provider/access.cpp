@@ -131,23 +131,50 @@ bool reachable_from_internet(const std::string& url) {
   return true;
 }
 
+std::string RateLimiter::source_of(const std::string& peer) {
+  // A v6 host picks any address of its /64 at will: that network is one source. A v4 address
+  // costs a LAN client a visible claim each, so it stays one source alone.
+  bool v4 = false;
+  const auto bytes = to_bytes(peer, v4);
+  if (!bytes || v4) {
+    return peer;
+  }
+  auto net = *bytes;
+  std::fill(net.begin() + 8, net.end(), uint8_t{0});
+  return boost::asio::ip::address_v6(net).to_string() + "/64";
+}
+
+double RateLimiter::refilled(const Bucket& b, int64_t now_ms) const {
+  return std::min(burst_,
+                  b.tokens + static_cast<double>(std::max<int64_t>(0, now_ms - b.last_ms)) * per_second_ / 1000.0);
+}
+
 bool RateLimiter::admit(const std::string& peer, int64_t now_ms) {
-  constexpr size_t k_max_sources = 4096;
+  const auto source = source_of(peer);
   const std::lock_guard lock(mutex_);
-  if (buckets_.size() >= k_max_sources && buckets_.count(peer) == 0U) {
-    buckets_.clear(); // that many sources at once: start over rather than grow without bound
+  auto it = buckets_.find(source);
+  Bucket* bucket = nullptr;
+  if (it != buckets_.end()) {
+    bucket = &it->second;
+  } else {
+    if (buckets_.size() >= max_sources_ && now_ms - last_prune_ms_ >= 1000) {
+      // Forget only sources whose bucket is full again: they are owed nothing, so a client that
+      // touches thousands of addresses never resets anyone's limit, its own included.
+      last_prune_ms_ = now_ms;
+      std::erase_if(buckets_, [&](const auto& entry) { return refilled(entry.second, now_ms) >= burst_; });
+    }
+    if (buckets_.size() < max_sources_) {
+      bucket = &buckets_.try_emplace(source, Bucket{burst_, now_ms}).first->second;
+    } else {
+      bucket = &overflow_; // every source beyond the table shares one bucket
+    }
   }
-  auto [it, fresh] = buckets_.try_emplace(peer, Bucket{burst_, now_ms});
-  auto& b = it->second;
-  if (!fresh) {
-    b.tokens = std::min(burst_, b.tokens + static_cast<double>(std::max<int64_t>(0, now_ms - b.last_ms)) * per_second_ /
-                                               1000.0);
-    b.last_ms = std::max(b.last_ms, now_ms); // a clock set back must not refill twice
-  }
-  if (b.tokens < 1) {
+  bucket->tokens = refilled(*bucket, now_ms);
+  bucket->last_ms = std::max(bucket->last_ms, now_ms); // a clock set back must not refill twice
+  if (bucket->tokens < 1) {
     return false;
   }
-  b.tokens -= 1;
+  bucket->tokens -= 1;
   return true;
 }
 

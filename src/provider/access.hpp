@@ -36,11 +36,14 @@ private:
 // false for anything that is not an absolute http(s) URL.
 bool reachable_from_internet(const std::string& url);
 
-// A token bucket per source address (spec 6: 200 requests a second, bursts of 1000), so one
-// client cannot flood the worker; a PMS scan stays far below it.
+// A token bucket per source (spec 6: 200 requests a second, bursts of 1000), so one client cannot
+// flood the worker; a PMS scan stays far below it. A source is a v4 address or a v6 /64. The table
+// holds max_sources sources; past that, only sources whose bucket has refilled are forgotten and
+// new ones share one overflow bucket, so spraying addresses resets no limit.
 class RateLimiter {
 public:
-  RateLimiter(double per_second = 200, double burst = 1000) : per_second_(per_second), burst_(burst) {}
+  RateLimiter(double per_second = 200, double burst = 1000, size_t max_sources = 4096)
+      : per_second_(per_second), burst_(burst), max_sources_(max_sources), overflow_{burst, 0} {}
   bool admit(const std::string& peer, int64_t now_ms);
   // For benchmarks and fuzzing, which measure answers rather than the flood limit.
   void set(double per_second, double burst) {
@@ -48,17 +51,23 @@ public:
     per_second_ = per_second;
     burst_ = burst;
     buckets_.clear();
+    overflow_ = Bucket{burst, 0};
   }
+  static std::string source_of(const std::string& peer);
 
 private:
   struct Bucket {
     double tokens = 0;
     int64_t last_ms = 0;
   };
+  [[nodiscard]] double refilled(const Bucket& b, int64_t now_ms) const;
   double per_second_;
   double burst_;
+  size_t max_sources_;
   std::mutex mutex_;
   std::map<std::string, Bucket> buckets_;
+  Bucket overflow_;
+  int64_t last_prune_ms_ = 0;
 };
 
 } // namespace provider

@@ -56,11 +56,45 @@ util::Result<void> upsert_snapshot(store::Db& db, const stash::Scene& scene, int
 
 } // namespace
 
-util::Result<void> store_scene(store::Db& db, const stash::Scene& scene, const match::PathMap& map, int64_t now_ms) {
+util::Result<std::vector<std::string>> store_scene(store::Db& db, const stash::Scene& scene, const match::PathMap& map,
+                                                   int64_t now_ms) {
   TRY_ASSIGN(auto txn, store::Txn::begin(db));
+  // A file belongs to one scene in Stash: one this scene has now left the scene that had it (a
+  // merge moves the files and fires no hook for the scene merged away; issue #31).
+  std::set<std::string> losers;
+  {
+    TRY_ASSIGN(auto had,
+               db.prepare("SELECT DISTINCT scene_id FROM stash_files WHERE path_fold = ?1 AND scene_id <> ?2"));
+    TRY_ASSIGN(auto drop, db.prepare("DELETE FROM stash_files WHERE path_fold = ?1 AND scene_id <> ?2"));
+    for (const auto& file : scene.files) {
+      const auto fold = match::fold_path(file.path);
+      had.bind(1, fold).bind(2, scene.id);
+      while (true) {
+        TRY_ASSIGN(const bool row, had.step());
+        if (!row) {
+          break;
+        }
+        losers.insert(had.text_at(0));
+      }
+      had.reset();
+      TRY(drop.bind(1, fold).bind(2, scene.id).run());
+      drop.reset();
+    }
+  }
   TRY(insert_files(db, scene, map));
   TRY(upsert_snapshot(db, scene, now_ms));
-  return txn.commit();
+  std::vector<std::string> emptied;
+  TRY_ASSIGN(auto left, db.prepare("SELECT count(*) FROM stash_files WHERE scene_id = ?1"));
+  for (const auto& id : losers) {
+    left.bind(1, id);
+    TRY_ASSIGN(const bool row, left.step());
+    if (row && left.int_at(0) == 0) {
+      emptied.push_back(id);
+    }
+    left.reset();
+  }
+  TRY(txn.commit());
+  return emptied;
 }
 
 util::Result<void> forget_scene(store::Db& db, const std::string& scene_id) {
@@ -71,6 +105,12 @@ util::Result<void> forget_scene(store::Db& db, const std::string& scene_id) {
     TRY(stmt.bind(1, scene_id).run());
   }
   return txn.commit();
+}
+
+util::Result<bool> has_snapshot(store::Db& db, const std::string& scene_id) {
+  TRY_ASSIGN(auto stmt, db.prepare("SELECT 1 FROM scene_snapshots WHERE scene_id = ?1"));
+  stmt.bind(1, scene_id);
+  return stmt.step();
 }
 
 util::Result<std::optional<Snapshot>> load_snapshot(store::Db& db, const std::string& scene_id) {
@@ -211,9 +251,18 @@ util::Result<BuildReport> build_catalog(stash::StashClient& stash, store::Db& db
   }
   known.reset();
   for (const auto& id : gone) {
+    // A scene deleted while the pages were read moves every later scene one page up, so one of
+    // them was never seen although Stash has it (issue #31 dropped it). Stash is asked about each.
+    TRY_ASSIGN(const auto still, stash.find_scene(id));
+    if (still) {
+      TRY(store_scene(db, *still, map, now_ms));
+      ++report.scenes;
+      report.files += static_cast<int64_t>(still->files.size());
+      continue;
+    }
     TRY(forget_scene(db, id));
+    ++report.removed;
   }
-  report.removed = static_cast<int64_t>(gone.size());
   TRY(db.put_kv(k_catalog_built_kv, std::to_string(now_ms)));
   return report;
 }

@@ -19,7 +19,10 @@
 namespace provider {
 
 // Replaces the scene's snapshot and its files in one transaction.
-util::Result<void> store_scene(store::Db& db, const stash::Scene& scene, const match::PathMap& map, int64_t now_ms);
+// Returns the scenes left without any file because this one has theirs now (merged away): the
+// caller checks them with Stash.
+util::Result<std::vector<std::string>> store_scene(store::Db& db, const stash::Scene& scene, const match::PathMap& map,
+                                                   int64_t now_ms);
 util::Result<void> forget_scene(store::Db& db, const std::string& scene_id);
 
 struct Snapshot {
@@ -27,6 +30,8 @@ struct Snapshot {
   int64_t fetched_ms = 0;
 };
 util::Result<std::optional<Snapshot>> load_snapshot(store::Db& db, const std::string& scene_id);
+// Whether the scene is in the copy, without reading it (the image route asks on every request).
+util::Result<bool> has_snapshot(store::Db& db, const std::string& scene_id);
 
 // Pages through every scene in Stash (the full SyncScene fragment, 100 a page) into the catalog,
 // then drops scenes Stash no longer has. progress(done, total) after each page.

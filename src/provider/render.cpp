@@ -110,6 +110,9 @@ nlohmann::json metadata_object(const stash::Scene& scene, const RenderContext& c
                       {"guid", guid(ctx.identifier, scene.id)},
                       {"type", "movie"},
                       {"title", d.title && !d.title->empty() ? *d.title : file_title(scene)}};
+  if (d.sort_title) {
+    m["titleSort"] = *d.sort_title;
+  }
   // Required by the protocol; "" when there is no date, as Plex's own example sends.
   m["originallyAvailableAt"] = d.date ? *d.date : "";
   if (d.date && d.date->size() >= 4) {

@@ -33,7 +33,6 @@ constexpr int k_record_lines_per_second = 20;
 constexpr uintmax_t k_record_file_bytes = uintmax_t{8} * 1024U * 1024U;
 constexpr size_t k_header_limit = size_t{8} * 1024U;
 constexpr int k_receive_ms = 10'000;
-constexpr int k_max_connections = 64;
 constexpr int k_title_candidates = 10;
 constexpr int64_t k_follow_up_ms = 30'000; // after a match, when the worker looks for PMS's new item
 
@@ -812,6 +811,13 @@ net::ServerResponse Provider::image(const net::ServerRequest& request, const std
   const int64_t cap = s.provider_image_cache_mb < 0 ? 0 : int64_t{s.provider_image_cache_mb} * 1024 * 1024;
   ImageCache cache(data_dir_ + "/cache/img", cap);
   auto lease = db();
+  if (parsed->ref.kind == "scene" && backend_.ready()) {
+    // A scene deleted in Stash (its Destroy job forgot it): gone, not a Stash failure (issue #31
+    // answered 502).
+    if (const auto held = has_snapshot(*lease.db, parsed->ref.id); held && !*held) {
+      return status_only(404);
+    }
+  }
   if (auto hit = cache.get(*lease.db, parsed->ref, now_ms())) {
     std::lock_guard lock(counters().mutex);
     ++counters().cache_hits;
@@ -912,12 +918,12 @@ void Provider::record(const net::ServerRequest& request, const net::ServerRespon
   }
 }
 
-std::unique_ptr<net::HttpServer> serve(Provider& provider, const config::Listen& listen, const AllowList& allow) {
-  net::ServerLimits limits;
-  limits.body_bytes = k_body_limit;
+std::unique_ptr<net::HttpServer> serve(Provider& provider, const config::Listen& listen, const AllowList& allow,
+                                       OtherRoutes other, size_t other_body_limit) {
+  net::PooledLimits limits;
+  limits.body_bytes = other ? std::max(k_body_limit, other_body_limit) : k_body_limit;
   limits.header_bytes = k_header_limit;
   limits.receive_ms = k_receive_ms;
-  limits.max_connections = k_max_connections;
   limits.admit = [allow](const std::string& peer) {
     if (allow.allows(peer)) {
       return true;
@@ -925,8 +931,18 @@ std::unique_ptr<net::HttpServer> serve(Provider& provider, const config::Listen&
     count(&Counters::rejected, "source");
     return false;
   };
-  return net::start_server(
-      listen.host, listen.port, [&provider](const net::ServerRequest& r) { return provider.handle(r); }, {}, limits);
+  limits.on_refused = [](const char* reason) { count(&Counters::rejected, reason); };
+  return net::start_pooled_server(
+      listen.host, listen.port,
+      [&provider, other = std::move(other)](const net::ServerRequest& r) {
+        if (other) {
+          if (auto answer = other(r)) {
+            return std::move(*answer);
+          }
+        }
+        return provider.handle(r);
+      },
+      limits);
 }
 
 } // namespace provider

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -114,6 +115,10 @@ private:
 
 // The provider's listener with the limits of spec section 6 (64 KiB bodies, 8 KiB headers, 10 s
 // to receive a request, 64 connections) and the allow-list checked before anything is read.
-std::unique_ptr<net::HttpServer> serve(Provider& provider, const config::Listen& listen, const AllowList& allow);
+// other: routes answered before the provider's (the worker's Plex webhooks); nullopt passes on,
+// and with one given, bodies may be as large as activity::k_webhook_body_limit.
+using OtherRoutes = std::function<std::optional<net::ServerResponse>(const net::ServerRequest&)>;
+std::unique_ptr<net::HttpServer> serve(Provider& provider, const config::Listen& listen, const AllowList& allow,
+                                       OtherRoutes other = {}, size_t other_body_limit = 0);
 
 } // namespace provider

@@ -48,6 +48,19 @@ util::Result<void> Queue::record_destroy(const std::string& scene_id, int64_t no
   return enqueue(scene_id, "Scene.Destroy.Post", now_ms, path);
 }
 
+util::Result<int64_t> Queue::clock_stepped_back(int64_t ms, int64_t now_ms) {
+  TRY_ASSIGN(auto txn, store::Txn::begin(db_));
+  TRY_ASSIGN(auto pending, db_.prepare(R"sql(
+UPDATE jobs SET next_attempt_ms = max(?2, next_attempt_ms - ?1) WHERE state = 'pending' AND next_attempt_ms > ?2)sql"));
+  TRY(pending.bind(1, ms).bind(2, now_ms).run());
+  const auto moved = db_.changes();
+  TRY_ASSIGN(auto leased,
+             db_.prepare("UPDATE jobs SET lease_until_ms = lease_until_ms - ?1 WHERE state = 'in_flight'"));
+  TRY(leased.bind(1, ms).run());
+  TRY(txn.commit());
+  return moved;
+}
+
 util::Result<std::optional<Job>> Queue::claim(int64_t now_ms, int64_t lease_ms) {
   TRY_ASSIGN(auto stmt, db_.prepare(R"sql(
 UPDATE jobs SET state = 'in_flight', lease_until_ms = ?2

@@ -60,6 +60,9 @@ public:
   util::Result<void> record_destroy(const std::string& scene_id, int64_t now_ms, const std::string& path);
   // Leases the next due job (or one whose lease expired: its worker died).
   util::Result<std::optional<Job>> claim(int64_t now_ms, int64_t lease_ms);
+  // The wall clock went back by ms: every wait still ahead (retries, leases) ends as much sooner,
+  // as it would have without the step. Returns the jobs moved.
+  util::Result<int64_t> clock_stepped_back(int64_t ms, int64_t now_ms);
   // Done: removes the job, or makes it due again when an event arrived meanwhile.
   util::Result<void> complete(const Job& job, int64_t now_ms);
   // Transient failure: back to pending, due at retry_at_ms; attempts counts retries burned.

@@ -216,6 +216,9 @@ util::Result<std::optional<StashClient::Image>> StashClient::fetch_image(const s
                       "): the session expired or Stash needs an API key; set stash_api_key in the plugin settings "
                       "(Stash: Settings > Security > API Key)");
   }
+  if (res->status == 404) {
+    return std::optional<Image>{}; // its scene or performer is gone: nothing to show
+  }
   if (res->status != 200) {
     return util::fail("Stash answered HTTP " + std::to_string(res->status) + " for an image");
   }
@@ -293,7 +296,8 @@ util::Result<std::optional<Scene>> StashClient::find_scene(const std::string& id
   return std::optional<Scene>{std::move(scene)};
 }
 
-util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, StashAuth auth, int timeout_s) {
+util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, StashAuth auth, int timeout_s,
+                                                   const std::atomic<bool>* abort) {
   auto url = net::Url::parse(base_url);
   if (!url) {
     return util::fail("Stash address " + url.error().message);
@@ -303,6 +307,7 @@ util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, 
   opts.verify_tls = false;
   opts.connect_timeout_ms = 5000;
   opts.read_timeout_ms = 60000;
+  opts.abort = abort;
   if (timeout_s > 0) {
     // Calls made while Plex waits for an answer: bounded as a whole, and no image beyond 20 MiB.
     opts.connect_timeout_ms = std::min(opts.connect_timeout_ms, timeout_s * 1000);

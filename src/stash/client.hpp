@@ -91,6 +91,8 @@ std::optional<std::string> image_target(const std::string& url);
 // The one way PlexSync reaches Stash: base_url as built from server_connection. Certificates are
 // not verified because Stash is normally reached on loopback with a self-signed certificate.
 // timeout_s > 0: every call is bounded by it as a whole (the metadata provider's calls).
-util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, StashAuth auth, int timeout_s = 0);
+// abort: see net::ClientOptions::abort.
+util::Result<std::unique_ptr<StashClient>> connect(const std::string& base_url, StashAuth auth, int timeout_s = 0,
+                                                   const std::atomic<bool>* abort = nullptr);
 
 } // namespace stash

@@ -14,12 +14,12 @@ namespace queries {
 // Checked against Stash's SDL at v0.25.1 ... develop by tests/fidelity/stash_schema.test.mjs.
 namespace {
 constexpr const char* k_fragment_head = R"gql(fragment SyncScene on Scene {
-  id title code details director date rating100 urls updated_at
+  id title code details director date rating100 organized urls updated_at
   files { path basename size duration }
   paths { screenshot }
-  studio { name parent_studio { name } }
-  performers { name image_path }
-  tags { name }
+  studio { name image_path parent_studio { name image_path } }
+  performers { name image_path favorite }
+  tags { name image_path parents { name } }
   stash_ids { endpoint stash_id }
 )gql";
 } // namespace
@@ -41,8 +41,8 @@ std::string scene_fragment(GroupField groups) {
   // Appended, not `std::string(...) + "..."`: GCC 12 at -O3 reports a false -Warray-bounds on that
   // temporary when this file shares a unity build unit with others.
   std::string fragment(k_fragment_head);
-  fragment += groups == GroupField::groups ? "  groups { group { name front_image_path } }\n}"
-                                           : "  movies { movie { name front_image_path } }\n}";
+  fragment += groups == GroupField::groups ? "  groups { scene_index group { name front_image_path } }\n}"
+                                           : "  movies { scene_index movie { name front_image_path } }\n}";
   return fragment;
 }
 std::string find_scene(GroupField groups) {
@@ -60,6 +60,13 @@ std::string str(const nlohmann::json& obj, const char* key) {
     return obj.at(key).get<std::string>();
   }
   return {};
+}
+
+// An image URL Stash built; "" for its placeholder (every image URL builder appends default=true
+// when the object has no image of its own: internal/api/urlbuilders in Stash's source).
+std::string image_of(const nlohmann::json& obj, const char* key) {
+  auto url = str(obj, key);
+  return url.find("default=true") == std::string::npos ? url : std::string();
 }
 
 // A GraphQL ID: a string, or a whole number some proxies and plugins send instead.
@@ -118,10 +125,13 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
     }
   }
   s.updated_at = str(j, "updated_at");
+  s.organized = j.contains("organized") && j.at("organized").is_boolean() && j.at("organized").get<bool>();
   if (j.contains("studio") && j.at("studio").is_object()) {
     s.studio = str(j.at("studio"), "name");
+    s.studio_image = image_of(j.at("studio"), "image_path");
     if (j.at("studio").contains("parent_studio") && j.at("studio").at("parent_studio").is_object()) {
       s.parent_studio = str(j.at("studio").at("parent_studio"), "name");
+      s.parent_studio_image = image_of(j.at("studio").at("parent_studio"), "image_path");
     }
   }
   if (j.contains("files") && j.at("files").is_array()) {
@@ -142,10 +152,9 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
   }
   if (j.contains("performers") && j.at("performers").is_array()) {
     for (const auto& p : j.at("performers")) {
-      Performer performer{str(p, "id"), str(p, "name"), str(p, "image_path")};
-      if (performer.image_path.find("default=true") != std::string::npos) {
-        performer.image_path.clear(); // Stash's placeholder silhouette
-      }
+      Performer performer{str(p, "id"), str(p, "name"), image_of(p, "image_path"),
+                          p.is_object() && p.contains("favorite") && p.at("favorite").is_boolean() &&
+                              p.at("favorite").get<bool>()};
       if (!performer.name.empty()) {
         s.performers.push_back(std::move(performer));
       }
@@ -154,6 +163,16 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
   if (j.contains("tags") && j.at("tags").is_array()) {
     for (const auto& t : j.at("tags")) {
       if (auto name = str(t, "name"); !name.empty()) {
+        TagLinks links;
+        links.image_path = image_of(t, "image_path");
+        if (t.contains("parents") && t.at("parents").is_array()) {
+          for (const auto& parent : t.at("parents")) {
+            if (auto parent_name = str(parent, "name"); !parent_name.empty()) {
+              links.parents.push_back(std::move(parent_name));
+            }
+          }
+        }
+        s.tag_links[name] = std::move(links);
         s.tags.push_back(std::move(name));
       }
     }
@@ -165,12 +184,13 @@ util::Result<Scene> scene_from_json(const nlohmann::json& j) {
     }
     for (const auto& g : j.at(list)) {
       if (g.is_object() && g.contains(member)) {
+        const auto front = image_of(g.at(member), "front_image_path");
         if (auto name = str(g.at(member), "name"); !name.empty()) {
+          if (s.groups.empty() && g.contains("scene_index") && g.at("scene_index").is_number_integer()) {
+            s.group_index = g.at("scene_index").get<int>();
+          }
           s.groups.push_back(std::move(name));
-        }
-        const auto front = str(g.at(member), "front_image_path");
-        if (s.group_front.empty() && !front.empty() && front.find("default=true") == std::string::npos) {
-          s.group_front = front;
+          s.group_fronts.push_back(front);
         }
       }
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,13 @@ struct Performer {
   std::string id;
   std::string name;
   std::string image_path; // empty when Stash only has its placeholder
+  bool favorite = false;
+};
+
+// What a tag carries besides its name (collection rules and genre filters, issue #28).
+struct TagLinks {
+  std::vector<std::string> parents; // the tags directly above it
+  std::string image_path;           // empty when Stash only has its placeholder
 };
 
 struct StashId {
@@ -41,14 +49,20 @@ struct Scene {
   std::optional<int> rating100;
   std::string studio;
   std::string parent_studio;
+  // The studios' images as Stash serves them ("" = placeholder or none): collection posters.
+  std::string studio_image;
+  std::string parent_studio_image;
+  bool organized = false;
   std::string updated_at;
   std::vector<SceneFile> files;
   std::vector<Performer> performers;
   std::vector<std::string> tags;
+  std::map<std::string, TagLinks> tag_links; // by tag name
   std::vector<std::string> groups;
-  // The first group's front cover as Stash serves it; "" when none has one (Stash's placeholder,
-  // default=true, counts as none).
-  std::string group_front;
+  // Parallel to groups: each front cover as Stash serves it, "" when it has none (Stash's
+  // placeholder, default=true, counts as none).
+  std::vector<std::string> group_fronts;
+  std::optional<int> group_index; // the scene's number in its first group, when Stash has one
   std::string screenshot;
   std::vector<StashId> stash_ids;
   std::string source; // the scene object exactly as Stash answered (the provider's snapshot)

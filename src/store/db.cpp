@@ -1,6 +1,7 @@
 #include "store/db.hpp"
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -17,7 +18,7 @@ namespace store {
 namespace {
 
 // Ordered migrations; index + 1 is the user_version after applying it. Never edit a shipped one.
-const std::array<const char*, 9> k_migrations{R"sql(
+const std::array<const char*, 11> k_migrations{R"sql(
 CREATE TABLE jobs (
   id INTEGER PRIMARY KEY,
   scene_id TEXT NOT NULL UNIQUE,      -- one job per scene: newer events coalesce into it
@@ -55,7 +56,7 @@ CREATE TABLE sync_records (
 );
 CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql",
-                                              R"sql(
+                                               R"sql(
 CREATE TABLE outages (
   id INTEGER PRIMARY KEY,
   started_ms INTEGER NOT NULL,
@@ -65,15 +66,15 @@ CREATE TABLE outages (
 );
 CREATE INDEX dead_letters_class ON dead_letters(error_class);
 )sql",
-                                              R"sql(
+                                               R"sql(
 -- Sync statistics kept across runs (counters only, so concurrent lanes add atomically).
 CREATE TABLE stats (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )sql",
-                                              R"sql(
+                                               R"sql(
 -- What a job needs beyond the scene id (a destroyed scene's file path, which Stash no longer has).
 ALTER TABLE jobs ADD COLUMN payload TEXT;
 )sql",
-                                              R"sql(
+                                               R"sql(
 -- The Plex library index, kept so a restarted worker starts warm and refreshes incrementally.
 CREATE TABLE plex_items (
   rating_key TEXT PRIMARY KEY,
@@ -114,13 +115,13 @@ CREATE TABLE posters (
   uploaded_ms INTEGER NOT NULL
 );
 )sql",
-                                              R"sql(
+                                               R"sql(
 -- The folder a job waits for Plex to scan (NULL: not waiting on Plex's library): the jobs
 -- waiting on one folder are made due together once an index refresh sees files there.
 ALTER TABLE jobs ADD COLUMN waiting_for TEXT;
 CREATE INDEX jobs_waiting ON jobs(waiting_for) WHERE waiting_for IS NOT NULL;
 )sql",
-                                              R"sql(
+                                               R"sql(
 -- The metadata provider's local data (specs/plex-metadata-provider.md 4.6): every Stash file
 -- with its scene, and the scene as last read, so PMS's scans never wait on Stash.
 CREATE TABLE stash_files (
@@ -148,7 +149,7 @@ CREATE TABLE image_cache (
   last_used_ms INTEGER NOT NULL
 );
 )sql",
-                                              R"sql(
+                                               R"sql(
 -- Every ratingKey the provider served (spec 4.2): the scene, the files it covered as Plex sees
 -- them, and which version of the scene PMS last read. An old key whose scene is gone (merged
 -- away) is answered with the scene that now owns its file; the worker skips a refresh when PMS
@@ -161,7 +162,7 @@ CREATE TABLE provider_keys (
   served_ms INTEGER NOT NULL
 );
 )sql",
-                                              R"sql(
+                                               R"sql(
 -- The background uploaded to a pull library's item, as posters holds its poster (issue #26):
 -- PMS may not fetch the provider's image URLs for remote clients, so the worker uploads both.
 CREATE TABLE backgrounds (
@@ -170,17 +171,65 @@ CREATE TABLE backgrounds (
   sha1 TEXT NOT NULL,
   uploaded_ms INTEGER NOT NULL
 );
+)sql",
+                                               R"sql(
+-- Plex -> Stash (issue #27). The ledger of plays imported: a play is one account's view of one
+-- item at one time; a webhook and the history may give the same play a few seconds apart, so
+-- the importer also treats plays of the same account and item close in time as one.
+CREATE TABLE plex_plays (
+  account TEXT NOT NULL,      -- Plex account name, folded
+  rating_key TEXT NOT NULL,
+  viewed_at INTEGER NOT NULL, -- Unix seconds
+  scene_id TEXT NOT NULL,
+  source TEXT NOT NULL,       -- history | webhook | stash (already in Stash's history)
+  imported_ms INTEGER NOT NULL,
+  PRIMARY KEY (account, rating_key, viewed_at)
+);
+-- Webhook events Plex delivered, kept until the importer has applied them.
+CREATE TABLE plex_inbox (
+  id INTEGER PRIMARY KEY,
+  received_ms INTEGER NOT NULL,
+  payload TEXT NOT NULL       -- the webhook's JSON part, as Plex sent it
+);
+)sql",
+                                               R"sql(
+-- Plex collections by who made them (issue #28): PlexSync removes only collections its own edits
+-- created, once they are empty, and gives only those a poster (once per image).
+CREATE TABLE plex_collections (
+  section_key TEXT NOT NULL,
+  folded TEXT NOT NULL,                  -- the title folded as Plex compares tag names
+  title TEXT NOT NULL,
+  created INTEGER NOT NULL,              -- 1: a PlexSync edit made it; 0: it was in Plex before
+  rating_key TEXT NOT NULL DEFAULT '',
+  poster_source TEXT NOT NULL DEFAULT '', -- the Stash image last uploaded as its poster
+  check_empty INTEGER NOT NULL DEFAULT 0, -- an item left it: delete it if nothing is left
+  PRIMARY KEY (section_key, folded)
+);
 )sql"};
 
 std::mutex g_fault_mutex;
 FaultReport g_fault;
+
+bool disk_is_full(sqlite3* db) {
+  if (sqlite3_system_errno(db) == ENOSPC) {
+    return true;
+  }
+  const char* file = sqlite3_db_filename(db, "main");
+  return file != nullptr && *file != '\0' && disk_nearly_full(util::parent_dir(file));
+}
 
 util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
   if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) {
     return {};
   }
   std::string message = std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  const int primary = rc & 0xff;
+  int primary = rc & 0xff;
+  // A full disk often reaches SQLite as a failed write, "disk I/O error" (issue #31): the OS error
+  // or the free space tells it apart from a failing disk.
+  if (primary == SQLITE_IOERR && db != nullptr && disk_is_full(db)) {
+    message = std::string(what) + ": no space left on the disk (" + sqlite3_errmsg(db) + ")";
+    primary = SQLITE_FULL;
+  }
   if (primary == SQLITE_FULL) {
     message += " (the disk holding the data directory is full: free some space)";
   } else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
@@ -201,6 +250,13 @@ util::Result<void> check(int rc, sqlite3* db, std::string_view what) {
 }
 
 } // namespace
+
+bool disk_nearly_full(const std::string& dir) {
+  constexpr std::uintmax_t k_nearly_full = std::uintmax_t{256} * 1024U;
+  std::error_code ec;
+  const auto space = std::filesystem::space(util::fs_path(dir), ec);
+  return !ec && space.available < k_nearly_full;
+}
 
 util::Result<Db> Db::open(const std::string& data_dir, int busy_ms) {
   return open_impl(data_dir, busy_ms, false);

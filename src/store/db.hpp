@@ -39,6 +39,8 @@ inline constexpr const char* k_repair_marker = "plexsync.db.repairing";
 FaultReport take_storage_fault();
 // For damage found other than by a statement's result code (PRAGMA quick_check's rows).
 void note_storage_fault(StorageFault kind, const std::string& message);
+// Under 256 KiB free on the disk holding dir: what makes a failed write "the disk is full".
+bool disk_nearly_full(const std::string& dir);
 
 class Db {
 public:

@@ -90,6 +90,11 @@ bool is_damage(const util::Error& error) {
          m.find("repair of the damaged database was interrupted") != std::string::npos;
 }
 
+bool is_busy(const util::Error& error) {
+  const auto& m = error.message;
+  return m.find("database is locked") != std::string::npos || m.find("stayed locked") != std::string::npos;
+}
+
 std::string Recovery::kept() const {
   return moved_to.empty() ? std::string("there was no damaged file to keep")
                           : "the damaged file is kept as " + moved_to;
@@ -131,9 +136,15 @@ util::Result<Db> open_healing(const std::string& data_dir, int64_t now_ms, bool 
   // the next open repairs again rather than trusting a fresh database that does not know it must
   // re-sync everything.
   const auto marker = data_dir + "/" + k_repair_marker;
-  if (!util::write_file_durably(marker + ".tmp" + std::to_string(util::current_pid()), marker, reason + "\n")) {
-    return util::fail("cannot write " + marker + " before repairing the damaged database (" + reason +
-                      "): check that the data directory is writable by Stash's user");
+  if (auto written =
+          util::write_file_durably(marker + ".tmp" + std::to_string(util::current_pid()), marker, reason + "\n");
+      !written) {
+    // The cause first (issue #31: "no space left" was dropped here and the advice was wrong).
+    const bool full = disk_nearly_full(data_dir);
+    return util::fail("cannot repair the damaged database (" + reason + "): writing " + marker +
+                      " failed: " + written.error().message +
+                      (full ? "; the disk holding the data directory is full: free some space"
+                            : "; check that the data directory is writable by Stash's user"));
   }
   TRY_ASSIGN(const auto moved, move_aside(data_dir, now_ms));
   std::error_code ec;

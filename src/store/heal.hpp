@@ -17,6 +17,8 @@ namespace store {
 // True when the error means the file is not a usable SQLite database (as opposed to busy,
 // locked, full or not permitted, which healing would not help).
 bool is_damage(const util::Error& error);
+// True when another connection held the database's lock past the wait (SQLITE_BUSY/LOCKED).
+bool is_busy(const util::Error& error);
 
 struct Recovery {
   std::string moved_to; // the damaged database's new name ("" when there was no file to keep)

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "stash/client.hpp"
+#include "sync/shelves.hpp"
+#include "sync/title_template.hpp"
 #include "util/strings.hpp"
 
 namespace fieldsync {
@@ -141,7 +143,15 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings, si
   auto& d = p.desired;
   auto& v = p.violations;
   if (!settings.skip_title) {
-    auto title = sanitize_line(scene.title, k_line_limit);
+    // title_template (issue #28): parsed again here, cheaply; the settings loader already
+    // cleared one that does not parse and said so.
+    std::string raw = scene.title;
+    if (!settings.title_template.empty()) {
+      if (auto t = config::parse_title_template(settings.title_template)) {
+        raw = render_title(*t, scene);
+      }
+    }
+    auto title = sanitize_line(raw, k_line_limit);
     if (title.empty() && !scene.files.empty()) {
       title = sanitize_line(scene.files.front().basename, k_line_limit); // what Stash shows then
     }
@@ -149,6 +159,13 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings, si
       v.push_back({"title", "is empty and the scene has no file name; Plex keeps its title"});
     } else {
       d.title = title;
+    }
+  }
+  if (!settings.skip_title && !settings.sort_title_template.empty()) {
+    if (auto t = config::parse_title_template(settings.sort_title_template)) {
+      if (auto sort = sanitize_line(render_title(*t, scene), k_line_limit); !sort.empty()) {
+        d.sort_title = std::move(sort);
+      }
     }
   }
   if (!settings.skip_summary) {
@@ -194,8 +211,8 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings, si
   if (!settings.content_rating.empty()) {
     d.content_rating = sanitize_line(settings.content_rating, k_content_rating_limit);
   }
-  if (!settings.skip_genres) {
-    d.genres = clean_names(scene.tags);
+  if (!settings.skip_genres && !settings.hold_genres) {
+    d.genres = clean_names(genres_for(scene, settings));
     cap(*d.genres, settings.max_tags, "genres", v);
   }
   if (!settings.skip_actors) {
@@ -223,24 +240,22 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings, si
     cap(actors, settings.max_tags, "actors", v);
     d.actors = std::move(actors);
   }
-  if (!settings.skip_collections) {
+  if (!settings.skip_collections && !settings.hold_collections) {
+    const auto from_rules = collections_for(scene, settings);
     std::vector<std::string> names;
-    const auto add = [&](const std::string& name) {
-      if (!util::trim(name).empty()) {
-        names.push_back(settings.collection_prefix + name);
-      }
-    };
-    add(scene.studio);
-    if (settings.collection_parent_studio) {
-      add(scene.parent_studio);
-    }
-    if (settings.collection_groups) {
-      for (const auto& g : scene.groups) {
-        add(g);
-      }
+    names.reserve(from_rules.size());
+    for (const auto& c : from_rules) {
+      names.push_back(c.name);
     }
     d.collections = clean_names(names);
     cap(*d.collections, settings.max_tags, "collections", v);
+    // Each collection's poster source: the first rule naming it that has an image wins.
+    for (const auto& c : from_rules) {
+      const auto clean = sanitize_line(c.name, k_line_limit);
+      if (!c.image.empty() && !clean.empty() && d.collection_images.count(clean) == 0U) {
+        d.collection_images[clean] = c.image;
+      }
+    }
   }
   if (!settings.skip_poster) {
     d.poster_url = scene.screenshot;
@@ -250,6 +265,8 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings, si
     const auto& f = violation.field;
     if (f == "title") {
       d.title.reset();
+    } else if (f == "sort_title") {
+      d.sort_title.reset();
     } else if (f == "summary") {
       d.summary.reset();
     } else if (f == "studio") {
@@ -278,6 +295,7 @@ Prepared prepare(const stash::Scene& scene, const config::Settings& settings, si
 std::vector<Violation> validate(const Desired& d, int max_tags) {
   std::vector<Violation> out;
   check_text(d.title, "title", k_line_limit, true, out);
+  check_text(d.sort_title, "sort_title", k_line_limit, true, out);
   if (d.title && d.title->empty()) {
     out.push_back({"title", "is empty"});
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@ struct Actor {
 // Unset optional: the field is not synced (turned off, or nothing valid to send).
 struct Desired {
   std::optional<std::string> title;
+  std::optional<std::string> sort_title; // sort_title_template's; unset: Plex's own
   std::optional<std::string> summary;
   std::optional<std::string> studio;
   std::optional<std::string> tagline;
@@ -42,6 +44,8 @@ struct Desired {
   std::optional<std::vector<std::string>> genres;
   std::optional<std::vector<Actor>> actors;
   std::optional<std::vector<std::string>> collections;
+  // Collection name -> the Stash image it gets as poster when PlexSync creates it (issue #28).
+  std::map<std::string, std::string> collection_images;
   std::string poster_url; // Stash's screenshot URL; empty: no poster sync
 };
 

@@ -133,6 +133,13 @@ public:
     }
     if (!removals.empty()) {
       plan_.params.push_back(removal_param(tag, removals));
+      plan_.removed[tag] = std::move(removals);
+    }
+    const auto current_folded = folded(current);
+    for (const auto& w : wanted) {
+      if (!contains_name(current_folded, w)) {
+        plan_.added[tag].push_back(w);
+      }
     }
     plan_.params.emplace_back(tag + ".locked", "1");
     plan_.changed.push_back(tag);
@@ -169,17 +176,18 @@ private:
   EditPlan plan_;
 };
 
+} // namespace
+
 std::string rating_text(double r) {
   char buf[16];
   (void)std::snprintf(buf, sizeof buf, "%.1f", r);
   return buf;
 }
 
-} // namespace
-
 EditPlan plan_edit(const Desired& d, const plex::Item& item, const PlanOptions& options, const Written& last) {
   Planner p(item, options, last);
   p.scalar("title", d.title, item.title);
+  p.scalar("titleSort", d.sort_title, item.title_sort);
   p.scalar("summary", d.summary, item.summary);
   p.scalar("studio", d.studio, item.studio);
   p.scalar("tagline", d.tagline, item.tagline);

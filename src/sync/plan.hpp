@@ -29,7 +29,14 @@ struct EditPlan {
   std::vector<std::string> changed; // Plex field names, for the log
   std::vector<std::string> kept;    // fields left as the user edited them in Plex
   Written written;                  // what Plex holds for our fields after the edit
+  // Tag names the edit adds to and removes from the item, by tag type ("collection" -> names):
+  // what the worker tends collections by (created, emptied, given a poster).
+  std::map<std::string, std::vector<std::string>> added;
+  std::map<std::string, std::vector<std::string>> removed;
 };
+
+// A rating as PlexSync writes it to Plex and remembers it in Written ("7.5"; "" = none).
+std::string rating_text(double plex_rating);
 
 EditPlan plan_edit(const Desired& desired, const plex::Item& item, const PlanOptions& options, const Written& last);
 

@@ -142,4 +142,39 @@ std::optional<int64_t> parse_http_date(std::string_view text) {
   return valid(t) ? std::optional<int64_t>(to_epoch(t)) : std::nullopt;
 }
 
+std::optional<int64_t> parse_rfc3339(std::string_view text) {
+  size_t rest = 0;
+  const auto parsed = parse_iso_datetime(text, &rest);
+  if (!parsed) {
+    return std::nullopt;
+  }
+  auto zone = text.substr(rest);
+  if (!zone.empty() && zone.front() == '.') { // a fraction of a second: ignored
+    size_t digits = 1;
+    while (digits < zone.size() && zone[digits] >= '0' && zone[digits] <= '9') {
+      ++digits;
+    }
+    zone = zone.substr(digits);
+  }
+  const int64_t local = to_epoch(*parsed);
+  if (zone == "Z" || zone == "z") {
+    return local;
+  }
+  if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':') {
+    return std::nullopt;
+  }
+  const auto two = [&](size_t at) -> int {
+    const char a = zone[at];
+    const char b = zone[at + 1];
+    return a >= '0' && a <= '9' && b >= '0' && b <= '9' ? (a - '0') * 10 + (b - '0') : -1;
+  };
+  const int h = two(1);
+  const int m = two(4);
+  if (h < 0 || h > 23 || m < 0 || m > 59) {
+    return std::nullopt;
+  }
+  const int64_t offset = (int64_t{h} * 3600 + int64_t{m} * 60) * (zone[0] == '-' ? -1 : 1);
+  return local - offset;
+}
+
 } // namespace util

@@ -31,6 +31,10 @@ std::string format_utc(int64_t epoch_s, const char* format);
 // fraction) is left to the caller as *rest_offset.
 std::optional<UtcTime> parse_iso_datetime(std::string_view text, size_t* rest_offset = nullptr);
 
+// An RFC 3339 date-time with its zone ("2026-12-07T10:00:00+01:00", "...Z", a fraction allowed)
+// as Unix seconds; nullopt without a zone or on anything malformed.
+std::optional<int64_t> parse_rfc3339(std::string_view text);
+
 // An HTTP date (RFC 9110 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT") as Unix seconds.
 std::optional<int64_t> parse_http_date(std::string_view text);
 

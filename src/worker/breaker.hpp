@@ -57,6 +57,14 @@ public:
   bool on_success();
   void on_probe(bool ok, int64_t now_ms, double u01);
   void note_job_waiting() { ++s_.jobs_affected; }
+  // The wall clock went back by ms: a probe scheduled before keeps its distance (issue #31: the
+  // breaker stayed open for as long as the clock went back, with Plex healthy).
+  void clock_stepped_back(int64_t ms) {
+    if (s_.next_probe_ms != std::numeric_limits<int64_t>::max()) {
+      s_.next_probe_ms -= ms;
+    }
+    s_.opened_at_ms -= ms;
+  }
   [[nodiscard]] const BreakerState& state() const { return s_; }
 
 private:

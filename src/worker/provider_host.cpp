@@ -20,6 +20,9 @@ constexpr int64_t k_catalog_retry_ms = 30'000;
 constexpr int64_t k_catch_up_check_ms = 5'000;
 // A full rebuild now and then catches what neither hooks nor the poll saw (files moved by a scan).
 constexpr int64_t k_catalog_rebuild_ms = 6LL * 3600 * 1000;
+// Stash calls the provider makes at once (answers, images, the catalog build): enough that one
+// slow image does not hold the others, few enough not to load Stash.
+constexpr int k_stash_clients = 4;
 
 } // namespace
 
@@ -48,7 +51,13 @@ config::LoadResult load_settings_for(const std::string& data_dir, bool* stash_an
 }
 
 util::Result<std::unique_ptr<ProviderHost>> ProviderHost::start_if_enabled(const std::string& data_dir) {
-  auto loaded = load_settings_for(data_dir);
+  return start_if_enabled(data_dir, load_settings_for(data_dir));
+}
+
+util::Result<std::unique_ptr<ProviderHost>> ProviderHost::start_if_enabled(const std::string& data_dir,
+                                                                           const config::LoadResult& loaded,
+                                                                           provider::OtherRoutes other,
+                                                                           size_t other_body_limit) {
   for (const auto& p : loaded.problems) {
     if (p.key.rfind("provider_", 0) == 0) {
       LOG_WARN(p.message);
@@ -66,7 +75,7 @@ util::Result<std::unique_ptr<ProviderHost>> ProviderHost::start_if_enabled(const
   TRY_ASSIGN(auto secrets, provider::load_or_create_secrets(data_dir));
   std::unique_ptr<ProviderHost> host(new ProviderHost(data_dir, s, std::move(secrets)));
   try {
-    host->server_ = provider::serve(*host->provider_, *listen, allow);
+    host->server_ = provider::serve(*host->provider_, *listen, allow, std::move(other), other_body_limit);
   } catch (const std::exception& e) {
     return util::fail(std::string("the metadata provider cannot listen: ") + e.what() +
                       " (set provider_listen to a free address and port)");
@@ -83,6 +92,7 @@ util::Result<std::unique_ptr<ProviderHost>> ProviderHost::offline(const std::str
   auto loaded = load_settings_for(data_dir);
   TRY_ASSIGN(auto secrets, provider::load_or_create_secrets(data_dir));
   std::unique_ptr<ProviderHost> host(new ProviderHost(data_dir, loaded.settings, std::move(secrets)));
+  host->ready_generation_ = store::heal_generation();
   host->ready_ = true;
   return host;
 }
@@ -94,6 +104,7 @@ ProviderHost::ProviderHost(std::string data_dir, config::Settings settings, prov
 
 ProviderHost::~ProviderHost() {
   stopping_ = true;
+  abort_stash_ = true; // answers waiting on Stash end now, so the listener stops within seconds
   wake_.notify_all();
   if (thread_.joinable()) {
     thread_.join();
@@ -108,9 +119,8 @@ config::Settings ProviderHost::settings() {
   return settings_;
 }
 
-util::Result<stash::StashClient*> ProviderHost::stash() {
-  // One connection for the host's Stash calls, opened once (the saved connection is re-read each
-  // call: a hook may have brought a new session cookie).
+util::Result<ProviderHost::StashLease> ProviderHost::lend_stash() {
+  std::unique_lock lock(stash_mutex_);
   if (db_generation_ != store::heal_generation()) {
     db_.reset(); // healed since: reopen the fresh database
   }
@@ -119,41 +129,69 @@ util::Result<stash::StashClient*> ProviderHost::stash() {
     db_ = std::make_unique<store::Db>(std::move(opened));
     db_generation_ = store::heal_generation();
   }
+  // The saved connection is read at each call: a hook may have brought a new session cookie.
   const auto local = read_local_stash();
   TRY_ASSIGN(auto conn, effective_connection(*db_, local));
   if (!conn) {
     return util::fail("no Stash connection known yet (run any PlexSync task, or set stash_url for service mode)");
   }
-  if (!stash_ || stash_cookie_ != conn->cookie_value) {
-    const auto s = settings();
-    const auto key = !local.api_key.empty() ? local.api_key : s.stash_api_key;
-    TRY_ASSIGN(stash_,
-               stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, key}, s.provider_stash_timeout));
-    use_remembered_key(data_dir_, *stash_);
-    stash_cookie_ = conn->cookie_value;
+  const auto s = settings();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(std::max(1, s.provider_stash_timeout));
+  for (;;) {
+    std::erase_if(idle_stash_, [&](const auto& idle) { return idle.first != conn->cookie_value; });
+    if (!idle_stash_.empty()) {
+      auto client = std::move(idle_stash_.back().second);
+      idle_stash_.pop_back();
+      ++stash_lent_;
+      return StashLease(this, std::move(client), conn->cookie_value);
+    }
+    if (stash_lent_ < k_stash_clients) {
+      ++stash_lent_;
+      lock.unlock();
+      const auto key = !local.api_key.empty() ? local.api_key : s.stash_api_key;
+      auto client = stash::connect(conn->base_url, {conn->cookie_name, conn->cookie_value, key},
+                                   s.provider_stash_timeout, &abort_stash_);
+      if (!client) {
+        give_back(nullptr, "");
+        return tl::unexpected(client.error());
+      }
+      use_remembered_key(data_dir_, **client);
+      return StashLease(this, std::move(*client), conn->cookie_value);
+    }
+    if (abort_stash_ || stash_given_back_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return util::fail("Stash is slow: " + std::to_string(k_stash_clients) + " calls already waited on it for up to " +
+                        std::to_string(s.provider_stash_timeout) + " s (provider_stash_timeout)");
+    }
   }
-  return stash_.get();
+}
+
+void ProviderHost::give_back(std::unique_ptr<stash::StashClient> client, const std::string& cookie) {
+  {
+    const std::lock_guard lock(stash_mutex_);
+    --stash_lent_;
+    if (client && !abort_stash_) {
+      idle_stash_.emplace_back(cookie, std::move(client));
+    }
+  }
+  stash_given_back_.notify_one();
 }
 
 util::Result<std::optional<stash::Scene>> ProviderHost::fetch_scene(const std::string& id) {
-  const std::lock_guard lock(stash_mutex_);
-  TRY_ASSIGN(auto* client, stash());
+  TRY_ASSIGN(auto client, lend_stash());
   auto found = client->find_scene(id);
   provider::note_stash(found.has_value(), util::SystemClock().now_ms());
   return found;
 }
 
 util::Result<std::optional<stash::StashClient::Image>> ProviderHost::fetch_image(const std::string& target) {
-  const std::lock_guard lock(stash_mutex_);
-  TRY_ASSIGN(auto* client, stash());
+  TRY_ASSIGN(auto client, lend_stash());
   auto image = client->fetch_image(target);
   provider::note_stash(image.has_value(), util::SystemClock().now_ms());
   return image;
 }
 
 util::Result<std::vector<stash::Scene>> ProviderHost::search_scenes(const std::string& text, int limit) {
-  const std::lock_guard lock(stash_mutex_);
-  TRY_ASSIGN(auto* client, stash());
+  TRY_ASSIGN(auto client, lend_stash());
   TRY_ASSIGN(const auto facts, client->facts());
   const auto document = stash::queries::find_scenes(stash::group_field_for(stash::parse_version(facts.version)));
   TRY_ASSIGN(const auto data,
@@ -182,8 +220,7 @@ bool ProviderHost::build_catalog_once() {
     LOG_WARN("metadata provider: " << map.error().message);
     return false;
   }
-  const std::lock_guard lock(stash_mutex_);
-  auto client = stash();
+  auto client = lend_stash();
   if (!client) {
     LOG_WARN("metadata provider: cannot read Stash's files yet: " << client.error().message);
     return false;
@@ -220,7 +257,8 @@ void ProviderHost::catch_up(store::Db& db) {
 
 void ProviderHost::background() {
   util::SystemClock clock;
-  int64_t next_settings = clock.now_ms() + k_settings_reload_ms;
+  // Timers on the steady clock: a wall clock set back must not postpone them (issue #31).
+  int64_t next_settings = clock.steady_ms() + k_settings_reload_ms;
   int64_t next_build = 0;
   int64_t next_catch_up_check = 0;
   std::unique_ptr<store::Db> loop_db; // read every few seconds: opened once, reopened after a heal
@@ -230,16 +268,30 @@ void ProviderHost::background() {
     auto db = store::Db::open(data_dir_);
     if (db) {
       if (auto built = db->get_kv(provider::k_catalog_built_kv); built && *built) {
+        ready_generation_ = store::heal_generation();
         ready_ = true;
       }
     }
   }
+  int64_t built_generation = store::heal_generation();
   while (!stopping_) {
-    const auto now = clock.now_ms();
+    const auto now = clock.steady_ms();
+    if (built_generation != store::heal_generation()) {
+      // The worker replaced a damaged database: the catalog went with it. Until it is rebuilt,
+      // matches wait (503) and metadata comes from Stash, rather than "no match" for every file
+      // (issue #31).
+      built_generation = store::heal_generation();
+      ready_ = false;
+      next_build = now;
+    }
     if (now >= next_build) {
+      const auto generation = store::heal_generation();
       const bool ok = build_catalog_once();
-      ready_ = ready_ || ok;
-      next_build = clock.now_ms() + (ok ? k_catalog_rebuild_ms : k_catalog_retry_ms);
+      if (ok && generation == store::heal_generation()) {
+        ready_generation_ = generation;
+        ready_ = true;
+      }
+      next_build = clock.steady_ms() + (ok ? k_catalog_rebuild_ms : k_catalog_retry_ms);
     }
     if (now >= next_settings) {
       bool answered = false;
@@ -257,7 +309,7 @@ void ProviderHost::background() {
           }
         }
       }
-      next_settings = clock.now_ms() + k_settings_reload_ms;
+      next_settings = clock.steady_ms() + k_settings_reload_ms;
     }
     if (now >= next_catch_up_check) {
       // A job found a scene gone: its items may belong to another scene now.

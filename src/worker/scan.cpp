@@ -18,13 +18,24 @@ namespace {
 
 constexpr int64_t k_page_size = 200;
 constexpr int64_t k_poll_overlap_s = 5;
+// Stash stores updated_at in the server's local offset and compares it as text (spec 5.3): when a
+// server off UTC sets its clocks back, the repeated hour's changes sort below the cursor
+// ("01:05-05:00" < "01:59-04:00") until local time passes it again. Looking an hour further back
+// finds them; what was already seen in that window is skipped by (id, updated_at).
+constexpr int64_t k_poll_dst_overlap_s = 3600;
+
+int64_t poll_overlap_s(const std::string& cursor) {
+  const bool utc = cursor.ends_with("Z") || cursor.ends_with("+00:00") || cursor.ends_with("-00:00");
+  return utc ? k_poll_overlap_s : k_poll_dst_overlap_s + k_poll_overlap_s;
+}
 
 } // namespace
 
 util::Result<ScanResult> enqueue_changed(stash::StashClient& stash, store::Db& db, const nlohmann::json& scene_filter,
                                          const std::string& event, int64_t now_ms,
                                          const std::function<void(int64_t, int64_t)>& progress,
-                                         const std::function<bool(const std::string&, const std::string&)>& skip) {
+                                         const std::function<bool(const std::string&, const std::string&)>& skip,
+                                         bool even_up_to_date) {
   ScanResult result;
   queue::Queue q(db);
   for (int64_t page = 1;; ++page) {
@@ -50,7 +61,7 @@ util::Result<ScanResult> enqueue_changed(stash::StashClient& stash, store::Db& d
       TRY_ASSIGN(auto rec, db.prepare("SELECT stash_updated_at FROM sync_records WHERE scene_id = ?1"));
       rec.bind(1, id);
       TRY_ASSIGN(const bool has, rec.step());
-      if (has && rec.text_at(0) == updated_at) {
+      if (has && rec.text_at(0) == updated_at && !even_up_to_date) {
         ++result.up_to_date;
         continue;
       }
@@ -82,7 +93,7 @@ namespace {
 
 // The (id, updated_at) pairs within the overlap window below the cursor, as "id@updated_at".
 nlohmann::json boundary(const std::vector<std::pair<std::string, std::string>>& versions, const std::string& cursor) {
-  const auto floor = shift_timestamp(cursor, -k_poll_overlap_s);
+  const auto floor = shift_timestamp(cursor, -poll_overlap_s(cursor));
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [id, updated_at] : versions) {
     if (updated_at > floor) {
@@ -108,7 +119,16 @@ util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db&
     TRY_ASSIGN(const auto found, stash::scene_versions_from_json(data));
     const auto& versions = found.scenes;
     const auto start = versions.empty() ? std::string("1970-01-01T00:00:00Z") : versions.front().second;
-    TRY(db.put_kv("poll_seen", boundary(versions, start).dump()));
+    auto window = versions;
+    if (!versions.empty() && poll_overlap_s(start) > k_poll_overlap_s) {
+      // The next poll looks an hour back: all of that hour counts as seen, not just this page.
+      const nlohmann::json since = {
+          {"updated_at", {{"value", shift_timestamp(start, -poll_overlap_s(start))}, {"modifier", "GREATER_THAN"}}}};
+      TRY_ASSIGN(auto listed, enqueue_changed(stash, db, since, "poll", now_ms, {},
+                                              [](const std::string&, const std::string&) { return true; }));
+      window = std::move(listed.versions);
+    }
+    TRY(db.put_kv("poll_seen", boundary(window, start).dump()));
     TRY(db.put_kv("poll_cursor", start));
     return ScanResult{};
   }
@@ -123,7 +143,7 @@ util::Result<ScanResult> poll_late_updates(stash::StashClient& stash, store::Db&
       }
     }
   }
-  const auto since = shift_timestamp(*cursor, -k_poll_overlap_s);
+  const auto since = shift_timestamp(*cursor, -poll_overlap_s(*cursor));
   const nlohmann::json filter = {
       {"updated_at", {{"value", since.empty() ? *cursor : since}, {"modifier", "GREATER_THAN"}}}};
   TRY_ASSIGN(auto result, enqueue_changed(stash, db, filter, "poll", now_ms, {},

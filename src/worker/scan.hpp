@@ -31,7 +31,8 @@ struct ScanResult {
 util::Result<ScanResult> enqueue_changed(stash::StashClient& stash, store::Db& db, const nlohmann::json& scene_filter,
                                          const std::string& event, int64_t now_ms,
                                          const std::function<void(int64_t, int64_t)>& progress = {},
-                                         const std::function<bool(const std::string&, const std::string&)>& skip = {});
+                                         const std::function<bool(const std::string&, const std::string&)>& skip = {},
+                                         bool even_up_to_date = false);
 
 // RFC3339 timestamp moved by delta seconds, keeping its offset ("" when unreadable). Stash compares
 // timestamps as strings in its own offset, so the poll cursor must stay in that format.

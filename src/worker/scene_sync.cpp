@@ -2,6 +2,7 @@
 // library index; metadata prepared and validated; one diffed edit; the poster only when changed.
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -121,6 +122,18 @@ plex::Result<std::vector<plex::Section>> Worker::library_sections() {
     auto chosen = match::select_sections(*all, settings_->plex_library);
     if (!chosen) {
       return tl::unexpected(plex::Error{plex::Failure::permanent_status, 0, std::nullopt, chosen.error().message});
+    }
+    // Keys that changed (a library re-created) are noted with the sections, under the same lock:
+    // a lane whose request 404ed meanwhile then knows to try again at once.
+    const auto keys_of = [](const std::vector<plex::Section>& list) {
+      std::set<std::string> keys;
+      for (const auto& section : list) {
+        keys.insert(section.key);
+      }
+      return keys;
+    };
+    if (!shared_->sections.empty() && keys_of(shared_->sections) != keys_of(*chosen)) {
+      shared_->sections_changed_ms = clock_.now_ms();
     }
     shared_->sections = *chosen;
     shared_->sections_for = wanted;
@@ -276,7 +289,14 @@ std::string Worker::poster_source(const stash::Scene& scene, const std::string& 
   if (cover_url.empty()) {
     return {}; // posters are not synced (skip_poster) or Stash has no cover
   }
-  return settings_->poster_from_group && !scene.group_front.empty() ? scene.group_front : cover_url;
+  if (settings_->poster_from_group) {
+    for (const auto& front : scene.group_fronts) {
+      if (!front.empty()) {
+        return front; // the first group with a front cover of its own
+      }
+    }
+  }
+  return cover_url;
 }
 
 plex::Result<bool> Worker::sync_image(plex::PlexClient::ImageSlot slot, const std::string& scene_id,
@@ -415,6 +435,24 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   if (!chosen) {
     return scene_not_in_plex(scene);
   }
+  if (item->parts.size() > 1) {
+    // A stacked item (one Plex item, several files) holding another synced scene's file too: two
+    // scenes wrote it in turn (issue #31). The scene that has it keeps it; this one waits for a
+    // person's choice.
+    if (auto owner = db_.prepare("SELECT scene_id FROM sync_records WHERE rating_key = ?1 AND scene_id != ?2 LIMIT 1");
+        owner && owner->bind(1, chosen->rating_key).bind(2, scene.id).step().value_or(false)) {
+      const auto other = owner->text_at(0);
+      match::Decision stacked{match::Verdict::uncertain,
+                              {*chosen},
+                              "Plex item " + chosen->rating_key + " is stacked: it holds scene " + other +
+                                  "'s file too and shows that scene"};
+      note_review(scene.id, stacked);
+      LOG_WARN("scene " << scene.id << ": " << stacked.why << "; nothing written. Split the files in Plex, or make "
+                        << "the item show this scene with `plexsync review pick " << scene.id << " "
+                        << chosen->rating_key << "`");
+      return Outcome::needs_review;
+    }
+  }
   clear_review(scene.id);
   if (chosen->section_key.empty()) {
     chosen->section_key = item->section_id;
@@ -432,9 +470,12 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   for (const auto& v : prepared.violations) {
     LOG_WARN("scene " << scene.id << ": " << v.field << " " << v.message);
   }
+  const auto last_written = record && record->rating_key == chosen->rating_key ? record->written : fieldsync::Written{};
+  keep_later_plex_rating(scene, *item, last_written, prepared.desired);
   auto plan = plan_for(prepared, *item, *settings_, record, chosen->rating_key);
   bool wrote = false;
   if (!plan.params.empty()) {
+    TRY_ASSIGN(const auto new_collections, note_new_collections(chosen->section_key, plan));
     auto batches = plex::split_edit(plan.params, plex::k_max_edit_query_bytes);
     auto edited = plex_->edit_all(chosen->section_key, chosen->rating_key, batches);
     if (!edited && edited.error().status == 414) {
@@ -444,6 +485,7 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
       LOG_WARN("scene " << scene.id << ": Plex refused an edit as too long (414); retrying once with a shorter "
                         << "summary and smaller requests");
       prepared = fieldsync::prepare(scene, *settings_, fieldsync::k_summary_encoded_max / 3);
+      keep_later_plex_rating(scene, *item, last_written, prepared.desired);
       plan = plan_for(prepared, *item, *settings_, record, chosen->rating_key);
       batches = plex::split_edit(plan.params, plex::k_max_edit_query_bytes / 2);
       edited = plex_->edit_all(chosen->section_key, chosen->rating_key, batches);
@@ -452,6 +494,7 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
     if (!edited) {
       return tl::unexpected(edited.error());
     }
+    remember_new_collections(chosen->section_key, new_collections);
     wrote = true;
     LOG_INFO("scene " << scene.id << " -> Plex item " << chosen->rating_key << " (match " << chosen->score << ", "
                       << chosen->reason << "): updated " << util::join(plan.changed, ", ")
@@ -462,6 +505,7 @@ plex::Result<Worker::Outcome> Worker::sync_scene(const stash::Scene& scene) {
   if (!plan.kept.empty()) {
     LOG_DEBUG("scene " << scene.id << ": kept Plex's own " << util::join(plan.kept, ", ") << " (preserve_plex_edits)");
   }
+  TRY(tend_collections(chosen->section_key, plan, prepared.desired));
   auto poster = sync_image(plex::PlexClient::ImageSlot::poster, scene.id, chosen->rating_key,
                            poster_source(scene, prepared.desired.poster_url));
   if (!poster) {
@@ -566,6 +610,7 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
   // collections and the user rating, as one edit when they changed.
   auto prepared = fieldsync::prepare(scene, *settings_);
   auto& d = prepared.desired;
+  keep_later_plex_rating(scene, item, last, d);
   const auto served = provider::served_version(db_, provider::rating_key(scene.id)).value_or("");
   // What the provider answers for the scene now (render.cpp renders the same prepare()); unset:
   // the provider sends none (skip_genres, skip_actors) or PlexSync pushes the list itself.
@@ -581,6 +626,7 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
     served_genres = std::exchange(d.genres, std::nullopt);
   }
   d.title.reset();
+  d.sort_title.reset();
   d.summary.reset();
   d.studio.reset();
   d.tagline.reset();
@@ -604,12 +650,15 @@ plex::Result<Worker::Outcome> Worker::sync_pulled(const stash::Scene& scene, con
     note_stale_tags_once(chosen.section_key);
   }
   if (!plan.params.empty()) {
+    TRY_ASSIGN(const auto new_collections, note_new_collections(chosen.section_key, plan));
     if (auto r = plex_->edit_all(chosen.section_key, chosen.rating_key,
                                  plex::split_edit(plan.params, plex::k_max_edit_query_bytes));
         !r) {
       return tl::unexpected(r.error());
     }
+    remember_new_collections(chosen.section_key, new_collections);
   }
+  TRY(tend_collections(chosen.section_key, plan, d));
   const auto wanted = provider::guid(identifier, scene.id);
   if (item.guid != wanted && settings_->skip_bind_unmatched) {
     LOG_INFO("scene " << scene.id << " -> Plex item " << chosen.rating_key
@@ -705,6 +754,28 @@ const char* verdict_name(match::Verdict v) {
 }
 
 } // namespace
+
+util::Result<bool> Worker::item_still_holds(const std::string& scene_id, const std::string& rating_key,
+                                            const std::string& file) {
+  TRY(refresh_context(true));
+  if (!plex_ || !stash_) {
+    return util::fail("Plex or Stash is not configured: run `plexsync doctor`");
+  }
+  TRY_ASSIGN(const auto scene, stash_->find_scene(scene_id));
+  if (!scene) {
+    return util::fail("Stash has no scene " + scene_id);
+  }
+  const auto item = plex_->item(rating_key);
+  if (!item) {
+    if (item.error().kind == plex::Failure::not_found) {
+      return false;
+    }
+    return util::fail(item.error().message);
+  }
+  // The review list stores the file as logs show it (a stand-in with obfuscate_paths).
+  return std::any_of(item->parts.begin(), item->parts.end(),
+                     [&](const auto& part) { return part.file == file || util::log::display_path(part.file) == file; });
+}
 
 util::Result<nlohmann::json> Worker::preview(const std::string& scene_or_path, bool edit) {
   TRY(refresh_context(true));

@@ -410,6 +410,20 @@ void Worker::resync_after_recovery(int64_t now) {
   LOG_INFO("database recovery: queued all " << scan->queued << " scenes again to re-sync");
 }
 
+void Worker::follow_clock_step(int64_t now) {
+  const std::lock_guard lock(shared_->mutex);
+  const auto back = shared_->clock_watch.stepped_back_ms(clock_);
+  if (back <= 0) {
+    return;
+  }
+  // Issue #31: a clock set back kept the breaker open and every retry parked for as long.
+  shared_->breaker.clock_stepped_back(back);
+  save_breaker();
+  const auto moved = queue_.clock_stepped_back(back, now);
+  LOG_WARN("the system clock went back " << back / 1000 << " s; " << (moved ? *moved : 0)
+                                         << " queued retries and the Plex probe keep the waits they had");
+}
+
 void Worker::save_breaker() {
   (void)db_.put_kv("breaker", breaker_json(shared_->breaker.state()).dump());
 }
@@ -649,8 +663,8 @@ void Worker::check_integrity_on_request() {
   auto checked = fresh ? store::check_integrity(*fresh) : util::Result<void>(tl::unexpected(fresh.error()));
   if (!checked && store::is_damage(checked.error())) {
     const std::lock_guard lock(shared_->mutex);
-    LOG_ERROR("a hook found the database damaged and the worker agrees (" << checked.error().message
-                                                                          << "); stopping to replace it");
+    LOG_ERROR("another PlexSync process found the database damaged and the worker agrees ("
+              << checked.error().message << "); stopping to replace it");
     shared_->damage = checked.error().message;
   }
 }
@@ -717,8 +731,8 @@ void Worker::process(const queue::Job& job) {
   const int64_t now = clock_.now_ms();
   waiting_folder_.clear();
   const auto retry = [&](std::optional<int64_t> retry_after, const std::string& message, bool count,
-                         const BackoffPolicy& policy, const std::string& waiting_for = "") {
-    const int64_t delay = next_delay_ms(job.attempts, retry_after, rng_.next_unit(), policy);
+                         const BackoffPolicy& policy, const std::string& waiting_for = "", int64_t floor_ms = 0) {
+    const int64_t delay = std::max(floor_ms, next_delay_ms(job.attempts, retry_after, rng_.next_unit(), policy));
     LOG_WARN("scene " << job.scene_id << ": " << message << "; retrying in " << (delay + 999) / 1000 << " s");
     ++stats_.retried;
     // From the moment the failure is known, so a server's Retry-After is honoured exactly.
@@ -739,8 +753,17 @@ void Worker::process(const queue::Job& job) {
       return;
     }
     // The index is refreshed when the job is next due (at most once per window for all jobs), and
-    // sooner for every job waiting on this folder once a refresh lists files in it.
-    retry(std::nullopt, message, true, k_not_found_policy, waiting_folder_);
+    // sooner for every job waiting on this folder once a refresh lists files in it. Never due
+    // before the window allows a refresh: a try that could not list Plex again would burn an
+    // attempt and double the next wait for nothing (a 10 s jitter did exactly that).
+    int64_t refreshable_in = 0;
+    {
+      const std::lock_guard lock(shared_->mutex);
+      if (shared_->index_refreshed_ms != 0) {
+        refreshable_in = shared_->index_refreshed_ms + k_index_min_age_ms - clock_.now_ms();
+      }
+    }
+    retry(std::nullopt, message, true, k_not_found_policy, waiting_folder_, refreshable_in);
   };
   if (auto ctx = refresh_context(); !ctx) {
     if (stash::is_outage(ctx.error())) {
@@ -794,6 +817,12 @@ void Worker::process(const queue::Job& job) {
       if (auto kept = provider::store_scene(db_, **scene, path_map_, clock_.now_ms()); !kept) {
         LOG_WARN("scene " << job.scene_id
                           << ": the metadata provider's copy was not updated: " << kept.error().message);
+      } else {
+        for (const auto& emptied : *kept) {
+          // Its files are this scene's now (a merge): its own job finds it gone in Stash and
+          // takes it out of the provider's copy within seconds, not at the next rebuild.
+          (void)queue_.enqueue(emptied, "provider:files_moved", now);
+        }
       }
     }
     if (!*scene) {
@@ -803,6 +832,9 @@ void Worker::process(const queue::Job& job) {
       return;
     }
     outcome = sync_scene(**scene);
+    if (outcome && *outcome == Outcome::unchanged && settings_->plex_to_stash) {
+      note_echo((*scene)->id, (*scene)->rating100);
+    }
   }
   stats_.plex_requests += plex_->requests_sent() - before;
   if (outcome && *outcome == Outcome::needs_review) {
@@ -850,26 +882,16 @@ void Worker::process(const queue::Job& job) {
     // Plex answered 404: a library deleted and re-created has a new key (issue #31: a running
     // worker kept asking the old one). Read the sections again, and when they changed, try the
     // scene again at once against the new ones instead of waiting on the not-found schedule.
-    std::set<std::string> keys_before;
     {
       const std::lock_guard lock(shared_->mutex);
-      for (const auto& section : shared_->sections) {
-        keys_before.insert(section.key);
-      }
       shared_->sections_for.clear();
     }
     if (auto fresh = library_sections(); fresh) {
-      std::set<std::string> keys_after;
-      for (const auto& section : *fresh) {
-        keys_after.insert(section.key);
-      }
       bool changed_lately = false;
       {
-        // Another lane may have re-read them a moment ago, after this job's request went out.
+        // library_sections() notes a change of keys; another lane may have re-read them a moment
+        // ago, after this job's request went out.
         const std::lock_guard lock(shared_->mutex);
-        if (keys_after != keys_before) {
-          shared_->sections_changed_ms = clock_.now_ms();
-        }
         changed_lately = shared_->sections_changed_ms != 0 && clock_.now_ms() - shared_->sections_changed_ms < 10'000;
       }
       if (changed_lately) {
@@ -984,6 +1006,13 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
   };
   while (!stopping()) {
     const int64_t now = clock_.now_ms();
+    follow_clock_step(now);
+    if (own_shared_ && now - last_integrity_check_ms_ >= 1000) {
+      // Before every pause and gate: damage another process met is replaced now (issue #31: a
+      // worker paused or waiting on Plex kept it until its next start).
+      last_integrity_check_ms_ = now;
+      check_integrity_on_request();
+    }
     note_storage_faults();
     if (const std::lock_guard lock(shared_->mutex); shared_->damage) {
       break;
@@ -1067,7 +1096,6 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
     if (own_shared_ && now - last_spool_check_ms_ >= 1000) {
       last_spool_check_ms_ = now;
       ingest_spool();
-      check_integrity_on_request();
       guarded("following Plex's notifications", [&] { follow_plex_notifications(now); });
     }
     if (own_shared_ && stash_ && !recovery_checked_) {
@@ -1082,6 +1110,9 @@ Stats Worker::run_lane(RunMode mode, const std::function<void(int64_t, int64_t)>
           LOG_DEBUG("late-update poll failed: " << polled.error().message);
         }
       });
+    }
+    if (own_shared_ && settings_ && stash_ && settings_->plex_to_stash) {
+      guarded("bringing Plex's activity to Stash", [&] { import_from_plex(now); });
     }
     if (own_shared_ && settings_ && stash_ && settings_->reconcile_interval_hours > 0) {
       const auto last = db_.get_kv("last_reconcile_ms");

@@ -99,6 +99,7 @@ util::Result<std::optional<StashConnection>> effective_connection(store::Db& db,
 // index itself lives in the database.
 struct SharedState {
   std::mutex mutex;
+  util::ClockStepWatch clock_watch; // one lane notices a step and moves every wait once
   CircuitBreaker breaker;
   // A pause of the whole queue: while problem is set no job is claimed and no retry is spent; one
   // lane at a time tries to resume when next_check_ms comes.
@@ -148,6 +149,10 @@ public:
   // (as Stash sees it) matches, every candidate with its score and reason, and for a scene with
   // edit=true the exact edit a sync would send. Writes nothing to Plex, the queue or the records.
   util::Result<nlohmann::json> preview(const std::string& scene_or_path, bool edit);
+  // Whether the Plex item exists now and still holds file (as Plex names it), asked of both servers
+  // (review pick). Fails "Stash has no scene N" for a deleted scene.
+  util::Result<bool> item_still_holds(const std::string& scene_id, const std::string& rating_key,
+                                      const std::string& file);
   // The worker process's wake-up (util/wake.hpp): the idle owning lane waits on it instead of
   // sleeping, so a hook's job starts at once. Without one the queue is polled.
   void set_wake_listener(util::WakeListener* wake) { wake_ = wake; }
@@ -184,6 +189,18 @@ private:
   // only collections and the rating.
   plex::Result<Outcome> sync_pulled(const stash::Scene& scene, const match::Candidate& chosen, const plex::Item& item,
                                     const fieldsync::Written& last, const std::string& identifier, bool record = true);
+  // collections.cpp (issue #28). Before an edit: which collections it adds that Plex does not have
+  // yet (so PlexSync's edit creates them). After it: posters for those, removal once emptied.
+  struct NewCollection {
+    std::string folded;
+    std::string title;
+    bool created = false; // not listed before the edit: PlexSync's edit makes it
+  };
+  using NewCollections = std::vector<NewCollection>;
+  plex::Result<NewCollections> note_new_collections(const std::string& section_key, const fieldsync::EditPlan& plan);
+  void remember_new_collections(const std::string& section_key, const NewCollections& found);
+  plex::Result<void> tend_collections(const std::string& section_key, const fieldsync::EditPlan& plan,
+                                      const fieldsync::Desired& desired);
   // The scene's file in other libraries on the PlexSync agent: refreshed or bound as well.
   plex::Result<void> sync_pull_siblings(const stash::Scene& scene, const match::SceneFacts& facts,
                                         const match::Candidate& chosen);
@@ -193,6 +210,16 @@ private:
   plex::Result<Outcome> rescan_deleted(const queue::Job& job);
   // reconcile_interval_hours: what the Reconcile all task does, from the running worker.
   void reconcile_everything(int64_t now);
+  // plex_to_stash (worker/plex_import.cpp): the poll at its interval and webhook events as they
+  // arrive, applied to Stash by activity::Importer.
+  void import_from_plex(int64_t now);
+  // A job that wrote nothing after PlexSync's own edit in Stash (the hook Stash fires for it):
+  // counted as an echo, so the no-op cost is visible (activity::ImportSummary::echo_jobs).
+  void note_echo(const std::string& scene_id, std::optional<int> rating100);
+  // plex_to_stash: a rating changed in Plex since the last sync, later than Stash's change (or
+  // with none in Stash), is not overwritten by the push: it goes to Stash instead.
+  void keep_later_plex_rating(const stash::Scene& scene, const plex::Item& item, const fieldsync::Written& last,
+                              fieldsync::Desired& desired);
   // Holds PMS's notification feed while jobs wait for Plex, and makes them due when it speaks.
   void follow_plex_notifications(int64_t now);
   // After a damaged database was replaced (store/heal.hpp): queue every scene again, once.
@@ -217,6 +244,8 @@ private:
   [[nodiscard]] BackoffPolicy retry_policy() const;
   // Circuit breaker and outage history, persisted so a restart keeps them. Callers hold the lock.
   void save_breaker();
+  // Moves every wait back with a wall clock that was set back (util::ClockStepWatch).
+  void follow_clock_step(int64_t now);
   Gate breaker_gate(int64_t now);
   void on_plex_answered();
   void on_plex_unreachable(const std::string& error);
@@ -239,7 +268,8 @@ private:
   // flight until then); put back to run again once writes work.
   void strand(const queue::Job& job);
   void restore_stranded();
-  // A hook met damage while this worker ran (store::request_integrity_check): quick_check now.
+  // Another process (a hook, a task) met damage while this worker ran
+  // (store::request_integrity_check): quick_check now.
   void check_integrity_on_request();
   [[nodiscard]] bool stopping() const { return stop_ != nullptr && stop_->load(); }
 
@@ -253,7 +283,11 @@ private:
   SharedState* shared_;
   bool holds_trial_ = false;
   int64_t last_poll_ms_ = 0;
+  int64_t last_plex_poll_ms_ = 0;
+  int64_t inbox_seen_ = -1;    // activity::inbox_generation() last drained; -1: look once at start
+  int64_t inbox_retry_ms_ = 0; // a failed drain is tried again from then on
   int64_t last_spool_check_ms_ = 0;
+  int64_t last_integrity_check_ms_ = 0;
   bool recovery_checked_ = false;
   util::WakeListener* wake_ = nullptr;
   std::vector<queue::Job> stranded_;
@@ -277,6 +311,11 @@ private:
   int64_t settings_loaded_ms_ = 0;
   std::unique_ptr<plex::PlexClient> plex_;
   match::PathMap path_map_;
+  struct CollectionListing {
+    int64_t read_ms = 0;
+    std::set<std::string> folded; // titles of the library's collections, folded
+  };
+  std::map<std::string, CollectionListing> collection_listings_; // by section key
 };
 
 // The Plex client for these settings (timeouts, TLS, identity); paced when a pacer is given.

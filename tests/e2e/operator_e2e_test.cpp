@@ -149,6 +149,18 @@ TEST_F(OperatorE2E, DeadLettersCanBeListedRetriedAndPurged) {
   EXPECT_EQ(plex_.item_json("10004").value("title", ""), stash_.scene("5")->at("title"));
 }
 
+TEST_F(OperatorE2E, DoctorCallsADamagedDatabaseAProblemFoundWithItsFix) {
+  {
+    // The header overwritten: SQLite no longer knows the file as a database.
+    std::fstream f(data_ + "/plexsync.db", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(0);
+    f << std::string(100, 'X');
+  }
+  auto [code, doctor] = cli({"doctor"});
+  EXPECT_EQ(code, 1) << "a problem found, not 3 (unavailable): " << doctor.dump(2);
+  EXPECT_NE(failures(doctor).find("moved aside and replaced"), std::string::npos) << failures(doctor);
+}
+
 TEST_F(OperatorE2E, UnknownDataDirAndBadUsageHaveTheirExitCodes) {
   const auto none = run_process({bin_, "status", "--json", "--data-dir", dir_ + "/nothing-here"}, "");
   EXPECT_EQ(none.exit_code, 3);

@@ -43,6 +43,25 @@ protected:
     const auto item = plex_item_for_scene(scene_id);
     return item.is_object() && item.value("title", "") == title;
   }
+
+  std::vector<std::string> tags_of(int scene_id, const char* element) {
+    std::vector<std::string> out;
+    for (const auto& t : plex_item_for_scene(scene_id).value(element, nlohmann::json::array())) {
+      out.push_back(t.at("tag"));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // "Sync all scenes" as Stash runs it after the settings changed, then the queue drained.
+  testing_support::ProcessResult sync_all(const nlohmann::json& extra) {
+    stash_.set_plugin_settings("PlexSync", settings(extra));
+    const auto queued = run(R"({"mode":"all"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+    EXPECT_EQ(queued.exit_code, 0) << queued.err;
+    const auto drained = run(R"({"mode":"process_queue"})", {{"PLEXSYNC_WORKER_AUTOSTART", "0"}});
+    EXPECT_EQ(drained.exit_code, 0) << drained.out << drained.err;
+    return drained;
+  }
 };
 
 TEST_F(PluginE2E, HookQueuesFastAndTheWorkerSyncsThenALateEditFollows) {
@@ -603,6 +622,8 @@ TEST_F(PluginE2E, AHookWhileTheDatabaseIsLockedIsSpooledAndStillReachesPlex) {
   ASSERT_TRUE(other->exec("BEGIN IMMEDIATE"));
   const auto r = hook(3);
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Issue #31: each hook waited the full 1.5 s for the lock before spooling (its budget is 100 ms).
+  EXPECT_LT(r.seconds, 1.2) << "the hook held Stash's save waiting for the lock";
   const auto answer = result_of(r);
   EXPECT_TRUE(answer.at("error").is_null());
   EXPECT_EQ(answer.at("output").at("queued"), true);
@@ -678,6 +699,53 @@ TEST_F(PluginE2E, SecretsNeverLeak) {
       EXPECT_EQ(v.find(k_token), std::string::npos);
     }
   }
+}
+
+// Issue #28: a title template changed in Stash's settings reaches Plex on the next "Sync all
+// scenes", and clearing it brings the scene titles back; a template that does not parse is named
+// by the task and changes nothing.
+TEST_F(PluginE2E, TitleTemplatesFollowTheSettingsOnTheNextSyncAll) {
+  (void)sync_all(nlohmann::json::object());
+  ASSERT_TRUE(item_has_title(3, "Stash Title 3 — Été"));
+  (void)sync_all({{"title_template", "{date} {title}"}, {"sort_title_template", "{studio}"}});
+  const auto scene3 = *stash_.scene("3");
+  EXPECT_TRUE(item_has_title(3, scene3.at("date").get<std::string>() + " Stash Title 3 — Été"));
+  EXPECT_EQ(plex_item_for_scene(3).value("titleSort", ""), scene3.at("studio").at("name"));
+  const auto broken = sync_all({{"title_template", "{date} {titel}"}});
+  EXPECT_NE(broken.err.find("title_template: position 9: unknown field {titel}"), std::string::npos) << broken.err;
+  EXPECT_TRUE(item_has_title(3, "Stash Title 3 — Été")) << "a template that does not parse is not applied";
+}
+
+// Issue #28: collection rules and a genre filter changed in Stash's settings reach Plex on the
+// next "Sync all scenes": items move to the new collections, the studio collections PlexSync made
+// are deleted once empty, and a rule that does not parse is named and leaves collections alone.
+TEST_F(PluginE2E, CollectionRulesAndGenreFiltersFollowTheSettingsOnTheNextSyncAll) {
+  (void)sync_all(nlohmann::json::object());
+  const auto scene3 = *stash_.scene("3");
+  const std::string studio3 = scene3.at("studio").at("name");
+  ASSERT_EQ(tags_of(3, "Collection"), std::vector<std::string>{studio3});
+  ASSERT_FALSE(tags_of(3, "Genre").empty());
+  const auto rules =
+      nlohmann::json{{"collections", "performer:all => With {name}; studio => Studio: {name}"}, {"genre_exclude", "*"}};
+  const auto refused = sync_all(rules);
+  EXPECT_NE(refused.err.find("genre_exclude: position 1: '*' matches every tag"), std::string::npos) << refused.err;
+  EXPECT_FALSE(tags_of(3, "Genre").empty()) << "a filter that does not parse leaves the genres";
+  (void)sync_all({{"collections", rules.at("collections")}, {"genre_exclude", "Q&A*; Night"}});
+  std::vector<std::string> wanted{"Studio: " + studio3};
+  for (const auto& p : scene3.at("performers")) {
+    wanted.push_back("With " + p.at("name").get<std::string>());
+  }
+  std::sort(wanted.begin(), wanted.end());
+  EXPECT_EQ(tags_of(3, "Collection"), wanted);
+  for (const auto& g : tags_of(3, "Genre")) {
+    EXPECT_TRUE(g != "Night" && g.rfind("Q&A", 0) != 0) << g;
+  }
+  const auto titles = plex_.collection_titles("1");
+  EXPECT_EQ(std::find(titles.begin(), titles.end(), studio3), titles.end()) << "emptied studio shelf removed";
+  const auto broken = sync_all({{"collections", "studio; tag_parent"}});
+  EXPECT_NE(broken.err.find("collections: position 19: 'tag_parent' needs the parent tag's name"), std::string::npos)
+      << broken.err;
+  EXPECT_EQ(tags_of(3, "Collection"), wanted) << "a rule that does not parse changes no collection";
 }
 
 } // namespace

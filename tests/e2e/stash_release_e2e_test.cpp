@@ -144,7 +144,7 @@ TEST_F(OldStashE2E, EveryBooleanOffAndEveryNumberZeroSyncsLikeAFreshInstall) {
     nlohmann::json items = nlohmann::json::array();
     for (int i = 0; i < 4; ++i) {
       auto it = plex_.item_json(std::to_string(10000 + i));
-      for (const char* volatile_key : {"updatedAt", "thumb", "Image"}) {
+      for (const char* volatile_key : {"updatedAt", "lastRatedAt", "thumb", "Image"}) {
         it.erase(volatile_key); // moves with every write
       }
       items.push_back(it);

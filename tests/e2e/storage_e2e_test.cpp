@@ -22,6 +22,17 @@ using testing_support::wait_for;
 
 class StorageE2E : public testing_support::PluginFolderTest {
 protected:
+  // Everything but the header page of plexsync.db overwritten, under a running worker's feet.
+  void scramble_database(unsigned seed) {
+    const std::string db = data_ + "/plexsync.db";
+    std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
+    const auto size = fs::file_size(db);
+    f.seekp(4096);
+    for (std::uintmax_t i = 4096; i < size; ++i) {
+      f.put(static_cast<char>(seed ^ (i * 31)));
+    }
+  }
+
   void TearDown() override {
     if (mounted_) {
       // The worker first: nothing may hold files on the mount.
@@ -173,16 +184,7 @@ TEST_F(StorageE2E, DamageUnderARunningWorkerIsHealedWithoutARestart) {
   const int pid = util::DataDirLock::holder_pid(data_);
   ASSERT_GT(pid, 0);
 
-  // Everything but the header page, under the worker's feet.
-  const std::string db = data_ + "/plexsync.db";
-  {
-    std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
-    const auto size = fs::file_size(db);
-    f.seekp(4096);
-    for (std::uintmax_t i = 4096; i < size; ++i) {
-      f.put(static_cast<char>(0x5A ^ (i * 31)));
-    }
-  }
+  scramble_database(0x5A);
   ASSERT_TRUE(stash_.update_scene("7", {{"title", "Edited after the damage"}}));
   const auto answer = hook(7);
   ASSERT_EQ(answer.exit_code, 0) << answer.out << answer.err;
@@ -195,6 +197,31 @@ TEST_F(StorageE2E, DamageUnderARunningWorkerIsHealedWithoutARestart) {
     kept = kept || e.path().filename().string().rfind("plexsync.db.damaged-", 0) == 0;
   }
   EXPECT_TRUE(kept);
+}
+
+TEST_F(StorageE2E, DamageATaskFindsUnderAWaitingWorkerIsHealedAtOnce) {
+  plex_.generate(6);
+  stash_.generate(6);
+  stash_.set_plugin_settings("PlexSync", settings({{"worker_idle_seconds", 120}}));
+  ASSERT_EQ(hook(1).exit_code, 0);
+  ASSERT_TRUE(wait_for([&] { return plex_title_is(1, "Stash Title 1 — Été"); }, std::chrono::seconds(60))) << log();
+  const int pid = util::DataDirLock::holder_pid(data_);
+  ASSERT_GT(pid, 0);
+  // The worker waits (Plex is down, the breaker open): none of its own statements meets the damage.
+  plex_.faults().add(sim::fault_from_spec("reset"));
+  for (int id = 2; id <= 6; ++id) {
+    ASSERT_EQ(hook(id).exit_code, 0);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  scramble_database(0x3C);
+  // Issue #31: queue_status exited 1 until the worker's next start.
+  const auto first = run(R"({"mode":"queue_status"})");
+  EXPECT_TRUE(wait_for([&] { return run(R"({"mode":"queue_status"})").exit_code == 0; }, std::chrono::seconds(20)))
+      << first.out << first.err << "\n"
+      << log();
+  EXPECT_EQ(util::DataDirLock::holder_pid(data_), pid) << "the same worker replaced it";
+  plex_.faults().clear();
+  EXPECT_TRUE(wait_for([&] { return plex_title_is(6, "Stash Title 6 — Été"); }, std::chrono::seconds(60))) << log();
 }
 
 } // namespace

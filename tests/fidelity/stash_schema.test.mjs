@@ -50,6 +50,10 @@ const variables = {
   version: {},
   apiKey: {},
   sceneVersions: { f: { updated_at: { value: '2020-01-01', modifier: 'GREATER_THAN' } }, p: { page: 2, per_page: 4, sort: 'updated_at', direction: 'ASC' } },
+  sceneActivity: { ids: ['3', '4'] },
+  addPlay: { id: '3', times: ['2026-11-30T20:15:00Z', '2026-12-01T21:00:05+01:00'] },
+  saveActivity: { id: '3', resume: 125.5, duration: 600 },
+  setRating: { id: '3', rating: 70 },
 };
 
 let sim;
@@ -77,6 +81,30 @@ for (const { name, query } of queries) {
     assert.deepEqual(JSON.parse(JSON.stringify(again.data)), body.data);
   });
 }
+
+// The mutations change what the scene then answers, as Stash's resolvers do (issue #27).
+test('stashsim keeps the plays, resume point, play duration and rating PlexSync wrote', async () => {
+  const send = async (name, variables) => {
+    const { query } = queries.find((q) => q.name === name);
+    const res = await fetch(`${sim.url}/graphql`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+    const body = await res.json();
+    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+    return body.data;
+  };
+  const before = (await send('sceneActivity', { ids: ['5'] })).findScenes.scenes[0];
+  await send('addPlay', { id: '5', times: ['2026-12-01T20:00:00Z'] });
+  await send('saveActivity', { id: '5', resume: 42, duration: 100 });
+  await send('saveActivity', { id: '5', resume: null, duration: 50 });
+  const updated = (await send('setRating', { id: '5', rating: 90 })).sceneUpdate.updated_at;
+  const after = (await send('sceneActivity', { ids: ['5'] })).findScenes.scenes[0];
+  assert.equal(after.play_history.length, before.play_history.length + 1);
+  assert.equal(Date.parse(after.play_history.at(-1)), Date.parse('2026-12-01T20:00:00Z'));
+  assert.equal(after.resume_time, 42);
+  assert.equal(after.play_duration, before.play_duration + 150);
+  assert.equal(after.rating100, 90);
+  assert.equal(after.updated_at, updated);
+  assert.notEqual(after.updated_at, before.updated_at);
+});
 
 test('a query for a field Stash does not have fails validation', () => {
   assert.ok(validate(schema, parse('query { findScene(id: 1) { colour } }')).length > 0);

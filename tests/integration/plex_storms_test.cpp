@@ -53,7 +53,7 @@ protected:
     }
     return n;
   }
-  int listings() { return requests("GET", "/library/sections/1/all"); }
+  int listings() { return index_listings(); }
   bool has_title(int scene, const std::string& title) {
     const auto s = stash_.scene(std::to_string(scene));
     (void)s;

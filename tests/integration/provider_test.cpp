@@ -3,6 +3,7 @@
 // answer, Stash down, Fix Match, and the security cases. Every wait is bounded.
 #include <array>
 #include <chrono>
+#include <iostream>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
@@ -14,12 +15,15 @@
 
 #include "cli/operator.hpp"
 #include "cli/provider_cmd.hpp"
+#include "match/path_map.hpp"
 #include "net/http.hpp"
 #include "provider/catalog.hpp"
 #include "provider/identity.hpp"
 #include "provider/render.hpp"
 #include "provider/service.hpp"
+#include "stash/client.hpp"
 #include "store/heal.hpp"
+#include "support/loopback.hpp"
 #include "support/process.hpp"
 #include "support/provider_contract.hpp"
 #include "support/worker_fixture.hpp"
@@ -381,6 +385,98 @@ TEST_F(ProviderServe, OversizedAndTricklingRequestsAreCut) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(16));
 }
 
+TEST_F(ProviderServe, HeldAndUnreadConnectionsLeavePmsAnswered) {
+  start();
+  // Issue #31: 0 of 120 PMS-like requests were answered while idle connections were held, and
+  // clients that never read kept the slots; the server grew a thread per connection.
+  boost::asio::io_context ioc;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> held;
+  for (int i = 0; i < 100; ++i) {
+    held.push_back(testing_support::connect_from(ioc, "127.0.0." + std::to_string(2 + i / 10), host_->port()));
+  }
+  std::string pipelined;
+  for (int i = 0; i < 50; ++i) {
+    pipelined +=
+        "GET /p/" + token_ + "/movie/library/metadata/" + provider::rating_key("1") + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  for (int i = 0; i < 100; ++i) {
+    held.push_back(testing_support::connect_from(ioc, "127.0.0." + std::to_string(20 + i / 10), host_->port()));
+    boost::system::error_code ec;
+    boost::asio::write(*held.back(), boost::asio::buffer(pipelined), ec); // and never read
+  }
+  int answered = 0;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 120; ++i) {
+    const auto res = i % 2 == 0 ? call("GET", "/p/" + token_ + "/movie")
+                                : call("POST", "/p/" + token_ + "/movie/library/metadata/matches",
+                                       nlohmann::json{{"type", 1}, {"filename", relative(1)}}.dump(),
+                                       {{"Content-Type", "application/json"}});
+    answered += res.status == 200 ? 1 : 0;
+  }
+  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cout << "[figure] PMS-like requests answered while 100 idle and 100 unread connections were held: " << answered
+            << " of 120 in " << seconds << " s\n";
+  EXPECT_EQ(answered, 120);
+}
+
+// Stash's answers pass through; after the first page of scenes, a scene is deleted in Stash.
+class DeleteAfterTheFirstPage final : public net::HttpClient {
+public:
+  DeleteAfterTheFirstPage(std::unique_ptr<net::HttpClient> inner, std::function<void()> on_page)
+      : inner_(std::move(inner)), on_page_(std::move(on_page)) {}
+  tl::expected<net::Response, net::TransportError> send(const net::Request& request) override {
+    auto answer = inner_->send(request);
+    if (request.body.find("\"page\":1,") != std::string::npos && !deleted_) {
+      deleted_ = true;
+      on_page_();
+    }
+    return answer;
+  }
+
+private:
+  std::unique_ptr<net::HttpClient> inner_;
+  std::function<void()> on_page_;
+  bool deleted_ = false;
+};
+
+TEST_F(ProviderServe, ASceneDeletedWhileTheCatalogIsBuiltDropsNoOtherScene) {
+  stash_.generate(250);
+  net::ClientOptions opts;
+  opts.base = *net::Url::parse(stash_url());
+  const auto map = *match::PathMap::parse("");
+  stash::StashClient plain(net::make_http_client(opts), {"session", "", ""});
+  auto first = provider::build_catalog(plain, *db_, map, util::SystemClock().now_ms());
+  ASSERT_TRUE(first) << first.error().message;
+  // The rebuild reads page 2 after scene 50 went: scene 101 moved to page 1 and is never seen
+  // there (issue #31 then dropped it from the catalog as gone).
+  stash::StashClient deleting(std::make_unique<DeleteAfterTheFirstPage>(
+                                  net::make_http_client(opts), [&] { ASSERT_TRUE(stash_.delete_scene("50")); }),
+                              {"session", "", ""});
+  auto second = provider::build_catalog(deleting, *db_, map, util::SystemClock().now_ms());
+  ASSERT_TRUE(second) << second.error().message;
+  const auto held = [&](const char* id) {
+    auto stmt = db_->prepare("SELECT count(*) FROM scene_snapshots WHERE scene_id = ?1");
+    stmt->bind(1, std::string(id));
+    return stmt->step().value_or(false) ? stmt->int_at(0) : -1;
+  };
+  EXPECT_EQ(held("101"), 1) << "scene 101 was dropped although Stash has it";
+  // Scene 50 was read before it went (its Destroy job forgets it); the next build does too.
+  ASSERT_TRUE(provider::build_catalog(plain, *db_, map, util::SystemClock().now_ms()));
+  EXPECT_EQ(held("50"), 0);
+  EXPECT_EQ(held("101"), 1);
+}
+
+TEST_F(ProviderServe, ADeletedScenesPosterIsGoneNotAStashFailure) {
+  start();
+  const std::string thumb = metadata("scene-4").at("MediaContainer").at("Metadata").at(0).at("thumb");
+  ASSERT_TRUE(stash_.delete_scene("4"));
+  // Issue #31 answered 502 ("Stash failed") for a scene Stash no longer has.
+  EXPECT_EQ(call("GET", thumb.substr(base_.size())).status, 404) << "before its Destroy job ran";
+  const std::string other = metadata("scene-5").at("MediaContainer").at("Metadata").at(0).at("thumb");
+  ASSERT_TRUE(provider::forget_scene(*db_, "5")); // what the Destroy job does for the provider
+  EXPECT_EQ(call("GET", other.substr(base_.size())).status, 404) << "after it";
+}
+
 TEST_F(ProviderServe, AfterTheWorkerHealsTheDatabaseTheProviderReadsTheFreshOne) {
   start();
   EXPECT_EQ(metadata("scene-3").at("MediaContainer").at("Metadata").at(0).at("title"), stash_.scene("3")->at("title"));
@@ -392,9 +488,36 @@ TEST_F(ProviderServe, AfterTheWorkerHealsTheDatabaseTheProviderReadsTheFreshOne)
   const auto connection = db_->get_kv("stash_connection");
   ASSERT_TRUE(connection && *connection);
   ASSERT_TRUE(healed->put_kv("stash_connection", **connection));
-  EXPECT_EQ(metadata("scene-3").at("MediaContainer").at("Metadata").at(0).at("title"),
-            "Changed while the database was damaged")
+  // Issue #31: every match answered "none" until the re-sync reached its scene. Now matches and
+  // metadata wait (503) while the catalog is rebuilt, then answer from the fresh database.
+  std::string title;
+  EXPECT_TRUE(wait_for(
+      [&] {
+        const auto res = call("GET", "/p/" + token_ + "/movie/library/metadata/scene-3");
+        const auto j = nlohmann::json::parse(res.body, nullptr, false);
+        title = res.status == 200 ? j.at("MediaContainer").at("Metadata").at(0).value("title", "") : "";
+        return res.status == 200;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_EQ(title, "Changed while the database was damaged")
       << "a pooled connection to the moved-aside file would serve the old snapshot";
+  const auto body = nlohmann::json{{"type", 1}, {"filename", relative(5)}}.dump();
+  int none = 0;
+  const bool found = wait_for(
+      [&] {
+        const auto res = call("POST", "/p/" + token_ + "/movie/library/metadata/matches", body,
+                              {{"Content-Type", "application/json"}});
+        if (res.status != 200) {
+          return false;
+        }
+        const auto j = nlohmann::json::parse(res.body, nullptr, false);
+        const bool hit = j.contains("MediaContainer") && j.at("MediaContainer").value("size", 0) > 0;
+        none += hit ? 0 : 1;
+        return hit;
+      },
+      std::chrono::seconds(30));
+  EXPECT_TRUE(found);
+  EXPECT_EQ(none, 0) << "a match answered \"none\" from the empty catalog";
 }
 
 TEST_F(ProviderServe, RecordedRequestsCarryNoSecret) {
@@ -445,14 +568,27 @@ namespace {
 // provider, edits arriving as one refresh, locks kept, unmatched items bound by the worker.
 class PullMode : public ProviderServe {
 protected:
-  void start_pull(const plexsim::AgentOptions& options = {}, bool drop_scene_six = false) {
+  // Scene 2 merged into scene 3 in Stash: scene 3 takes scene 2's file, scene 2 is gone.
+  void merge_two_into_three() {
+    auto survivor = *stash_.scene("3");
+    survivor["files"].push_back(stash_.scene("2")->at("files").at(0));
+    ASSERT_TRUE(stash_.delete_scene("2"));
+    ASSERT_TRUE(stash_.update_scene("3", {{"files", survivor["files"]}}));
+  }
+
+  // extra: settings besides the provider's, for the provider and the worker alike.
+  void start_pull(const plexsim::AgentOptions& options = {}, bool drop_scene_six = false,
+                  const nlohmann::json& extra = nlohmann::json::object()) {
     plex_.set_agent_options(options);
     if (drop_scene_six) {
       ASSERT_TRUE(stash_.delete_scene("6"));
     }
-    start();
+    start(extra);
     // PMS must reach the provider at the address it registers: this test's loopback port.
-    configure({{"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}, {"provider_public_url", base_}});
+    nlohmann::json settings = {
+        {"provider_enabled", true}, {"provider_listen", "127.0.0.1:0"}, {"provider_public_url", base_}};
+    settings.update(extra);
+    configure(settings);
     ASSERT_EQ(cli::cmd_provider_register(cli::OperatorOptions{dir_, false}, {"Adult"}, true), 0);
     wait_idle();
   }
@@ -768,13 +904,22 @@ TEST_F(PullMode, AFollowUpJobAfterTheScanPushesCollectionsWithoutAnotherRefresh)
   EXPECT_EQ(jobs->int_at(0), 0) << "drained with the rest";
 }
 
+TEST_F(PullMode, ASceneMergedAwayWithoutAHookLeavesTheProvidersCopyWithTheSurvivorsJob) {
+  start_pull();
+  merge_two_into_three(); // only scene 3 changed (its hook, or the late-update poll)
+  enqueue({3});
+  drain();
+  // Issue #31: scene 2 was served from the copy for up to 6 hours (until the next rebuild).
+  auto snap = db_->prepare("SELECT count(*) FROM scene_snapshots WHERE scene_id = '2'");
+  ASSERT_TRUE(snap && snap->step().value_or(false));
+  EXPECT_EQ(snap->int_at(0), 0) << "the merged-away scene is still in the provider's copy";
+  const auto old = metadata("scene-2").at("MediaContainer").at("Metadata").at(0);
+  EXPECT_EQ(old.at("title"), stash_.scene("3")->at("title")) << "its old key answers with the survivor";
+}
+
 TEST_F(PullMode, AMergedSceneIsAnsweredUnderItsOldKeyAndItsItemMovesToTheSurvivor) {
   start_pull();
-  // Scene 2 merged into scene 3: scene 3 takes scene 2's file, scene 2 is gone.
-  auto survivor = *stash_.scene("3");
-  survivor["files"].push_back(stash_.scene("2")->at("files").at(0));
-  ASSERT_TRUE(stash_.delete_scene("2"));
-  ASSERT_TRUE(stash_.update_scene("3", {{"files", survivor["files"]}}));
+  merge_two_into_three();
   enqueue({2, 3});
   drain();
   // PMS asking for the old key gets the survivor's metadata under the key it asked for.
@@ -1018,6 +1163,42 @@ TEST_F(PullMode, GenresPmsCutToTheFirstAreRepairedOnceAndCounted) {
   EXPECT_EQ(genres(), (std::vector<std::string>{"Alpha", "Beta", "Gamma"}));
 }
 
+// Issue #28 in a pull library: the provider answers genres through the filters, the worker pushes
+// the collections the rules give, and a collection it created gets its poster once.
+TEST_F(PullMode, ShelfRulesShapeCollectionsAndGenresInAPullLibrary) {
+  const auto tags =
+      nlohmann::json::array({{{"id", "20"}, {"name", "Outdoor"}, {"parents", nlohmann::json::array({"Setting"})}},
+                             {{"id", "21"}, {"name", "1080p"}, {"parents", nlohmann::json::array({"Technical"})}},
+                             {{"id", "23"}, {"name", "Series/Coastline"}, {"has_image", true}}});
+  ASSERT_TRUE(stash_.update_scene("2", {{"tags", tags}}));
+  start_pull({}, false,
+             {{"collections", "tag:series/* => Series: {name}; studio"}, {"genre_exclude", "parent:Technical"}});
+  enqueue({2});
+  drain();
+  wait_idle();
+  std::vector<std::string> genres;
+  for (const auto& g : plex_.item_json("10001").value("Genre", nlohmann::json::array())) {
+    genres.push_back(g.value("tag", ""));
+  }
+  std::sort(genres.begin(), genres.end());
+  EXPECT_EQ(genres, (std::vector<std::string>{"Outdoor", "Series/Coastline"}));
+  std::vector<std::string> collections;
+  for (const auto& c : plex_.item_json("10001").value("Collection", nlohmann::json::array())) {
+    collections.push_back(c.value("tag", ""));
+  }
+  const std::string studio = stash_.scene("2")->at("studio").at("name");
+  EXPECT_EQ(collections, (std::vector<std::string>{"Series: Series/Coastline", studio}));
+  const auto series = plex_.collection("1", "Series: Series/Coastline");
+  ASSERT_TRUE(series);
+  EXPECT_EQ(series->poster_uploads, 1) << "the tag's image";
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", "Refreshed"}}));
+  enqueue({2});
+  drain();
+  wait_idle();
+  EXPECT_EQ(title_of(1), "Refreshed");
+  EXPECT_EQ(plex_.collection("1", "Series: Series/Coastline")->poster_uploads, 1) << "once";
+}
+
 TEST_F(PullMode, CollectionsAndTheRatingSurviveRefreshesThatReplaceLists) {
   plexsim::AgentOptions options;
   options.list_fields_replace_on_refresh = true;
@@ -1085,6 +1266,66 @@ TEST_F(ProviderServe, SlowStashDoesNotSlowAnswersAndHealthSaysSo) {
   EXPECT_NE(provider::health_problem(now + 11 * 60 * 1000).find("has not reached Stash"), std::string::npos);
   provider::note_stash(true, now);
   EXPECT_EQ(provider::health_problem(now + 11 * 60 * 1000), "");
+}
+
+TEST_F(ProviderServe, StashCallsRunSideBySideAndAHungStashDoesNotHoldTheStop) {
+  start({{"provider_stash_timeout", 30}});
+  std::vector<std::string> thumbs; // every scene's poster, none fetched yet
+  for (int scene = 1; scene <= 6; ++scene) {
+    const auto res = call("GET", "/p/" + token_ + "/movie/library/metadata/scene-" + std::to_string(scene));
+    const auto j = nlohmann::json::parse(res.body, nullptr, false);
+    if (res.status == 200 && j.contains("MediaContainer")) {
+      thumbs.push_back(j.at("MediaContainer").at("Metadata").at(0).at("thumb"));
+    }
+  }
+  ASSERT_EQ(thumbs.size(), 6U);
+  // Each request on a thread of its own; a body makes it a POST (Fix Match searches Stash).
+  const auto send_all = [&](const std::vector<std::string>& targets, const std::string& body) {
+    std::vector<std::thread> threads;
+    threads.reserve(targets.size());
+    for (const auto& t : targets) {
+      threads.emplace_back([this, t, body] {
+        net::ClientOptions opts;
+        opts.base = *net::Url::parse(base_);
+        opts.read_timeout_ms = 60000;
+        (void)net::make_http_client(opts)->send(net::Request{body.empty() ? "GET" : "POST", t, {}, body});
+      });
+    }
+    return threads;
+  };
+  sim::FaultRule slow;
+  slow.delay_ms = 2000;
+  stash_.faults().add(slow);
+  // Issue #31: one Stash call at a time brought 20 posters back at 3, 6, ... 60 s.
+  auto started = std::chrono::steady_clock::now();
+  for (auto& t : thumbs) {
+    t = t.substr(base_.size());
+  }
+  for (auto& t : send_all(thumbs, "")) {
+    t.join();
+  }
+  const double posters_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cout << "[figure] 6 posters behind a Stash taking 2 s each: " << posters_s << " s (one at a time: 12 s)\n";
+  EXPECT_LT(posters_s, 7.0);
+  // Stash hangs (60 s an answer): stopping the worker's provider must not wait for it.
+  stash_.faults().clear();
+  sim::FaultRule hung;
+  hung.delay_ms = 60'000;
+  stash_.faults().add(hung);
+  const std::vector<std::string> searches(4, "/p/" + token_ + "/movie/library/metadata/matches");
+  const auto before = stash_.requests().snapshot().size();
+  auto waiting = send_all(searches, nlohmann::json{{"type", 1}, {"title", "anything"}, {"manual", 1}}.dump());
+  EXPECT_TRUE(wait_for([&] { return stash_.requests().snapshot().size() >= before + 4; }, std::chrono::seconds(5)))
+      << "the searches never reached Stash";
+  started = std::chrono::steady_clock::now();
+  host_.reset();
+  const double stop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cout << "[figure] provider stop with 4 answers waiting on a hung Stash: " << stop_s << " s\n";
+  EXPECT_LT(stop_s, 3.0) << "the stop waited for Stash (round two: 152 s)";
+  for (auto& t : waiting) {
+    t.join();
+  }
+  stash_.faults().clear();
 }
 
 } // namespace

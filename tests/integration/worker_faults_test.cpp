@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include "cli/health.hpp"
 #include "sim/library.hpp"
 #include "support/worker_fixture.hpp"
 #include "util/log.hpp"
+#include "util/strings.hpp"
 #include "worker/scan.hpp"
 
 namespace {
@@ -271,6 +273,39 @@ TEST_F(WorkerFaults, PlexDownForAWhileThenBack) {
   EXPECT_EQ(counts().dead, 0);
 }
 
+TEST_F(WorkerFaults, AClockSetBackKeepsTheWaitsItHad) {
+  plex_.faults().add(sim::fault_from_spec("reset"));
+  enqueue({1, 2, 3});
+  drain(3);
+  ASSERT_EQ(breaker().at("phase"), "open");
+  plex_.faults().clear(); // Plex is back, and the system clock is set back 75 s (issue #31)
+  clock_.step_wall(-75'000);
+  clock_.advance(61'000); // longer than any wait the breaker or a retry had (caps: 60 s)
+  worker().run(worker::RunMode::drain);
+  for (int id = 1; id <= 3; ++id) {
+    EXPECT_TRUE(synced(id)) << id << ": the clock step was added to the wait";
+  }
+  EXPECT_EQ(breaker().at("phase"), "closed");
+}
+
+TEST_F(WorkerFaults, HealthCheckSaysSoWhenNothingHasSyncedForLong) {
+  // Issue #31: Health check answered ok while jobs sat due and nothing synced.
+  stash::ServerConnection server;
+  server.port = stash_port();
+  const auto problems = [&] {
+    const auto report = cli::health_check(server, *db_, "");
+    return util::join(report.problems, " | ");
+  };
+  EXPECT_EQ(problems(), "");
+  queue::Queue q(*db_);
+  const auto now = util::SystemClock().now_ms();
+  ASSERT_TRUE(q.enqueue("1", "Scene.Update.Post", now - 20 * 60 * 1000));
+  EXPECT_NE(problems().find("have been due for 20 minutes and nothing has synced since"), std::string::npos)
+      << problems();
+  configure({{"pause_syncing", true}});
+  EXPECT_NE(problems().find("syncing is paused"), std::string::npos) << problems();
+}
+
 TEST_F(WorkerFaults, PeriodicReconciliationRepairsPlexWithoutAnyEvent) {
   configure({{"reconcile_interval_hours", 1}});
   drain(); // the first reconciliation finds every scene unsynced
@@ -311,6 +346,25 @@ TEST_F(WorkerFaults, SceneWithoutPlexItemWaitsWithoutTrippingTheBreaker) {
   EXPECT_NE(job(50).last_error.find("no Plex item has the file"), std::string::npos);
   EXPECT_EQ(breaker().value("phase", "closed"), "closed");
   EXPECT_EQ(outages(false), 0);
+}
+
+// A not-found retry that comes before the library index may be listed again finds nothing new
+// and burns an attempt (a 10 s jitter then doubled the next wait to 81 s, with the file long in
+// Plex): the retry is never due before the index can be refreshed.
+TEST_F(WorkerFaults, ANotFoundRetryIsNeverDueBeforeTheIndexCanBeListedAgain) {
+  const std::initializer_list<int> ids = {60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71};
+  for (const int id : ids) {
+    stash_.add_scene({{"id", std::to_string(id)},
+                      {"title", "Not in Plex yet"},
+                      {"files", {{{"path", "/media/adult/new/unscanned-" + std::to_string(id) + ".mp4"}}}}});
+  }
+  enqueue(ids);
+  const int64_t missed_at = clock_.now_ms();
+  worker().run(worker::RunMode::drain);
+  for (const int id : ids) {
+    EXPECT_EQ(job(id).attempts, 1);
+    EXPECT_GE(job(id).next_attempt_ms - missed_at, worker::k_index_min_age_ms) << "scene " << id;
+  }
 }
 
 // The worker's connection cannot write (here: a read it started before another connection

@@ -7,10 +7,12 @@
 
 #include "cli/operator.hpp"
 #include "image/codec.hpp"
+#include "stash/client.hpp"
 #include "support/worker_fixture.hpp"
 #include "util/digest.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
+#include "worker/scan.hpp"
 
 namespace {
 
@@ -57,7 +59,8 @@ TEST_F(WorkerSync, ChangedSceneCostsTwoRequestsUnchangedNoWrites) {
   for (int id = 1; id <= 6; ++id) {
     ASSERT_TRUE(synced(id)) << id;
   }
-  EXPECT_EQ(requests("POST", "/library/metadata/"), 6) << "first sync: one poster each";
+  EXPECT_EQ(requests("POST", "/library/metadata/1000"), 6) << "first sync: one poster each";
+  EXPECT_EQ(requests("POST", "/library/metadata/9000"), 4) << "and one for each studio's collection it made";
 
   // Steady state: the user edits every scene in Stash.
   plex_.requests().clear();
@@ -82,6 +85,31 @@ TEST_F(WorkerSync, ChangedSceneCostsTwoRequestsUnchangedNoWrites) {
   EXPECT_EQ(requests("POST", "/"), 0);
   EXPECT_GE(plex_requests(), 1);
   EXPECT_LE(plex_requests(), 6);
+}
+
+// Issue #28: titles and sort titles from templates, with fallbacks, and back to the scene title
+// when the template is cleared.
+TEST_F(WorkerSync, TitlesFollowTheTemplatesAndTheirFallbacks) {
+  configure({{"title_template", "{date} {studio} - {title|filename}"}, {"sort_title_template", "{studio} {date}"}});
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", ""}}));
+  enqueue({1, 2});
+  drain();
+  const auto scene1 = *stash_.scene("1");
+  const auto studio1 = scene1.at("studio").at("name").get<std::string>();
+  EXPECT_EQ(plex_.item_json("10000").value("title", ""),
+            scene1.at("date").get<std::string>() + " " + studio1 + " - " + scene1.at("title").get<std::string>());
+  EXPECT_EQ(plex_.item_json("10000").value("titleSort", ""), studio1 + " " + scene1.at("date").get<std::string>());
+  const auto scene2 = *stash_.scene("2");
+  const auto file2 = scene2.at("files").at(0).at("path").get<std::string>();
+  const auto base2 = file2.substr(file2.rfind('/') + 1);
+  EXPECT_EQ(plex_.item_json("10001").value("title", ""), scene2.at("date").get<std::string>() + " " +
+                                                             scene2.at("studio").at("name").get<std::string>() + " - " +
+                                                             base2.substr(0, base2.rfind('.')));
+  configure({});
+  clock_.advance(6'000);
+  enqueue({1});
+  drain();
+  EXPECT_EQ(plex_.item_json("10000").value("title", ""), scene1.at("title").get<std::string>());
 }
 
 TEST_F(WorkerSync, PosterIsUploadedOnlyWhenTheCoverChanges) {
@@ -390,7 +418,7 @@ TEST_F(WorkerSync, SceneWithoutAFileIsSkippedNotReviewed) {
   drain(1);
   EXPECT_EQ(counts().pending, 0);
   EXPECT_EQ(reviews(), 0);
-  EXPECT_EQ(requests("GET", "/library/sections/1/all"), 0) << "nothing to look up";
+  EXPECT_EQ(index_listings(), 0) << "nothing to look up";
 }
 
 TEST_F(WorkerSync, IndexStorageFailureKeepsTheJobAndItsTries) {
@@ -413,14 +441,14 @@ TEST_F(WorkerSync, IndexIsPersistedAndRefreshedIncrementally) {
   enqueue({1});
   drain();
   ASSERT_TRUE(synced(1));
-  EXPECT_EQ(requests("GET", "/library/sections/1/all"), 1) << "one page lists the whole library";
+  EXPECT_EQ(index_listings(), 1) << "one page lists the whole library";
 
   restart_worker();
   plex_.requests().clear();
   enqueue({2});
   drain();
   EXPECT_TRUE(synced(2));
-  EXPECT_EQ(requests("GET", "/library/sections/1/all"), 0) << "a restarted worker starts from the stored index";
+  EXPECT_EQ(index_listings(), 0) << "a restarted worker starts from the stored index";
 
   // Plex re-adds scene 3's file under a new key: the miss refreshes only what changed.
   const auto new_key = plex_.rekey("10002");
@@ -461,6 +489,106 @@ TEST_F(ReviewPick, APersonsChoiceBindsTheSceneAndSyncsIt) {
   drain();
   EXPECT_TRUE(synced(1));
   EXPECT_EQ(counts().dead, 0);
+}
+
+TEST_F(ReviewPick, AChoiceOfWhatNoLongerExistsIsRefused) {
+  move_scene_one_so_only_its_name_matches();
+  const cli::OperatorOptions op{dir_, true};
+  EXPECT_EQ(cli::cmd_review(op), 0);
+  // Issue #31: an item that left Plex, or a deleted scene, was accepted ("chosen; syncing it").
+  const auto pick = [&] {
+    testing::internal::CaptureStdout();
+    const int code = cli::cmd_review_pick(op, "1", "10000");
+    const auto said = testing::internal::GetCapturedStdout();
+    EXPECT_EQ(code, cli::k_exit_problems) << said;
+    return said;
+  };
+  ASSERT_TRUE(stash_.delete_scene("1"));
+  EXPECT_NE(pick().find("no longer exists in Stash"), std::string::npos);
+  stash_.generate(6); // scene 1 is back as generated: its file is where Plex has it
+  move_scene_one_so_only_its_name_matches();
+  (void)plex_.rekey("10000");
+  EXPECT_NE(pick().find("no longer holds scene 1"), std::string::npos);
+  auto stmt = db_->prepare("SELECT count(*) FROM sync_records WHERE scene_id = '1'");
+  ASSERT_TRUE(*stmt->step());
+  EXPECT_EQ(stmt->int_at(0), 0) << "nothing was recorded";
+}
+
+TEST_F(ReviewPick, AStackedItemHoldingTwoScenesGoesToReviewInsteadOfFlipFlopping) {
+  // Scenes 1 and 2's files as two parts of one Plex item (a stacked "part1/part2" movie).
+  auto lib = plex_.dump();
+  nlohmann::json items = nlohmann::json::array();
+  nlohmann::json second_part;
+  for (const auto& item : lib.at("items")) {
+    if (item.at("ratingKey") == "10001") {
+      second_part = item.at("parts").at(0);
+    }
+  }
+  for (auto item : lib.at("items")) {
+    if (item.at("ratingKey") == "10000") {
+      item["parts"].push_back(second_part);
+    }
+    if (item.at("ratingKey") != "10001") {
+      items.push_back(item);
+    }
+  }
+  lib["items"] = items;
+  plex_.load(lib);
+  enqueue({1});
+  drain();
+  ASSERT_TRUE(synced(1));
+  const auto title_one = plex_.item_json("10000").at("title");
+  // Issue #31: scene 2 then wrote the same item, and scene 1 again at its next change.
+  enqueue({2});
+  drain();
+  EXPECT_EQ(plex_.item_json("10000").at("title"), title_one) << "scene 2 overwrote scene 1's item";
+  EXPECT_EQ(reviews(), 1) << "the second scene waits for a person's choice";
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "Part one, edited"}}));
+  enqueue({1, 2});
+  drain();
+  EXPECT_EQ(plex_.item_json("10000").at("title"), "Part one, edited");
+  // The person chooses scene 2 for the item: it shows scene 2 from then on, and scene 1 waits.
+  const cli::OperatorOptions op{dir_, true};
+  ASSERT_EQ(cli::cmd_review_pick(op, "2", "10000"), 0);
+  EXPECT_EQ(plex_.item_json("10000").at("title"), stash_.scene("2")->at("title"));
+  enqueue({1, 2});
+  drain();
+  EXPECT_EQ(plex_.item_json("10000").at("title"), stash_.scene("2")->at("title")) << "it flipped back";
+  auto waiting = db_->prepare("SELECT scene_id FROM match_reviews");
+  ASSERT_TRUE(waiting && waiting->step().value_or(false));
+  EXPECT_EQ(waiting->text_at(0), "1") << "scene 1 waits for a choice now";
+  waiting->reset();
+  auto dead = db_->prepare("SELECT count(*) FROM dead_letters WHERE scene_id = '2'");
+  ASSERT_TRUE(dead && dead->step().value_or(false));
+  EXPECT_EQ(dead->int_at(0), 0) << "the choice settles the scene's uncertain-match dead letter";
+}
+
+} // namespace
+
+namespace {
+
+class LatePoll : public testing_support::WorkerFixture {};
+
+TEST_F(LatePoll, ChangesInTheRepeatedDstHourAreFound) {
+  // Stash writes updated_at in the server's local offset and compares it as text (spec 5.3).
+  stash_.set_utc_offset("-04:00");
+  stash_.generate(6);
+  auto client = stash::connect(stash_url(), {"session", "", ""});
+  ASSERT_TRUE(client) << client.error().message;
+  ASSERT_TRUE(worker::poll_late_updates(**client, *db_, clock_.now_ms())); // the first poll sets the cursor
+  ASSERT_TRUE(stash_.update_scene("1", {{"title", "Edited before the clocks went back"}}));
+  auto first = worker::poll_late_updates(**client, *db_, clock_.now_ms());
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->queued, 1);
+  // The clocks go back an hour: the next edit's text sorts an hour below the cursor.
+  stash_.set_utc_offset("-05:00");
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", "Edited in the repeated hour"}}));
+  auto second = worker::poll_late_updates(**client, *db_, clock_.now_ms());
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->queued, 1) << "a change in the repeated DST hour was missed";
+  auto third = worker::poll_late_updates(**client, *db_, clock_.now_ms());
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_EQ(third->queued, 0) << "what the wider window finds again is queued once";
 }
 
 } // namespace

@@ -2,6 +2,8 @@
 // (plexsim and stashsim keep real time). Shared by the integration suites.
 #pragma once
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "queue/queue.hpp"
@@ -34,6 +36,7 @@ protected:
       s.update(overrides);
     }
     stash_.set_plugin_settings("PlexSync", s);
+    settings_json_ = s;
   }
 
   void enqueue(std::initializer_list<int> scenes) {
@@ -86,6 +89,18 @@ protected:
     return n;
   }
 
+  // Listings of a library's items (the index), and of its collections (type 18), apart.
+  int section_listings(bool collections, const std::string& section = "1") {
+    int n = 0;
+    for (const auto& r : plex_.requests().snapshot()) {
+      const bool type18 = std::any_of(r.query.begin(), r.query.end(),
+                                      [](const auto& kv) { return kv.first == "type" && kv.second == "18"; });
+      n += r.method == "GET" && r.path == "/library/sections/" + section + "/all" && type18 == collections ? 1 : 0;
+    }
+    return n;
+  }
+  int index_listings() { return section_listings(false); }
+
   bool synced(int scene) {
     const auto item = plex_.item_json(std::to_string(10000 + scene - 1));
     return item.is_object() && item.value("title", "") == stash_.scene(std::to_string(scene))->at("title");
@@ -100,6 +115,7 @@ protected:
     return stmt->int_at(0);
   }
 
+  nlohmann::json settings_json_; // what configure() last gave Stash
   testing_support::FakeClock clock_;
   testing_support::FixedRng rng_{0.5};
   std::optional<store::Db> db_;

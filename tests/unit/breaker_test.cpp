@@ -56,3 +56,14 @@ TEST(Breaker, FailedTrialReopens) {
 }
 
 } // namespace
+
+TEST(Breaker, AClockSetBackMovesTheProbeWithIt) {
+  CircuitBreaker b(1);
+  ASSERT_TRUE(b.on_transient_failure(100'000, 0.5));
+  const auto wait = b.state().next_probe_ms - 100'000;
+  b.clock_stepped_back(75'000);
+  EXPECT_TRUE(b.probe_due(100'000 - 75'000 + wait)) << "the probe kept the wait it had";
+  ASSERT_TRUE(b.claim_probe(100'000 - 75'000 + wait));
+  b.clock_stepped_back(5'000);
+  EXPECT_FALSE(b.probe_due(0)) << "a claimed probe stays claimed";
+}

@@ -112,6 +112,21 @@ TEST(PlexAnswers, XmlOnceIsReadAgainAndXmlTwiceIsABrokenAnswer) {
   EXPECT_NE(failed.error().message.find("Accept"), std::string::npos) << failed.error().message;
 }
 
+TEST(PlexAnswers, AWebPageIsCalledAWebPageNotXml) {
+  // Issue #31: a login portal's page answering for Plex was reported as XML.
+  for (const auto& page : {answer(200, "<!DOCTYPE html><html><body>Sign in</body></html>"),
+                           answer(200, "<html><head><title>Router</title></head></html>"),
+                           answer(200, "<div>captive portal</div>", {{"Content-Type", "text/html; charset=utf-8"}})}) {
+    plex::PlexClient client(std::make_unique<ScriptedHttp>(std::deque<net::Response>{page, page}), "tok-1234",
+                            {"id", "0"});
+    const auto failed = client.identity();
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().kind, plex::Failure::bad_response);
+    EXPECT_NE(failed.error().message.find("web page (HTML)"), std::string::npos) << failed.error().message;
+    EXPECT_EQ(failed.error().message.find("XML"), std::string::npos) << failed.error().message;
+  }
+}
+
 TEST(PlexAnswers, ARedirectToHttpsNamesTheUrlToUse) {
   const auto e = plex::classify(
       answer(301, "", {{"Location", "https://192-168-1-20.abcdef.plex.direct:32400/identity?X-Plex-Token=tokXYZ99"}}),

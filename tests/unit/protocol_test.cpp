@@ -144,17 +144,22 @@ TEST(StashQueries, TheSceneDocumentSelectsOnlyWhatPlexSyncUses) {
     const auto doc = stash::queries::find_scene(groups);
     // (front_image_path of the scene's groups is used since issue #26: poster_from_group; every
     // supported release has it, on Group and on Movie.)
+    // (organized, favorite, tag parents and the studio and tag images are used since issue #28:
+    // collection rules, genre filters and collection posters.)
     for (const char* unused : {"stream", "preview", "webp", "fingerprints", "gender", "disambiguation",
-                               "back_image_path", "organized", "created_at", "updated_at }"}) {
+                               "back_image_path", "created_at", "updated_at }"}) {
       EXPECT_EQ(doc.find(unused), std::string::npos) << unused;
     }
     // The metadata provider's external ids: only fields every supported release has (v0.1 also
     // asked for stash_ids.updated_at, which releases before v0.28 refuse).
     EXPECT_NE(doc.find("stash_ids { endpoint stash_id }"), std::string::npos);
   }
-  EXPECT_NE(stash::queries::find_scene(stash::GroupField::movies).find("movies { movie { name front_image_path } }"),
+  // scene_index: the {group_index} of title templates (issue #28), on SceneGroup and SceneMovie alike.
+  EXPECT_NE(stash::queries::find_scene(stash::GroupField::movies)
+                .find("movies { scene_index movie { name front_image_path } }"),
             std::string::npos);
-  EXPECT_NE(stash::queries::find_scene(stash::GroupField::groups).find("groups { group { name front_image_path } }"),
+  EXPECT_NE(stash::queries::find_scene(stash::GroupField::groups)
+                .find("groups { scene_index group { name front_image_path } }"),
             std::string::npos);
 }
 

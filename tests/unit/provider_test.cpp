@@ -90,6 +90,31 @@ TEST(ProviderAccess, RateLimitPerSourceWithBurstAndRefill) {
   EXPECT_FALSE(limit.admit("192.168.1.5", 2004)) << "nor does its return to where it was";
 }
 
+TEST(ProviderAccess, SprayingAddressesResetsNoLimitAndAV6NetworkIsOneSource) {
+  provider::RateLimiter limit(250, 1000, 64);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(limit.admit("10.0.0.1", 1000));
+  }
+  EXPECT_FALSE(limit.admit("10.0.0.1", 1000));
+  // Issue #31: touching more addresses than the table holds cleared it, the flooder's bucket too.
+  for (int i = 0; i < 5000; ++i) {
+    (void)limit.admit("10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250), 1000 + i / 1000);
+  }
+  EXPECT_FALSE(limit.admit("10.0.0.1", 1001)) << "the flooder's own limit was reset";
+  // The sources beyond the table share one bucket: 5000 requests from new addresses emptied it.
+  EXPECT_FALSE(limit.admit("10.2.0.1", 1004));
+  // A v6 host spraying its /64 is one source.
+  provider::RateLimiter v6(250, 10);
+  int admitted = 0;
+  for (int i = 0; i < 100; ++i) {
+    admitted += v6.admit("2001:db8:1:2::" + std::to_string(i + 1), 5000) ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 10);
+  EXPECT_TRUE(v6.admit("2001:db8:1:3::1", 5000)) << "the next /64 is another source";
+  EXPECT_EQ(provider::RateLimiter::source_of("192.168.1.5"), "192.168.1.5");
+  EXPECT_EQ(provider::RateLimiter::source_of("2001:db8:1:2:aaaa::7"), "2001:db8:1:2::/64");
+}
+
 TEST(ProviderFilename, EveryFormNormalises) {
   EXPECT_EQ(provider::normalize_filename("Studio X/Scene.mp4"), "studio x/scene.mp4");
   EXPECT_EQ(provider::normalize_filename("/Studio X/Scene.mp4"), "studio x/scene.mp4");
@@ -253,6 +278,17 @@ TEST(ProviderContract, AScenesAnswerIsValidAndComplete) {
   EXPECT_EQ(m.at("thumb").get<std::string>().rfind("http://127.0.0.1:9787/img/v1/scene/", 0), 0U);
   EXPECT_EQ(contract_problems("root", provider::root_document(ctx.identifier, "PlexSync (Stash)")),
             std::vector<std::string>{});
+  // Title templates (issue #28) shape the provider's answer as they shape push.
+  settings.title_template = "{date} {studio} - {title|filename}";
+  settings.sort_title_template = "{parent_studio} {date}";
+  const auto templated = provider::metadata_object(scene, ctx);
+  EXPECT_EQ(templated.at("title"), scene.date + " " + scene.studio + " - " + scene.title);
+  EXPECT_EQ(templated.at("titleSort"), scene.parent_studio + " " + scene.date);
+  EXPECT_EQ(contract_problems("metadata",
+                              provider::container(ctx.identifier, "Metadata", nlohmann::json::array({templated}))),
+            std::vector<std::string>{});
+  settings.title_template.clear();
+  settings.sort_title_template.clear();
   // Switches leave fields out of the answer.
   settings.skip_genres = true;
   settings.provider_skip_adult_flag = true;

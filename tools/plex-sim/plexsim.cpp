@@ -122,17 +122,6 @@ std::string page_401() {
   return "<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>";
 }
 
-net::ServerResponse html_error(int status) {
-  auto r = sim::text_response(status, "text/html",
-                              status == 401 ? page_401()
-                                            : "<html><head><title>" + std::string(net::status_reason(status)) +
-                                                  "</title></head><body><h1>" + std::to_string(status) + " " +
-                                                  net::status_reason(status) + "</h1></body></html>");
-  r.headers.push_back({"X-Plex-Protocol", "1.0"});
-  r.headers.push_back({"Cache-Control", "no-cache"});
-  return r;
-}
-
 bool valid_date(const std::string& d) {
   if (d.size() != 10 || d[4] != '-' || d[7] != '-') {
     return false;
@@ -160,6 +149,17 @@ bool split_tag_key(const std::string& key, std::string& type, std::string& index
 }
 
 } // namespace
+
+net::ServerResponse html_error(int status) {
+  auto r = sim::text_response(status, "text/html",
+                              status == 401 ? page_401()
+                                            : "<html><head><title>" + std::string(net::status_reason(status)) +
+                                                  "</title></head><body><h1>" + std::to_string(status) + " " +
+                                                  net::status_reason(status) + "</h1></body></html>");
+  r.headers.push_back({"X-Plex-Protocol", "1.0"});
+  r.headers.push_back({"Cache-Control", "no-cache"});
+  return r;
+}
 
 std::string to_xml(const nlohmann::json& media_container, const std::string& item_element) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -194,6 +194,7 @@ void PlexSim::load(const nlohmann::json& library) {
   std::lock_guard lock(mutex_);
   sections_.clear();
   items_.clear();
+  collections_.clear();
   int section_no = 0;
   for (const auto& s : library.value("sections", nlohmann::json::array())) {
     Section sec;
@@ -463,9 +464,7 @@ nlohmann::json PlexSim::render_item(const Item& item, bool full) const {
   if (!m.contains("title")) {
     m["title"] = "";
   }
-  if (item.user_rating) {
-    m["userRating"] = *item.user_rating;
-  }
+  add_view_fields(m, view_of(item, 1)); // the token's account: the owner
   if (item.year != 0) {
     m["year"] = item.year;
   }
@@ -760,6 +759,12 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
   const auto parts = util::split(req.path, '/'); // "", "library", ...
   const auto& m = req.method;
 
+  if (auto activity = activity_route(req, json); activity) {
+    return std::move(*activity);
+  }
+  if (auto collection = collection_route(req); collection) {
+    return std::move(*collection);
+  }
   if (req.path == "/:/websockets/notifications" && m == "GET") {
     return options_.notifications ? notification_feed() : html_error(404);
   }
@@ -854,26 +859,7 @@ net::ServerResponse PlexSim::route(const net::ServerRequest& req, bool json) {
       std::vector<const Item*> matches;
       nlohmann::json coll_items = nlohmann::json::array();
       if (collections) {
-        std::map<std::string, int> counts;
-        for (const auto& [rk, item] : items_) {
-          if (item->section_key == key && !item->pending && item->tags.count("collection") != 0U) {
-            for (const auto& t : item->tags.at("collection")) {
-              counts[t.tag]++;
-            }
-          }
-        }
-        for (const auto& [name, count] : counts) {
-          const auto id = tag_id("collection", name);
-          coll_items.push_back({{"ratingKey", std::to_string(id)},
-                                {"key", "/library/collections/" + std::to_string(id) + "/children"},
-                                {"guid", "collection://" + std::to_string(id)},
-                                {"type", "collection"},
-                                {"title", name},
-                                {"subtype", "movie"},
-                                {"childCount", count},
-                                {"smart", 0},
-                                {"librarySectionID", std::stoll(key)}});
-        }
+        coll_items = collection_listing(key);
       } else {
         for (const auto& [rk, item] : items_) {
           if (item->section_key != key || item->pending) {
@@ -1181,6 +1167,10 @@ net::ServerResponse PlexSim::edit(const std::vector<std::pair<std::string, std::
       if (attr == "value") {
         if (field == "userRating") {
           item->user_rating = v.empty() ? std::nullopt : std::optional<double>(std::stod(v));
+          // Whether an edit moves lastRatedAt is unverified: plexsim says it does, so PlexSync's
+          // own rating writes look like changes made in Plex (the stricter case for echoes).
+          item->last_rated_at = next_epoch();
+          ++rating_edits_;
         } else if (field == "addedAt") {
           item->added_at = v.empty() ? item->added_at : std::stoll(v);
         } else if (text_fields().count(field) != 0U) {
@@ -1199,6 +1189,7 @@ net::ServerResponse PlexSim::edit(const std::vector<std::pair<std::string, std::
       }
     }
     item->updated_at = next_epoch();
+    note_collections(*item); // a new collection name makes a collection, as in PMS
   }
   return net::ServerResponse{}; // 200, empty body, as PMS answers edits
 }

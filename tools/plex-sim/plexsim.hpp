@@ -62,8 +62,57 @@ struct Item {
   std::set<std::string> locked;
   std::vector<Image> posters;
   std::vector<Image> arts;
+  // The owner's (the token's account) view state; other accounts' are in PlexSim::views_.
+  int64_t last_rated_at = 0;
+  int64_t view_offset = 0; // ms
+  int64_t view_count = 0;
+  int64_t last_viewed_at = 0;
   bool pending = false; // on disk but not scanned yet: invisible until a scan reaches it
   std::string guid;     // the agent's identity for it; "" = unmatched (rendered local://<ratingKey>)
+};
+
+// A server account (GET /accounts). PMS's own id for its owner is 1, while webhooks name every
+// account by its plex.tv id (plexsim_activity.cpp).
+struct Account {
+  int64_t id = 0;
+  std::string name;
+  int64_t plex_tv_id = 0;
+};
+// One play in the server's history (GET /status/sessions/history/all).
+struct HistoryRow {
+  int64_t id = 0;
+  std::string rating_key;
+  int64_t account_id = 0;
+  int64_t viewed_at = 0;
+};
+// Another account's view state of one item.
+// A collection as PMS keeps it (plexsim_collections.cpp).
+struct Collection {
+  std::string rating_key;
+  std::string section_key;
+  std::string title;
+  int64_t added_at = 0;
+  std::string poster_sha1; // the last uploaded poster's bytes
+  int poster_uploads = 0;
+};
+
+// What tests read of a collection.
+struct CollectionView {
+  std::string rating_key;
+  int64_t child_count = 0;
+  int poster_uploads = 0;
+  std::string poster_sha1;
+};
+
+// PMS's HTML error page with its headers.
+net::ServerResponse html_error(int status);
+
+struct AccountView {
+  std::optional<double> user_rating;
+  int64_t last_rated_at = 0;
+  int64_t view_offset = 0;
+  int64_t view_count = 0;
+  int64_t last_viewed_at = 0;
 };
 
 struct Section {
@@ -255,8 +304,37 @@ public:
   // A person's edit in Plex's UI: sets the field and locks it.
   void edit_as_user(const std::string& rating_key, const std::string& field, const std::string& value);
 
+  // People's activity (plexsim_activity.cpp, issue #27). The owner is account 1, "owner".
+  int64_t add_account(const std::string& name); // returns its id (also its plex.tv id)
+  std::vector<Account> accounts();
+  // A play by an account at viewed_at (Unix s): finished, a history entry and a scrobble (viewCount
+  // up, resume point cleared); else only the resume point (offset_ms) and a stop. Delivers the
+  // webhooks a real server would (media.stop, then media.scrobble), when a URL is set.
+  void play(const std::string& rating_key, int64_t account_id, int64_t viewed_at, bool finished = true,
+            int64_t offset_ms = 0);
+  // A rating set (nullopt: cleared) by an account in a Plex app at `at`; delivers media.rate.
+  void rate_as(const std::string& rating_key, int64_t account_id, std::optional<double> rating, int64_t at);
+  std::vector<HistoryRow> history();
+  // Plex's webhooks (Plex Pass): every event is POSTed to this URL, multipart as PMS sends it.
+  void set_webhook_url(const std::string& url);
+  int webhooks_delivered() const { return webhooks_delivered_; }
+  // Ratings written to items by edits (PlexSync's push) since the start.
+  int rating_edits() const { return rating_edits_; }
+
+  // Collections (plexsim_collections.cpp, issue #28): one by title in a section, every title, and
+  // one a person made in Plex (empty).
+  std::optional<CollectionView> collection(const std::string& section_key, const std::string& title);
+  std::vector<std::string> collection_titles(const std::string& section_key);
+  void add_collection(const std::string& section_key, const std::string& title);
+
 private:
   net::ServerResponse route(const net::ServerRequest& req, bool json);
+  // /accounts, the play history and /library/all (with mutex_ held); nullopt: not one of them.
+  std::optional<net::ServerResponse> activity_route(const net::ServerRequest& req, bool json);
+  // The webhook payload for an event on an item by an account (with mutex_ held).
+  nlohmann::json webhook_payload(const std::string& event, const Item& item, int64_t account_id) const;
+  void deliver_webhooks(const std::vector<nlohmann::json>& payloads); // without mutex_
+  AccountView view_of(const Item& item, int64_t account_id) const;
   // Provider and agent routes, scans and refreshes of custom-agent sections; nullopt: not one.
   std::optional<net::ServerResponse> agent_route(const net::ServerRequest& req, bool json);
   // Match (when asked or needed) and fetch one item from its section's provider; no lock held.
@@ -270,6 +348,12 @@ private:
   std::vector<MetadataProvider> contributors_for_section(const std::string& section_key);
   net::ServerResponse edit(const std::vector<std::pair<std::string, std::string>>& params,
                            const std::vector<Item*>& targets);
+  // Collections, with mutex_ held: made for an item's new collection tags, listed for a section,
+  // and their own routes (delete, poster upload; nullopt: not one of them).
+  void note_collections(const Item& item);
+  int64_t collection_size(const Collection& c) const;
+  nlohmann::json collection_listing(const std::string& section_key);
+  std::optional<net::ServerResponse> collection_route(const net::ServerRequest& req);
   nlohmann::json render_item(const Item& item, bool full) const;
   net::ServerResponse container(const nlohmann::json& mc, bool json, const char* item_element = "Video");
   void surface_scanned_items(int64_t now_ms);
@@ -295,8 +379,11 @@ private:
   std::vector<Section> sections_;
   std::map<std::string, std::unique_ptr<Item>> items_; // by ratingKey
   std::map<std::string, int64_t> tag_ids_;             // "type\x1fname(lower)" -> id
+  std::map<std::string, Collection> collections_;      // by ratingKey
   int64_t next_tag_id_ = 5000;
   int64_t next_rating_key_ = 100000;
+  // Collections take keys of their own range (PMS shares one): tests count item requests by prefix.
+  int64_t next_collection_key_ = 900000;
   int64_t last_epoch_ = 0;
   std::vector<std::pair<std::string, int64_t>> scans_; // (path, visible at ms)
   std::vector<std::string> scanned_paths_;
@@ -324,7 +411,18 @@ private:
   std::atomic<int> agent_jobs_{0};
   std::mutex jobs_mutex_;
   std::vector<std::thread> jobs_;
+  // Activity: guarded by mutex_.
+  std::vector<Account> accounts_ = {{1, "owner", 7000001}};
+  std::vector<HistoryRow> history_;
+  int64_t next_history_id_ = 1;
+  std::map<std::pair<int64_t, std::string>, AccountView> views_; // (account, ratingKey), not the owner
+  std::string webhook_url_;
+  std::atomic<int> webhooks_delivered_{0};
+  std::atomic<int> rating_edits_{0};
 };
+
+// An account's view state as Metadata fields (items, webhook payloads).
+void add_view_fields(nlohmann::json& metadata, const AccountView& view);
 
 // JSON MediaContainer -> PMS-style XML (attributes as strings, booleans 1/0).
 std::string to_xml(const nlohmann::json& media_container, const std::string& item_element);

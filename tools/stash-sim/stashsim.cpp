@@ -9,6 +9,7 @@
 #include "image/codec.hpp"
 #include "sim/library.hpp"
 #include "util/strings.hpp"
+#include "util/utc_time.hpp"
 
 namespace stashsim {
 namespace {
@@ -316,7 +317,8 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
     const auto& st = s.at("studio");
     out["studio"] = {{"id", st.value("id", "1")},
                      {"name", st.value("name", "")},
-                     {"image_path", base + "/studio/" + st.value("id", "1") + "/image?t=1699996399"},
+                     {"image_path", base + "/studio/" + st.value("id", "1") + "/image?t=1699996399" +
+                                        (st.value("has_image", true) ? "" : "&default=true")},
                      {"parent_studio", st.value("parent_studio", nlohmann::json())}};
     if (out["studio"]["parent_studio"].is_object()) {
       auto& ps = out["studio"]["parent_studio"];
@@ -335,12 +337,24 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
                           {"name", p.value("name", "")},
                           {"disambiguation", p.value("disambiguation", nlohmann::json())},
                           {"gender", p.value("gender", nlohmann::json())},
+                          {"favorite", p.value("favorite", false)},
                           {"image_path", performer_image(base, pid, p.value("has_image", true))}});
   }
   out["performers"] = performers;
   nlohmann::json tags = nlohmann::json::array();
   for (const auto& t : s.value("tags", nlohmann::json::array())) {
-    tags.push_back({{"id", t.value("id", "1")}, {"name", t.value("name", "")}});
+    // A seeded tag may name its parents ("parents": ["Series"]) and whether it has an image.
+    const auto tid = t.value("id", "1");
+    nlohmann::json parents = nlohmann::json::array();
+    for (const auto& parent : t.value("parents", nlohmann::json::array())) {
+      parents.push_back({{"id", "p" + parent.get<std::string>()}, {"name", parent}});
+    }
+    std::string image = base;
+    image += "/tag/" + tid + "/image?t=1";
+    if (!t.value("has_image", false)) {
+      image += "&default=true";
+    }
+    tags.push_back({{"id", tid}, {"name", t.value("name", "")}, {"image_path", image}, {"parents", parents}});
   }
   out["tags"] = tags;
   nlohmann::json groups = nlohmann::json::array();
@@ -365,6 +379,18 @@ nlohmann::json StashSim::full_scene(const nlohmann::json& s, const std::string& 
   }
   out["movies"] = movies;
   out["stash_ids"] = s.value("stash_ids", nlohmann::json::array());
+  // Play activity: times in the server's local offset, as Stash converts them (SceneAddPlay).
+  nlohmann::json history = nlohmann::json::array();
+  int64_t last_played = 0;
+  for (const auto& t : s.value("plays", nlohmann::json::array())) {
+    history.push_back(timestamp(t.get<int64_t>()));
+    last_played = std::max(last_played, t.get<int64_t>());
+  }
+  out["play_history"] = history;
+  out["play_count"] = history.size();
+  out["last_played_at"] = last_played > 0 ? nlohmann::json(timestamp(last_played)) : nlohmann::json();
+  out["resume_time"] = s.value("resume_time", 0.0);
+  out["play_duration"] = s.value("play_duration", 0.0);
   return out;
 }
 
@@ -496,8 +522,11 @@ std::pair<int, nlohmann::json> StashSim::execute(const std::string& query, const
     }
   }
   const auto& op = doc->operations.front();
+  if (op.type == "mutation") {
+    return mutate(*doc, host);
+  }
   if (op.type != "query") {
-    return {200, gql_error("the simulator answers queries only")};
+    return {200, gql_error("the simulator answers queries and mutations only")};
   }
   nlohmann::json data = nlohmann::json::object();
   std::lock_guard lock(mutex_);
@@ -590,6 +619,122 @@ void numbers_for_ids(nlohmann::json& j) {
 }
 
 } // namespace
+
+std::pair<int, nlohmann::json> StashSim::mutate(const gql::Document& doc, const std::string& host) {
+  // The mutations PlexSync sends (stash/activity.hpp), as Stash's resolvers do them: plays and
+  // activity leave updated_at alone and fire no hook; sceneUpdate bumps updated_at and fires
+  // Scene.Update.Post once the answer is ready (Stash runs post hooks after the commit).
+  nlohmann::json data = nlohmann::json::object();
+  std::vector<std::string> updated;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& sel : doc.operations.front().selections) {
+      const auto id_of = [&](const nlohmann::json& v) -> int64_t {
+        const auto text = v.is_string() ? v.get<std::string>() : v.dump();
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 18) {
+          throw std::runtime_error("converting id: strconv.Atoi: parsing \"" + text + "\": invalid syntax");
+        }
+        return std::stoll(text);
+      };
+      try {
+        nlohmann::json resolved;
+        std::string type;
+        if (sel.name == "sceneAddPlay" || sel.name == "sceneSaveActivity") {
+          const auto id = id_of(sel.arguments.value("id", nlohmann::json()));
+          auto it = scenes_.find(id);
+          if (it == scenes_.end()) {
+            throw std::runtime_error("scene with id " + std::to_string(id) + " not found");
+          }
+          auto& scene = it->second;
+          if (sel.name == "sceneAddPlay") {
+            auto plays = scene.value("plays", nlohmann::json::array());
+            const auto times = sel.arguments.value("times", nlohmann::json());
+            if (times.is_array() && !times.empty()) {
+              for (const auto& t : times) {
+                const auto at = t.is_string() ? util::parse_rfc3339(t.get<std::string>()) : std::nullopt;
+                if (!at) {
+                  throw std::runtime_error("Timestamp: invalid time " + t.dump());
+                }
+                plays.push_back(*at);
+              }
+            } else {
+              plays.push_back(static_cast<int64_t>(std::time(nullptr)));
+            }
+            std::vector<int64_t> sorted = plays.get<std::vector<int64_t>>();
+            std::sort(sorted.begin(), sorted.end());
+            scene["plays"] = sorted;
+            nlohmann::json history = nlohmann::json::array();
+            for (const auto t : sorted) {
+              history.push_back(timestamp(t));
+            }
+            resolved = {{"count", sorted.size()}, {"history", history}};
+            type = "HistoryMutationResult";
+          } else {
+            if (const auto r = sel.arguments.value("resume_time", nlohmann::json()); r.is_number()) {
+              scene["resume_time"] = r.get<double>();
+            }
+            if (const auto d = sel.arguments.value("playDuration", nlohmann::json()); d.is_number()) {
+              scene["play_duration"] = scene.value("play_duration", 0.0) + d.get<double>();
+            }
+            data[sel.alias] = true;
+            continue;
+          }
+        } else if (sel.name == "sceneUpdate") {
+          const auto input = sel.arguments.value("input", nlohmann::json::object());
+          const auto id = id_of(input.value("id", nlohmann::json()));
+          auto it = scenes_.find(id);
+          if (it == scenes_.end()) {
+            throw std::runtime_error("scene with id " + std::to_string(id) + " not found");
+          }
+          for (const auto& [k, v] : input.items()) {
+            if (k != "id") {
+              it->second[k] = v;
+            }
+          }
+          it->second["updated_at"] = timestamp(next_tick());
+          updated.push_back(std::to_string(id));
+          resolved = full_scene(it->second, host);
+          type = "Scene";
+        } else {
+          return {422, gql_error("the simulator does not implement mutation " + sel.name)};
+        }
+        auto projected = gql::project(resolved, sel.selections, doc, type);
+        if (!projected) {
+          return {422, gql_error(projected.error().message)};
+        }
+        data[sel.alias] = *projected;
+      } catch (const std::exception& e) {
+        auto body = gql_error(e.what());
+        body["data"] = nullptr;
+        return {200, body};
+      }
+    }
+    ++mutations_;
+  }
+  if (on_scene_update_) {
+    for (const auto& id : updated) {
+      on_scene_update_(id);
+    }
+  }
+  if (const int delay = mutation_delay_ms_.load(); delay > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+  }
+  return {200, {{"data", data}}};
+}
+
+void StashSim::set_on_scene_update(std::function<void(const std::string&)> hook) {
+  on_scene_update_ = std::move(hook);
+}
+
+int64_t StashSim::mutations() {
+  std::lock_guard lock(mutex_);
+  return mutations_;
+}
+
+void StashSim::set_utc_offset(const std::string& offset) {
+  std::lock_guard lock(mutex_);
+  options_.utc_offset = offset;
+}
 
 void StashSim::set_numeric_ids(bool on) {
   numeric_ids_ = on;
@@ -718,7 +863,7 @@ net::ServerResponse StashSim::handle(const net::ServerRequest& req) {
   } else if (req.method == "GET" && req.path.rfind("/group/", 0) == 0 && options_.wide_covers) {
     res = sim::text_response(200, "image/jpeg", portrait_cover()); // a DVD-like front cover
   } else if (req.method == "GET" && (req.path.rfind("/performer/", 0) == 0 || req.path.rfind("/studio/", 0) == 0 ||
-                                     req.path.rfind("/group/", 0) == 0)) {
+                                     req.path.rfind("/group/", 0) == 0 || req.path.rfind("/tag/", 0) == 0)) {
     const bool placeholder =
         std::any_of(rec.query.begin(), rec.query.end(), [](const auto& kv) { return kv.first == "default"; });
     res = placeholder

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "graphql.hpp"
 #include "net/server.hpp"
 #include "schema.hpp"
 #include "sim/faults.hpp"
@@ -75,7 +77,18 @@ public:
   void set_job_queue(const nlohmann::json& jobs);
   // Hostile answers: every id as a JSON number instead of GraphQL's string.
   void set_numeric_ids(bool on);
+  // The server's local offset from now on ("-05:00"): a DST change as Stash's stored text shows it.
+  void set_utc_offset(const std::string& offset);
   std::optional<nlohmann::json> scene(const std::string& id);
+
+  // Called with a scene's id after each sceneUpdate, before its answer is sent, as Stash runs a
+  // plugin's Scene.Update.Post hook (the e2e harness runs the built plugin here). Set before serving.
+  void set_on_scene_update(std::function<void(const std::string&)> hook);
+  // Mutation documents answered without error.
+  int64_t mutations();
+  // Each mutation is applied at once but answered this much later: a client killed meanwhile
+  // has changed Stash without knowing it (the window a ledger must survive).
+  void set_mutation_delay_ms(int ms) { mutation_delay_ms_ = ms; }
 
   sim::FaultTable& faults() { return faults_; }
   sim::RequestLog& requests() { return log_; }
@@ -86,6 +99,7 @@ private:
   // HTTP status and body, as gqlgen answers (422 for documents that do not parse or validate).
   std::pair<int, nlohmann::json> execute(const std::string& query, const nlohmann::json& variables,
                                          const std::string& host);
+  std::pair<int, nlohmann::json> mutate(const gql::Document& doc, const std::string& host);
   nlohmann::json plugin_configuration(const nlohmann::json& include) const;
   [[nodiscard]] bool v025() const;
   nlohmann::json full_scene(const nlohmann::json& s, const std::string& host) const;
@@ -102,7 +116,10 @@ private:
   std::map<std::string, int64_t> sessions_; // cookie value -> made at (steady ms)
   std::vector<std::string> queries_;
   std::atomic<bool> numeric_ids_{false};
+  std::atomic<int> mutation_delay_ms_{0};
   int64_t clock_s_ = 1763600000; // advances one second per edit, like real saves
+  int64_t mutations_ = 0;
+  std::function<void(const std::string&)> on_scene_update_;
   sim::FaultTable faults_;
   sim::RequestLog log_;
 };
