@@ -82,7 +82,7 @@ ctest_suite() {
 
 # The arm64, Windows and fuzz builds, at the lowest CPU priority, from the start of the sanitizer
 # tests to the end of the release tests: tests wait on processes, timers and sockets and leave
-# much of both cores idle (the end-to-end tests run one at a time), and nice 19 gives the tests the
+# much of both cores idle, and nice 19 gives the tests the
 # CPU whenever they want it (docs/BENCHMARKS.md, "Test command budget"). The stages after it
 # build again (a no-op when this finished), so any build error is theirs to report.
 prebuild_pid=

@@ -68,13 +68,14 @@ WHERE id = (SELECT id FROM jobs
             WHERE (state = 'pending' AND next_attempt_ms <= ?1)
                OR (state = 'in_flight' AND lease_until_ms < ?1)
             ORDER BY next_attempt_ms, id LIMIT 1)
-RETURNING id, scene_id, event, attempts, first_enqueued_ms, coalesce(payload, ''))sql"));
+RETURNING id, scene_id, event, attempts, first_enqueued_ms, coalesce(payload, ''), enqueued_ms)sql"));
   stmt.bind(1, now_ms).bind(2, now_ms + lease_ms);
   TRY_ASSIGN(const bool row, stmt.step());
   if (!row) {
     return std::optional<Job>{};
   }
-  Job job{stmt.int_at(0), stmt.text_at(1), stmt.text_at(2), stmt.int_at(3), stmt.int_at(4), stmt.text_at(5)};
+  Job job{stmt.int_at(0), stmt.text_at(1), stmt.text_at(2), stmt.int_at(3),
+          stmt.int_at(4), stmt.text_at(5), stmt.int_at(6)};
   TRY(stmt.run());
   return std::optional<Job>{job};
 }

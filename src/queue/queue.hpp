@@ -20,6 +20,7 @@ struct Job {
   int64_t attempts = 0;
   int64_t first_enqueued_ms = 0;
   std::string payload;
+  int64_t enqueued_ms = 0; // the newest event's time (first_enqueued_ms: the oldest still unsynced)
 };
 
 struct Counts {

@@ -765,7 +765,12 @@ void Worker::process(const queue::Job& job) {
     }
     retry(std::nullopt, message, true, k_not_found_policy, waiting_folder_, refreshable_in);
   };
-  if (auto ctx = refresh_context(); !ctx) {
+  // An event queued after this lane last read the settings is run under settings read after it
+  // (at most once a second): a lane that claimed a hook's job before the lane the hook woke had
+  // read them synced an edit made after pausing (seen with two e2e tests side by side).
+  const bool newer_event =
+      job.enqueued_ms > settings_loaded_ms_ && clock_.now_ms() - settings_loaded_ms_ >= k_settings_wake_floor_ms;
+  if (auto ctx = refresh_context(newer_event); !ctx) {
     if (stash::is_outage(ctx.error())) {
       pause_for_stash(ctx.error().message); // the whole queue waits, the job as it was
       (void)queue_.retry_later(job, clock_.now_ms(), ctx.error().message, false);

@@ -306,6 +306,28 @@ TEST_F(WorkerFaults, HealthCheckSaysSoWhenNothingHasSyncedForLong) {
   EXPECT_NE(problems().find("syncing is paused"), std::string::npos) << problems();
 }
 
+// A lane that claims an event queued after its last look at the settings reads them first, even
+// within their 5 s lifetime: with lanes, the one that claimed a hook's job could sync an edit made
+// after pausing before the lane the hook woke had read the pause (two e2e tests side by side).
+TEST_F(WorkerFaults, AnEventQueuedAfterTheLastSettingsReadRunsUnderSettingsReadAfterIt) {
+  enqueue({1});
+  worker().run(worker::RunMode::drain); // settings read, scene 1 synced
+  ASSERT_TRUE(synced(1));
+  configure({{"pause_syncing", true}});
+  clock_.advance(2'000); // inside the 5 s a lane keeps its settings
+  ASSERT_TRUE(stash_.update_scene("2", {{"title", "Edited after pausing"}}));
+  enqueue({2});
+  worker().run(worker::RunMode::drain);
+  EXPECT_NE(plex_.item_json("10001").value("title", ""), "Edited after pausing") << "synced while paused";
+  EXPECT_EQ(counts().pending, 1) << "kept for when syncing resumes";
+  configure({{"pause_syncing", false}});
+  clock_.advance(2'000);
+  enqueue({3}); // the next hook after unpausing
+  worker().run(worker::RunMode::drain);
+  EXPECT_TRUE(synced(2));
+  EXPECT_TRUE(synced(3));
+}
+
 TEST_F(WorkerFaults, PeriodicReconciliationRepairsPlexWithoutAnyEvent) {
   configure({{"reconcile_interval_hours", 1}});
   drain(); // the first reconciliation finds every scene unsynced
