@@ -55,8 +55,9 @@ plex::Result<Worker::NewCollections> Worker::note_new_collections(const std::str
       unknown.emplace_back(std::move(folded), title);
     }
   }
+  NewCollections out;
   if (unknown.empty()) {
-    return NewCollections{};
+    return out;
   }
   auto& listing = collection_listings_[section_key];
   const auto now = clock_.now_ms();
@@ -71,11 +72,32 @@ plex::Result<Worker::NewCollections> Worker::note_new_collections(const std::str
     }
     listing.read_ms = now;
   }
-  NewCollections out;
-  for (auto& [folded, title] : unknown) {
-    const bool created = listing.folded.count(folded) == 0U;
-    listing.folded.insert(folded); // it exists once the edit is made
-    out.push_back({std::move(folded), std::move(title), created});
+  std::vector<std::string> held;
+  {
+    const std::lock_guard lock(shared_->mutex);
+    for (auto& [folded, title] : unknown) {
+      std::string key = section_key;
+      key += '\n';
+      key += folded;
+      auto& creating = shared_->collections_in_creation;
+      const bool created = listing.folded.count(folded) == 0U || creating.count(key) != 0U;
+      if (created) {
+        ++creating[key];
+        held.push_back(std::move(key));
+      }
+      out.items.push_back({std::move(folded), std::move(title), created});
+    }
+  }
+  if (!held.empty()) {
+    out.hold = std::shared_ptr<void>(nullptr, [shared = shared_, held = std::move(held)](void*) {
+      const std::lock_guard lock(shared->mutex);
+      for (const auto& key : held) {
+        if (const auto it = shared->collections_in_creation.find(key);
+            it != shared->collections_in_creation.end() && --it->second <= 0) {
+          shared->collections_in_creation.erase(it);
+        }
+      }
+    });
   }
   return out;
 }
@@ -83,7 +105,7 @@ plex::Result<Worker::NewCollections> Worker::note_new_collections(const std::str
 void Worker::remember_new_collections(const std::string& section_key, const NewCollections& found) {
   // Recorded only once the edit went through: a name whose edit failed was never made by
   // PlexSync, and counting it as PlexSync's could later delete a person's collection of that name.
-  for (const auto& c : found) {
+  for (const auto& c : found.items) {
     if (auto stmt = db_.prepare("INSERT OR IGNORE INTO plex_collections(section_key, folded, title, created) "
                                 "VALUES(?1, ?2, ?3, ?4)")) {
       (void)stmt->bind(1, section_key).bind(2, c.folded).bind(3, c.title).bind(4, int64_t{c.created ? 1 : 0}).run();

@@ -132,6 +132,10 @@ struct SharedState {
     std::map<std::string, std::pair<plex::Item, int64_t>> ready; // rating key -> (item, read at ms)
     std::set<std::string> reading;
   } read_ahead;
+  // Collections a lane's edit is creating right now ("section\nfolded name" -> lanes): another lane
+  // that lists the library before that edit is recorded sees the new collection and would count it
+  // as a person's (no poster, never removed; seen with six scenes on four lanes).
+  std::map<std::string, int> collections_in_creation;
 };
 
 // Only the holder of the data-dir lock may construct a Worker: it treats every in-flight job it
@@ -196,7 +200,13 @@ private:
     std::string title;
     bool created = false; // not listed before the edit: PlexSync's edit makes it
   };
-  using NewCollections = std::vector<NewCollection>;
+  // Names this job's edit creates stay in SharedState::collections_in_creation while `hold` lives
+  // (until the edit is recorded or failed), so a lane that lists them meanwhile counts them as
+  // PlexSync's too.
+  struct NewCollections {
+    std::vector<NewCollection> items;
+    std::shared_ptr<void> hold;
+  };
   plex::Result<NewCollections> note_new_collections(const std::string& section_key, const fieldsync::EditPlan& plan);
   void remember_new_collections(const std::string& section_key, const NewCollections& found);
   plex::Result<void> tend_collections(const std::string& section_key, const fieldsync::EditPlan& plan,
