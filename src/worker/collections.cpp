@@ -72,14 +72,12 @@ plex::Result<Worker::NewCollections> Worker::note_new_collections(const std::str
     }
     listing.read_ms = now;
   }
-  std::vector<std::string> held;
+  std::vector<std::pair<std::string, std::string>> held; // (section key, folded name)
   {
     const std::lock_guard lock(shared_->mutex);
+    auto& creating = shared_->collections_in_creation;
     for (auto& [folded, title] : unknown) {
-      std::string key = section_key;
-      key += '\n';
-      key += folded;
-      auto& creating = shared_->collections_in_creation;
+      auto key = std::make_pair(section_key, folded);
       const bool created = listing.folded.count(folded) == 0U || creating.count(key) != 0U;
       if (created) {
         ++creating[key];

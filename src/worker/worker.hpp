@@ -132,10 +132,10 @@ struct SharedState {
     std::map<std::string, std::pair<plex::Item, int64_t>> ready; // rating key -> (item, read at ms)
     std::set<std::string> reading;
   } read_ahead;
-  // Collections a lane's edit is creating right now ("section\nfolded name" -> lanes): another lane
-  // that lists the library before that edit is recorded sees the new collection and would count it
-  // as a person's (no poster, never removed; seen with six scenes on four lanes).
-  std::map<std::string, int> collections_in_creation;
+  // Collections a lane's edit is creating right now ((section key, folded name) -> lanes): another
+  // lane that lists the library before that edit is recorded sees the new collection and would
+  // count it as a person's (no poster, never removed; seen with six scenes on four lanes).
+  std::map<std::pair<std::string, std::string>, int> collections_in_creation;
 };
 
 // Only the holder of the data-dir lock may construct a Worker: it treats every in-flight job it
